@@ -1,0 +1,196 @@
+//! What a handle knows about its generations, for `stats()` and for
+//! waiting on drains. Touched by swaps and by the reaper, never by readers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::loader::LOADED_IN_PROCESS;
+
+/// Loaded generations per process past which [`Stats::near_generation_limit`]
+/// is set and a warning is logged. glibc has 1,024 pthread keys and a plugin
+/// that calls `std::thread::current()` leaks one per loaded copy; warning at
+/// half leaves room to plan a restart.
+pub const GENERATION_WARNING: u64 = 512;
+
+/// Unloaded generations remembered for `stats()`; older ones are forgotten.
+const UNLOADED_KEPT: usize = 64;
+
+/// The state of one generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Serving new calls.
+    Current,
+    /// Replaced; waiting for its last guard to drop.
+    Draining,
+    /// Destroyed and unmapped (verified).
+    Unloaded,
+    /// Destroyed, but the library is still mapped after `dlclose`.
+    Pinned {
+        /// The likely reason.
+        reason: String,
+    },
+}
+
+/// One generation as `stats()` reports it.
+#[derive(Debug, Clone)]
+pub struct GenerationInfo {
+    /// Its number; generations strictly increase.
+    pub generation: u64,
+    /// The path it was loaded from.
+    pub source: PathBuf,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
+    /// Where it is in its life.
+    pub state: State,
+}
+
+/// A snapshot of a handle's generations.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// The generation serving new calls.
+    pub current: u64,
+    /// Each generation still known, oldest first (the most recent unloaded
+    /// ones only).
+    pub generations: Vec<GenerationInfo>,
+    /// Generations loaded by this process, all handles together.
+    pub loaded_in_process: u64,
+    /// `loaded_in_process` has passed [`GENERATION_WARNING`].
+    pub near_generation_limit: bool,
+}
+
+impl Stats {
+    fn count(&self, f: impl Fn(&State) -> bool) -> usize {
+        self.generations.iter().filter(|g| f(&g.state)).count()
+    }
+    /// Generations whose library is mapped and in use (current + draining).
+    pub fn live(&self) -> usize {
+        self.count(|s| matches!(s, State::Current | State::Draining))
+    }
+    /// Replaced generations still held by a guard.
+    pub fn draining(&self) -> usize {
+        self.count(|s| matches!(s, State::Draining))
+    }
+    /// Generations whose library stayed mapped after unload.
+    pub fn pinned(&self) -> usize {
+        self.count(|s| matches!(s, State::Pinned { .. }))
+    }
+    /// Generations verified unmapped (of those remembered).
+    pub fn unloaded(&self) -> usize {
+        self.count(|s| matches!(s, State::Unloaded))
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    current: u64,
+    generations: BTreeMap<u64, GenerationInfo>,
+}
+
+/// Shared record of a handle's generations.
+#[derive(Default)]
+pub(crate) struct Registry {
+    inner: Mutex<Inner>,
+    changed: Condvar,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn published(&self, generation: u64, source: PathBuf, loaded_at: SystemTime) {
+        let mut inner = self.lock();
+        let previous = inner.current;
+        if let Some(old) = inner.generations.get_mut(&previous)
+            && old.state == State::Current
+        {
+            old.state = State::Draining;
+        }
+        inner.current = generation;
+        inner.generations.insert(
+            generation,
+            GenerationInfo {
+                generation,
+                source,
+                loaded_at,
+                state: State::Current,
+            },
+        );
+        drop(inner);
+        // Warn at the threshold and every 128 generations after it.
+        static NEXT_WARNING: AtomicU64 = AtomicU64::new(GENERATION_WARNING);
+        let total = LOADED_IN_PROCESS.load(Ordering::Relaxed);
+        let next = NEXT_WARNING.load(Ordering::Relaxed);
+        if total >= next
+            && NEXT_WARNING
+                .compare_exchange(next, total + 128, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                loaded_in_process = total,
+                "many plugin generations loaded in this process; a plugin that leaks a \
+                 per-library resource (e.g. calls std::thread::current()) exhausts glibc's \
+                 1024 pthread keys near 1022 generations: plan a restart"
+            );
+        }
+    }
+
+    pub(crate) fn finished(&self, generation: u64, state: State) {
+        let mut inner = self.lock();
+        if let Some(info) = inner.generations.get_mut(&generation) {
+            info.state = state;
+        }
+        let unloaded: Vec<u64> = inner
+            .generations
+            .values()
+            .filter(|g| g.state == State::Unloaded)
+            .map(|g| g.generation)
+            .collect();
+        for old in unloaded
+            .iter()
+            .take(unloaded.len().saturating_sub(UNLOADED_KEPT))
+        {
+            inner.generations.remove(old);
+        }
+        drop(inner);
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let inner = self.lock();
+        let loaded_in_process = LOADED_IN_PROCESS.load(Ordering::Relaxed);
+        Stats {
+            current: inner.current,
+            generations: inner.generations.values().cloned().collect(),
+            loaded_in_process,
+            near_generation_limit: loaded_in_process >= GENERATION_WARNING,
+        }
+    }
+
+    /// Waits until no generation is draining, up to `timeout`.
+    pub(crate) fn wait_drained(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        loop {
+            if !inner
+                .generations
+                .values()
+                .any(|g| g.state == State::Draining)
+            {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            inner = self
+                .changed
+                .wait_timeout(inner, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}

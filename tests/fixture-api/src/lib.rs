@@ -1,0 +1,147 @@
+//! Test interfaces written by hand, the way `#[hotswap::interface]` would
+//! generate them: a `#[repr(C)]` vtable of `extern "C"` shims that catch
+//! panics, and a host-side view whose methods call through it.
+
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use hotswap::{Export, Interface};
+
+/// What a greeter plugin implements.
+pub trait Greet: Send + Sync + 'static {
+    /// Which build this is (1, 2, ...).
+    fn build(&self) -> u32;
+    /// Some arithmetic that differs between builds.
+    fn answer(&self, x: u64) -> u64;
+}
+
+/// The greeter's table.
+#[repr(C)]
+pub struct GreeterVTable {
+    pub build: unsafe extern "C" fn(*const c_void) -> u32,
+    pub answer: unsafe extern "C" fn(*const c_void, u64) -> u64,
+}
+
+/// Returned by a shim whose method panicked.
+pub const PANICKED: u64 = u64::MAX;
+
+/// The host's view of a greeter plugin.
+pub struct Greeter {
+    this: *const c_void,
+    vtable: *const GreeterVTable,
+}
+
+// SAFETY: the instance is `Greet: Send + Sync`; the vtable is immutable.
+unsafe impl Send for Greeter {}
+// SAFETY: as above.
+unsafe impl Sync for Greeter {}
+
+// SAFETY: `GreeterVTable` is `repr(C)` with only `extern "C"` fns taking
+// integers; every shim catches panics; the view holds only the two pointers.
+unsafe impl Interface for Greeter {
+    type VTable = GreeterVTable;
+    const NAME: &'static str = "fixture::Greeter";
+    const VERSION: u32 = 1;
+    const FINGERPRINT: u64 = 0x6772_6565_7465_7231;
+    unsafe fn from_raw(this: *const c_void, vtable: *const GreeterVTable) -> Self {
+        Greeter { this, vtable }
+    }
+}
+
+impl Greeter {
+    pub fn build(&self) -> u32 {
+        // SAFETY: `&self` is borrowed from a guard that keeps the plugin
+        // loaded; the vtable and instance are valid for that long.
+        unsafe { ((*self.vtable).build)(self.this) }
+    }
+    pub fn answer(&self, x: u64) -> u64 {
+        // SAFETY: as in `build`.
+        unsafe { ((*self.vtable).answer)(self.this, x) }
+    }
+}
+
+struct GreeterShims<T>(PhantomData<T>);
+
+impl<T: Greet> GreeterShims<T> {
+    const VTABLE: GreeterVTable = GreeterVTable {
+        build: Self::build,
+        answer: Self::answer,
+    };
+    unsafe extern "C" fn build(this: *const c_void) -> u32 {
+        // SAFETY: the library passes the instance it boxed for this `T`.
+        let this = unsafe { &*this.cast::<T>() };
+        catch_unwind(AssertUnwindSafe(|| this.build())).unwrap_or(u32::MAX)
+    }
+    unsafe extern "C" fn answer(this: *const c_void, x: u64) -> u64 {
+        // SAFETY: as in `build`.
+        let this = unsafe { &*this.cast::<T>() };
+        catch_unwind(AssertUnwindSafe(|| this.answer(x))).unwrap_or(PANICKED)
+    }
+}
+
+// SAFETY: the shims take a `*const T` and catch panics.
+unsafe impl<T: Greet> Export<T> for Greeter {
+    fn vtable() -> &'static GreeterVTable {
+        &GreeterShims::<T>::VTABLE
+    }
+}
+
+/// An unrelated interface, to be rejected where a `Greeter` is expected.
+pub struct Other {
+    _this: *const c_void,
+}
+
+/// `Other`'s table.
+#[repr(C)]
+pub struct OtherVTable {
+    pub nothing: unsafe extern "C" fn(*const c_void),
+}
+
+// SAFETY: as for `Greeter`.
+unsafe impl Send for Other {}
+// SAFETY: as for `Greeter`.
+unsafe impl Sync for Other {}
+
+// SAFETY: `OtherVTable` is `repr(C)`; its one shim cannot panic.
+unsafe impl Interface for Other {
+    type VTable = OtherVTable;
+    const NAME: &'static str = "fixture::Other";
+    const VERSION: u32 = 1;
+    const FINGERPRINT: u64 = 0x6f74_6865_7231;
+    unsafe fn from_raw(this: *const c_void, _vtable: *const OtherVTable) -> Self {
+        Other { _this: this }
+    }
+}
+
+unsafe extern "C" fn nothing(_: *const c_void) {}
+
+// SAFETY: the one shim ignores its instance and cannot panic.
+unsafe impl<T: Send + Sync + 'static> Export<T> for Other {
+    fn vtable() -> &'static OtherVTable {
+        &OtherVTable { nothing }
+    }
+}
+
+/// The marker file a fixture's load-time constructor creates, named for the
+/// fixture and this process.
+pub fn marker_path(fixture: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("hotswap-marker-{}-{fixture}", std::process::id()))
+}
+
+/// Emits a load-time constructor (`.init_array`, run by `dlopen` before any
+/// entry point) that creates [`marker_path`]`(name)`: proof that the
+/// library's code ran.
+#[macro_export]
+macro_rules! marker_constructor {
+    ($name:literal) => {
+        #[used]
+        #[unsafe(link_section = ".init_array")]
+        static WRITE_MARKER: extern "C" fn() = {
+            extern "C" fn write_marker() {
+                let _ = ::std::fs::write($crate::marker_path($name), b"constructor ran");
+            }
+            write_marker
+        };
+    };
+}

@@ -1,0 +1,207 @@
+//! Load, read, swap, rollback and unload, one behaviour per test.
+
+use std::fs;
+use std::time::Duration;
+
+use hotswap::{HotSwap, Options, State};
+use hotswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, install, mapped_under};
+
+fn plugin_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn load_then_call_answers_the_loaded_build() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    assert_eq!(hs.current().answer(10), 11);
+    assert_eq!(hs.current().build(), 1);
+    assert_eq!(hs.generation(), 1);
+}
+
+#[test]
+fn with_runs_the_closure_on_the_current_version() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    assert_eq!(hs.with(|g| g.answer(41)), 42);
+}
+
+#[test]
+fn swap_then_call_answers_the_new_build() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let report = hs.swap(fixture("greeter-v2")).unwrap();
+    assert_eq!((report.generation, report.previous), (2, 1));
+    assert_eq!(report.source, fixture("greeter-v2"));
+    assert_eq!(hs.current().answer(10), 12);
+    assert_eq!(hs.current().generation(), 2);
+}
+
+#[test]
+fn rebuild_at_the_same_path_then_swap_answers_the_new_build() {
+    let dir = plugin_dir();
+    let path = dir.path().join("libgreeter.so");
+    install("greeter-v1", &path);
+    let hs = HotSwap::<Greeter>::load(&path).unwrap();
+    assert_eq!(hs.current().build(), 1);
+
+    install("greeter-v2", &path);
+    hs.swap(&path).unwrap();
+    assert_eq!(hs.current().build(), 2);
+
+    install("greeter-v1", &path);
+    hs.swap(&path).unwrap();
+    assert_eq!(hs.current().build(), 1);
+    assert_eq!(hs.generation(), 3);
+}
+
+#[test]
+fn deleting_the_source_while_loaded_is_harmless() {
+    let dir = plugin_dir();
+    let path = dir.path().join("libgreeter.so");
+    install("greeter-v1", &path);
+    let hs = HotSwap::<Greeter>::load(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    assert_eq!(hs.current().answer(1), 2);
+}
+
+#[test]
+fn guard_taken_before_a_swap_keeps_the_old_version_mapped_until_it_drops() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let old = hs.current();
+    hs.swap(fixture("greeter-v2")).unwrap();
+
+    assert_eq!(old.build(), 1, "the held guard still answers the old build");
+    assert_eq!(hs.current().build(), 2, "new calls see the new build");
+    assert_eq!(mapped_under(hs.copy_dir()).len(), 2, "both copies mapped");
+    assert_eq!(hs.stats().draining(), 1);
+
+    drop(old);
+    assert!(hs.wait_drained(REAP_TIMEOUT));
+    let mapped = mapped_under(hs.copy_dir());
+    assert_eq!(
+        mapped.len(),
+        1,
+        "only the current copy stays mapped: {mapped:?}"
+    );
+    assert!(
+        mapped[0].contains("/g2-"),
+        "the mapped copy is generation 2: {mapped:?}"
+    );
+    let old_state = &hs.stats().generations[0];
+    assert_eq!(
+        (old_state.generation, &old_state.state),
+        (1, &State::Unloaded)
+    );
+}
+
+#[test]
+fn an_owned_version_outlives_swaps_until_dropped() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let owned = hs.current_owned();
+    hs.swap(fixture("greeter-v2")).unwrap();
+    hs.swap(fixture("greeter-v1")).unwrap();
+    assert_eq!((owned.generation(), owned.build()), (1, 1));
+    assert!(
+        !hs.wait_drained(Duration::from_millis(50)),
+        "generation 1 is still held"
+    );
+    drop(owned);
+    assert!(hs.wait_drained(REAP_TIMEOUT));
+    assert_eq!(mapped_under(hs.copy_dir()).len(), 1);
+}
+
+#[test]
+fn a_cached_reader_follows_swaps_and_pins_its_version_while_idle() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let mut reader = hs.reader();
+    assert_eq!(reader.get().build(), 1);
+    hs.swap(fixture("greeter-v2")).unwrap();
+    assert!(
+        !hs.wait_drained(Duration::from_millis(50)),
+        "the idle reader still holds generation 1"
+    );
+    assert_eq!(reader.get().build(), 2, "the next get sees the swap");
+    assert!(hs.wait_drained(REAP_TIMEOUT), "and lets generation 1 go");
+}
+
+#[test]
+fn rollback_returns_to_the_previous_build_even_after_its_file_is_rebuilt() {
+    let dir = plugin_dir();
+    let path = dir.path().join("libgreeter.so");
+    install("greeter-v1", &path);
+    let hs = HotSwap::<Greeter>::load(&path).unwrap();
+    install("greeter-v2", &path);
+    hs.swap(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+
+    let report = hs.rollback().unwrap();
+    assert_eq!((report.generation, report.previous), (3, 2));
+    assert_eq!(hs.current().build(), 1, "back on build 1");
+    hs.rollback().unwrap();
+    assert_eq!(
+        hs.current().build(),
+        2,
+        "rolling back twice returns to build 2"
+    );
+}
+
+#[test]
+fn rollback_before_any_swap_is_refused() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    assert!(matches!(hs.rollback(), Err(hotswap::Error::NoRollback)));
+    assert_eq!(hs.current().build(), 1);
+}
+
+#[test]
+fn stats_list_each_generation_with_its_source_and_state() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    hs.swap(fixture("greeter-v2")).unwrap();
+    assert!(hs.wait_drained(REAP_TIMEOUT));
+    let stats = hs.stats();
+    assert_eq!(stats.current, 2);
+    let states: Vec<_> = stats
+        .generations
+        .iter()
+        .map(|g| (g.generation, g.source.clone(), g.state.clone()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (1, fixture("greeter-v1"), State::Unloaded),
+            (2, fixture("greeter-v2"), State::Current),
+        ]
+    );
+    assert_eq!(
+        (
+            stats.live(),
+            stats.draining(),
+            stats.pinned(),
+            stats.unloaded()
+        ),
+        (1, 0, 0, 1)
+    );
+    assert!(stats.loaded_in_process >= 2);
+}
+
+#[test]
+fn the_private_copy_lives_in_a_private_directory_under_the_chosen_parent() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = plugin_dir();
+    let hs = HotSwap::<Greeter>::load_with(
+        fixture("greeter-v1"),
+        Options::new().copy_dir(parent.path()),
+    )
+    .unwrap();
+    assert!(hs.copy_dir().starts_with(parent.path()));
+    let mode = fs::metadata(hs.copy_dir()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert_eq!(files_in(hs.copy_dir()).len(), 1);
+}
+
+#[test]
+fn dropping_the_handle_unloads_everything_and_removes_the_copies() {
+    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    hs.swap(fixture("greeter-v2")).unwrap();
+    let dir = hs.copy_dir().to_path_buf();
+    drop(hs);
+    assert!(mapped_under(&dir).is_empty(), "nothing mapped after drop");
+    assert!(!dir.exists(), "the private directory is removed");
+}

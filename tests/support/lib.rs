@@ -1,0 +1,131 @@
+//! Test support: builds the fixture plugins with `cargo` (once per test
+//! process), places them at paths the tests control, and reads
+//! `/proc/self/maps` independently of the library under test.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use fixture_api::{Greeter, Other, marker_path};
+
+/// How long tests wait for the reaper; generous, since machines are noisy.
+pub const REAP_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Builds every fixture plugin (once per process) and returns the directory
+/// holding the `.so` files.
+pub fn fixtures_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let target = root.join("target").join("fixtures");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .arg("build")
+            .arg("--quiet")
+            .arg("--manifest-path")
+            .arg(root.join("tests/fixtures/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("run cargo to build the fixture plugins");
+        assert!(
+            out.status.success(),
+            "building the fixture plugins failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("debug")
+    })
+}
+
+/// The built `.so` of fixture `name` (e.g. `"greeter-v1"`).
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(format!("lib{}.so", name.replace('-', "_")))
+}
+
+/// Installs fixture `name` at `dest` the safe way a build tool should:
+/// write a temporary file beside it, then rename over.
+pub fn install(name: &str, dest: &Path) {
+    install_bytes(&fs::read(fixture(name)).expect("read fixture"), dest);
+}
+
+/// Writes `bytes` at `dest` by write-then-rename.
+pub fn install_bytes(bytes: &[u8], dest: &Path) {
+    let tmp = dest.with_extension("tmp");
+    fs::write(&tmp, bytes).expect("write plugin");
+    fs::rename(&tmp, dest).expect("rename plugin into place");
+}
+
+/// Paths mapped in this process under `dir`, read from `/proc/self/maps`
+/// by the test itself (not by the library under test).
+pub fn mapped_under(dir: &Path) -> Vec<String> {
+    let maps = fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
+    let dir = dir.to_string_lossy();
+    let mut paths: Vec<String> = maps
+        .lines()
+        .filter_map(|l| l.find('/').map(|i| l[i..].to_string()))
+        .filter(|p| p.starts_with(&*dir))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// The files in `dir`.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A fixture's bytes with every occurrence of `from` replaced by `to`
+/// (same length), for tests that need a subtly broken plugin.
+pub fn patched(name: &str, from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len(), "a patch keeps the length");
+    let mut bytes = fs::read(fixture(name)).expect("read fixture");
+    let mut found = 0;
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            found += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(found > 0, "patch target not found in {name}");
+    bytes
+}
+
+/// A fixture's bytes with its descriptor section rewritten by `edit`.
+pub fn with_descriptor(name: &str, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    use object::{Object, ObjectSection};
+    let mut bytes = fs::read(fixture(name)).expect("read fixture");
+    let (offset, size) = {
+        let file = object::File::parse(&*bytes).expect("parse fixture");
+        let section = file
+            .section_by_name(hotswap::SECTION)
+            .expect("fixture has a descriptor");
+        section.file_range().expect("descriptor has file bytes")
+    };
+    edit(&mut bytes[offset as usize..(offset + size) as usize]);
+    bytes
+}
