@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -146,12 +146,24 @@ fn write_copy(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin.so".into());
     let dest = dir.path().join(format!("g{generation}-a{attempt}-{stem}"));
-    let result = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o700)
-        .open(&dest)
-        .and_then(|mut f| f.write_all(bytes));
+    let write = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o700)
+            .open(&dest)
+            .and_then(|mut f| f.write_all(bytes))
+    };
+    let result = write().or_else(|e| {
+        // A temp-directory cleaner may have removed the private directory
+        // under a long-running process: make it again, once.
+        if e.kind() != io::ErrorKind::NotFound {
+            return Err(e);
+        }
+        fs::DirBuilder::new().mode(0o700).create(dir.path())?;
+        tracing::warn!(dir = %dir.path().display(), "private copy directory was missing; recreated it");
+        write()
+    });
     match result {
         Ok(()) => Ok(dest),
         Err(source_err) => {
@@ -226,7 +238,7 @@ fn open_and_construct(
     }
     .map_err(|e| Error::Dlopen {
         path: source.to_path_buf(),
-        message: e.to_string(),
+        message: with_causes(&e),
     })?;
     match construct(source, &library, descriptor) {
         Ok(object) => Ok((library, object)),
@@ -251,7 +263,7 @@ fn construct(
         Error::EntryMissing {
             path: source.to_path_buf(),
             symbol: ENTRY_SYMBOL,
-            message: e.to_string(),
+            message: with_causes(&e),
         }
     })?;
     let mut message = Message::default();
@@ -296,6 +308,19 @@ fn construct(
         });
     }
     Ok(call.object)
+}
+
+/// An error's message followed by its causes' (libloading puts the
+/// loader's own words in the cause).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 unsafe extern "C" fn noop_drop(_: *mut std::ffi::c_void) {}
