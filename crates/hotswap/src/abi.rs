@@ -179,7 +179,7 @@ pub unsafe fn entry<I, T, E>(
     construct: impl FnOnce() -> Result<T, E>,
 ) -> u32
 where
-    I: Export<T>,
+    I: Export<T> + ?Sized,
     E: std::fmt::Display,
 {
     install_panic_hook();

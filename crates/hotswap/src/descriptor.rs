@@ -69,7 +69,7 @@ impl Descriptor {
     /// The descriptor of a plugin that exports interface `I`, built by this
     /// compiler for this target. Evaluated at compile time by the export
     /// macro; a name too long for its field is a compile error.
-    pub const fn of<I: Interface>(panic_unwind: bool) -> Self {
+    pub const fn of<I: Interface + ?Sized>(panic_unwind: bool) -> Self {
         Descriptor {
             magic: MAGIC,
             descriptor_version: DESCRIPTOR_VERSION,

@@ -46,7 +46,7 @@ fn host_architecture() -> Architecture {
 
 /// Checks `bytes` (the content of `path`) against interface `I` and returns
 /// the plugin's descriptor.
-pub(crate) fn check<I: Interface>(path: &Path, bytes: &[u8]) -> Result<Descriptor, Error> {
+pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<Descriptor, Error> {
     let not_so = |reason: String| Error::NotSharedObject {
         path: path.to_path_buf(),
         reason,
@@ -82,7 +82,10 @@ pub(crate) fn check<I: Interface>(path: &Path, bytes: &[u8]) -> Result<Descripto
 }
 
 /// Compares a descriptor's bytes with what interface `I` expects.
-pub(crate) fn compare<I: Interface>(path: &Path, data: &[u8]) -> Result<Descriptor, Error> {
+pub(crate) fn compare<I: Interface + ?Sized>(
+    path: &Path,
+    data: &[u8],
+) -> Result<Descriptor, Error> {
     let mismatch = |field: &'static str, expected: String, found: String| {
         Err(Error::DescriptorMismatch {
             path: path.to_path_buf(),

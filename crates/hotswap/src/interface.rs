@@ -4,10 +4,13 @@
 //! An interface is a `#[repr(C)]` table of `extern "C"` function pointers
 //! (the *vtable*), plus a host-side *view* type that wraps a pointer to the
 //! plugin's instance and a pointer to its vtable, and whose methods call
-//! through the table. The view is what [`Guard`](crate::Guard) derefs to.
+//! through the table. The view is what a [`Version`](crate::Version) (and so
+//! a [`Guard`](crate::Guard)) derefs to.
 //!
-//! Writing one by hand is possible (the tests do) but error-prone; the
-//! `#[hotswap::interface]` attribute generates all of it from a trait.
+//! [`#[hotswap::interface]`](crate::interface) generates all of it from a
+//! trait, and implements `Interface` for `dyn Trait`, so a host holds a
+//! `HotSwap<dyn Trait>`. Writing one by hand is possible (the tests do) but
+//! error-prone.
 
 use std::ffi::c_void;
 
@@ -25,13 +28,17 @@ use std::ffi::c_void;
 ///   shims catch panics and return them as values);
 /// - `FINGERPRINT` changes whenever the declaration of the vtable or of any
 ///   type crossing it changes;
-/// - the view type (`Self`) holds only the two pointers it is given, has no
+/// - the view type (`View`) holds only the two pointers it is given, has no
 ///   `Drop` that calls into the plugin, and is neither `Clone` nor `Copy`:
 ///   the library hands it out only by reference, tied to a guard that keeps
-///   the plugin's code mapped, and a copy would escape that guard.
-pub unsafe trait Interface: Send + Sync + Sized + 'static {
+///   the plugin's code mapped, and a copy would escape that guard; it is
+///   `Send + Sync` only because every instance type exported for the
+///   interface is.
+pub unsafe trait Interface: 'static {
     /// The `#[repr(C)]` table of function pointers the plugin exports.
     type VTable: 'static;
+    /// The host's view of an instance: what guards deref to.
+    type View: Send + Sync + 'static;
     /// A name that identifies the interface, such as `"my_app::Handles"`.
     const NAME: &'static str;
     /// Bumped by hand on any deliberate change of meaning.
@@ -46,7 +53,7 @@ pub unsafe trait Interface: Send + Sync + Sized + 'static {
     /// `instance` and `vtable` come from the entry point of a plugin whose
     /// handshake for this interface succeeded, and stay valid for as long as
     /// the returned value lives.
-    unsafe fn from_raw(instance: *const c_void, vtable: *const Self::VTable) -> Self;
+    unsafe fn view(instance: *const c_void, vtable: *const Self::VTable) -> Self::View;
 }
 
 /// The plugin side of an interface: the vtable that serves a `T`.

@@ -18,10 +18,11 @@
 //! # unsafe impl Sync for Greeter {}
 //! # unsafe impl hotswap::Interface for Greeter {
 //! #     type VTable = GreeterVTable;
+//! #     type View = Greeter;
 //! #     const NAME: &'static str = "doc::Greeter";
 //! #     const VERSION: u32 = 1;
 //! #     const FINGERPRINT: u64 = 1;
-//! #     unsafe fn from_raw(this: *const c_void, vtable: *const GreeterVTable) -> Self { Greeter { this, vtable } }
+//! #     unsafe fn view(this: *const c_void, vtable: *const GreeterVTable) -> Self { Greeter { this, vtable } }
 //! # }
 //! # impl Greeter { pub fn answer(&self) -> u64 { unsafe { ((*self.vtable).answer)(self.this) } } }
 //! use hotswap::HotSwap;

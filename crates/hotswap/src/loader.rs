@@ -178,7 +178,7 @@ fn write_copy(
 }
 
 /// Loads `source` as generation `generation` of interface `I`.
-pub(crate) fn load<I: Interface>(
+pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
     dir: &Arc<PrivateDir>,
     generation: u64,

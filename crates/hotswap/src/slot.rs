@@ -66,15 +66,15 @@ impl SwapReport {
 }
 
 /// A short-lived read of the current version; derefs to [`Version`], and
-/// through it to the interface's view `I`. While it lives, its version
+/// through it to the interface's view (`I::View`). While it lives, its version
 /// (instance and library) stays loaded.
 ///
 /// Taking one is a single atomic load plus, usually, a per-thread slot
 /// (`arc-swap`'s fast path). Hold it for a call, not for long: a few are
 /// cheap per thread, and beyond that taking one costs a reference count.
-pub struct Guard<I: Interface>(arc_swap::Guard<Arc<Version<I>>>);
+pub struct Guard<I: Interface + ?Sized>(arc_swap::Guard<Arc<Version<I>>>);
 
-impl<I: Interface> std::ops::Deref for Guard<I> {
+impl<I: Interface + ?Sized> std::ops::Deref for Guard<I> {
     type Target = Version<I>;
     fn deref(&self) -> &Version<I> {
         &self.0
@@ -87,9 +87,9 @@ impl<I: Interface> std::ops::Deref for Guard<I> {
 /// It keeps a strong reference to the version it last saw: **an idle reader
 /// pins its version** (and the library stays mapped) until its next `get`
 /// or until it is dropped. Keep one per worker thread that calls often.
-pub struct Reader<I: Interface>(Cache<Arc<ArcSwap<Version<I>>>, Arc<Version<I>>>);
+pub struct Reader<I: Interface + ?Sized>(Cache<Arc<ArcSwap<Version<I>>>, Arc<Version<I>>>);
 
-impl<I: Interface> Reader<I> {
+impl<I: Interface + ?Sized> Reader<I> {
     /// The current version, refreshed if a swap happened since the last call.
     pub fn get(&mut self) -> &Version<I> {
         self.0.load()
@@ -107,7 +107,7 @@ struct Control {
 /// swap it for a newer build while they read.
 ///
 /// See the [crate docs](crate) for the guarantees and their costs.
-pub struct HotSwap<I: Interface> {
+pub struct HotSwap<I: Interface + ?Sized> {
     current: ManuallyDrop<Arc<ArcSwap<Version<I>>>>,
     control: Mutex<Control>,
     registry: Arc<Registry>,
@@ -116,7 +116,7 @@ pub struct HotSwap<I: Interface> {
     reaper: Option<JoinHandle<()>>,
 }
 
-impl<I: Interface> HotSwap<I> {
+impl<I: Interface + ?Sized> HotSwap<I> {
     /// Loads the first version of a plugin from `path`.
     ///
     /// # Errors
@@ -174,7 +174,7 @@ impl<I: Interface> HotSwap<I> {
 
     /// Runs `f` on the current version, which stays loaded until `f`
     /// returns (GHC hot-swap's `withSO`).
-    pub fn with<R>(&self, f: impl FnOnce(&I) -> R) -> R {
+    pub fn with<R>(&self, f: impl FnOnce(&I::View) -> R) -> R {
         f(&self.current())
     }
 
@@ -317,7 +317,7 @@ impl<I: Interface> HotSwap<I> {
     }
 }
 
-impl<I: Interface> Drop for HotSwap<I> {
+impl<I: Interface + ?Sized> Drop for HotSwap<I> {
     /// Releases the handle's own references. If that lets the last version
     /// go (no guard, owned reference or reader left), waits for the reaper
     /// to unload it; otherwise the reaper finishes on its own when the last

@@ -10,7 +10,7 @@ use crate::interface::Interface;
 use crate::loader::Plugin;
 use crate::reaper::ReaperSender;
 
-/// One generation of a plugin. Derefs to the interface's view `I`.
+/// One generation of a plugin. Derefs to the interface's view (`I::View`).
 ///
 /// A `Version` owns the plugin's instance and its library: while any
 /// reference to it lives (a [`Guard`](crate::Guard), an `Arc<Version<I>>`
@@ -18,8 +18,8 @@ use crate::reaper::ReaperSender;
 /// [`Reader`](crate::Reader)'s cache), the plugin's code stays mapped. When
 /// the last one goes, the version is handed to the handle's reaper, which
 /// drops the instance first and unloads the library after.
-pub struct Version<I: Interface> {
-    api: I,
+pub struct Version<I: Interface + ?Sized> {
+    api: I::View,
     generation: u64,
     source: PathBuf,
     loaded_at: SystemTime,
@@ -28,7 +28,7 @@ pub struct Version<I: Interface> {
     alive: Arc<AtomicUsize>,
 }
 
-impl<I: Interface> Version<I> {
+impl<I: Interface + ?Sized> Version<I> {
     pub(crate) fn new(
         plugin: Plugin,
         source: PathBuf,
@@ -38,7 +38,7 @@ impl<I: Interface> Version<I> {
         // SAFETY: the plugin passed the handshake for `I`, and its instance
         // and vtable stay valid until `plugin` is unloaded, which happens
         // only after this `Version` (and so `api`) is dropped.
-        let api = unsafe { I::from_raw(plugin.object.instance, plugin.object.vtable.cast()) };
+        let api = unsafe { I::view(plugin.object.instance, plugin.object.vtable.cast()) };
         alive.fetch_add(1, Ordering::AcqRel);
         Version {
             api,
@@ -72,14 +72,14 @@ impl<I: Interface> Version<I> {
     }
 }
 
-impl<I: Interface> Deref for Version<I> {
-    type Target = I;
-    fn deref(&self) -> &I {
+impl<I: Interface + ?Sized> Deref for Version<I> {
+    type Target = I::View;
+    fn deref(&self) -> &I::View {
         &self.api
     }
 }
 
-impl<I: Interface> std::fmt::Debug for Version<I> {
+impl<I: Interface + ?Sized> std::fmt::Debug for Version<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Version")
             .field("interface", &I::NAME)
@@ -89,7 +89,7 @@ impl<I: Interface> std::fmt::Debug for Version<I> {
     }
 }
 
-impl<I: Interface> Drop for Version<I> {
+impl<I: Interface + ?Sized> Drop for Version<I> {
     fn drop(&mut self) {
         if let Some(plugin) = self.plugin.take() {
             // A send is all the dropping thread pays. If the reaper is gone

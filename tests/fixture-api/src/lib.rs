@@ -41,10 +41,11 @@ unsafe impl Sync for Greeter {}
 // integers; every shim catches panics; the view holds only the two pointers.
 unsafe impl Interface for Greeter {
     type VTable = GreeterVTable;
+    type View = Greeter;
     const NAME: &'static str = "fixture::Greeter";
     const VERSION: u32 = 1;
     const FINGERPRINT: u64 = 0x6772_6565_7465_7231;
-    unsafe fn from_raw(this: *const c_void, vtable: *const GreeterVTable) -> Self {
+    unsafe fn view(this: *const c_void, vtable: *const GreeterVTable) -> Self {
         Greeter { this, vtable }
     }
 }
@@ -106,10 +107,11 @@ unsafe impl Sync for Other {}
 // SAFETY: `OtherVTable` is `repr(C)`; its one shim cannot panic.
 unsafe impl Interface for Other {
     type VTable = OtherVTable;
+    type View = Other;
     const NAME: &'static str = "fixture::Other";
     const VERSION: u32 = 1;
     const FINGERPRINT: u64 = 0x6f74_6865_7231;
-    unsafe fn from_raw(this: *const c_void, _vtable: *const OtherVTable) -> Self {
+    unsafe fn view(this: *const c_void, _vtable: *const OtherVTable) -> Self {
         Other { _this: this }
     }
 }
