@@ -157,6 +157,72 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// A method shim's status: the result was written.
+pub const CALL_OK: u32 = 0;
+/// A method shim's status: the method panicked; the sink holds the message.
+pub const CALL_PANICKED: u32 = 2;
+
+/// The body of a generated method shim (plugin side): runs `f`, writes its
+/// result to `ret`, or the panic's message to `sink`.
+///
+/// # Safety
+///
+/// `ret` points to writable, suitably aligned space for an `R`, and `sink`
+/// to a live [`MessageSink`].
+#[doc(hidden)]
+pub unsafe fn call_shim<R>(sink: *mut MessageSink, ret: *mut c_void, f: impl FnOnce() -> R) -> u32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => {
+            // SAFETY: the caller guarantees `ret` has room for an `R`.
+            unsafe { ret.cast::<R>().write(value) };
+            CALL_OK
+        }
+        Err(payload) => {
+            // SAFETY: the caller guarantees `sink` is live.
+            unsafe { (*sink).write_panic(&*payload) };
+            // A payload whose destructor panics must not unwind either.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            CALL_PANICKED
+        }
+    }
+}
+
+/// The end of a generated host method: the result, or the plugin's panic.
+///
+/// # Safety
+///
+/// `ret` was written by the shim if and only if `status` is [`CALL_OK`].
+#[doc(hidden)]
+pub unsafe fn finish_call<R>(
+    status: u32,
+    ret: std::mem::MaybeUninit<R>,
+    message: Message,
+) -> Result<R, crate::CallError> {
+    if status == CALL_OK {
+        // SAFETY: the shim wrote the result (caller's guarantee).
+        Ok(unsafe { ret.assume_init() })
+    } else {
+        Err(crate::CallError::Panicked {
+            message: message.message,
+            location: message.location,
+        })
+    }
+}
+
+/// Folds the sizes and alignments of an interface's types into the hash of
+/// its declaration (generated `FINGERPRINT`s).
+#[doc(hidden)]
+pub const fn fingerprint(shape: u64, layouts: &[(usize, usize)]) -> u64 {
+    let mut hash = shape;
+    let mut i = 0;
+    while i < layouts.len() {
+        hash = (hash ^ layouts[i].0 as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        hash = (hash ^ layouts[i].1 as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
 unsafe extern "C" fn drop_boxed<T>(instance: *mut c_void) {
     // A panicking destructor is caught and ignored: nothing may unwind into
     // the host, and the host is already letting go of this instance.
@@ -208,17 +274,35 @@ where
 
 /// Exports an implementation of an interface from a plugin crate.
 ///
-/// `export!(Iface, expr)` constructs the instance with `expr` when the host
-/// loads the plugin; `export!(Iface, try expr)` takes an expression of type
-/// `Result<T, E: Display>`, whose `Err` the host receives as
+/// For an interface declared with [`#[hotswap::interface]`](crate::interface):
+/// `export!(Trait => expr)`. For a hand-written [`Interface`](crate::Interface)
+/// type: `export!(Type, expr)`. `expr` constructs the instance when the host
+/// loads the plugin; with `try expr`, it is a `Result<T, E: Display>` whose
+/// `Err` the host receives as
 /// [`Error::ConstructorFailed`](crate::Error::ConstructorFailed). A panic in
 /// either is caught and reported the same way.
 ///
 /// The macro emits the entry point and the descriptor section; use it once
 /// per plugin, in a crate built as a `cdylib` with `panic = "unwind"`.
+///
+/// ```
+/// # #[hotswap::interface(version = 1)]
+/// # pub trait Handles: Send + Sync { fn some_data(&self) -> String; }
+/// struct MyHandles { data: String }
+/// impl Handles for MyHandles {
+///     fn some_data(&self) -> String { self.data.clone() }
+/// }
+/// impl MyHandles {
+///     fn from_env() -> Result<Self, std::env::VarError> {
+///         Ok(MyHandles { data: std::env::var("MY_PLUGIN_DATA")? })
+///     }
+/// }
+/// // `try`: an `Err` here refuses the load (or swap) with its message.
+/// hotswap::export!(Handles => try MyHandles::from_env());
+/// ```
 #[macro_export]
 macro_rules! export {
-    ($iface:ty, try $construct:expr) => {
+    (@emit ($iface:ty) $construct:expr) => {
         #[unsafe(link_section = ".hotswap")]
         #[used]
         static HOTSWAP_DESCRIPTOR: $crate::Descriptor =
@@ -235,7 +319,16 @@ macro_rules! export {
             unsafe { $crate::abi::entry::<$iface, _, _>(call, &HOTSWAP_DESCRIPTOR, || $construct) }
         }
     };
+    ($tr:path => try $construct:expr) => {
+        $crate::export!(@emit (dyn $tr) $construct);
+    };
+    ($tr:path => $construct:expr) => {
+        $crate::export!(@emit (dyn $tr) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));
+    };
+    ($iface:ty, try $construct:expr) => {
+        $crate::export!(@emit ($iface) $construct);
+    };
     ($iface:ty, $construct:expr) => {
-        $crate::export!($iface, try ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));
+        $crate::export!(@emit ($iface) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));
     };
 }

@@ -144,3 +144,18 @@ impl Error {
         }
     }
 }
+
+/// Why a call into a plugin did not return a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The plugin's method panicked. The panic was caught inside the plugin
+    /// and nothing unwound into the host; the plugin keeps serving.
+    #[error("plugin panicked: {message}{}", location.as_ref().map(|l| format!(" (at {l})")).unwrap_or_default())]
+    Panicked {
+        /// The panic's message.
+        message: String,
+        /// `file:line:column` in the plugin's source, when known.
+        location: Option<String>,
+    },
+}

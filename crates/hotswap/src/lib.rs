@@ -11,27 +11,28 @@
 //! [`HotSwap::load`] / [`HotSwap::with`] / [`HotSwap::swap`]).
 //!
 //! ```no_run
-//! # use std::ffi::c_void;
-//! # #[repr(C)] pub struct GreeterVTable { pub answer: unsafe extern "C" fn(*const c_void) -> u64 }
-//! # pub struct Greeter { this: *const c_void, vtable: *const GreeterVTable }
-//! # unsafe impl Send for Greeter {}
-//! # unsafe impl Sync for Greeter {}
-//! # unsafe impl hotswap::Interface for Greeter {
-//! #     type VTable = GreeterVTable;
-//! #     type View = Greeter;
-//! #     const NAME: &'static str = "doc::Greeter";
-//! #     const VERSION: u32 = 1;
-//! #     const FINGERPRINT: u64 = 1;
-//! #     unsafe fn view(this: *const c_void, vtable: *const GreeterVTable) -> Self { Greeter { this, vtable } }
-//! # }
-//! # impl Greeter { pub fn answer(&self) -> u64 { unsafe { ((*self.vtable).answer)(self.this) } } }
-//! use hotswap::HotSwap;
+//! // The interface, in a crate both sides depend on:
+//! #[hotswap::interface(version = 1)]
+//! pub trait Handles: Send + Sync {
+//!     fn some_data(&self) -> String;
+//!     fn some_fn(&self, i: i64) -> String;
+//! }
 //!
-//! let plugin = HotSwap::<Greeter>::load("target/debug/libgreeter.so")?;
-//! println!("{}", plugin.current().answer());        // one atomic load
-//! let report = plugin.swap("target/debug/libgreeter.so")?; // rebuilt in place
+//! // The plugin, a `cdylib`:
+//! struct MyHandles;
+//! impl Handles for MyHandles {
+//!     fn some_data(&self) -> String { "I live in a shared object".into() }
+//!     fn some_fn(&self, i: i64) -> String { format!("Adding to 10: {}", i + 10) }
+//! }
+//! hotswap::export!(Handles => MyHandles);
+//!
+//! // The host:
+//! use hotswap::HotSwap;
+//! let plugin = HotSwap::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+//! println!("{}", plugin.current().some_fn(7)?);          // one atomic load
+//! let report = plugin.swap("target/debug/libmy_plugin.so")?; // rebuilt in place
 //! println!("now generation {} ({:?})", report.generation, report.total());
-//! # Ok::<(), hotswap::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Guarantees
@@ -102,7 +103,63 @@ pub use descriptor::{
     DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
     HOTSWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
-pub use error::Error;
+pub use error::{CallError, Error};
+/// Declares a plugin interface from a trait.
+///
+/// ```
+/// #[hotswap::interface(version = 1)]
+/// pub trait Handles: Send + Sync {
+///     /// Doc comments carry over to the host's methods.
+///     fn some_data(&self) -> String;
+///     fn some_fn(&self, i: i64) -> String;
+///     fn name(&self) -> &str; // borrowed from the instance, tied to the guard
+/// }
+///
+/// // Plugin side: implement the trait, export one instance.
+/// struct MyHandles;
+/// impl Handles for MyHandles {
+///     fn some_data(&self) -> String { "I live in a shared object".into() }
+///     fn some_fn(&self, i: i64) -> String { format!("Adding to 10: {}", i + 10) }
+///     fn name(&self) -> &str { "mine" }
+/// }
+/// hotswap::export!(Handles => MyHandles);
+///
+/// // Host side: `HotSwap<dyn Handles>`; every method returns a `Result`.
+/// fn answer(plugin: &hotswap::HotSwap<dyn Handles>) -> Result<String, hotswap::CallError> {
+///     plugin.current().some_fn(7)
+/// }
+/// ```
+///
+/// `version = N` is the interface's version, bumped by hand on a change of
+/// meaning; `name = "..."` overrides the name checked by the handshake
+/// (by default `module_path!()::Trait`).
+///
+/// For trait `Handles` it generates, beside the unchanged trait:
+///
+/// - `HandlesVTable`, a `#[repr(C)]` table of `extern "C"` shims, one per
+///   method, each running the method inside `catch_unwind` and returning a
+///   panic's message and location as a value: nothing unwinds across the
+///   boundary (a panic reaching the host's copy of std would abort it);
+/// - `HandlesApi`, the host's view, whose methods mirror the trait's and
+///   return `Result<T, CallError>`;
+/// - `impl Interface for dyn Handles`, with a fingerprint that hashes the
+///   method names, their order and their argument and return types as
+///   written, folded with the size and alignment of each of those types;
+/// - `impl<T: Handles + Send + Sync> Export<T> for dyn Handles`, used by
+///   [`export!`].
+///
+/// Arguments and results travel as Rust values by pointer, under the
+/// same-toolchain contract (checked by the handshake): integers, floats,
+/// `bool`, `String`, `Vec<T>`, `Option<T>`, tuples, `&str` and `&[T]`
+/// arguments, your own types, and results that borrow from `&self`. Owned
+/// values change hands, so host and plugin must share one global allocator
+/// (the system `malloc` unless either sets `#[global_allocator]`).
+///
+/// Rejected at compile time: returned references with `'static` or a named
+/// lifetime, returned trait objects and function pointers (they point into
+/// the plugin's code), generic methods, `async fn`, `impl Trait`, `Self` in
+/// a signature, and methods without `&self`.
+pub use hotswap_macros::interface;
 pub use interface::{Export, Interface};
 pub use slot::{Guard, HotSwap, Options, Reader, SwapReport};
 pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};

@@ -147,3 +147,27 @@ macro_rules! marker_constructor {
         };
     };
 }
+
+/// A typed interface declared with the attribute: every kind of value that
+/// may cross, and a method that panics.
+#[hotswap::interface(version = 1, name = "fixture::Calc")]
+pub trait Calc: Send + Sync {
+    /// Integer arithmetic.
+    fn add(&self, a: i64, b: i64) -> i64;
+    /// Floats in, float out.
+    fn ratio(&self, a: f64, b: f32) -> f64;
+    /// A borrowed string in, an owned one out.
+    fn greet(&self, name: &str) -> String;
+    /// A borrowed slice in.
+    fn sum(&self, xs: &[i64]) -> i64;
+    /// An owned string in, a vector out.
+    fn words(&self, text: String) -> Vec<String>;
+    /// Options and tuples.
+    fn half(&self, x: Option<u32>) -> Option<(u32, bool)>;
+    /// A value borrowed from the plugin's instance.
+    fn label(&self) -> &str;
+    /// Unit in, unit out.
+    fn touch(&self);
+    /// Panics with `message` when `fail` is set.
+    fn checked(&self, fail: bool, message: String) -> u32;
+}

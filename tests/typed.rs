@@ -1,0 +1,86 @@
+//! Interfaces declared with `#[hotswap::interface]`: values crossing both
+//! ways, panics returned as errors, and the fingerprint.
+
+use fixture_api::Calc;
+use hotswap::{CallError, Error, HotSwap};
+use hotswap_tests::fixture;
+
+fn calc() -> HotSwap<dyn Calc> {
+    HotSwap::<dyn Calc>::load(fixture("calc")).unwrap()
+}
+
+#[test]
+fn every_kind_of_value_crosses_both_ways() {
+    let hs = calc();
+    let c = hs.current();
+    assert_eq!(c.add(40, 2), Ok(42));
+    assert_eq!(c.ratio(1.0, 4.0), Ok(0.25));
+    assert_eq!(c.greet("host").as_deref(), Ok("hello, host"));
+    assert_eq!(c.sum(&[1, 2, 3, 4]), Ok(10));
+    assert_eq!(
+        c.words("a bc  def".to_string()),
+        Ok(vec!["a".into(), "bc".into(), "def".into()])
+    );
+    assert_eq!(c.half(Some(7)), Ok(Some((3, true))));
+    assert_eq!(c.half(None), Ok(None));
+    assert_eq!(c.touch(), Ok(()));
+}
+
+#[test]
+fn a_value_borrowed_from_the_plugin_is_readable_while_its_guard_lives() {
+    let hs = calc();
+    let guard = hs.current();
+    let label: &str = guard.label().unwrap();
+    assert_eq!(label, "calc v1");
+}
+
+#[test]
+fn a_panicking_method_returns_its_message_and_the_next_call_works() {
+    let hs = calc();
+    let err = hs
+        .current()
+        .checked(true, "bad input 17".to_string())
+        .unwrap_err();
+    match &err {
+        CallError::Panicked { message, location } => {
+            assert_eq!(message, "bad input 17");
+            assert!(
+                location
+                    .as_deref()
+                    .is_some_and(|l| l.contains("calc/src/lib.rs")),
+                "{location:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("bad input 17"));
+    assert_eq!(hs.current().checked(false, String::new()), Ok(7));
+}
+
+#[test]
+fn a_plugin_built_from_a_changed_interface_is_rejected_naming_the_fingerprint() {
+    let hs = calc();
+    let err = hs.swap(fixture("calc-changed")).unwrap_err();
+    match &err {
+        Error::DescriptorMismatch {
+            field,
+            expected,
+            found,
+            ..
+        } => {
+            assert_eq!(*field, "interface fingerprint");
+            assert_ne!(expected, found);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("interface fingerprint"), "{err}");
+    assert_eq!(hs.current().add(2, 2), Ok(4));
+}
+
+#[test]
+fn a_macro_interface_swaps_like_any_other() {
+    let hs = calc();
+    let report = hs.swap(fixture("calc")).unwrap();
+    assert_eq!(report.generation, 2);
+    assert_eq!(hs.current().greet("again").as_deref(), Ok("hello, again"));
+}

@@ -1,0 +1,6 @@
+#[hotswap::interface(version = 1)]
+pub trait Fetch: Send + Sync {
+    async fn fetch(&self, key: u64) -> String;
+}
+
+fn main() {}

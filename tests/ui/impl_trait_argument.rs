@@ -1,0 +1,6 @@
+#[hotswap::interface(version = 1)]
+pub trait Sink: Send + Sync {
+    fn take(&self, items: impl Iterator<Item = u32>);
+}
+
+fn main() {}

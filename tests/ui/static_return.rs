@@ -1,0 +1,6 @@
+#[hotswap::interface(version = 1)]
+pub trait Names: Send + Sync {
+    fn name(&self) -> &'static str;
+}
+
+fn main() {}
