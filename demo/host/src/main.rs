@@ -1,0 +1,183 @@
+//! `hotswap-demo`: loads a plugin, prints what it says every second while
+//! worker threads call it in a tight loop, and swaps in the plugin at each
+//! path read from standard input, without stopping the workers.
+//!
+//! Standard input, one line at a time:
+//! - a path: swap to the plugin there (the same path again after a rebuild
+//!   works); prints the outcome;
+//! - an empty line: print the status of every generation;
+//! - end of input (or Ctrl-C): stop the workers and exit with status 0.
+
+mod output;
+mod workers;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hotswap::HotSwap;
+use hotswap_demo_types::Handles;
+
+/// The bundled plugin's file name, as cargo builds it.
+const BUNDLED: &str = "libhotswap_demo_plugin.so";
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Hot-swap a plugin while worker threads call it")]
+struct Args {
+    /// The first plugin to load [default: the bundled demo plugin built
+    /// beside this binary]
+    plugin: Option<PathBuf>,
+
+    /// How often to print what the plugin says (e.g. 1s, 250ms, 2)
+    #[arg(long, default_value = "1s", value_parser = parse_interval)]
+    interval: Duration,
+
+    /// Worker threads calling the plugin in a tight loop
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+
+    /// Also log the library's informational events (to standard error)
+    #[arg(long)]
+    verbose: bool,
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: try 1s, 250ms or 2"))?;
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(format!("`{text}`: the interval must be positive"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+/// The bundled plugin beside this binary, or the command that builds it.
+fn bundled_plugin() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    let path = dir.join(BUNDLED);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let release = if dir.ends_with("release") {
+        " --release"
+    } else {
+        ""
+    };
+    Err(format!(
+        "the bundled demo plugin is not built: {} does not exist.\n\
+         Build it with:\n\n    cargo build{release} -p hotswap-demo-plugin\n\n\
+         or give the path of a plugin: hotswap-demo <PLUGIN>",
+        path.display()
+    ))
+}
+
+enum Event {
+    Line(String),
+    End,
+    Interrupt,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(if args.verbose {
+            tracing::Level::INFO
+        } else {
+            tracing::Level::WARN
+        })
+        .init();
+
+    let first = match args.plugin.clone().map_or_else(bundled_plugin, Ok) {
+        Ok(path) => path,
+        Err(message) => {
+            eprintln!("hotswap-demo: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let plugin = match HotSwap::<dyn Handles>::load(&first) {
+        Ok(plugin) => Arc::new(plugin),
+        Err(e) => {
+            eprintln!("hotswap-demo: cannot load the first plugin: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("{}", output::loaded(&plugin, &first));
+
+    let (events, incoming) = mpsc::channel();
+    let interrupts = events.clone();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = interrupts.send(Event::Interrupt);
+    }) {
+        eprintln!("hotswap-demo: Ctrl-C will not exit cleanly: {e}");
+    }
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            match line {
+                Ok(line) => {
+                    if events.send(Event::Line(line)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("hotswap-demo: cannot read standard input: {e}");
+                    break;
+                }
+            }
+        }
+        let _ = events.send(Event::End);
+    });
+
+    let workers = workers::start(&plugin, args.workers);
+    let mut meter = workers.meter();
+    let mut next_tick = Instant::now() + args.interval;
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        match incoming.recv_timeout(wait) {
+            Ok(Event::Line(line)) => {
+                let line = line.trim();
+                if line.is_empty() {
+                    println!("{}", output::status(&plugin.stats()));
+                } else {
+                    println!("{}", output::swap(&plugin, Path::new(line)));
+                }
+            }
+            Ok(Event::End) => break,
+            Ok(Event::Interrupt) => {
+                println!("interrupted");
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                println!("{}", output::tick(&plugin, &mut meter));
+                next_tick += args.interval;
+                if next_tick < Instant::now() {
+                    next_tick = Instant::now() + args.interval;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let totals = workers.stop();
+    println!(
+        "bye: {} calls, {} failed, last generation {}",
+        totals.calls,
+        totals.failed,
+        plugin.generation()
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,280 @@
+//! The demo as a user meets it: the real `hotswap-demo` binary as a child
+//! process, a plugin rebuilt with a changed message at the same path, and
+//! bad lines on its standard input.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// An editable copy of `demo/plugin`, built as its own crate into a target
+/// directory of its own, the way a user edits `my_code.rs` and rebuilds.
+struct EditablePlugin {
+    dir: PathBuf,
+    target: PathBuf,
+}
+
+impl EditablePlugin {
+    fn new() -> Self {
+        let root = root();
+        let base = root.join("target/demo-e2e");
+        let dir = base.join("plugin");
+        let _ = fs::remove_dir_all(dir.join("src"));
+        fs::create_dir_all(dir.join("src")).unwrap();
+        for file in ["lib.rs", "handles.rs", "my_code.rs"] {
+            fs::copy(
+                root.join("demo/plugin/src").join(file),
+                dir.join("src").join(file),
+            )
+            .unwrap();
+        }
+        fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"hotswap-demo-plugin\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                 [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
+                 hotswap = {{ path = {:?} }}\nhotswap-demo-types = {{ path = {:?} }}\n\n[workspace]\n",
+                root.join("crates/hotswap"),
+                root.join("demo/types")
+            ),
+        )
+        .unwrap();
+        fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        EditablePlugin {
+            dir,
+            target: base.join("target"),
+        }
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let path = self.dir.join("src/my_code.rs");
+        let code = fs::read_to_string(&path).unwrap();
+        assert!(
+            code.contains(from),
+            "my_code.rs no longer contains {from:?}"
+        );
+        fs::write(&path, code.replace(from, to)).unwrap();
+    }
+
+    /// Builds and returns the path cargo writes the plugin to (the same
+    /// path every time).
+    fn build(&self) -> PathBuf {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(self.dir.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&self.target)
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "plugin build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.target.join("debug/libhotswap_demo_plugin.so")
+    }
+}
+
+/// The running demo; killed if the test fails half-way.
+struct Demo {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Demo {
+    fn start(plugin: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotswap-demo"))
+            .arg(plugin)
+            .args(["--interval", "100ms", "--workers", "2"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Demo {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next line that satisfies `want`.
+    fn expect(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if want(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line {what} within {WAIT:?}; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The next tick line; asserts the workers are calling and none failed.
+    fn expect_busy_tick(&mut self, generation: u64) -> String {
+        let prefix = format!("[gen {generation}]");
+        let line = self.expect(&format!("starting {prefix}"), |l| l.starts_with(&prefix));
+        let rate: f64 = line
+            .split(" workers: ")
+            .nth(1)
+            .and_then(|rest| rest.split(" calls/s").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no calls/s in {line:?}"));
+        assert!(rate > 0.0, "workers made no calls: {line}");
+        assert!(line.ends_with(", 0 failed"), "a call failed: {line}");
+        line
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
+    let plugin = EditablePlugin::new();
+    let path = plugin.build();
+    let mut demo = Demo::start(&path);
+    demo.expect("on load", |l| {
+        l.starts_with("loaded ") && l.contains("\"Adding to 10: 17\"")
+    });
+    demo.expect_busy_tick(1);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let text = scratch.path().join("notes.so");
+    fs::write(&text, "not a plugin\n").unwrap();
+    let other_interface = hotswap_tests::fixture("calc");
+    let bad: [(PathBuf, &str); 4] = [
+        (scratch.path().join("missing.so"), "no such file"),
+        (scratch.path().to_path_buf(), "not a regular file"),
+        (text, "not an ELF shared object"),
+        (other_interface, "handshake failed on interface name"),
+    ];
+    for (bad_path, reason) in &bad {
+        demo.send(&bad_path.display().to_string());
+        let line = demo.expect("refusing the swap", |l| l.starts_with("swap "));
+        assert!(line.starts_with("swap refused: "), "{line}");
+        assert!(
+            line.contains(&bad_path.display().to_string()),
+            "names the path: {line}"
+        );
+        assert!(line.contains(reason), "says why ({reason}): {line}");
+        assert!(line.ends_with("still serving generation 1"), "{line}");
+        demo.expect_busy_tick(1);
+    }
+
+    plugin.edit("Adding to 10: {}\", i + 10", "Adding to 100: {}\", i + 100");
+    assert_eq!(plugin.build(), path, "the rebuild lands at the same path");
+    demo.send(&path.display().to_string());
+    let line = demo.expect("after the swap", |l| l.starts_with("swap "));
+    assert!(line.starts_with("swap ok: generation 2 (was 1)"), "{line}");
+    assert!(
+        line.contains("\"Adding to 100: 107\""),
+        "the new version answers at once: {line}"
+    );
+    let tick = demo.expect_busy_tick(2);
+    assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
+
+    // The old generation is unloaded once both workers have moved on (their
+    // cached readers refresh on their next call): ask until it shows.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        demo.send("");
+        let status = demo.expect("for the status", |l| l.starts_with("status: "));
+        assert!(
+            status.starts_with("status: generation 2 current;"),
+            "{status}"
+        );
+        if status.contains("; 1 live, 0 draining, 0 pinned, 1 unloaded;") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "generation 1 never unloaded: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    drop(demo.stdin.take());
+    let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
+    assert!(bye.contains(", 0 failed, last generation 2"), "{bye}");
+    let status = demo.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "end of input exits with status 0, got {status}"
+    );
+}
+
+#[test]
+fn without_the_bundled_plugin_the_demo_says_how_to_build_it() {
+    // A copy of the binary in a directory without the plugin beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("hotswap-demo");
+    fs::copy(env!("CARGO_BIN_EXE_hotswap-demo"), &exe).unwrap();
+    let out = Command::new(&exe).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cargo build -p hotswap-demo-plugin"), "{err}");
+    assert!(err.contains("libhotswap_demo_plugin.so"), "{err}");
+}
+
+#[test]
+fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
+    let bundled = root().join("target/debug/libhotswap_demo_plugin.so");
+    let path = if bundled.is_file() {
+        bundled
+    } else {
+        EditablePlugin::new().build()
+    };
+    let mut demo = Demo::start(&path);
+    demo.expect_busy_tick(1);
+    // SAFETY: sending a signal to our own child process.
+    let sent = unsafe { libc::kill(demo.child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    demo.expect("on interrupt", |l| l == "interrupted");
+    let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
+    assert!(bye.contains(", 0 failed,"), "{bye}");
+    assert!(demo.child.wait().unwrap().success());
+}

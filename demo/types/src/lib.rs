@@ -1,0 +1,14 @@
+//! The API shared by the demo host and the demo plugin: the counterpart of
+//! the GHC demo's `SOHandles { someData :: Text, someFn :: Int -> IO () }`.
+//!
+//! Both sides depend on this crate. The host never depends on the plugin:
+//! it finds the plugin at run time, by path.
+
+/// What the demo plugin exports and the demo host calls.
+#[hotswap::interface(version = 1)]
+pub trait Handles: Send + Sync {
+    /// A piece of data the plugin holds.
+    fn some_data(&self) -> String;
+    /// Some logic the plugin runs on `i`.
+    fn some_fn(&self, i: i64) -> String;
+}
