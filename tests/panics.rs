@@ -1,22 +1,16 @@
 //! Panics inside plugin methods under volume: no abort, no unbounded
-//! growth. Alone in its test binary so that its memory figure is not
-//! disturbed by other tests loading plugins.
+//! growth. In a test binary of its own, sharing one loaded plugin, so that
+//! the memory figure is not disturbed by other tests loading plugins.
 
 use fixture_api::Calc;
 use hotswap::{CallError, HotSwap};
-use hotswap_tests::fixture;
+use hotswap_tests::{fixture, rss_kib};
 
-fn calc() -> HotSwap<dyn Calc> {
-    HotSwap::<dyn Calc>::load(fixture("calc")).unwrap()
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+/// One plugin for the whole binary: no test maps a new library while the
+/// memory test measures.
+fn calc() -> &'static HotSwap<dyn Calc> {
+    static CALC: std::sync::OnceLock<HotSwap<dyn Calc>> = std::sync::OnceLock::new();
+    CALC.get_or_init(|| HotSwap::<dyn Calc>::load(fixture("calc")).unwrap())
 }
 
 #[test]
@@ -44,4 +38,39 @@ fn ten_thousand_panics_neither_abort_nor_grow_memory() {
         "RSS grew by {grown} KiB over 10,000 panics"
     );
     assert_eq!(reader.get().add(1, 1), Ok(2));
+}
+
+#[test]
+fn panics_on_two_threads_mixed_with_normal_calls_all_come_back_as_errors() {
+    let hs = calc();
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut reader = hs.reader();
+                let (mut panics, mut normal) = (0, 0);
+                for i in 0..10_000u32 {
+                    if i % 2 == 0 {
+                        let message = format!("thread {t} call {i}");
+                        match reader.get().checked(true, message.clone()) {
+                            Err(CallError::Panicked { message: got, .. }) => {
+                                assert_eq!(got, message)
+                            }
+                            other => panic!("expected a panic error, got {other:?}"),
+                        }
+                        panics += 1;
+                    } else {
+                        assert_eq!(reader.get().add(i64::from(i), 1), Ok(i64::from(i) + 1));
+                        normal += 1;
+                    }
+                }
+                (panics, normal)
+            })
+        })
+        .collect();
+    let mut total = (0, 0);
+    for t in threads {
+        let (p, n) = t.join().expect("no thread aborted or failed");
+        total = (total.0 + p, total.1 + n);
+    }
+    assert_eq!(total, (10_000, 10_000));
 }

@@ -1,16 +1,17 @@
-//! Every kind of bad input a test can produce is refused with a typed error
-//! that names the path, while the current version keeps serving and nothing
-//! of the rejected file stays mapped or on disk.
+//! Bad input, table-driven: every case is refused with a typed error that
+//! names the path, while the current version keeps serving and nothing of
+//! the rejected file stays mapped or on disk. Special cases (proof that no
+//! code ran, permissions, files that change under the swap, a broken copy
+//! directory) have tests of their own below.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use hotswap::{Error, HotSwap};
 use hotswap_tests::{
     Greeter, files_in, fixture, install_bytes, mapped_under, marker_path, patched, with_descriptor,
 };
-
 struct Serving {
     hs: HotSwap<Greeter>,
     dir: tempfile::TempDir,
@@ -59,87 +60,252 @@ fn mismatch_field(err: &Error) -> &'static str {
     }
 }
 
-#[test]
-fn a_missing_path_is_not_found() {
-    let s = serving();
-    let err = s.refuse(&s.dir.path().join("nope.so"));
-    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+/// The system's C library, as this process has it mapped: a real shared
+/// object that is not a plugin.
+fn system_libc() -> PathBuf {
+    hotswap::mapped_files()
+        .into_iter()
+        .find(|p| p.contains("/libc.so"))
+        .map(PathBuf::from)
+        .expect("libc is mapped")
 }
 
-#[test]
-fn a_directory_is_not_a_file() {
-    let s = serving();
-    let err = s.refuse(s.dir.path());
-    assert!(
-        matches!(
-            err,
-            Error::NotAFile {
-                what: "a directory",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+type Make = fn(&Serving) -> PathBuf;
+type Expect = fn(&Error) -> bool;
+
+fn descriptor_edit(s: &Serving, name: &str, edit: fn(&mut [u8])) -> PathBuf {
+    s.file(name, &with_descriptor("greeter-v2", edit))
 }
 
-#[test]
-fn a_symlink_loop_is_unreadable() {
-    let s = serving();
-    let a = s.dir.path().join("a.so");
-    let b = s.dir.path().join("b.so");
-    symlink(&b, &a).unwrap();
-    symlink(&a, &b).unwrap();
-    let err = s.refuse(&a);
-    assert!(matches!(err, Error::Unreadable { .. }), "{err:?}");
-}
-
-#[test]
-fn a_text_file_is_not_a_shared_object() {
-    let s = serving();
-    let err = s.refuse(&s.file("notes.so", b"this is not a plugin\n"));
-    assert!(matches!(err, Error::NotSharedObject { .. }), "{err:?}");
-}
-
-#[test]
-fn a_truncated_plugin_is_refused() {
-    let s = serving();
+fn cut(s: &Serving, num: usize, den: usize) -> PathBuf {
     let bytes = fs::read(fixture("greeter-v2")).unwrap();
-    for cut in [0, 64, 4096, bytes.len() / 2, bytes.len() - 1] {
-        let err = s.refuse(&s.file(&format!("cut-{cut}.so"), &bytes[..cut]));
-        assert!(
+    let at = bytes.len() * num / den;
+    s.file(&format!("cut-{num}-{den}.so"), &bytes[..at])
+}
+
+fn is_field(err: &Error, want: &str) -> bool {
+    matches!(err, Error::DescriptorMismatch { field, .. } if *field == want)
+}
+
+/// The corpus: a name, how to make the bad file, what error it must give.
+const CORPUS: &[(&str, Make, Expect)] = &[
+    (
+        "missing path",
+        |s| s.dir.path().join("nope.so"),
+        |e| matches!(e, Error::NotFound { .. }),
+    ),
+    (
+        "directory",
+        |s| s.dir.path().to_path_buf(),
+        |e| {
             matches!(
-                err,
+                e,
+                Error::NotAFile {
+                    what: "a directory",
+                    ..
+                }
+            )
+        },
+    ),
+    (
+        "symlink loop",
+        |s| {
+            let (a, b) = (
+                s.dir.path().join("loop-a.so"),
+                s.dir.path().join("loop-b.so"),
+            );
+            symlink(&b, &a).unwrap();
+            symlink(&a, &b).unwrap();
+            a
+        },
+        |e| matches!(e, Error::Unreadable { .. }),
+    ),
+    (
+        "empty file",
+        |s| s.file("empty.so", b""),
+        |e| matches!(e, Error::NotSharedObject { .. }),
+    ),
+    (
+        "text file",
+        |s| s.file("notes.so", b"this is not a plugin\n"),
+        |e| matches!(e, Error::NotSharedObject { .. }),
+    ),
+    (
+        "truncated to 64 bytes",
+        |s| cut(s, 64, fs::read(fixture("greeter-v2")).unwrap().len()),
+        |e| matches!(e, Error::NotSharedObject { .. }),
+    ),
+    (
+        "truncated to a quarter",
+        |s| cut(s, 1, 4),
+        |e| {
+            matches!(
+                e,
                 Error::NotSharedObject { .. } | Error::NoDescriptor { .. }
-            ),
-            "cut at {cut}: {err:?}"
+            )
+        },
+    ),
+    (
+        "truncated to half",
+        |s| cut(s, 1, 2),
+        |e| {
+            matches!(
+                e,
+                Error::NotSharedObject { .. } | Error::NoDescriptor { .. }
+            )
+        },
+    ),
+    (
+        "truncated by one byte",
+        |s| cut(s, 999_999, 1_000_000),
+        |e| {
+            matches!(
+                e,
+                Error::NotSharedObject { .. } | Error::NoDescriptor { .. }
+            )
+        },
+    ),
+    (
+        "ELF for another architecture",
+        |s| {
+            use object::{Architecture, BinaryFormat, Endianness, write::Object};
+            let elf = Object::new(BinaryFormat::Elf, Architecture::Aarch64, Endianness::Little)
+                .write()
+                .unwrap();
+            s.file("arm64.so", &elf)
+        },
+        |e| matches!(e, Error::WrongArchitecture { expected, found, .. } if expected == "X86_64" && found == "Aarch64"),
+    ),
+    (
+        "ELF relocatable object, not a shared object",
+        |s| {
+            use object::{Architecture, BinaryFormat, Endianness, write::Object};
+            let elf = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little)
+                .write()
+                .unwrap();
+            s.file("object.o", &elf)
+        },
+        |e| matches!(e, Error::NotSharedObject { .. }),
+    ),
+    (
+        "system library (libc)",
+        |_| system_libc(),
+        |e| matches!(e, Error::NoDescriptor { .. }),
+    ),
+    (
+        "cdylib without hotswap",
+        |_| fixture("not-a-plugin"),
+        |e| matches!(e, Error::NoDescriptor { .. }),
+    ),
+    (
+        "no entry symbol",
+        |s| {
+            s.file(
+                "noentry.so",
+                &patched("greeter-v2", b"hotswap_entry\0", b"hotswap_entrx\0"),
+            )
+        },
+        |e| {
+            matches!(
+                e,
+                Error::EntryMissing {
+                    symbol: "hotswap_entry",
+                    ..
+                }
+            )
+        },
+    ),
+    (
+        "missing dependency",
+        |s| {
+            s.file(
+                "badlink.so",
+                &patched("greeter-v2", b"libc.so.6\0", b"libc.so.9\0"),
+            )
+        },
+        |e| matches!(e, Error::Dlopen { message, .. } if message.contains("libc.so.9")),
+    ),
+    (
+        "wrong magic",
+        |s| descriptor_edit(s, "magic.so", |d| d[0] = b'X'),
+        |e| is_field(e, "magic"),
+    ),
+    (
+        "future descriptor version",
+        |s| {
+            descriptor_edit(s, "future.so", |d| {
+                d[8..12].copy_from_slice(&2u32.to_ne_bytes())
+            })
+        },
+        |e| is_field(e, "descriptor version"),
+    ),
+    (
+        "another rustc",
+        |s| descriptor_edit(s, "rustc.so", |d| d[40 + 6] = b'0'),
+        |e| is_field(e, "rustc version"),
+    ),
+    (
+        "another target",
+        |s| descriptor_edit(s, "target.so", |d| d[104] = b'a'),
+        |e| is_field(e, "target"),
+    ),
+    (
+        "another hotswap version",
+        |s| descriptor_edit(s, "hsver.so", |d| d[168] = b'9'),
+        |e| is_field(e, "hotswap version"),
+    ),
+    (
+        "another interface name",
+        |_| fixture("other-interface"),
+        |e| is_field(e, "interface name"),
+    ),
+    (
+        "another interface version",
+        |s| {
+            descriptor_edit(s, "ifver.so", |d| {
+                d[16..20].copy_from_slice(&7u32.to_ne_bytes())
+            })
+        },
+        |e| is_field(e, "interface version"),
+    ),
+    (
+        "another interface fingerprint",
+        |s| descriptor_edit(s, "fp.so", |d| d[32] ^= 0xff),
+        |e| is_field(e, "interface fingerprint"),
+    ),
+    (
+        "another vtable size",
+        |s| descriptor_edit(s, "vtsize.so", |d| d[20] ^= 0x08),
+        |e| is_field(e, "vtable size"),
+    ),
+    (
+        "built with panic = abort",
+        |s| descriptor_edit(s, "abort.so", |d| d[12] = 0),
+        |e| is_field(e, "panic strategy"),
+    ),
+    (
+        "panicking constructor",
+        |_| fixture("ctor-panics"),
+        |e| matches!(e, Error::ConstructorFailed { panicked: true, message, .. } if message == "constructor refuses to start"),
+    ),
+];
+
+#[test]
+fn every_bad_input_in_the_corpus_is_refused_and_changes_nothing() {
+    assert!(CORPUS.len() >= 15);
+    let s = serving();
+    for (name, make, expect) in CORPUS {
+        let path = make(&s);
+        let is_mapped = || hotswap::mapped_files().iter().any(|m| Path::new(m) == path);
+        let mapped_before = is_mapped();
+        let err = s.refuse(&path);
+        assert!(expect(&err), "{name}: unexpected error {err:?}");
+        assert_eq!(
+            is_mapped(),
+            mapped_before,
+            "{name}: the file itself is never mapped"
         );
     }
-}
-
-#[test]
-fn an_elf_file_for_another_architecture_is_refused() {
-    use object::write::Object;
-    use object::{Architecture, BinaryFormat, Endianness};
-    let s = serving();
-    let elf = Object::new(BinaryFormat::Elf, Architecture::Aarch64, Endianness::Little)
-        .write()
-        .unwrap();
-    let err = s.refuse(&s.file("arm64.so", &elf));
-    match err {
-        Error::WrongArchitecture {
-            expected, found, ..
-        } => {
-            assert_eq!((expected.as_str(), found.as_str()), ("X86_64", "Aarch64"));
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn a_shared_library_that_is_not_a_plugin_has_no_descriptor() {
-    let s = serving();
-    let err = s.refuse(&fixture("not-a-plugin"));
-    assert!(matches!(err, Error::NoDescriptor { .. }), "{err:?}");
 }
 
 #[test]
@@ -167,58 +333,6 @@ fn the_marker_does_prove_that_a_loaded_plugins_code_ran() {
     assert_eq!(s.hs.current().build(), 3);
     assert!(marker.exists(), "dlopen ran the constructor");
     let _ = fs::remove_file(&marker);
-}
-
-#[test]
-fn each_descriptor_field_is_checked_and_named() {
-    let s = serving();
-    type Edit = fn(&mut [u8]);
-    let cases: [(&str, Edit); 7] = [
-        ("magic", |d| d[0] = b'X'),
-        ("descriptor version", |d| {
-            d[8..12].copy_from_slice(&99u32.to_ne_bytes())
-        }),
-        ("interface version", |d| {
-            d[16..20].copy_from_slice(&7u32.to_ne_bytes())
-        }),
-        ("interface fingerprint", |d| d[32] ^= 0xff),
-        ("rustc version", |d| d[40 + 6] = b'0'),
-        ("target", |d| d[104] = b'a'),
-        ("hotswap version", |d| d[168] = b'9'),
-    ];
-    for (field, edit) in cases {
-        let bytes = with_descriptor("greeter-v2", edit);
-        let err = s.refuse(&s.file(&format!("{}.so", field.replace(' ', "-")), &bytes));
-        assert_eq!(mismatch_field(&err), field, "{err}");
-    }
-}
-
-#[test]
-fn a_plugin_the_loader_cannot_link_reports_the_loader_message() {
-    let s = serving();
-    let bytes = patched("greeter-v2", b"libc.so.6\0", b"libc.so.9\0");
-    let err = s.refuse(&s.file("badlink.so", &bytes));
-    match err {
-        Error::Dlopen { message, .. } => assert!(message.contains("libc.so.9"), "{message}"),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn a_plugin_without_its_entry_symbol_is_refused() {
-    let s = serving();
-    let bytes = patched("greeter-v2", b"hotswap_entry\0", b"hotswap_entrx\0");
-    let err = s.refuse(&s.file("noentry.so", &bytes));
-    assert!(
-        matches!(
-            err,
-            Error::EntryMissing {
-                symbol: "hotswap_entry",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
 }
 
 #[test]
@@ -262,4 +376,125 @@ fn an_unwritable_copy_directory_is_a_copy_error_and_is_repaired_later() {
     fs::remove_file(&dir).unwrap();
     s.hs.swap(fixture("greeter-v2")).unwrap();
     assert_eq!(s.hs.current().answer(1), 3);
+}
+
+#[test]
+fn a_path_without_read_permission_is_unreadable() {
+    let s = serving();
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let locked = dir.path().join("locked.so");
+    fs::copy(fixture("greeter-v2"), &locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let err = s.refuse(&locked);
+        assert!(
+            matches!(&err, Error::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
+            "{err:?}"
+        );
+        return;
+    }
+    // Root reads through permission bits: ask a child process running as
+    // `nobody` to do the swap (see `unreadable_as_another_user`).
+    drop(s);
+    let serving_copy = dir.path().join("serving.so");
+    fs::copy(fixture("greeter-v1"), &serving_copy).unwrap();
+    fs::set_permissions(&serving_copy, fs::Permissions::from_mode(0o644)).unwrap();
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "unreadable_as_another_user",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("HOTSWAP_TEST_SERVING", &serving_copy)
+        .env("HOTSWAP_TEST_LOCKED", &locked)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("refused as unreadable"),
+        "child as nobody: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Run by `a_path_without_read_permission_is_unreadable` in a child process
+/// as another user; does nothing when run any other way.
+#[test]
+#[ignore = "runs as a child of a_path_without_read_permission_is_unreadable"]
+fn unreadable_as_another_user() {
+    let (Some(serving), Some(locked)) = (
+        std::env::var_os("HOTSWAP_TEST_SERVING"),
+        std::env::var_os("HOTSWAP_TEST_LOCKED"),
+    ) else {
+        return;
+    };
+    let hs = HotSwap::<Greeter>::load(&serving).unwrap();
+    let err = hs.swap(&locked).unwrap_err();
+    assert!(
+        matches!(&err, Error::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("locked.so"), "{err}");
+    assert_eq!(hs.current().answer(1), 2);
+    println!("refused as unreadable: {err}");
+}
+
+#[test]
+fn a_plugin_still_being_written_is_refused_then_loads_once_complete() {
+    use std::io::Write;
+    let s = serving();
+    let path = s.dir.path().join("growing.so");
+    let bytes = fs::read(fixture("greeter-v2")).unwrap();
+    let mut file = fs::File::create(&path).unwrap();
+    file.write_all(&bytes[..bytes.len() / 3]).unwrap();
+    file.flush().unwrap();
+    let err = s.refuse(&path);
+    assert!(
+        matches!(
+            err,
+            Error::NotSharedObject { .. } | Error::NoDescriptor { .. }
+        ),
+        "{err:?}"
+    );
+    file.write_all(&bytes[bytes.len() / 3..]).unwrap();
+    drop(file);
+    s.hs.swap(&path).unwrap();
+    assert_eq!(s.hs.current().answer(1), 3);
+}
+
+#[test]
+fn a_source_deleted_while_the_swap_starts_either_loads_or_is_not_found() {
+    // The loader reads the file once, and checks and maps those bytes: a
+    // file that vanishes mid-swap cannot split the check from the load.
+    let s = serving();
+    let bytes = fs::read(fixture("greeter-v2")).unwrap();
+    let (mut loaded, mut missing) = (0, 0);
+    for i in 0..40u64 {
+        let path = s.dir.path().join(format!("vanishing-{i}.so"));
+        install_bytes(&bytes, &path);
+        let remover = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_micros(i * 50));
+                let _ = fs::remove_file(&path);
+            })
+        };
+        match s.hs.swap(&path) {
+            Ok(_) => {
+                assert_eq!(s.hs.current().answer(1), 3);
+                loaded += 1;
+            }
+            Err(Error::NotFound { .. }) => missing += 1,
+            Err(other) => panic!("swap {i}: {other:?}"),
+        }
+        remover.join().unwrap();
+    }
+    println!("{loaded} swaps loaded, {missing} found the file gone");
+    assert_eq!(loaded + missing, 40);
 }

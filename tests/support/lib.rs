@@ -21,15 +21,18 @@ fn workspace_root() -> PathBuf {
 }
 
 /// Builds every fixture plugin (once per process) and returns the directory
-/// holding the `.so` files.
+/// holding the `.so` files. Tests built in release (the soak runs) get
+/// release plugins.
 pub fn fixtures_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = workspace_root();
         let target = root.join("target").join("fixtures");
+        let release = !cfg!(debug_assertions);
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
             .arg("build")
+            .args(release.then_some("--release"))
             .arg("--quiet")
             .arg("--manifest-path")
             .arg(root.join("tests/fixtures/Cargo.toml"))
@@ -45,7 +48,7 @@ pub fn fixtures_dir() -> &'static Path {
             "building the fixture plugins failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        target.join("debug")
+        target.join(if release { "release" } else { "debug" })
     })
 }
 
@@ -128,4 +131,21 @@ pub fn with_descriptor(name: &str, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
     };
     edit(&mut bytes[offset as usize..(offset + size) as usize]);
     bytes
+}
+
+/// This process's resident set size, in KiB.
+pub fn rss_kib() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status")
+}
+
+/// How many file descriptors this process has open.
+pub fn open_fds() -> usize {
+    fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
 }
