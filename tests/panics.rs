@@ -27,9 +27,7 @@ fn ten_thousand_panics_neither_abort_nor_grow_memory() {
             .get()
             .checked(true, format!("panic {i}"))
             .unwrap_err();
-        assert!(
-            matches!(err, CallError::Panicked { ref message, .. } if *message == format!("panic {i}"))
-        );
+        assert!(matches!(err, CallError::Panicked(ref p) if p.message() == format!("panic {i}")));
     }
     let grown = rss_kib().saturating_sub(before);
     println!("RSS growth over 10,000 panicking calls: {grown} KiB");
@@ -52,8 +50,8 @@ fn panics_on_two_threads_mixed_with_normal_calls_all_come_back_as_errors() {
                     if i % 2 == 0 {
                         let message = format!("thread {t} call {i}");
                         match reader.get().checked(true, message.clone()) {
-                            Err(CallError::Panicked { message: got, .. }) => {
-                                assert_eq!(got, message)
+                            Err(CallError::Panicked(got)) => {
+                                assert_eq!(got.message(), message)
                             }
                             other => panic!("expected a panic error, got {other:?}"),
                         }

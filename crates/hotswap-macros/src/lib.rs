@@ -317,10 +317,11 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         quote_spanned! {span=>
             #(#docs)*
             #[allow(clippy::too_many_arguments)]
+            #[inline]
             pub fn #ident(&self #(, #arg_names: #arg_types)*) -> ::core::result::Result<#ret, ::hotswap::CallError> {
                 let mut args = ::core::mem::ManuallyDrop::new((#(#arg_names,)*));
                 let mut ret = ::core::mem::MaybeUninit::<#ret>::uninit();
-                let mut message = ::hotswap::abi::Message::default();
+                let mut message: ::core::option::Option<::hotswap::abi::Message> = ::core::option::Option::None;
                 let mut sink = ::hotswap::abi::MessageSink::new(&mut message);
                 // SAFETY: `&self` is borrowed from a guard that keeps the
                 // plugin loaded; the shim takes ownership of `args` (hence
@@ -368,7 +369,7 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
     let doc_vtable = format!("The `#[repr(C)]` table of [`{trait_name}`]'s shims (generated).");
     let doc_api = format!(
         "The host's view of a [`{trait_name}`] plugin (generated): each method calls the \
-         plugin and returns its result, or `CallError::Panicked` if it panicked. Reach it \
+         plugin and returns its result, or `CallError::Panicked` with the panic's message if it panicked. Reach it \
          through a `hotswap::HotSwap<dyn {trait_name}>` guard; what it returns may borrow \
          from that guard, never outlive it."
     );

@@ -38,7 +38,8 @@ pub const FIELD_LOCATION: u32 = 1;
 
 /// A host-owned place for the plugin to write an error message and the
 /// location it came from. The plugin calls `write`, which copies the bytes
-/// into host memory.
+/// into host memory. The target is an `Option<Message>` that stays `None`
+/// (one word to set up, nothing to drop) unless something is written.
 #[repr(C)]
 pub struct MessageSink {
     ctx: *mut c_void,
@@ -56,14 +57,15 @@ pub struct Message {
 
 impl MessageSink {
     /// A sink that writes into `target`.
-    pub fn new(target: &mut Message) -> Self {
+    #[inline]
+    pub fn new(target: &mut Option<Message>) -> Self {
         unsafe extern "C" fn write(ctx: *mut c_void, field: u32, ptr: *const u8, len: usize) {
-            // SAFETY: `ctx` is the `&mut Message` the sink was built from,
-            // which outlives the sink; `ptr..ptr+len` is a live byte slice
-            // (the plugin passes a `&str`).
+            // SAFETY: `ctx` is the `&mut Option<Message>` the sink was built
+            // from, which outlives the sink; `ptr..ptr+len` is a live byte
+            // slice (the plugin passes a `&str`).
             let (target, bytes) = unsafe {
                 (
-                    &mut *ctx.cast::<Message>(),
+                    (*ctx.cast::<Option<Message>>()).get_or_insert_with(Message::default),
                     std::slice::from_raw_parts(ptr, len),
                 )
             };
@@ -74,7 +76,7 @@ impl MessageSink {
             }
         }
         MessageSink {
-            ctx: (target as *mut Message).cast(),
+            ctx: (target as *mut Option<Message>).cast(),
             write,
         }
     }
@@ -193,19 +195,19 @@ pub unsafe fn call_shim<R>(sink: *mut MessageSink, ret: *mut c_void, f: impl FnO
 ///
 /// `ret` was written by the shim if and only if `status` is [`CALL_OK`].
 #[doc(hidden)]
+#[inline]
 pub unsafe fn finish_call<R>(
     status: u32,
     ret: std::mem::MaybeUninit<R>,
-    message: Message,
+    message: Option<Message>,
 ) -> Result<R, crate::CallError> {
     if status == CALL_OK {
         // SAFETY: the shim wrote the result (caller's guarantee).
         Ok(unsafe { ret.assume_init() })
     } else {
-        Err(crate::CallError::Panicked {
-            message: message.message,
-            location: message.location,
-        })
+        Err(crate::CallError::Panicked(crate::error::Panic::new(
+            message.unwrap_or_default(),
+        )))
     }
 }
 

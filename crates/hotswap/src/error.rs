@@ -146,16 +146,44 @@ impl Error {
 }
 
 /// Why a call into a plugin did not return a value.
+///
+/// One pointer wide, so that `Result<T, CallError>` of a small `T` comes
+/// back in registers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
     /// The plugin's method panicked. The panic was caught inside the plugin
     /// and nothing unwound into the host; the plugin keeps serving.
-    #[error("plugin panicked: {message}{}", location.as_ref().map(|l| format!(" (at {l})")).unwrap_or_default())]
-    Panicked {
-        /// The panic's message.
-        message: String,
-        /// `file:line:column` in the plugin's source, when known.
-        location: Option<String>,
-    },
+    #[error("plugin panicked: {0}")]
+    Panicked(Panic),
+}
+
+/// A panic caught inside a plugin: its message and where it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panic(Box<crate::abi::Message>);
+
+impl Panic {
+    pub(crate) fn new(message: crate::abi::Message) -> Self {
+        Panic(Box::new(message))
+    }
+
+    /// The panic's message.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// `file:line:column` in the plugin's source, when known.
+    pub fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+}
+
+impl std::fmt::Display for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())?;
+        if let Some(l) = self.location() {
+            write!(f, " (at {l})")?;
+        }
+        Ok(())
+    }
 }

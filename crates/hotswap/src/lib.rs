@@ -103,7 +103,7 @@ pub use descriptor::{
     DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
     HOTSWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
-pub use error::{CallError, Error};
+pub use error::{CallError, Error, Panic};
 /// Declares a plugin interface from a trait.
 ///
 /// ```

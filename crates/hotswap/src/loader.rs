@@ -266,7 +266,7 @@ fn construct(
             message: with_causes(&e),
         }
     })?;
-    let mut message = Message::default();
+    let mut message: Option<Message> = None;
     let mut call = EntryCall {
         descriptor: std::ptr::null(),
         object: RawObject {
@@ -300,6 +300,7 @@ fn construct(
         });
     }
     if status != ENTRY_OK {
+        let message = message.unwrap_or_default();
         return Err(Error::ConstructorFailed {
             path: source.to_path_buf(),
             panicked: status == ENTRY_PANICKED,
