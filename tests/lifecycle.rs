@@ -30,6 +30,7 @@ fn swap_then_call_answers_the_new_build() {
     let report = hs.swap(fixture("greeter-v2")).unwrap();
     assert_eq!((report.generation, report.previous), (2, 1));
     assert_eq!(report.source, fixture("greeter-v2"));
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     assert_eq!(hs.current().answer(10), 12);
     assert_eq!(hs.current().generation(), 2);
 }

@@ -77,7 +77,12 @@ fn a_thread_local_with_a_destructor_pins_the_library_until_its_thread_exits() {
 #[test]
 fn a_plugin_that_spawns_a_thread_is_reported_pinned_and_serving_continues() {
     let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
-    hs.swap(fixture("spawns-thread")).unwrap();
+    let report = hs.swap(fixture("spawns-thread")).unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.contains("pthread_create")),
+        "the handshake warns that it can start threads: {:?}",
+        report.warnings
+    );
     assert_eq!(hs.current().answer(1), 6);
     hs.swap(fixture("greeter-v2")).unwrap();
     assert!(hs.wait_drained(REAP_TIMEOUT));

@@ -378,6 +378,13 @@ fn an_unwritable_copy_directory_is_a_copy_error_and_is_repaired_later() {
     assert_eq!(s.hs.current().answer(1), 3);
 }
 
+fn assert_permission_denied(err: &Error) {
+    assert!(
+        matches!(err, Error::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn a_path_without_read_permission_is_unreadable() {
     let s = serving();
@@ -388,11 +395,7 @@ fn a_path_without_read_permission_is_unreadable() {
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        let err = s.refuse(&locked);
-        assert!(
-            matches!(&err, Error::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
-            "{err:?}"
-        );
+        assert_permission_denied(&s.refuse(&locked));
         return;
     }
     // Root reads through permission bits: ask a child process running as
@@ -436,10 +439,7 @@ fn unreadable_as_another_user() {
     };
     let hs = HotSwap::<Greeter>::load(&serving).unwrap();
     let err = hs.swap(&locked).unwrap_err();
-    assert!(
-        matches!(&err, Error::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
-        "{err:?}"
-    );
+    assert_permission_denied(&err);
     assert!(err.to_string().contains("locked.so"), "{err}");
     assert_eq!(hs.current().answer(1), 2);
     println!("refused as unreadable: {err}");

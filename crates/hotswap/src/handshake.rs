@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use object::{Architecture, BinaryFormat, Object, ObjectKind, ObjectSection};
+use object::{Architecture, BinaryFormat, Object, ObjectKind, ObjectSection, ObjectSymbol};
 
 use crate::descriptor::{
     DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, FLAG_PANIC_UNWIND, MAGIC, SECTION, field_text,
@@ -44,9 +44,23 @@ fn host_architecture() -> Architecture {
     }
 }
 
+/// Imports that tell what a plugin may do that keeps it from unloading.
+const RISKY_IMPORTS: &[(&str, &str)] = &[(
+    "pthread_create",
+    "the plugin can start threads (it imports pthread_create): a thread it starts runs its \
+     code and keeps its library mapped (reported as pinned) for as long as the thread lives",
+)];
+
+/// What the handshake learnt of an accepted plugin.
+pub(crate) struct Checked {
+    pub descriptor: Descriptor,
+    /// Hazards read from its imports; the plugin is loaded all the same.
+    pub warnings: Vec<String>,
+}
+
 /// Checks `bytes` (the content of `path`) against interface `I` and returns
 /// the plugin's descriptor.
-pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<Descriptor, Error> {
+pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<Checked, Error> {
     let not_so = |reason: String| Error::NotSharedObject {
         path: path.to_path_buf(),
         reason,
@@ -78,7 +92,22 @@ pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<
             "section {SECTION} is unreadable (truncated file?): {e}"
         ))
     })?;
-    compare::<I>(path, data)
+    let descriptor = compare::<I>(path, data)?;
+    let warnings = file
+        .dynamic_symbols()
+        .filter(|sym| sym.is_undefined())
+        .filter_map(|sym| {
+            let name = sym.name().ok()?;
+            RISKY_IMPORTS
+                .iter()
+                .find(|(import, _)| *import == name)
+                .map(|(_, why)| (*why).to_string())
+        })
+        .collect();
+    Ok(Checked {
+        descriptor,
+        warnings,
+    })
 }
 
 /// Compares a descriptor's bytes with what interface `I` expects.

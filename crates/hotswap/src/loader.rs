@@ -58,12 +58,13 @@ impl PrivateDir {
     }
 }
 
-/// Time spent in each step of a load.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct LoadTimes {
+/// Time spent in each step of a load, and what the handshake warned of.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LoadInfo {
     pub copy: Duration,
     pub check: Duration,
     pub load: Duration,
+    pub warnings: Vec<String>,
 }
 
 /// A loaded plugin: its instance, its library and its private copy.
@@ -182,15 +183,20 @@ pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
     dir: &Arc<PrivateDir>,
     generation: u64,
-) -> Result<(Plugin, LoadTimes), Error> {
-    let mut times = LoadTimes::default();
+) -> Result<(Plugin, LoadInfo), Error> {
+    let mut times = LoadInfo::default();
     let started = Instant::now();
     let bytes = read_source(source)?;
     let read_time = started.elapsed();
 
     let started = Instant::now();
-    let descriptor = handshake::check::<I>(source, &bytes)?;
+    let checked = handshake::check::<I>(source, &bytes)?;
     times.check = started.elapsed();
+    for warning in &checked.warnings {
+        tracing::warn!(path = %source.display(), %warning, "plugin hazard");
+    }
+    times.warnings = checked.warnings;
+    let descriptor = checked.descriptor;
 
     let started = Instant::now();
     let copy = write_copy(dir, source, generation, &bytes)?;

@@ -56,6 +56,10 @@ pub struct SwapReport {
     pub load: Duration,
     /// Publishing the new version to readers.
     pub publish: Duration,
+    /// Hazards the handshake read from the plugin's imports (such as
+    /// starting threads, which keeps a library from unloading); the plugin
+    /// was loaded all the same.
+    pub warnings: Vec<String>,
 }
 
 impl SwapReport {
@@ -271,6 +275,7 @@ impl<I: Interface + ?Sized> HotSwap<I> {
             check: times.check,
             load: times.load,
             publish,
+            warnings: times.warnings,
         };
         drop(old);
         tracing::info!(

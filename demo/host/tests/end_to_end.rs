@@ -20,15 +20,16 @@ fn root() -> PathBuf {
 
 /// An editable copy of `demo/plugin`, built as its own crate into a target
 /// directory of its own, the way a user edits `my_code.rs` and rebuilds.
+/// Each test names its own copy, so tests running at once do not share one.
 struct EditablePlugin {
     dir: PathBuf,
     target: PathBuf,
 }
 
 impl EditablePlugin {
-    fn new() -> Self {
+    fn new(name: &str) -> Self {
         let root = root();
-        let base = root.join("target/demo-e2e");
+        let base = root.join("target/demo-e2e").join(name);
         let dir = base.join("plugin");
         let _ = fs::remove_dir_all(dir.join("src"));
         fs::create_dir_all(dir.join("src")).unwrap();
@@ -174,7 +175,7 @@ impl Drop for Demo {
 
 #[test]
 fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
-    let plugin = EditablePlugin::new();
+    let plugin = EditablePlugin::new("edited");
     let path = plugin.build();
     let mut demo = Demo::start(&path);
     demo.expect("on load", |l| {
@@ -262,12 +263,7 @@ fn without_the_bundled_plugin_the_demo_says_how_to_build_it() {
 
 #[test]
 fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
-    let bundled = root().join("target/debug/libhotswap_demo_plugin.so");
-    let path = if bundled.is_file() {
-        bundled
-    } else {
-        EditablePlugin::new().build()
-    };
+    let path = EditablePlugin::new("pristine").build();
     let mut demo = Demo::start(&path);
     demo.expect_busy_tick(1);
     // SAFETY: sending a signal to our own child process.

@@ -125,6 +125,25 @@ unsafe impl<T: Send + Sync + 'static> Export<T> for Other {
     }
 }
 
+/// A whole greeter plugin: build `$build` answers `x + $build`.
+#[macro_export]
+macro_rules! greeter_plugin {
+    ($build:literal) => {
+        struct Build;
+
+        impl $crate::Greet for Build {
+            fn build(&self) -> u32 {
+                $build
+            }
+            fn answer(&self, x: u64) -> u64 {
+                x + $build
+            }
+        }
+
+        ::hotswap::export!($crate::Greeter, Build);
+    };
+}
+
 /// The marker file a fixture's load-time constructor creates, named for the
 /// fixture and this process.
 pub fn marker_path(fixture: &str) -> std::path::PathBuf {
