@@ -27,6 +27,18 @@ fn every_kind_of_value_crosses_both_ways() {
 }
 
 #[test]
+fn a_panic_in_a_method_of_scalars_is_an_error_too() {
+    // `divide` takes and returns scalars: its shim passes them in registers.
+    let hs = calc();
+    assert_eq!(hs.current().divide(12, 4), Ok(3));
+    match hs.current().divide(1, 0) {
+        Err(CallError::Panicked(panic)) => assert_eq!(panic.message(), "attempt to divide by zero"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hs.current().divide(-9, 3), Ok(-3));
+}
+
+#[test]
 fn a_value_borrowed_from_the_plugin_is_readable_while_its_guard_lives() {
     let hs = calc();
     let guard = hs.current();

@@ -69,6 +69,14 @@ struct Method<'a> {
     ret: Type,
 }
 
+impl Method<'_> {
+    /// All arguments and the result are scalars: the shim takes and returns
+    /// them by value, in registers. Otherwise they travel by pointer.
+    fn direct(&self) -> bool {
+        self.arg_types.iter().all(is_scalar) && is_scalar(&self.ret)
+    }
+}
+
 fn error(span: Span, msg: &str) -> syn::Error {
     syn::Error::new(span, format!("hotswap::interface: {msg}"))
 }
@@ -233,6 +241,38 @@ impl VisitMut for StaticLifetimes {
     }
 }
 
+/// Whether `ty` is a scalar that a direct shim passes by value: an integer
+/// (up to 64 bits), a float, `bool`, `char` or `()`.
+fn is_scalar(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(t) => t.elems.is_empty(),
+        Type::Paren(p) => is_scalar(&p.elem),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path.leading_colon.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0].arguments.is_none()
+                && matches!(
+                    p.path.segments[0].ident.to_string().as_str(),
+                    "i8" | "i16"
+                        | "i32"
+                        | "i64"
+                        | "isize"
+                        | "u8"
+                        | "u16"
+                        | "u32"
+                        | "u64"
+                        | "usize"
+                        | "f32"
+                        | "f64"
+                        | "bool"
+                        | "char"
+                )
+        }
+        _ => false,
+    }
+}
+
 /// 64-bit FNV-1a.
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -307,6 +347,29 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         .collect();
 
     let field_names: Vec<&Ident> = methods.iter().map(|m| &m.item.sig.ident).collect();
+    let field_types: Vec<TokenStream2> = methods
+        .iter()
+        .map(|m| {
+            if m.direct() {
+                let args = &m.arg_types;
+                let ret = &m.ret;
+                quote!(unsafe extern "C" fn(
+                    *const ::core::ffi::c_void,
+                    *mut ::hotswap::abi::MessageSink
+                    #(, #args)*
+                ) -> ::hotswap::abi::Direct<#ret>)
+            } else {
+                quote!(
+                    unsafe extern "C" fn(
+                        *const ::core::ffi::c_void,
+                        *mut ::core::ffi::c_void,
+                        *mut ::core::ffi::c_void,
+                        *mut ::hotswap::abi::MessageSink,
+                    ) -> u32
+                )
+            }
+        })
+        .collect();
     let host_methods = methods.iter().map(|m| {
         let ident = &m.item.sig.ident;
         let docs = m.item.attrs.iter().filter(|a| a.path().is_ident("doc"));
@@ -314,6 +377,25 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         let arg_types = &m.arg_types;
         let ret = &m.ret;
         let span = m.item.sig.span();
+        if m.direct() {
+            return quote_spanned! {span=>
+                #(#docs)*
+                #[allow(clippy::too_many_arguments)]
+                #[inline]
+                pub fn #ident(&self #(, #arg_names: #arg_types)*) -> ::core::result::Result<#ret, ::hotswap::CallError> {
+                    let mut message: ::core::option::Option<::hotswap::abi::Message> = ::core::option::Option::None;
+                    let mut sink = ::hotswap::abi::MessageSink::new(&mut message);
+                    // SAFETY: `&self` is borrowed from a guard that keeps the
+                    // plugin loaded; the direct shim takes its scalar
+                    // arguments by value and sets the result exactly when its
+                    // status is `CALL_OK`; `sink` outlives the call.
+                    unsafe {
+                        let ret = ((*self.vtable).#ident)(self.this, &mut sink #(, #arg_names)*);
+                        ::hotswap::abi::finish_direct(ret, message)
+                    }
+                }
+            };
+        }
         quote_spanned! {span=>
             #(#docs)*
             #[allow(clippy::too_many_arguments)]
@@ -345,6 +427,25 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
             .map(|i| format_ident!("arg{}", i))
             .collect();
         let arg_types = &m.arg_types;
+        if m.direct() {
+            let ret = &m.ret;
+            return quote! {
+                unsafe extern "C" fn #ident(
+                    this: *const ::core::ffi::c_void,
+                    sink: *mut ::hotswap::abi::MessageSink
+                    #(, #arg_names: #arg_types)*
+                ) -> ::hotswap::abi::Direct<#ret> {
+                    // SAFETY: the host passes the instance the entry point
+                    // boxed for this `T` and a live sink.
+                    unsafe {
+                        ::hotswap::abi::call_direct(sink, || {
+                            let this = &*this.cast::<T>();
+                            <T as #trait_name>::#ident(this #(, #arg_names)*)
+                        })
+                    }
+                }
+            };
+        }
         quote! {
             unsafe extern "C" fn #ident(
                 this: *const ::core::ffi::c_void,
@@ -379,12 +480,7 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         #[doc = #doc_vtable]
         #[repr(C)]
         #vis struct #vtable {
-            #(#[doc(hidden)] pub #field_names: unsafe extern "C" fn(
-                *const ::core::ffi::c_void,
-                *mut ::core::ffi::c_void,
-                *mut ::core::ffi::c_void,
-                *mut ::hotswap::abi::MessageSink,
-            ) -> u32,)*
+            #(#[doc(hidden)] pub #field_names: #field_types,)*
         }
 
         #[doc = #doc_api]

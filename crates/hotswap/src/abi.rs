@@ -189,6 +189,59 @@ pub unsafe fn call_shim<R>(sink: *mut MessageSink, ret: *mut c_void, f: impl FnO
     }
 }
 
+/// The result of a *direct* shim: methods whose arguments and result are all
+/// scalars (integers, floats, `bool`, `char`, `()`) pass them by value and
+/// return this, which comes back in registers.
+#[repr(C)]
+pub struct Direct<R> {
+    /// The result, written when `status` is [`CALL_OK`].
+    pub value: std::mem::MaybeUninit<R>,
+    /// [`CALL_OK`] or [`CALL_PANICKED`].
+    pub status: u32,
+}
+
+/// The body of a generated direct shim (plugin side): runs `f` and returns
+/// its result, or writes the panic's message to `sink`.
+///
+/// # Safety
+///
+/// `sink` points to a live [`MessageSink`].
+#[doc(hidden)]
+#[inline]
+pub unsafe fn call_direct<R>(sink: *mut MessageSink, f: impl FnOnce() -> R) -> Direct<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => Direct {
+            value: std::mem::MaybeUninit::new(value),
+            status: CALL_OK,
+        },
+        Err(payload) => {
+            // SAFETY: the caller guarantees `sink` is live.
+            unsafe { (*sink).write_panic(&*payload) };
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            Direct {
+                value: std::mem::MaybeUninit::uninit(),
+                status: CALL_PANICKED,
+            }
+        }
+    }
+}
+
+/// The end of a generated host method calling a direct shim.
+///
+/// # Safety
+///
+/// `ret` came from a direct shim, which sets `value` when its status is
+/// [`CALL_OK`].
+#[doc(hidden)]
+#[inline]
+pub unsafe fn finish_direct<R>(
+    ret: Direct<R>,
+    message: Option<Message>,
+) -> Result<R, crate::CallError> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { finish_call(ret.status, ret.value, message) }
+}
+
 /// The end of a generated host method: the result, or the plugin's panic.
 ///
 /// # Safety
@@ -202,6 +255,9 @@ pub unsafe fn finish_call<R>(
     message: Option<Message>,
 ) -> Result<R, crate::CallError> {
     if status == CALL_OK {
+        // A shim writes the message only when it fails, so on success there
+        // is nothing to drop: not reading it back spares the call a load.
+        std::mem::forget(message);
         // SAFETY: the shim wrote the result (caller's guarantee).
         Ok(unsafe { ret.assume_init() })
     } else {

@@ -148,8 +148,10 @@ pub use error::{CallError, Error, Panic};
 /// - `impl<T: Handles + Send + Sync> Export<T> for dyn Handles`, used by
 ///   [`export!`].
 ///
-/// Arguments and results travel as Rust values by pointer, under the
-/// same-toolchain contract (checked by the handshake): integers, floats,
+/// Scalar arguments and results (integers up to 64 bits, floats, `bool`,
+/// `char`, `()`) travel by value in registers when a method has only those;
+/// otherwise arguments and results travel as Rust values by pointer, under
+/// the same-toolchain contract (checked by the handshake): integers, floats,
 /// `bool`, `String`, `Vec<T>`, `Option<T>`, tuples, `&str` and `&[T]`
 /// arguments, your own types, and results that borrow from `&self`. Owned
 /// values change hands, so host and plugin must share one global allocator

@@ -173,6 +173,9 @@ macro_rules! marker_constructor {
 pub trait Calc: Send + Sync {
     /// Integer arithmetic.
     fn add(&self, a: i64, b: i64) -> i64;
+    /// Integer division: panics when `b` is 0 (scalars only, so its shim
+    /// passes them in registers).
+    fn divide(&self, a: i64, b: i64) -> i64;
     /// Floats in, float out.
     fn ratio(&self, a: f64, b: f32) -> f64;
     /// A borrowed string in, an owned one out.
