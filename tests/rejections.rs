@@ -73,6 +73,13 @@ fn system_libc() -> PathBuf {
 type Make = fn(&Serving) -> PathBuf;
 type Expect = fn(&Error) -> bool;
 
+/// The offset of a descriptor field, for the edits below.
+macro_rules! at {
+    ($field:ident) => {
+        std::mem::offset_of!(hotswap::Descriptor, $field)
+    };
+}
+
 fn descriptor_edit(s: &Serving, name: &str, edit: fn(&mut [u8])) -> PathBuf {
     s.file(name, &with_descriptor("greeter-v2", edit))
 }
@@ -227,31 +234,31 @@ const CORPUS: &[(&str, Make, Expect)] = &[
     ),
     (
         "wrong magic",
-        |s| descriptor_edit(s, "magic.so", |d| d[0] = b'X'),
+        |s| descriptor_edit(s, "magic.so", |d| d[at!(magic)] = b'X'),
         |e| is_field(e, "magic"),
     ),
     (
         "future descriptor version",
         |s| {
             descriptor_edit(s, "future.so", |d| {
-                d[8..12].copy_from_slice(&2u32.to_ne_bytes())
+                d[at!(descriptor_version)..][..4].copy_from_slice(&2u32.to_ne_bytes())
             })
         },
         |e| is_field(e, "descriptor version"),
     ),
     (
         "another rustc",
-        |s| descriptor_edit(s, "rustc.so", |d| d[40 + 6] = b'0'),
+        |s| descriptor_edit(s, "rustc.so", |d| d[at!(rustc) + 6] = b'0'),
         |e| is_field(e, "rustc version"),
     ),
     (
         "another target",
-        |s| descriptor_edit(s, "target.so", |d| d[104] = b'a'),
+        |s| descriptor_edit(s, "target.so", |d| d[at!(target)] = b'a'),
         |e| is_field(e, "target"),
     ),
     (
         "another hotswap version",
-        |s| descriptor_edit(s, "hsver.so", |d| d[168] = b'9'),
+        |s| descriptor_edit(s, "hsver.so", |d| d[at!(hotswap_version)] = b'9'),
         |e| is_field(e, "hotswap version"),
     ),
     (
@@ -263,24 +270,24 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         "another interface version",
         |s| {
             descriptor_edit(s, "ifver.so", |d| {
-                d[16..20].copy_from_slice(&7u32.to_ne_bytes())
+                d[at!(interface_version)..][..4].copy_from_slice(&7u32.to_ne_bytes())
             })
         },
         |e| is_field(e, "interface version"),
     ),
     (
         "another interface fingerprint",
-        |s| descriptor_edit(s, "fp.so", |d| d[32] ^= 0xff),
+        |s| descriptor_edit(s, "fp.so", |d| d[at!(fingerprint)] ^= 0xff),
         |e| is_field(e, "interface fingerprint"),
     ),
     (
         "another vtable size",
-        |s| descriptor_edit(s, "vtsize.so", |d| d[20] ^= 0x08),
+        |s| descriptor_edit(s, "vtsize.so", |d| d[at!(vtable_size)] ^= 0x08),
         |e| is_field(e, "vtable size"),
     ),
     (
         "built with panic = abort",
-        |s| descriptor_edit(s, "abort.so", |d| d[12] = 0),
+        |s| descriptor_edit(s, "abort.so", |d| d[at!(flags)] = 0),
         |e| is_field(e, "panic strategy"),
     ),
     (
