@@ -71,7 +71,7 @@ pub(crate) struct LoadInfo {
 pub(crate) struct Plugin {
     pub generation: u64,
     pub object: RawObject,
-    library: Option<Library>,
+    library: Library,
     pub copy: PathBuf,
     _dir: Arc<PrivateDir>,
 }
@@ -213,7 +213,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
                 Plugin {
                     generation,
                     object,
-                    library: Some(library),
+                    library,
                     copy,
                     _dir: Arc::clone(dir),
                 },
@@ -355,11 +355,16 @@ fn close_and_verify(library: Library, copy: &Path) -> Outcome {
 
 impl Plugin {
     /// Destroys the instance, unloads the library and verifies the unload.
-    pub(crate) fn unload(mut self) -> Outcome {
+    pub(crate) fn unload(self) -> Outcome {
+        let Plugin {
+            object,
+            library,
+            copy,
+            ..
+        } = self;
         // SAFETY: the instance was created by this library's entry point and
         // is dropped exactly once, here, while the library is still mapped.
-        unsafe { (self.object.drop)(self.object.instance) };
-        let library = self.library.take().expect("library present until unload");
-        close_and_verify(library, &self.copy)
+        unsafe { (object.drop)(object.instance) };
+        close_and_verify(library, &copy)
     }
 }
