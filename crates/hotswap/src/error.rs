@@ -120,6 +120,12 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The handle's reaper thread could not be started.
+    #[error("cannot start the reaper thread: {source}")]
+    Reaper {
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// `rollback` was called with no earlier version to return to.
     #[error("no earlier version to roll back to")]
     NoRollback,
@@ -140,7 +146,7 @@ impl Error {
             | Error::EntryMissing { path, .. }
             | Error::ConstructorFailed { path, .. }
             | Error::Copy { path, .. } => Some(path),
-            Error::CopyDir { .. } | Error::NoRollback => None,
+            Error::CopyDir { .. } | Error::Reaper { .. } | Error::NoRollback => None,
         }
     }
 }

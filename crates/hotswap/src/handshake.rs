@@ -110,6 +110,9 @@ pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<
     })
 }
 
+/// How one descriptor field is shown (and compared).
+type Show = fn(&Descriptor) -> String;
+
 /// Compares a descriptor's bytes with what interface `I` expects.
 pub(crate) fn compare<I: Interface + ?Sized>(
     path: &Path,
@@ -147,68 +150,28 @@ pub(crate) fn compare<I: Interface + ?Sized>(
         });
     };
     let expected = Descriptor::of::<I>(true);
-    let unwind = |d: &Descriptor| {
-        if d.flags & FLAG_PANIC_UNWIND != 0 {
-            "unwind"
-        } else {
-            "abort"
-        }
-    };
-    let text_fields: [(&'static str, &[u8], &[u8]); 4] = [
-        ("rustc version", &expected.rustc, &found.rustc),
-        ("target", &expected.target, &found.target),
-        (
-            "hotswap version",
-            &expected.hotswap_version,
-            &found.hotswap_version,
-        ),
-        (
-            "interface name",
-            &expected.interface_name,
-            &found.interface_name,
-        ),
+    // Each remaining field as both sides show it, in the order checked.
+    let fields: [(&'static str, Show); 9] = [
+        ("rustc version", |d| field_text(&d.rustc)),
+        ("target", |d| field_text(&d.target)),
+        ("hotswap version", |d| field_text(&d.hotswap_version)),
+        ("interface name", |d| field_text(&d.interface_name)),
+        ("interface version", |d| d.interface_version.to_string()),
+        ("vtable size", |d| d.vtable_size.to_string()),
+        ("vtable align", |d| d.vtable_align.to_string()),
+        ("interface fingerprint", |d| {
+            format!("{:016x}", d.fingerprint)
+        }),
+        ("panic strategy", |d| {
+            let unwind = d.flags & FLAG_PANIC_UNWIND != 0;
+            (if unwind { "unwind" } else { "abort" }).to_string()
+        }),
     ];
-    for (field, want, have) in text_fields {
+    for (field, show) in fields {
+        let (want, have) = (show(&expected), show(&found));
         if want != have {
-            return mismatch(field, field_text(want), field_text(have));
+            return mismatch(field, want, have);
         }
-    }
-    let number_fields: [(&'static str, u64, u64); 4] = [
-        (
-            "interface version",
-            expected.interface_version.into(),
-            found.interface_version.into(),
-        ),
-        (
-            "vtable size",
-            expected.vtable_size.into(),
-            found.vtable_size.into(),
-        ),
-        (
-            "vtable align",
-            expected.vtable_align.into(),
-            found.vtable_align.into(),
-        ),
-        (
-            "interface fingerprint",
-            expected.fingerprint,
-            found.fingerprint,
-        ),
-    ];
-    for (field, want, have) in number_fields {
-        if want != have {
-            let show = |v: u64| {
-                if field == "interface fingerprint" {
-                    format!("{v:016x}")
-                } else {
-                    v.to_string()
-                }
-            };
-            return mismatch(field, show(want), show(have));
-        }
-    }
-    if unwind(&found) != "unwind" {
-        return mismatch("panic strategy", "unwind".into(), unwind(&found).into());
     }
     Ok(found)
 }

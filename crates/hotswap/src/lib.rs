@@ -29,7 +29,7 @@
 //! // The host:
 //! use hotswap::HotSwap;
 //! let plugin = HotSwap::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
-//! println!("{}", plugin.current().some_fn(7)?);          // one atomic load
+//! println!("{}", plugin.current().some_fn(7)?);          // never waits
 //! let report = plugin.swap("target/debug/libmy_plugin.so")?; // rebuilt in place
 //! println!("now generation {} ({:?})", report.generation, report.total());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -37,8 +37,10 @@
 //!
 //! # Guarantees
 //!
-//! - **Readers never wait.** [`HotSwap::current`] is one atomic load
-//!   (`arc-swap`); no lock is shared between readers and the swapper.
+//! - **Readers never wait.** [`HotSwap::current`] is an `arc-swap` load: an
+//!   atomic load of the slot and a write to a per-thread debt slot; no lock
+//!   or shared counter is shared between readers and the swapper. A
+//!   [`Reader`] is one relaxed load while nothing was swapped.
 //! - **A guard pins its version.** A [`Version`] owns its instance and its
 //!   library and drops them in that order. What the host gets from a plugin
 //!   is borrowed from a guard or copied into host values.

@@ -92,8 +92,9 @@ pub(crate) enum Outcome {
     Pinned(String),
 }
 
-fn classify(path: &Path) -> Result<(), Error> {
-    let meta = fs::metadata(path).map_err(|source| match source.kind() {
+/// The error for an I/O failure on the source file.
+fn source_error(path: &Path, source: io::Error) -> Error {
+    match source.kind() {
         io::ErrorKind::NotFound => Error::NotFound {
             path: path.to_path_buf(),
         },
@@ -101,7 +102,11 @@ fn classify(path: &Path) -> Result<(), Error> {
             path: path.to_path_buf(),
             source,
         },
-    })?;
+    }
+}
+
+fn classify(path: &Path) -> Result<(), Error> {
+    let meta = fs::metadata(path).map_err(|e| source_error(path, e))?;
     let ft = meta.file_type();
     let what = if ft.is_file() {
         return Ok(());
@@ -124,15 +129,7 @@ fn classify(path: &Path) -> Result<(), Error> {
 
 fn read_source(path: &Path) -> Result<Vec<u8>, Error> {
     classify(path)?;
-    fs::read(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => Error::NotFound {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        },
-    })
+    fs::read(path).map_err(|e| source_error(path, e))
 }
 
 fn write_copy(
@@ -184,28 +181,28 @@ pub(crate) fn load<I: Interface + ?Sized>(
     dir: &Arc<PrivateDir>,
     generation: u64,
 ) -> Result<(Plugin, LoadInfo), Error> {
-    let mut times = LoadInfo::default();
+    let mut info = LoadInfo::default();
     let started = Instant::now();
     let bytes = read_source(source)?;
     let read_time = started.elapsed();
 
     let started = Instant::now();
     let checked = handshake::check::<I>(source, &bytes)?;
-    times.check = started.elapsed();
+    info.check = started.elapsed();
     for warning in &checked.warnings {
         tracing::warn!(path = %source.display(), %warning, "plugin hazard");
     }
-    times.warnings = checked.warnings;
+    info.warnings = checked.warnings;
     let descriptor = checked.descriptor;
 
     let started = Instant::now();
     let copy = write_copy(dir, source, generation, &bytes)?;
     drop(bytes);
-    times.copy = read_time + started.elapsed();
+    info.copy = read_time + started.elapsed();
 
     let started = Instant::now();
     let result = open_and_construct(source, &copy, &descriptor);
-    times.load = started.elapsed();
+    info.load = started.elapsed();
     match result {
         Ok((library, object)) => {
             LOADED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
@@ -217,7 +214,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
                     copy,
                     _dir: Arc::clone(dir),
                 },
-                times,
+                info,
             ))
         }
         Err(e) => {

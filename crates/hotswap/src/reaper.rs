@@ -50,7 +50,7 @@ fn run(rx: &Receiver<Plugin>, registry: &Registry) {
 }
 
 /// Unloads one plugin and records the outcome.
-pub(crate) fn reap(plugin: Plugin, registry: &Registry, pinned: &mut Vec<(u64, PathBuf)>) {
+fn reap(plugin: Plugin, registry: &Registry, pinned: &mut Vec<(u64, PathBuf)>) {
     let generation = plugin.generation;
     let copy = plugin.copy.clone();
     match plugin.unload() {

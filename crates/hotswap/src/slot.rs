@@ -73,8 +73,9 @@ impl SwapReport {
 /// through it to the interface's view (`I::View`). While it lives, its version
 /// (instance and library) stays loaded.
 ///
-/// Taking one is a single atomic load plus, usually, a per-thread slot
-/// (`arc-swap`'s fast path). Hold it for a call, not for long: a few are
+/// Taking one never waits: it is an atomic load of the slot plus, on
+/// `arc-swap`'s fast path, two uncontended atomic operations on a slot of
+/// the calling thread's own (no shared reference count, no lock). Hold it for a call, not for long: a few are
 /// cheap per thread, and beyond that taking one costs a reference count.
 pub struct Guard<I: Interface + ?Sized>(arc_swap::Guard<Arc<Version<I>>>);
 
@@ -134,16 +135,14 @@ impl<I: Interface + ?Sized> HotSwap<I> {
     ///
     /// # Errors
     ///
-    /// As for [`load`](Self::load), and [`Error::CopyDir`].
+    /// As for [`load`](Self::load), and [`Error::CopyDir`] or
+    /// [`Error::Reaper`].
     pub fn load_with(path: impl AsRef<Path>, options: Options) -> Result<Self, Error> {
         let path = path.as_ref();
         let dir = PrivateDir::create(options.copy_parent.as_deref())?;
         let registry = Arc::new(Registry::default());
         let (reaper_tx, reaper) =
-            reaper::spawn(Arc::clone(&registry)).map_err(|source| Error::CopyDir {
-                dir: dir.path().to_path_buf(),
-                source,
-            })?;
+            reaper::spawn(Arc::clone(&registry)).map_err(|source| Error::Reaper { source })?;
         let alive = Arc::new(AtomicUsize::new(0));
         let (plugin, _) = loader::load::<I>(path, &dir, 1).inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
@@ -170,8 +169,9 @@ impl<I: Interface + ?Sized> HotSwap<I> {
         })
     }
 
-    /// The current version, for one call or a few. One atomic load; never
-    /// waits for a swap, a load or an unload.
+    /// The current version, for one call or a few. Lock-free and
+    /// wait-free on its fast path (see [`Guard`]); never waits for a swap, a
+    /// load or an unload.
     pub fn current(&self) -> Guard<I> {
         Guard(self.current.load())
     }
@@ -250,7 +250,7 @@ impl<I: Interface + ?Sized> HotSwap<I> {
         source: &Path,
     ) -> Result<SwapReport, Error> {
         let generation = control.next_generation;
-        let (plugin, times) = loader::load::<I>(file, &self.dir, generation).inspect_err(|e| {
+        let (plugin, info) = loader::load::<I>(file, &self.dir, generation).inspect_err(|e| {
             tracing::warn!(path = %source.display(), error = %e, "plugin swap rejected");
         })?;
         let started = Instant::now();
@@ -271,11 +271,11 @@ impl<I: Interface + ?Sized> HotSwap<I> {
             generation,
             previous: old.generation(),
             source: source.to_path_buf(),
-            copy: times.copy,
-            check: times.check,
-            load: times.load,
+            copy: info.copy,
+            check: info.check,
+            load: info.load,
             publish,
-            warnings: times.warnings,
+            warnings: info.warnings,
         };
         drop(old);
         tracing::info!(
