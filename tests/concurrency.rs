@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
-use hotswap::HotSwap;
-use hotswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, mapped_under};
+use liveswap::Slot;
+use liveswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, mapped_under};
 
 /// Generation 1 is build 1; swaps then alternate build 2, build 1, ...
 fn build_of(generation: u64) -> u32 {
@@ -15,7 +15,7 @@ fn build_of(generation: u64) -> u32 {
 #[test]
 fn readers_always_answer_from_a_version_current_during_their_call() {
     const SWAPS: u64 = 300;
-    let hs = Arc::new(HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let hs = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
     let done = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicU64::new(0));
 
@@ -83,7 +83,7 @@ fn readers_always_answer_from_a_version_current_during_their_call() {
 #[test]
 fn concurrent_swaps_get_distinct_strictly_increasing_generations() {
     const PER_THREAD: usize = 40;
-    let hs = Arc::new(HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let hs = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
     let swappers: Vec<_> = ["greeter-v1", "greeter-v2"]
         .into_iter()
         .map(|name| {

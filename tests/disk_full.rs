@@ -2,8 +2,8 @@
 //! `RLIMIT_FSIZE` (writes past the limit fail with `EFBIG`), which is
 //! process-wide: hence a test binary of its own.
 
-use hotswap::{Error, HotSwap};
-use hotswap_tests::{Greeter, files_in, fixture, mapped_under};
+use liveswap::{Error, Slot};
+use liveswap_tests::{Greeter, files_in, fixture, mapped_under};
 
 fn set_file_size_limit(bytes: libc::rlim_t) {
     let limit = libc::rlimit {
@@ -18,7 +18,7 @@ fn set_file_size_limit(bytes: libc::rlim_t) {
 #[test]
 fn a_full_copy_directory_is_a_copy_error_that_leaves_nothing_behind() {
     let v2 = fixture("greeter-v2"); // builds the fixtures before the limit
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let files_before = files_in(hs.copy_dir());
 
     // SAFETY: ignoring SIGXFSZ makes an oversized write fail with EFBIG

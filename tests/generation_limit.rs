@@ -11,8 +11,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use hotswap::{GENERATION_WARNING, HotSwap};
-use hotswap_tests::{Greeter, fixture};
+use liveswap::{GENERATION_WARNING, Slot};
+use liveswap_tests::{Greeter, fixture};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -55,7 +55,7 @@ fn main() {
         .with_writer(move || writer.clone())
         .init();
 
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let keys_before = lowest_free_pthread_key();
     let mut warned_at = None;
     let mut flagged_at = None;

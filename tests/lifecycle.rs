@@ -3,8 +3,8 @@
 use std::fs;
 use std::time::Duration;
 
-use hotswap::{HotSwap, Options, State};
-use hotswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, install, mapped_under};
+use liveswap::{Options, Slot, State};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, install, mapped_under};
 
 fn plugin_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
@@ -12,7 +12,7 @@ fn plugin_dir() -> tempfile::TempDir {
 
 #[test]
 fn load_then_call_answers_the_loaded_build() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     assert_eq!(hs.current().answer(10), 11);
     assert_eq!(hs.current().build(), 1);
     assert_eq!(hs.generation(), 1);
@@ -20,13 +20,13 @@ fn load_then_call_answers_the_loaded_build() {
 
 #[test]
 fn with_runs_the_closure_on_the_current_version() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     assert_eq!(hs.with(|g| g.answer(41)), 42);
 }
 
 #[test]
 fn swap_then_call_answers_the_new_build() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let report = hs.swap(fixture("greeter-v2")).unwrap();
     assert_eq!((report.generation, report.previous), (2, 1));
     assert_eq!(report.source, fixture("greeter-v2"));
@@ -40,7 +40,7 @@ fn rebuild_at_the_same_path_then_swap_answers_the_new_build() {
     let dir = plugin_dir();
     let path = dir.path().join("libgreeter.so");
     install("greeter-v1", &path);
-    let hs = HotSwap::<Greeter>::load(&path).unwrap();
+    let hs = Slot::<Greeter>::load(&path).unwrap();
     assert_eq!(hs.current().build(), 1);
 
     install("greeter-v2", &path);
@@ -58,14 +58,14 @@ fn deleting_the_source_while_loaded_is_harmless() {
     let dir = plugin_dir();
     let path = dir.path().join("libgreeter.so");
     install("greeter-v1", &path);
-    let hs = HotSwap::<Greeter>::load(&path).unwrap();
+    let hs = Slot::<Greeter>::load(&path).unwrap();
     fs::remove_file(&path).unwrap();
     assert_eq!(hs.current().answer(1), 2);
 }
 
 #[test]
 fn guard_taken_before_a_swap_keeps_the_old_version_mapped_until_it_drops() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let old = hs.current();
     hs.swap(fixture("greeter-v2")).unwrap();
 
@@ -95,7 +95,7 @@ fn guard_taken_before_a_swap_keeps_the_old_version_mapped_until_it_drops() {
 
 #[test]
 fn an_owned_version_outlives_swaps_until_dropped() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let owned = hs.current_owned();
     hs.swap(fixture("greeter-v2")).unwrap();
     hs.swap(fixture("greeter-v1")).unwrap();
@@ -111,7 +111,7 @@ fn an_owned_version_outlives_swaps_until_dropped() {
 
 #[test]
 fn a_cached_reader_follows_swaps_and_pins_its_version_while_idle() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let mut reader = hs.reader();
     assert_eq!(reader.get().build(), 1);
     hs.swap(fixture("greeter-v2")).unwrap();
@@ -128,7 +128,7 @@ fn rollback_returns_to_the_previous_build_even_after_its_file_is_rebuilt() {
     let dir = plugin_dir();
     let path = dir.path().join("libgreeter.so");
     install("greeter-v1", &path);
-    let hs = HotSwap::<Greeter>::load(&path).unwrap();
+    let hs = Slot::<Greeter>::load(&path).unwrap();
     install("greeter-v2", &path);
     hs.swap(&path).unwrap();
     fs::remove_file(&path).unwrap();
@@ -146,14 +146,14 @@ fn rollback_returns_to_the_previous_build_even_after_its_file_is_rebuilt() {
 
 #[test]
 fn rollback_before_any_swap_is_refused() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
-    assert!(matches!(hs.rollback(), Err(hotswap::Error::NoRollback)));
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    assert!(matches!(hs.rollback(), Err(liveswap::Error::NoRollback)));
     assert_eq!(hs.current().build(), 1);
 }
 
 #[test]
 fn stats_list_each_generation_with_its_source_and_state() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     hs.swap(fixture("greeter-v2")).unwrap();
     assert!(hs.wait_drained(REAP_TIMEOUT));
     let stats = hs.stats();
@@ -186,7 +186,7 @@ fn stats_list_each_generation_with_its_source_and_state() {
 fn the_private_copy_lives_in_a_private_directory_under_the_chosen_parent() {
     use std::os::unix::fs::PermissionsExt;
     let parent = plugin_dir();
-    let hs = HotSwap::<Greeter>::load_with(
+    let hs = Slot::<Greeter>::load_with(
         fixture("greeter-v1"),
         Options::new().copy_dir(parent.path()),
     )
@@ -199,7 +199,7 @@ fn the_private_copy_lives_in_a_private_directory_under_the_chosen_parent() {
 
 #[test]
 fn dropping_the_handle_unloads_everything_and_removes_the_copies() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     hs.swap(fixture("greeter-v2")).unwrap();
     let dir = hs.copy_dir().to_path_buf();
     drop(hs);

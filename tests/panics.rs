@@ -3,14 +3,14 @@
 //! the memory figure is not disturbed by other tests loading plugins.
 
 use fixture_api::Calc;
-use hotswap::{CallError, HotSwap};
-use hotswap_tests::{fixture, rss_kib};
+use liveswap::{CallError, Slot};
+use liveswap_tests::{fixture, rss_kib};
 
 /// One plugin for the whole binary: no test maps a new library while the
 /// memory test measures.
-fn calc() -> &'static HotSwap<dyn Calc> {
-    static CALC: std::sync::OnceLock<HotSwap<dyn Calc>> = std::sync::OnceLock::new();
-    CALC.get_or_init(|| HotSwap::<dyn Calc>::load(fixture("calc")).unwrap())
+fn calc() -> &'static Slot<dyn Calc> {
+    static CALC: std::sync::OnceLock<Slot<dyn Calc>> = std::sync::OnceLock::new();
+    CALC.get_or_init(|| Slot::<dyn Calc>::load(fixture("calc")).unwrap())
 }
 
 #[test]

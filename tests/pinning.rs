@@ -6,10 +6,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hotswap::{HotSwap, State};
-use hotswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
+use liveswap::{Slot, State};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
 
-fn state_of(hs: &HotSwap<Greeter>, generation: u64) -> State {
+fn state_of(hs: &Slot<Greeter>, generation: u64) -> State {
     hs.stats()
         .generations
         .into_iter()
@@ -18,7 +18,7 @@ fn state_of(hs: &HotSwap<Greeter>, generation: u64) -> State {
         .expect("generation known")
 }
 
-fn wait_for_state(hs: &HotSwap<Greeter>, generation: u64, want: fn(&State) -> bool) -> State {
+fn wait_for_state(hs: &Slot<Greeter>, generation: u64, want: fn(&State) -> bool) -> State {
     let deadline = Instant::now() + REAP_TIMEOUT;
     loop {
         let state = state_of(hs, generation);
@@ -31,7 +31,7 @@ fn wait_for_state(hs: &HotSwap<Greeter>, generation: u64, want: fn(&State) -> bo
 
 #[test]
 fn a_thread_local_with_a_destructor_pins_the_library_until_its_thread_exits() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     hs.swap(fixture("tls-pin")).unwrap();
 
     // A caller thread touches the plugin's thread-local, then waits.
@@ -76,7 +76,7 @@ fn a_thread_local_with_a_destructor_pins_the_library_until_its_thread_exits() {
 
 #[test]
 fn a_plugin_that_spawns_a_thread_is_reported_pinned_and_serving_continues() {
-    let hs = HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let report = hs.swap(fixture("spawns-thread")).unwrap();
     assert!(
         report.warnings.iter().any(|w| w.contains("pthread_create")),

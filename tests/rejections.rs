@@ -8,18 +8,18 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
-use hotswap::{Error, HotSwap};
-use hotswap_tests::{
+use liveswap::{Error, Slot};
+use liveswap_tests::{
     Greeter, files_in, fixture, install_bytes, mapped_under, marker_path, patched, with_descriptor,
 };
 struct Serving {
-    hs: HotSwap<Greeter>,
+    hs: Slot<Greeter>,
     dir: tempfile::TempDir,
 }
 
 fn serving() -> Serving {
     Serving {
-        hs: HotSwap::<Greeter>::load(fixture("greeter-v1")).unwrap(),
+        hs: Slot::<Greeter>::load(fixture("greeter-v1")).unwrap(),
         dir: tempfile::tempdir().unwrap(),
     }
 }
@@ -63,7 +63,7 @@ fn mismatch_field(err: &Error) -> &'static str {
 /// The system's C library, as this process has it mapped: a real shared
 /// object that is not a plugin.
 fn system_libc() -> PathBuf {
-    hotswap::mapped_files()
+    liveswap::mapped_files()
         .into_iter()
         .find(|p| p.contains("/libc.so"))
         .map(PathBuf::from)
@@ -76,7 +76,7 @@ type Expect = fn(&Error) -> bool;
 /// The offset of a descriptor field, for the edits below.
 macro_rules! at {
     ($field:ident) => {
-        std::mem::offset_of!(hotswap::Descriptor, $field)
+        std::mem::offset_of!(liveswap::Descriptor, $field)
     };
 }
 
@@ -200,7 +200,7 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         |e| matches!(e, Error::NoDescriptor { .. }),
     ),
     (
-        "cdylib without hotswap",
+        "cdylib without liveswap",
         |_| fixture("not-a-plugin"),
         |e| matches!(e, Error::NoDescriptor { .. }),
     ),
@@ -209,14 +209,14 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         |s| {
             s.file(
                 "noentry.so",
-                &patched("greeter-v2", b"hotswap_entry\0", b"hotswap_entrx\0"),
+                &patched("greeter-v2", b"liveswap_entry\0", b"liveswap_entrx\0"),
             )
         },
         |e| {
             matches!(
                 e,
                 Error::EntryMissing {
-                    symbol: "hotswap_entry",
+                    symbol: "liveswap_entry",
                     ..
                 }
             )
@@ -257,9 +257,9 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         |e| is_field(e, "target"),
     ),
     (
-        "another hotswap version",
-        |s| descriptor_edit(s, "hsver.so", |d| d[at!(hotswap_version)] = b'9'),
-        |e| is_field(e, "hotswap version"),
+        "another liveswap version",
+        |s| descriptor_edit(s, "hsver.so", |d| d[at!(liveswap_version)] = b'9'),
+        |e| is_field(e, "liveswap version"),
     ),
     (
         "another interface name",
@@ -303,7 +303,11 @@ fn every_bad_input_in_the_corpus_is_refused_and_changes_nothing() {
     let s = serving();
     for (name, make, expect) in CORPUS {
         let path = make(&s);
-        let is_mapped = || hotswap::mapped_files().iter().any(|m| Path::new(m) == path);
+        let is_mapped = || {
+            liveswap::mapped_files()
+                .iter()
+                .any(|m| Path::new(m) == path)
+        };
         let mapped_before = is_mapped();
         let err = s.refuse(&path);
         assert!(expect(&err), "{name}: unexpected error {err:?}");
@@ -419,8 +423,8 @@ fn a_path_without_read_permission_is_unreadable() {
             "--ignored",
             "--nocapture",
         ])
-        .env("HOTSWAP_TEST_SERVING", &serving_copy)
-        .env("HOTSWAP_TEST_LOCKED", &locked)
+        .env("LIVESWAP_TEST_SERVING", &serving_copy)
+        .env("LIVESWAP_TEST_LOCKED", &locked)
         .uid(65534)
         .gid(65534)
         .output()
@@ -439,12 +443,12 @@ fn a_path_without_read_permission_is_unreadable() {
 #[ignore = "runs as a child of a_path_without_read_permission_is_unreadable"]
 fn unreadable_as_another_user() {
     let (Some(serving), Some(locked)) = (
-        std::env::var_os("HOTSWAP_TEST_SERVING"),
-        std::env::var_os("HOTSWAP_TEST_LOCKED"),
+        std::env::var_os("LIVESWAP_TEST_SERVING"),
+        std::env::var_os("LIVESWAP_TEST_LOCKED"),
     ) else {
         return;
     };
-    let hs = HotSwap::<Greeter>::load(&serving).unwrap();
+    let hs = Slot::<Greeter>::load(&serving).unwrap();
     let err = hs.swap(&locked).unwrap_err();
     assert_permission_denied(&err);
     assert!(err.to_string().contains("locked.so"), "{err}");

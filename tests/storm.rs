@@ -1,19 +1,19 @@
 //! Swap storm: readers call continuously while a swapper alternates between
 //! two builds. Alone in its binary, so that file descriptors and memory are
-//! this test's own. `cargo test --release -p hotswap-tests --test storm --
+//! this test's own. `cargo test --release -p liveswap-tests --test storm --
 //! --ignored` runs the 10,000-swap soak.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
-use hotswap::HotSwap;
-use hotswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, mapped_under, open_fds, rss_kib};
+use liveswap::Slot;
+use liveswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, mapped_under, open_fds, rss_kib};
 
 fn storm(swaps: u64) {
     let builds = [fixture("greeter-v1"), fixture("greeter-v2")];
     let fds_before = open_fds();
-    let hs = Arc::new(HotSwap::<Greeter>::load(&builds[0]).unwrap());
+    let hs = Arc::new(Slot::<Greeter>::load(&builds[0]).unwrap());
     // Warm up allocator arenas and the loader before the baseline.
     for i in 0..20 {
         hs.swap(&builds[(i + 1) % 2]).unwrap();

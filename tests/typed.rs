@@ -1,12 +1,12 @@
-//! Interfaces declared with `#[hotswap::interface]`: values crossing both
+//! Interfaces declared with `#[liveswap::interface]`: values crossing both
 //! ways, panics returned as errors, and the fingerprint.
 
 use fixture_api::Calc;
-use hotswap::{CallError, Error, HotSwap};
-use hotswap_tests::fixture;
+use liveswap::{CallError, Error, Slot};
+use liveswap_tests::fixture;
 
-fn calc() -> HotSwap<dyn Calc> {
-    HotSwap::<dyn Calc>::load(fixture("calc")).unwrap()
+fn calc() -> Slot<dyn Calc> {
+    Slot::<dyn Calc>::load(fixture("calc")).unwrap()
 }
 
 #[test]

@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Fetch: Send + Sync {
     async fn fetch(&self, key: u64) -> String;
 }

@@ -2,10 +2,10 @@
 //! the guard drops, the version may be unloaded and the borrow would dangle.
 
 use fixture_api::Calc;
-use hotswap::HotSwap;
+use liveswap::Slot;
 
 fn main() {
-    let plugin = HotSwap::<dyn Calc>::load("libcalc.so").unwrap();
+    let plugin = Slot::<dyn Calc>::load("libcalc.so").unwrap();
     let label = {
         let guard = plugin.current();
         guard.label().unwrap()

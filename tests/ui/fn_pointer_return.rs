@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Callbacks: Send + Sync {
     fn callback(&self) -> fn(u32) -> u32;
 }

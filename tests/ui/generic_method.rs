@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Store: Send + Sync {
     fn put<T: ToString>(&self, value: T);
 }

@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Sink: Send + Sync {
     fn take(&self, items: impl Iterator<Item = u32>);
 }

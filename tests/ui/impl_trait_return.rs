@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Numbers: Send + Sync {
     fn numbers(&self) -> impl Iterator<Item = u32>;
 }

@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Store: Send + Sync {
     fn get<'a>(&'a self, key: &'a str) -> &'a str;
 }

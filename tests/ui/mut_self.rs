@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Counter: Send + Sync {
     fn bump(&mut self) -> u64;
 }

@@ -1,4 +1,4 @@
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Factory: Send + Sync {
     fn make(&self) -> Box<dyn Fn() -> u32 + Send>;
 }

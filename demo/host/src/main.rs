@@ -1,4 +1,4 @@
-//! `hotswap-demo`: loads a plugin, prints what it says every second while
+//! `liveswap-demo`: loads a plugin, prints what it says every second while
 //! worker threads call it in a tight loop, and swaps in the plugin at each
 //! path read from standard input, without stopping the workers.
 //!
@@ -19,11 +19,11 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use hotswap::HotSwap;
-use hotswap_demo_types::Handles;
+use liveswap::Slot;
+use liveswap_demo_types::Handles;
 
 /// The bundled plugin's file name, as cargo builds it.
-const BUNDLED: &str = "libhotswap_demo_plugin.so";
+const BUNDLED: &str = "libliveswap_demo_plugin.so";
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Hot-swap a plugin while worker threads call it")]
@@ -79,8 +79,8 @@ fn bundled_plugin() -> Result<PathBuf, String> {
     };
     Err(format!(
         "the bundled demo plugin is not built: {} does not exist.\n\
-         Build it with:\n\n    cargo build{release} -p hotswap-demo-plugin\n\n\
-         or give the path of a plugin: hotswap-demo <PLUGIN>",
+         Build it with:\n\n    cargo build{release} -p liveswap-demo-plugin\n\n\
+         or give the path of a plugin: liveswap-demo <PLUGIN>",
         path.display()
     ))
 }
@@ -106,14 +106,14 @@ fn main() -> ExitCode {
     let first = match args.plugin.clone().map_or_else(bundled_plugin, Ok) {
         Ok(path) => path,
         Err(message) => {
-            eprintln!("hotswap-demo: {message}");
+            eprintln!("liveswap-demo: {message}");
             return ExitCode::from(2);
         }
     };
-    let plugin = match HotSwap::<dyn Handles>::load(&first) {
+    let plugin = match Slot::<dyn Handles>::load(&first) {
         Ok(plugin) => Arc::new(plugin),
         Err(e) => {
-            eprintln!("hotswap-demo: cannot load the first plugin: {e}");
+            eprintln!("liveswap-demo: cannot load the first plugin: {e}");
             return ExitCode::from(1);
         }
     };
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     if let Err(e) = ctrlc::set_handler(move || {
         let _ = interrupts.send(Event::Interrupt);
     }) {
-        eprintln!("hotswap-demo: Ctrl-C will not exit cleanly: {e}");
+        eprintln!("liveswap-demo: Ctrl-C will not exit cleanly: {e}");
     }
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
                     }
                 }
                 Err(e) => {
-                    eprintln!("hotswap-demo: cannot read standard input: {e}");
+                    eprintln!("liveswap-demo: cannot read standard input: {e}");
                     break;
                 }
             }

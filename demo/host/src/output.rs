@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use hotswap::{HotSwap, Stats};
-use hotswap_demo_types::Handles;
+use liveswap::{Slot, Stats};
+use liveswap_demo_types::Handles;
 
 use crate::workers::Meter;
 
@@ -14,9 +14,9 @@ fn ms(d: Duration) -> String {
 }
 
 /// What the current version says: `someData` and `someFn 7`.
-fn says(plugin: &HotSwap<dyn Handles>) -> (u64, String) {
+fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
     let current = plugin.current();
-    let show = |r: Result<String, hotswap::CallError>| match r {
+    let show = |r: Result<String, liveswap::CallError>| match r {
         Ok(text) => format!("{text:?}"),
         Err(e) => format!("<{e}>"),
     };
@@ -31,7 +31,7 @@ fn says(plugin: &HotSwap<dyn Handles>) -> (u64, String) {
 }
 
 /// After the first load.
-pub fn loaded(plugin: &HotSwap<dyn Handles>, path: &Path) -> String {
+pub fn loaded(plugin: &Slot<dyn Handles>, path: &Path) -> String {
     let (generation, says) = says(plugin);
     format!(
         "loaded {} as generation {generation}: {says}\n\
@@ -42,7 +42,7 @@ pub fn loaded(plugin: &HotSwap<dyn Handles>, path: &Path) -> String {
 }
 
 /// Every interval.
-pub fn tick(plugin: &HotSwap<dyn Handles>, meter: &mut Meter) -> String {
+pub fn tick(plugin: &Slot<dyn Handles>, meter: &mut Meter) -> String {
     let (generation, says) = says(plugin);
     let (rate, totals) = meter.read();
     format!(
@@ -54,7 +54,7 @@ pub fn tick(plugin: &HotSwap<dyn Handles>, meter: &mut Meter) -> String {
 }
 
 /// After a path on standard input.
-pub fn swap(plugin: &HotSwap<dyn Handles>, path: &Path) -> String {
+pub fn swap(plugin: &Slot<dyn Handles>, path: &Path) -> String {
     match plugin.swap(path) {
         Ok(report) => {
             let (_, says) = says(plugin);

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use hotswap::HotSwap;
-use hotswap_demo_types::Handles;
+use liveswap::Slot;
+use liveswap_demo_types::Handles;
 
 #[derive(Default)]
 struct Counters {
@@ -62,7 +62,7 @@ fn total(counters: &[Arc<Counters>]) -> Totals {
 }
 
 /// Starts `n` workers calling `some_fn(7)` on `plugin`.
-pub fn start(plugin: &Arc<HotSwap<dyn Handles>>, n: usize) -> Workers {
+pub fn start(plugin: &Arc<Slot<dyn Handles>>, n: usize) -> Workers {
     let stop = Arc::new(AtomicBool::new(false));
     let counters: Vec<Arc<Counters>> = (0..n).map(|_| Arc::default()).collect();
     let threads = counters

@@ -1,4 +1,4 @@
-//! The demo as a user meets it: the real `hotswap-demo` binary as a child
+//! The demo as a user meets it: the real `liveswap-demo` binary as a child
 //! process, a plugin rebuilt with a changed message at the same path, and
 //! bad lines on its standard input.
 
@@ -43,10 +43,10 @@ impl EditablePlugin {
         fs::write(
             dir.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"hotswap-demo-plugin\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                "[package]\nname = \"liveswap-demo-plugin\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
                  [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
-                 hotswap = {{ path = {:?} }}\nhotswap-demo-types = {{ path = {:?} }}\n\n[workspace]\n",
-                root.join("crates/hotswap"),
+                 liveswap = {{ path = {:?} }}\nliveswap-demo-types = {{ path = {:?} }}\n\n[workspace]\n",
+                root.join("crates/liveswap"),
                 root.join("demo/types")
             ),
         )
@@ -85,7 +85,7 @@ impl EditablePlugin {
             "plugin build failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.target.join("debug/libhotswap_demo_plugin.so")
+        self.target.join("debug/libliveswap_demo_plugin.so")
     }
 }
 
@@ -99,7 +99,7 @@ struct Demo {
 
 impl Demo {
     fn start(plugin: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hotswap-demo"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_liveswap-demo"))
             .arg(plugin)
             .args(["--interval", "100ms", "--workers", "2"])
             .stdin(Stdio::piped())
@@ -186,7 +186,7 @@ fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
     let scratch = tempfile::tempdir().unwrap();
     let text = scratch.path().join("notes.so");
     fs::write(&text, "not a plugin\n").unwrap();
-    let other_interface = hotswap_tests::fixture("calc");
+    let other_interface = liveswap_tests::fixture("calc");
     let bad: [(PathBuf, &str); 4] = [
         (scratch.path().join("missing.so"), "no such file"),
         (scratch.path().to_path_buf(), "not a regular file"),
@@ -252,13 +252,13 @@ fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
 fn without_the_bundled_plugin_the_demo_says_how_to_build_it() {
     // A copy of the binary in a directory without the plugin beside it.
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("hotswap-demo");
-    fs::copy(env!("CARGO_BIN_EXE_hotswap-demo"), &exe).unwrap();
+    let exe = dir.path().join("liveswap-demo");
+    fs::copy(env!("CARGO_BIN_EXE_liveswap-demo"), &exe).unwrap();
     let out = Command::new(&exe).stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cargo build -p hotswap-demo-plugin"), "{err}");
-    assert!(err.contains("libhotswap_demo_plugin.so"), "{err}");
+    assert!(err.contains("cargo build -p liveswap-demo-plugin"), "{err}");
+    assert!(err.contains("libliveswap_demo_plugin.so"), "{err}");
 }
 
 #[test]

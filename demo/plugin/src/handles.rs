@@ -1,7 +1,7 @@
 //! The exported API object: wires the interface to `my_code`. This part
 //! rarely changes.
 
-use hotswap_demo_types::Handles;
+use liveswap_demo_types::Handles;
 
 use crate::my_code;
 
@@ -19,4 +19,4 @@ impl Handles for DemoHandles {
     }
 }
 
-hotswap::export!(Handles => DemoHandles { data: my_code::some_data() });
+liveswap::export!(Handles => DemoHandles { data: my_code::some_data() });

@@ -1,6 +1,6 @@
 //! The demo plugin. `handles` exports the API object; `my_code` holds the
 //! logic that changes often. Edit `my_code.rs`, run
-//! `cargo build -p hotswap-demo-plugin`, and give the running demo the same
+//! `cargo build -p liveswap-demo-plugin`, and give the running demo the same
 //! path again.
 
 mod handles;

@@ -5,7 +5,7 @@
 //! it finds the plugin at run time, by path.
 
 /// What the demo plugin exports and the demo host calls.
-#[hotswap::interface(version = 1)]
+#[liveswap::interface(version = 1)]
 pub trait Handles: Send + Sync {
     /// A piece of data the plugin holds.
     fn some_data(&self) -> String;

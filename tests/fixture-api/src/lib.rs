@@ -1,4 +1,4 @@
-//! Test interfaces written by hand, the way `#[hotswap::interface]` would
+//! Test interfaces written by hand, the way `#[liveswap::interface]` would
 //! generate them: a `#[repr(C)]` vtable of `extern "C"` shims that catch
 //! panics, and a host-side view whose methods call through it.
 
@@ -6,7 +6,7 @@ use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use hotswap::{Export, Interface};
+use liveswap::{Export, Interface};
 
 /// What a greeter plugin implements.
 pub trait Greet: Send + Sync + 'static {
@@ -140,14 +140,14 @@ macro_rules! greeter_plugin {
             }
         }
 
-        ::hotswap::export!($crate::Greeter, Build);
+        ::liveswap::export!($crate::Greeter, Build);
     };
 }
 
 /// The marker file a fixture's load-time constructor creates, named for the
 /// fixture and this process.
 pub fn marker_path(fixture: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("hotswap-marker-{}-{fixture}", std::process::id()))
+    std::env::temp_dir().join(format!("liveswap-marker-{}-{fixture}", std::process::id()))
 }
 
 /// Emits a load-time constructor (`.init_array`, run by `dlopen` before any
@@ -169,7 +169,7 @@ macro_rules! marker_constructor {
 
 /// A typed interface declared with the attribute: every kind of value that
 /// may cross, and a method that panics.
-#[hotswap::interface(version = 1, name = "fixture::Calc")]
+#[liveswap::interface(version = 1, name = "fixture::Calc")]
 pub trait Calc: Send + Sync {
     /// Integer arithmetic.
     fn add(&self, a: i64, b: i64) -> i64;

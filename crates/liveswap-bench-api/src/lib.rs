@@ -1,0 +1,16 @@
+//! The benchmark plugin's interface: one trivial method, so that what is
+//! measured is the cost of reaching the plugin, not the work it does.
+
+/// Adds two integers.
+#[liveswap::interface(version = 1)]
+pub trait Adder: Send + Sync {
+    /// `a + b`, wrapping.
+    fn add(&self, a: i64, b: i64) -> i64;
+}
+
+/// The symbol of the plain `#[no_mangle]` function the plugin also exports
+/// (the floor, and what other reloaders call).
+pub const PLAIN_ADD: &[u8] = b"add";
+
+/// The plain function's type.
+pub type PlainAdd = fn(i64, i64) -> i64;

@@ -1,0 +1,29 @@
+//! Side-by-side measurements of liveswap: the read path against a plain
+//! function pointer, locks and two peer crates (hot-lib-reloader,
+//! dynamic_reload); swap latency; callers during a swap storm; memory after
+//! thousands of swaps. The `liveswap-bench` binary runs them all in one
+//! process and prints a table (and, with `--json`, one JSON object);
+//! `cargo bench -p liveswap-bench` runs the read path under criterion.
+//!
+//! Every subject calls the same function of the same plugin
+//! (`liveswap-bench-plugin`): `add(a, b)`, so what differs is only how the
+//! call reaches the plugin.
+
+pub mod histogram;
+pub mod plugins;
+pub mod read_path;
+pub mod soak;
+pub mod storm;
+pub mod swaps;
+
+/// The bench plugin through hot-lib-reloader: every call takes its
+/// `RwLock` read lock and looks the symbol up (what its macro generates).
+/// It watches `target/release/libliveswap_bench_plugin.so`.
+#[hot_lib_reloader::hot_module(
+    dylib = "liveswap_bench_plugin",
+    lib_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/release"),
+    file_watch_debounce = 10
+)]
+pub mod hot_adder {
+    hot_functions_from_file!("crates/liveswap-bench-plugin/src/plain.rs");
+}

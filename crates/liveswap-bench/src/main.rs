@@ -1,0 +1,308 @@
+//! `liveswap-bench`: every measurement side by side, in one run.
+//!
+//! `cargo run --release -p liveswap-bench -- --quick` (under 3 minutes) or
+//! without `--quick` for the full run; `--json` adds one JSON object as the
+//! last line. See BENCHMARKS.md for what the figures mean.
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use liveswap_bench::{plugins, read_path, soak, storm, swaps};
+use liveswap_demo_types::Handles;
+use serde_json::json;
+
+#[derive(Parser, Debug)]
+#[command(about = "Side-by-side measurements of liveswap")]
+struct Args {
+    /// A shorter run of everything (under 3 minutes)
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object with every figure as the last line
+    #[arg(long)]
+    json: bool,
+}
+
+struct Plan {
+    read_iters: u64,
+    read_rounds: usize,
+    swaps: usize,
+    reloads: usize,
+    storm: Duration,
+    soak: Vec<u64>,
+}
+
+/// A target: the ratio measured and the bound it must meet.
+struct Target {
+    name: &'static str,
+    value: f64,
+    bound: f64,
+    at_most: bool,
+}
+
+impl Target {
+    fn met(&self) -> bool {
+        if self.at_most {
+            self.value <= self.bound
+        } else {
+            self.value >= self.bound
+        }
+    }
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("liveswap-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let plan = if args.quick {
+        Plan {
+            read_iters: 2_000_000,
+            read_rounds: 3,
+            swaps: 50,
+            reloads: 3,
+            storm: Duration::from_secs(1),
+            soak: vec![200, 1_000],
+        }
+    } else {
+        Plan {
+            read_iters: 20_000_000,
+            read_rounds: 5,
+            swaps: 200,
+            reloads: 20,
+            storm: Duration::from_secs(5),
+            soak: vec![1_000, 10_000],
+        }
+    };
+    let started = Instant::now();
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build of the harness; measure with --release");
+    }
+    eprintln!("building the plugins...");
+    let p = plugins::build()?;
+
+    eprintln!("read path...");
+    let (subjects, _keeper) = read_path::Subjects::load(&p.bench)?;
+    let rows = read_path::measure(&subjects, plan.read_iters, plan.read_rounds);
+    drop(subjects);
+    let find = |name: &str| {
+        rows.iter()
+            .find(|r| r.name.starts_with(name))
+            .cloned()
+            .expect("row")
+    };
+    let (floor, current, cached, rwlock, hlr, dynrel) = (
+        find("floor"),
+        find("current()"),
+        find("cached"),
+        find("RwLock"),
+        find("hot-lib-reloader"),
+        find("dynamic_reload"),
+    );
+
+    eprintln!("swap latency...");
+    let swap_debug = swaps::liveswap::<dyn Handles>(&p.demo_debug, plan.swaps)?;
+    let swap_release = swaps::liveswap::<dyn Handles>(&p.demo_release, plan.swaps)?;
+    let swap_bench = swaps::liveswap::<dyn liveswap_bench_api::Adder>(&p.bench, plan.swaps)?;
+    let hlr_reload = swaps::hot_lib_reloader(&p.bench, plan.reloads);
+
+    eprintln!("callers during a swap storm...");
+    let every = Some(Duration::from_millis(10));
+    let hs_quiet = storm::liveswap(&p.bench, plan.storm, None)?;
+    let ls_storm = storm::liveswap(&p.bench, plan.storm, every)?;
+    let rw_quiet = storm::rwlock(&p.bench, plan.storm, None)?;
+    let rw_storm = storm::rwlock(&p.bench, plan.storm, every)?;
+
+    eprintln!("soak...");
+    let soaked = soak::soak(&p.bench, &plan.soak)?;
+
+    let ratios = json!({
+        "cached_vs_floor": cached.one_thread / floor.one_thread,
+        "current_vs_floor": current.one_thread / floor.one_thread,
+        "current_vs_rwlock": current.one_thread / rwlock.one_thread,
+        "current_2t_vs_1t": current.two_threads / current.one_thread,
+        "rwlock_2t_vs_1t": rwlock.two_threads / rwlock.one_thread,
+        "hot_lib_reloader_vs_current": hlr.one_thread / current.one_thread,
+        "dynamic_reload_vs_current": dynrel.one_thread / current.one_thread,
+        "storm_vs_quiet_throughput": ls_storm.calls_per_sec / hs_quiet.calls_per_sec,
+        "storm_p99_vs_quiet_p99": ls_storm.p99_ns as f64 / hs_quiet.p99_ns as f64,
+        "rwlock_storm_vs_quiet_throughput": rw_storm.calls_per_sec / rw_quiet.calls_per_sec,
+        "rwlock_storm_p99_vs_quiet_p99": rw_storm.p99_ns as f64 / rw_quiet.p99_ns as f64,
+        "rwlock_storm_p999_vs_liveswap_storm_p999": rw_storm.p999_ns as f64 / ls_storm.p999_ns as f64,
+    });
+    let r = |k: &str| ratios[k].as_f64().unwrap_or(f64::NAN);
+    let targets = [
+        Target {
+            name: "cached reader <= 1.5x floor",
+            value: r("cached_vs_floor"),
+            bound: 1.5,
+            at_most: true,
+        },
+        Target {
+            name: "current() <= RwLock read (1 thread)",
+            value: r("current_vs_rwlock"),
+            bound: 1.0,
+            at_most: true,
+        },
+        Target {
+            name: "current() 2 threads <= 1.2x 1 thread",
+            value: r("current_2t_vs_1t"),
+            bound: 1.2,
+            at_most: true,
+        },
+        Target {
+            name: "hot-lib-reloader >= 10x current()",
+            value: r("hot_lib_reloader_vs_current"),
+            bound: 10.0,
+            at_most: false,
+        },
+        Target {
+            name: "storm throughput >= 95% of quiet",
+            value: r("storm_vs_quiet_throughput"),
+            bound: 0.95,
+            at_most: false,
+        },
+        Target {
+            name: "storm p99 <= 2x quiet p99",
+            value: r("storm_p99_vs_quiet_p99"),
+            bound: 2.0,
+            at_most: true,
+        },
+    ];
+
+    // The table.
+    println!("\n## Read path: ns per call of add(a, 1) (per thread)\n");
+    println!("| subject | 1 thread | 2 threads |");
+    println!("|---|---:|---:|");
+    for row in &rows {
+        println!(
+            "| {} | {:.2} | {:.2} |",
+            row.name, row.one_thread, row.two_threads
+        );
+    }
+    println!(
+        "\n## Swap latency (µs, p50 / p99, over {} swaps)\n",
+        plan.swaps
+    );
+    println!("| plugin | size | copy | check | load | publish | total |");
+    println!("|---|---:|---|---|---|---|---|");
+    let pp = |p: swaps::Percentiles| format!("{:.0} / {:.0}", p.p50_us, p.p99_us);
+    for (name, s) in [
+        ("demo, debug", &swap_debug),
+        ("demo, release", &swap_release),
+        ("bench, release", &swap_bench),
+    ] {
+        println!(
+            "| {name} | {:.1} MB | {} | {} | {} | {} | {} |",
+            s.file_bytes as f64 / 1e6,
+            pp(s.copy),
+            pp(s.check),
+            pp(s.load),
+            pp(s.publish),
+            pp(s.total)
+        );
+    }
+    match &hlr_reload {
+        Ok(r) => {
+            println!(
+                "| hot-lib-reloader `update()`, bench, release ({} reloads) | 0.4 MB | | | | | {} |",
+                r.reloads,
+                pp(r.update)
+            );
+            println!(
+                "\nhot-lib-reloader's file watcher noticed each change after {} µs (p50 / p99).",
+                pp(r.noticed)
+            );
+        }
+        Err(e) => println!("| hot-lib-reloader | not measured: {e} |"),
+    }
+    println!(
+        "\n## Two callers, quiet and with a swap every 10 ms ({:?} each)\n",
+        plan.storm
+    );
+    println!("| design | swaps | calls/s | p50 ns | p99 ns | p99.9 ns | max ns |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, c) in [
+        ("liveswap, quiet", &hs_quiet),
+        ("liveswap, storm", &ls_storm),
+        ("RwLock (load under write lock), quiet", &rw_quiet),
+        ("RwLock (load under write lock), storm", &rw_storm),
+    ] {
+        println!(
+            "| {name} | {} | {:.0} | {} | {} | {} | {} |",
+            c.swaps, c.calls_per_sec, c.p50_ns, c.p99_ns, c.p999_ns, c.max_ns
+        );
+    }
+    println!("\n## Soak (bench plugin, release)\n");
+    println!("| swaps | RSS | RSS growth | mapped copies |");
+    println!("|---:|---:|---:|---:|");
+    for s in &soaked {
+        println!(
+            "| {} | {} KiB | {} KiB | {} |",
+            s.swaps, s.rss_kib, s.rss_growth_kib, s.mapped_copies
+        );
+    }
+    println!("\n## Targets\n");
+    println!("| target | measured | met |");
+    println!("|---|---:|---|");
+    for t in &targets {
+        println!(
+            "| {} | {:.2} | {} |",
+            t.name,
+            t.value,
+            if t.met() { "yes" } else { "**no**" }
+        );
+    }
+    println!(
+        "\n({} run in {:.0} s)",
+        if args.quick { "quick" } else { "full" },
+        started.elapsed().as_secs_f64()
+    );
+
+    if args.json {
+        let swap_json = |s: &swaps::SwapLatency| {
+            let p = |p: swaps::Percentiles| json!({"p50_us": p.p50_us, "p99_us": p.p99_us});
+            json!({
+                "swaps": s.swaps, "file_bytes": s.file_bytes,
+                "copy": p(s.copy), "check": p(s.check), "load": p(s.load),
+                "publish": p(s.publish), "total": p(s.total),
+            })
+        };
+        let callers = |c: &storm::Callers| {
+            json!({"swaps": c.swaps, "calls_per_sec": c.calls_per_sec,
+                   "p50_ns": c.p50_ns, "p99_ns": c.p99_ns, "p999_ns": c.p999_ns, "max_ns": c.max_ns})
+        };
+        let out = json!({
+            "mode": if args.quick { "quick" } else { "full" },
+            "read_path_ns": rows.iter().map(|r| json!({
+                "subject": r.name, "one_thread": r.one_thread, "two_threads": r.two_threads
+            })).collect::<Vec<_>>(),
+            "swap_latency": {
+                "demo_debug": swap_json(&swap_debug),
+                "demo_release": swap_json(&swap_release),
+                "bench_release": swap_json(&swap_bench),
+                "hot_lib_reloader": hlr_reload.as_ref().map(|r| json!({
+                    "reloads": r.reloads,
+                    "update": {"p50_us": r.update.p50_us, "p99_us": r.update.p99_us},
+                    "noticed_after": {"p50_us": r.noticed.p50_us, "p99_us": r.noticed.p99_us},
+                })).unwrap_or(json!(null)),
+            },
+            "storm": {
+                "liveswap_quiet": callers(&hs_quiet),
+                "liveswap_storm": callers(&ls_storm),
+                "rwlock_quiet": callers(&rw_quiet),
+                "rwlock_storm": callers(&rw_storm),
+            },
+            "soak": soaked.iter().map(|s| json!({
+                "swaps": s.swaps, "rss_kib": s.rss_kib,
+                "rss_growth_kib": s.rss_growth_kib, "mapped_copies": s.mapped_copies
+            })).collect::<Vec<_>>(),
+            "targets_met": targets.iter().map(|t| (t.name.to_string(), json!(t.met()))).collect::<serde_json::Map<_, _>>(),
+            "ratios": ratios,
+        });
+        println!("{out}");
+    }
+    Ok(())
+}

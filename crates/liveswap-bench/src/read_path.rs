@@ -1,0 +1,194 @@
+//! The read path: the cost of one call of `add(a, 1)` through each way of
+//! reaching the plugin, on one thread and on several at once.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::{Arc, Barrier, Mutex, RwLock};
+use std::time::Instant;
+
+use libloading::os::unix::Library;
+use liveswap::{Slot, Version};
+use liveswap_bench_api::{Adder, PLAIN_ADD, PlainAdd};
+
+/// Everything the read path is measured through, loaded once.
+pub struct Subjects {
+    /// liveswap's handle.
+    pub liveswap: Slot<dyn Adder>,
+    /// The plain function, resolved once: the floor.
+    pub floor: PlainAdd,
+    _floor_library: Library,
+    /// A version behind a read-write lock.
+    pub rwlock: RwLock<Arc<Version<dyn Adder>>>,
+    /// A version behind a mutex.
+    pub mutex: Mutex<Arc<Version<dyn Adder>>>,
+    /// dynamic_reload's handle on the plugin.
+    pub dynamic_reload: Arc<dynamic_reload::Lib>,
+}
+
+/// dynamic_reload's reloader, which must outlive its libraries but is not
+/// `Sync`, so it stays with the caller.
+pub struct DynamicReloadKeeper(#[allow(dead_code)] dynamic_reload::DynamicReload);
+
+impl Subjects {
+    /// Loads the bench plugin at `path` every way.
+    pub fn load(path: &Path) -> Result<(Subjects, DynamicReloadKeeper), String> {
+        let liveswap = Slot::<dyn Adder>::load(path).map_err(|e| e.to_string())?;
+        // SAFETY: the bench plugin's initialisers are the plain Rust ones.
+        let library = unsafe {
+            Library::open(
+                Some(path.as_os_str()),
+                libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
+            )
+        }
+        .map_err(|e| e.to_string())?;
+        // SAFETY: `add` is the plugin's `#[no_mangle] pub fn(i64, i64) ->
+        // i64`, built by this compiler; the library stays loaded as long as
+        // `Subjects` (it is kept beside the pointer).
+        let floor: PlainAdd =
+            *unsafe { library.get::<PlainAdd>(PLAIN_ADD) }.map_err(|e| e.to_string())?;
+        let dir = path.parent().ok_or("plugin path has no directory")?;
+        let dir = dir.to_string_lossy().into_owned();
+        let mut reload = dynamic_reload::DynamicReload::new(
+            Some(vec![dir.as_str()]),
+            Some(dir.as_str()),
+            dynamic_reload::Search::Default,
+            std::time::Duration::from_secs(1),
+        );
+        // SAFETY: as for `Library::open` above.
+        let dynamic = unsafe {
+            reload.add_library("liveswap_bench_plugin", dynamic_reload::PlatformName::Yes)
+        }
+        .map_err(|e| format!("dynamic_reload: {e:?}"))?;
+        let version = liveswap.current_owned();
+        Ok((
+            Subjects {
+                floor,
+                _floor_library: library,
+                rwlock: RwLock::new(Arc::clone(&version)),
+                mutex: Mutex::new(version),
+                liveswap,
+                dynamic_reload: dynamic,
+            },
+            DynamicReloadKeeper(reload),
+        ))
+    }
+}
+
+/// Nanoseconds per call of `make()`'s closure, averaged over `threads`
+/// threads calling at once, each `iters` times; the median of `rounds`.
+pub fn per_call<F, M>(threads: usize, iters: u64, rounds: usize, make: M) -> f64
+where
+    M: Fn() -> F + Sync,
+    F: FnMut(i64) -> i64,
+{
+    let mut results: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let barrier = Barrier::new(threads);
+            let per_thread: Vec<f64> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut f = make();
+                            for i in 0..iters / 10 {
+                                black_box(f(black_box(i as i64)));
+                            }
+                            barrier.wait();
+                            let start = Instant::now();
+                            let mut acc = 0i64;
+                            for i in 0..iters {
+                                acc = acc.wrapping_add(f(black_box(i as i64)));
+                            }
+                            black_box(acc);
+                            start.elapsed().as_nanos() as f64 / iters as f64
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("measuring thread"))
+                    .collect()
+            });
+            per_thread.iter().sum::<f64>() / threads as f64
+        })
+        .collect();
+    results.sort_by(f64::total_cmp);
+    results[results.len() / 2]
+}
+
+/// One measured subject.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Which way the call went.
+    pub name: &'static str,
+    /// ns per call, one thread.
+    pub one_thread: f64,
+    /// ns per call, per thread, two threads at once.
+    pub two_threads: f64,
+}
+
+/// Measures every subject on one and on two threads.
+pub fn measure(s: &Subjects, iters: u64, rounds: usize) -> Vec<Row> {
+    let lib_reloader_iters = iters / 20; // about 20x slower; keep the time sane
+    let mut rows = Vec::new();
+    let mut row = |name, one_thread, two_threads| {
+        rows.push(Row {
+            name,
+            one_thread,
+            two_threads,
+        })
+    };
+    macro_rules! both {
+        ($name:expr, $iters:expr, $make:expr) => {
+            row(
+                $name,
+                per_call(1, $iters, rounds, $make),
+                per_call(2, $iters, rounds, $make),
+            )
+        };
+    }
+    let floor = s.floor;
+    both!("floor (fn pointer)", iters, || move |i| (black_box(floor))(
+        i, 1
+    ));
+    both!("current() + call", iters, || |i| s
+        .liveswap
+        .current()
+        .add(i, 1)
+        .unwrap_or_default());
+    both!("cached reader", iters, || {
+        let mut reader = s.liveswap.reader();
+        move |i| reader.get().add(i, 1).unwrap_or_default()
+    });
+    both!("current_owned() + call", iters, || |i| s
+        .liveswap
+        .current_owned()
+        .add(i, 1)
+        .unwrap_or_default());
+    both!("RwLock<Arc<_>> + call", iters, || |i| s
+        .rwlock
+        .read()
+        .map(|v| v.add(i, 1).unwrap_or_default())
+        .unwrap_or_default());
+    both!("Mutex<Arc<_>> + call", iters, || |i| s
+        .mutex
+        .lock()
+        .map(|v| v.add(i, 1).unwrap_or_default())
+        .unwrap_or_default());
+    both!("hot-lib-reloader", lib_reloader_iters.max(1), || |i| {
+        crate::hot_adder::add(i, 1)
+    });
+    both!(
+        "dynamic_reload (symbol per call)",
+        lib_reloader_iters.max(1),
+        || |i| {
+            // SAFETY: `add` has this signature (see `Subjects::load`); the
+            // library is kept alive by the `Arc<Lib>`.
+            unsafe {
+                let add: dynamic_reload::Symbol<PlainAdd> =
+                    s.dynamic_reload.lib.get(PLAIN_ADD).unwrap();
+                add(i, 1)
+            }
+        }
+    );
+    rows
+}

@@ -1,0 +1,155 @@
+//! The interface descriptor: what a plugin says about itself, in bytes that
+//! can be read from the file before any of its code runs.
+//!
+//! The export macro places one [`Descriptor`] in the ELF section
+//! [`SECTION`]. It holds no pointers (a pointer in a shared object needs a
+//! relocation, and the file's bytes would not show its value), only integers
+//! and zero-padded strings, so the loader can parse it straight from the file
+//! (`handshake`). The first twelve bytes (magic and descriptor version) keep
+//! their place in every future layout, so an old host can still say "this
+//! plugin speaks descriptor version N".
+
+use crate::interface::Interface;
+
+/// Name of the ELF section that carries the descriptor.
+pub const SECTION: &str = ".liveswap";
+/// Name of the entry point every plugin exports.
+pub const ENTRY_SYMBOL: &str = "liveswap_entry";
+/// First eight bytes of every descriptor.
+pub const MAGIC: [u8; 8] = *b"LIVESWAP";
+/// Layout version of [`Descriptor`]; bumped on any change to it or to the
+/// entry point's calling convention.
+pub const DESCRIPTOR_VERSION: u32 = 1;
+/// Flag bit: the plugin was built with `panic = "unwind"`.
+pub const FLAG_PANIC_UNWIND: u32 = 1;
+
+/// The compiler that built this copy of the crate (`rustc -V`).
+pub const RUSTC_VERSION: &str = env!("LIVESWAP_RUSTC_VERSION");
+/// The target triple this copy of the crate was built for.
+pub const TARGET: &str = env!("LIVESWAP_TARGET");
+/// This crate's version.
+pub const LIVESWAP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The handshake record a plugin embeds (see the module docs).
+///
+/// Every field is plain bytes, so any bit pattern is a valid value: that is
+/// what lets the loader read one from an untrusted file.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Descriptor {
+    /// [`MAGIC`].
+    pub magic: [u8; 8],
+    /// [`DESCRIPTOR_VERSION`] of the crate that built the plugin.
+    pub descriptor_version: u32,
+    /// Bit set of `FLAG_*`.
+    pub flags: u32,
+    /// [`Interface::VERSION`].
+    pub interface_version: u32,
+    /// `size_of` the interface's vtable.
+    pub vtable_size: u32,
+    /// `align_of` the interface's vtable.
+    pub vtable_align: u32,
+    reserved: u32,
+    /// [`Interface::FINGERPRINT`].
+    pub fingerprint: u64,
+    /// [`RUSTC_VERSION`], zero-padded.
+    pub rustc: [u8; 64],
+    /// [`TARGET`], zero-padded.
+    pub target: [u8; 64],
+    /// [`LIVESWAP_VERSION`], zero-padded.
+    pub liveswap_version: [u8; 32],
+    /// [`Interface::NAME`], zero-padded.
+    pub interface_name: [u8; 128],
+}
+
+/// Size of a descriptor in bytes.
+pub const DESCRIPTOR_SIZE: usize = std::mem::size_of::<Descriptor>();
+
+impl Descriptor {
+    /// The descriptor of a plugin that exports interface `I`, built by this
+    /// compiler for this target. Evaluated at compile time by the export
+    /// macro; a name too long for its field is a compile error.
+    pub const fn of<I: Interface + ?Sized>(panic_unwind: bool) -> Self {
+        Descriptor {
+            magic: MAGIC,
+            descriptor_version: DESCRIPTOR_VERSION,
+            flags: if panic_unwind { FLAG_PANIC_UNWIND } else { 0 },
+            interface_version: I::VERSION,
+            vtable_size: size_u32(std::mem::size_of::<I::VTable>()),
+            vtable_align: size_u32(std::mem::align_of::<I::VTable>()),
+            reserved: 0,
+            fingerprint: I::FINGERPRINT,
+            rustc: fixed(RUSTC_VERSION),
+            target: fixed(TARGET),
+            liveswap_version: fixed(LIVESWAP_VERSION),
+            interface_name: fixed(I::NAME),
+        }
+    }
+
+    /// Reads a descriptor from the bytes of a section. `None` when there are
+    /// fewer bytes than a descriptor holds.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() < DESCRIPTOR_SIZE {
+            return None;
+        }
+        // SAFETY: there are at least `DESCRIPTOR_SIZE` readable bytes, the
+        // read is unaligned-safe, and every field of `Descriptor` is an
+        // integer or a byte array, for which any bit pattern is valid.
+        Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<Descriptor>()) })
+    }
+
+    /// The descriptor's bytes, as they stand in the section.
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `Descriptor` is `repr(C)` and built only of integers and
+        // byte arrays whose sizes leave no padding (checked below at compile
+        // time), so all of its bytes are initialized.
+        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), DESCRIPTOR_SIZE) }
+    }
+}
+
+// The layout has no padding: `as_bytes` relies on it.
+const _: () = assert!(DESCRIPTOR_SIZE == 8 + 4 * 6 + 8 + 64 + 64 + 32 + 128);
+
+const fn size_u32(n: usize) -> u32 {
+    assert!(n <= u32::MAX as usize, "vtable too large");
+    n as u32
+}
+
+/// Copies `s` into a zero-padded array; at least one zero byte remains.
+const fn fixed<const N: usize>(s: &str) -> [u8; N] {
+    let bytes = s.as_bytes();
+    assert!(
+        bytes.len() < N,
+        "liveswap: string too long for its descriptor field"
+    );
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < bytes.len() {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
+/// The text of a zero-padded field, lossily decoded for error messages.
+pub(crate) fn field_text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_pads_with_zeros_and_field_text_reads_back() {
+        let f: [u8; 8] = fixed("abc");
+        assert_eq!(&f, b"abc\0\0\0\0\0");
+        assert_eq!(field_text(&f), "abc");
+    }
+
+    #[test]
+    fn from_bytes_rejects_short_input() {
+        assert!(Descriptor::from_bytes(&[0u8; DESCRIPTOR_SIZE - 1]).is_none());
+    }
+}

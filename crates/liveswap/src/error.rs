@@ -1,0 +1,195 @@
+//! The one error type of the library. Every variant that concerns a file
+//! names it, and says what was wrong with it.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why a load, swap or rollback was refused. The version that was serving
+/// before the call keeps serving.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The path does not exist.
+    #[error("plugin {path}: no such file")]
+    NotFound {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// The path exists but is a directory, a socket, a device or a fifo.
+    #[error("plugin {path}: not a regular file (it is {what})")]
+    NotAFile {
+        /// The path asked for.
+        path: PathBuf,
+        /// What the path is instead.
+        what: &'static str,
+    },
+    /// The file could not be read (permissions, a symlink loop, I/O error).
+    #[error("plugin {path}: cannot read it: {source}")]
+    Unreadable {
+        /// The path asked for.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The file is not an ELF shared object (or is truncated).
+    #[error("plugin {path}: not an ELF shared object: {reason}")]
+    NotSharedObject {
+        /// The path asked for.
+        path: PathBuf,
+        /// What the parser found.
+        reason: String,
+    },
+    /// An ELF shared object for another machine.
+    #[error("plugin {path}: built for {found}, this process is {expected}")]
+    WrongArchitecture {
+        /// The path asked for.
+        path: PathBuf,
+        /// This process's architecture.
+        expected: String,
+        /// The file's architecture.
+        found: String,
+    },
+    /// A shared object without a liveswap descriptor section: not a plugin,
+    /// or a plugin that does not use `liveswap::export!`.
+    #[error("plugin {path}: no liveswap descriptor (section `.liveswap`): {reason}")]
+    NoDescriptor {
+        /// The path asked for.
+        path: PathBuf,
+        /// What was missing.
+        reason: String,
+    },
+    /// The plugin was built differently from what this host expects.
+    #[error(
+        "plugin {path}: handshake failed on {field}: this host expects {expected:?}, the plugin has {found:?}"
+    )]
+    DescriptorMismatch {
+        /// The path asked for.
+        path: PathBuf,
+        /// The descriptor field that differs.
+        field: &'static str,
+        /// The host's value.
+        expected: String,
+        /// The plugin's value.
+        found: String,
+    },
+    /// The dynamic loader refused the file.
+    #[error("plugin {path}: dlopen failed: {message}")]
+    Dlopen {
+        /// The path asked for.
+        path: PathBuf,
+        /// The loader's message.
+        message: String,
+    },
+    /// The library has no entry point.
+    #[error("plugin {path}: entry symbol `{symbol}` missing: {message}")]
+    EntryMissing {
+        /// The path asked for.
+        path: PathBuf,
+        /// The symbol looked for.
+        symbol: &'static str,
+        /// The loader's message.
+        message: String,
+    },
+    /// The plugin's constructor returned an error or panicked.
+    #[error("plugin {path}: constructor {}: {message}{}", if *.panicked { "panicked" } else { "failed" }, location.as_ref().map(|l| format!(" (at {l})")).unwrap_or_default())]
+    ConstructorFailed {
+        /// The path asked for.
+        path: PathBuf,
+        /// Whether it panicked (rather than returned an error).
+        panicked: bool,
+        /// The error's or panic's message.
+        message: String,
+        /// Where it panicked, when known.
+        location: Option<String>,
+    },
+    /// The private copy could not be made.
+    #[error("plugin {path}: cannot copy it to {dest}: {source}")]
+    Copy {
+        /// The path asked for.
+        path: PathBuf,
+        /// The private copy's path.
+        dest: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The private copy directory could not be created.
+    #[error("cannot create a private copy directory under {dir}: {source}")]
+    CopyDir {
+        /// The parent directory.
+        dir: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The handle's reaper thread could not be started.
+    #[error("cannot start the reaper thread: {source}")]
+    Reaper {
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// `rollback` was called with no earlier version to return to.
+    #[error("no earlier version to roll back to")]
+    NoRollback,
+}
+
+impl Error {
+    /// The plugin path the error is about, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::NotFound { path }
+            | Error::NotAFile { path, .. }
+            | Error::Unreadable { path, .. }
+            | Error::NotSharedObject { path, .. }
+            | Error::WrongArchitecture { path, .. }
+            | Error::NoDescriptor { path, .. }
+            | Error::DescriptorMismatch { path, .. }
+            | Error::Dlopen { path, .. }
+            | Error::EntryMissing { path, .. }
+            | Error::ConstructorFailed { path, .. }
+            | Error::Copy { path, .. } => Some(path),
+            Error::CopyDir { .. } | Error::Reaper { .. } | Error::NoRollback => None,
+        }
+    }
+}
+
+/// Why a call into a plugin did not return a value.
+///
+/// One pointer wide, so that `Result<T, CallError>` of a small `T` comes
+/// back in registers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The plugin's method panicked. The panic was caught inside the plugin
+    /// and nothing unwound into the host; the plugin keeps serving.
+    #[error("plugin panicked: {0}")]
+    Panicked(Panic),
+}
+
+/// A panic caught inside a plugin: its message and where it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panic(Box<crate::abi::Message>);
+
+impl Panic {
+    pub(crate) fn new(message: crate::abi::Message) -> Self {
+        Panic(Box::new(message))
+    }
+
+    /// The panic's message.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// `file:line:column` in the plugin's source, when known.
+    pub fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+}
+
+impl std::fmt::Display for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())?;
+        if let Some(l) = self.location() {
+            write!(f, " (at {l})")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! The handshake: decides from a file's bytes alone whether it is a plugin
+//! this host can load, before `dlopen` runs any of its code.
+//!
+//! `dlopen` runs a library's constructors, so a check made after it would be
+//! too late: a plugin built against another interface could already have
+//! run. Instead the loader reads the file, parses it with the `object`
+//! crate, and compares the [`Descriptor`] in its `.liveswap` section with the
+//! one this host would have built for the same interface.
+
+use std::path::Path;
+
+use object::{Architecture, BinaryFormat, Object, ObjectKind, ObjectSection, ObjectSymbol};
+
+use crate::descriptor::{
+    DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, FLAG_PANIC_UNWIND, MAGIC, SECTION, field_text,
+};
+use crate::error::Error;
+use crate::interface::Interface;
+
+/// The architecture this process runs on, as `object` names it.
+fn host_architecture() -> Architecture {
+    if cfg!(target_arch = "x86_64") {
+        if cfg!(target_pointer_width = "32") {
+            Architecture::X86_64_X32
+        } else {
+            Architecture::X86_64
+        }
+    } else if cfg!(target_arch = "aarch64") {
+        Architecture::Aarch64
+    } else if cfg!(target_arch = "x86") {
+        Architecture::I386
+    } else if cfg!(target_arch = "arm") {
+        Architecture::Arm
+    } else if cfg!(target_arch = "riscv64") {
+        Architecture::Riscv64
+    } else if cfg!(target_arch = "powerpc64") {
+        Architecture::PowerPc64
+    } else if cfg!(target_arch = "s390x") {
+        Architecture::S390x
+    } else if cfg!(target_arch = "loongarch64") {
+        Architecture::LoongArch64
+    } else {
+        Architecture::Unknown
+    }
+}
+
+/// Imports that tell what a plugin may do that keeps it from unloading.
+const RISKY_IMPORTS: &[(&str, &str)] = &[(
+    "pthread_create",
+    "the plugin can start threads (it imports pthread_create): a thread it starts runs its \
+     code and keeps its library mapped (reported as pinned) for as long as the thread lives",
+)];
+
+/// What the handshake learnt of an accepted plugin.
+pub(crate) struct Checked {
+    pub descriptor: Descriptor,
+    /// Hazards read from its imports; the plugin is loaded all the same.
+    pub warnings: Vec<String>,
+}
+
+/// Checks `bytes` (the content of `path`) against interface `I` and returns
+/// the plugin's descriptor.
+pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<Checked, Error> {
+    let not_so = |reason: String| Error::NotSharedObject {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = object::File::parse(bytes).map_err(|e| not_so(e.to_string()))?;
+    if file.format() != BinaryFormat::Elf {
+        return Err(not_so(format!("it is a {:?} file", file.format())));
+    }
+    let host = host_architecture();
+    if file.architecture() != host {
+        return Err(Error::WrongArchitecture {
+            path: path.to_path_buf(),
+            expected: format!("{host:?}"),
+            found: format!("{:?}", file.architecture()),
+        });
+    }
+    if file.kind() != ObjectKind::Dynamic {
+        return Err(not_so(format!("it is an ELF {:?} file", file.kind())));
+    }
+    let section = file
+        .section_by_name(SECTION)
+        .ok_or_else(|| Error::NoDescriptor {
+            path: path.to_path_buf(),
+            reason: "the file has no such section; was the plugin built with `liveswap::export!`?"
+                .into(),
+        })?;
+    let data = section.data().map_err(|e| {
+        not_so(format!(
+            "section {SECTION} is unreadable (truncated file?): {e}"
+        ))
+    })?;
+    let descriptor = compare::<I>(path, data)?;
+    let warnings = file
+        .dynamic_symbols()
+        .filter(|sym| sym.is_undefined())
+        .filter_map(|sym| {
+            let name = sym.name().ok()?;
+            RISKY_IMPORTS
+                .iter()
+                .find(|(import, _)| *import == name)
+                .map(|(_, why)| (*why).to_string())
+        })
+        .collect();
+    Ok(Checked {
+        descriptor,
+        warnings,
+    })
+}
+
+/// How one descriptor field is shown (and compared).
+type Show = fn(&Descriptor) -> String;
+
+/// Compares a descriptor's bytes with what interface `I` expects.
+pub(crate) fn compare<I: Interface + ?Sized>(
+    path: &Path,
+    data: &[u8],
+) -> Result<Descriptor, Error> {
+    let mismatch = |field: &'static str, expected: String, found: String| {
+        Err(Error::DescriptorMismatch {
+            path: path.to_path_buf(),
+            field,
+            expected,
+            found,
+        })
+    };
+    let magic = &data[..data.len().min(MAGIC.len())];
+    if magic != MAGIC {
+        return mismatch("magic", format!("{MAGIC:02x?}"), format!("{magic:02x?}"));
+    }
+    let version = data
+        .get(8..12)
+        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    if version != Some(DESCRIPTOR_VERSION) {
+        return mismatch(
+            "descriptor version",
+            DESCRIPTOR_VERSION.to_string(),
+            version.map_or("none (section too short)".into(), |v| v.to_string()),
+        );
+    }
+    let Some(found) = Descriptor::from_bytes(data) else {
+        return Err(Error::NoDescriptor {
+            path: path.to_path_buf(),
+            reason: format!(
+                "section is {} bytes, a descriptor is {DESCRIPTOR_SIZE}",
+                data.len()
+            ),
+        });
+    };
+    let expected = Descriptor::of::<I>(true);
+    // Each remaining field as both sides show it, in the order checked.
+    let fields: [(&'static str, Show); 9] = [
+        ("rustc version", |d| field_text(&d.rustc)),
+        ("target", |d| field_text(&d.target)),
+        ("liveswap version", |d| field_text(&d.liveswap_version)),
+        ("interface name", |d| field_text(&d.interface_name)),
+        ("interface version", |d| d.interface_version.to_string()),
+        ("vtable size", |d| d.vtable_size.to_string()),
+        ("vtable align", |d| d.vtable_align.to_string()),
+        ("interface fingerprint", |d| {
+            format!("{:016x}", d.fingerprint)
+        }),
+        ("panic strategy", |d| {
+            let unwind = d.flags & FLAG_PANIC_UNWIND != 0;
+            (if unwind { "unwind" } else { "abort" }).to_string()
+        }),
+    ];
+    for (field, show) in fields {
+        let (want, have) = (show(&expected), show(&found));
+        if want != have {
+            return mismatch(field, want, have);
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,69 @@
+//! The contract between a host and its plugins: [`Interface`] on the host
+//! side, [`Export`] on the plugin side.
+//!
+//! An interface is a `#[repr(C)]` table of `extern "C"` function pointers
+//! (the *vtable*), plus a host-side *view* type that wraps a pointer to the
+//! plugin's instance and a pointer to its vtable, and whose methods call
+//! through the table. The view is what a [`Version`](crate::Version) (and so
+//! a [`Guard`](crate::Guard)) derefs to.
+//!
+//! [`#[liveswap::interface]`](crate::interface) generates all of it from a
+//! trait, and implements `Interface` for `dyn Trait`, so a host holds a
+//! `Slot<dyn Trait>`. Writing one by hand is possible (the tests do) but
+//! error-prone.
+
+use std::ffi::c_void;
+
+/// A plugin interface, seen from the host.
+///
+/// # Safety
+///
+/// Implementors promise that:
+///
+/// - `VTable` is `#[repr(C)]` and holds only `extern "C"` function pointers
+///   whose every argument and result may cross between two copies of std
+///   compiled by the same compiler (see the crate docs on the allocator and
+///   layout contracts);
+/// - no function in the table lets a panic unwind out of it (plugin-side
+///   shims catch panics and return them as values);
+/// - `FINGERPRINT` changes whenever the declaration of the vtable or of any
+///   type crossing it changes;
+/// - the view type (`View`) holds only the two pointers it is given, has no
+///   `Drop` that calls into the plugin, and is neither `Clone` nor `Copy`:
+///   the library hands it out only by reference, tied to a guard that keeps
+///   the plugin's code mapped, and a copy would escape that guard; it is
+///   `Send + Sync` only because every instance type exported for the
+///   interface is.
+pub unsafe trait Interface: 'static {
+    /// The `#[repr(C)]` table of function pointers the plugin exports.
+    type VTable: 'static;
+    /// The host's view of an instance: what guards deref to.
+    type View: Send + Sync + 'static;
+    /// A name that identifies the interface, such as `"my_app::Handles"`.
+    const NAME: &'static str;
+    /// Bumped by hand on any deliberate change of meaning.
+    const VERSION: u32;
+    /// A hash of the interface's declaration; see the trait's safety notes.
+    const FINGERPRINT: u64;
+
+    /// Builds the host view of a plugin instance.
+    ///
+    /// # Safety
+    ///
+    /// `instance` and `vtable` come from the entry point of a plugin whose
+    /// handshake for this interface succeeded, and stay valid for as long as
+    /// the returned value lives.
+    unsafe fn view(instance: *const c_void, vtable: *const Self::VTable) -> Self::View;
+}
+
+/// The plugin side of an interface: the vtable that serves a `T`.
+///
+/// # Safety
+///
+/// Every function in the returned table must accept, as its instance
+/// argument, a pointer to a live `T` (the library boxes the value the export
+/// macro constructs), and must catch every panic.
+pub unsafe trait Export<T>: Interface {
+    /// The table of shims that call `T`'s methods.
+    fn vtable() -> &'static Self::VTable;
+}

@@ -1,0 +1,171 @@
+//! Replace a running process's plugin code without restarting it, without
+//! dropping a call and without losing the state it holds.
+//!
+//! A *plugin* is a `cdylib` that exports one API object through
+//! [`export!`]. A [`Slot`] handle loads it, gives it to any number of
+//! concurrent callers, and swaps in a newer build on request: calls in
+//! flight finish on the version they started with, new calls see the new
+//! version at once, and the old version is destroyed and its library
+//! unloaded when its last caller lets go. It is the Rust counterpart of
+//! GHC's hot-swap library (`registerHotswap` / `withSO` / `swapSO` are
+//! [`Slot::load`] / [`Slot::with`] / [`Slot::swap`]).
+//!
+//! ```no_run
+//! // The interface, in a crate both sides depend on:
+//! #[liveswap::interface(version = 1)]
+//! pub trait Handles: Send + Sync {
+//!     fn some_data(&self) -> String;
+//!     fn some_fn(&self, i: i64) -> String;
+//! }
+//!
+//! // The plugin, a `cdylib`:
+//! struct MyHandles;
+//! impl Handles for MyHandles {
+//!     fn some_data(&self) -> String { "I live in a shared object".into() }
+//!     fn some_fn(&self, i: i64) -> String { format!("Adding to 10: {}", i + 10) }
+//! }
+//! liveswap::export!(Handles => MyHandles);
+//!
+//! // The host:
+//! use liveswap::Slot;
+//! let plugin = Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+//! println!("{}", plugin.current().some_fn(7)?);          // never waits
+//! let report = plugin.swap("target/debug/libmy_plugin.so")?; // rebuilt in place
+//! println!("now generation {} ({:?})", report.generation, report.total());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Readers never wait.** [`Slot::current`] is an `arc-swap` load: an
+//!   atomic load of the slot and a write to a per-thread debt slot; no lock
+//!   or shared counter is shared between readers and the swapper. A
+//!   [`Reader`] is one relaxed load while nothing was swapped.
+//! - **A guard pins its version.** A [`Version`] owns its instance and its
+//!   library and drops them in that order. What the host gets from a plugin
+//!   is borrowed from a guard or copied into host values.
+//! - **No reader pays for an unload.** The last guard to drop hands its
+//!   version to the handle's reaper thread, which runs the plugin's
+//!   destructor and `dlclose`.
+//! - **A swap is all or nothing.** On any error the current version keeps
+//!   serving and nothing of the rejected file stays mapped. Concurrent swaps
+//!   are serialized; generations strictly increase.
+//! - **Nothing of a rejected file runs.** The handshake is read from the
+//!   file's bytes (an ELF section) before `dlopen`: compiler, target,
+//!   library version, interface name, version, layout and fingerprint.
+//! - **Each load maps a private copy**, so a plugin can be rebuilt in place,
+//!   overwritten or deleted while loaded, and swapped again from the same
+//!   path.
+//! - **Every unload is verified** with the loader and `/proc/self/maps`; a
+//!   library that stays mapped is reported as [`State::Pinned`].
+//!
+//! # Costs
+//!
+//! [`Slot::current`] costs an atomic load and a per-thread slot
+//! (`arc-swap`'s debt list); holding many guards at once on a thread, or one
+//! across a long wait, falls back to a reference count. [`Reader`] caches
+//! the version per thread and costs one relaxed load while nothing changed,
+//! but pins its version while idle. [`Slot::current_owned`] is an
+//! `Arc` clone. A swap costs a file read and write, a parse, a `dlopen`
+//! and the plugin's constructor, all on the swapping thread.
+//!
+//! # The plugin contract
+//!
+//! Host and plugin must be built by the same compiler, for the same target,
+//! with the same `liveswap` version and the same interface source (checked),
+//! and must use the same global allocator (not checked: both use the system
+//! `malloc` unless one sets `#[global_allocator]`). Plugins are built with
+//! `panic = "unwind"` (checked): their shims catch every panic and return it
+//! as an error, because a panic that reached the host would be a foreign
+//! exception to the host's own copy of std, and abort the process.
+//!
+//! A plugin must not keep a thread-local with a destructor, spawn threads,
+//! or use `std::thread::current()`, `mpsc` timeouts, `arc-swap` or
+//! `crossbeam-epoch` internally: each of these registers a thread-local
+//! destructor or pthread key that keeps its library mapped (reported as
+//! pinned) or, for `thread::current()`, leaks a pthread key per generation.
+//! Nothing the plugin returns may be `'static` (a `&'static str`, a function
+//! pointer, a `Box<dyn Trait>`): it dangles once the library is unloaded.
+
+#![warn(missing_docs)]
+
+pub mod abi;
+mod descriptor;
+mod error;
+mod handshake;
+mod interface;
+mod loader;
+mod reaper;
+mod slot;
+mod stats;
+mod verify;
+mod version;
+
+pub use descriptor::{
+    DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
+    LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
+};
+pub use error::{CallError, Error, Panic};
+pub use interface::{Export, Interface};
+/// Declares a plugin interface from a trait.
+///
+/// ```
+/// #[liveswap::interface(version = 1)]
+/// pub trait Handles: Send + Sync {
+///     /// Doc comments carry over to the host's methods.
+///     fn some_data(&self) -> String;
+///     fn some_fn(&self, i: i64) -> String;
+///     fn name(&self) -> &str; // borrowed from the instance, tied to the guard
+/// }
+///
+/// // Plugin side: implement the trait, export one instance.
+/// struct MyHandles;
+/// impl Handles for MyHandles {
+///     fn some_data(&self) -> String { "I live in a shared object".into() }
+///     fn some_fn(&self, i: i64) -> String { format!("Adding to 10: {}", i + 10) }
+///     fn name(&self) -> &str { "mine" }
+/// }
+/// liveswap::export!(Handles => MyHandles);
+///
+/// // Host side: `Slot<dyn Handles>`; every method returns a `Result`.
+/// fn answer(plugin: &liveswap::Slot<dyn Handles>) -> Result<String, liveswap::CallError> {
+///     plugin.current().some_fn(7)
+/// }
+/// ```
+///
+/// `version = N` is the interface's version, bumped by hand on a change of
+/// meaning; `name = "..."` overrides the name checked by the handshake
+/// (by default `module_path!()::Trait`).
+///
+/// For trait `Handles` it generates, beside the unchanged trait:
+///
+/// - `HandlesVTable`, a `#[repr(C)]` table of `extern "C"` shims, one per
+///   method, each running the method inside `catch_unwind` and returning a
+///   panic's message and location as a value: nothing unwinds across the
+///   boundary (a panic reaching the host's copy of std would abort it);
+/// - `HandlesApi`, the host's view, whose methods mirror the trait's and
+///   return `Result<T, CallError>`;
+/// - `impl Interface for dyn Handles`, with a fingerprint that hashes the
+///   method names, their order and their argument and return types as
+///   written, folded with the size and alignment of each of those types;
+/// - `impl<T: Handles + Send + Sync> Export<T> for dyn Handles`, used by
+///   [`export!`].
+///
+/// Scalar arguments and results (integers up to 64 bits, floats, `bool`,
+/// `char`, `()`) travel by value in registers when a method has only those;
+/// otherwise arguments and results travel as Rust values by pointer, under
+/// the same-toolchain contract (checked by the handshake): integers, floats,
+/// `bool`, `String`, `Vec<T>`, `Option<T>`, tuples, `&str` and `&[T]`
+/// arguments, your own types, and results that borrow from `&self`. Owned
+/// values change hands, so host and plugin must share one global allocator
+/// (the system `malloc` unless either sets `#[global_allocator]`).
+///
+/// Rejected at compile time: returned references with `'static` or a named
+/// lifetime, returned trait objects and function pointers (they point into
+/// the plugin's code), generic methods, `async fn`, `impl Trait`, `Self` in
+/// a signature, and methods without `&self`.
+pub use liveswap_macros::interface;
+pub use slot::{Guard, Options, Reader, Slot, SwapReport};
+pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};
+pub use verify::mapped_files;
+pub use version::Version;

@@ -1,0 +1,104 @@
+//! One loaded generation of a plugin: its API object and its library.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use crate::interface::Interface;
+use crate::loader::Plugin;
+use crate::reaper::ReaperSender;
+
+/// One generation of a plugin. Derefs to the interface's view (`I::View`).
+///
+/// A `Version` owns the plugin's instance and its library: while any
+/// reference to it lives (a [`Guard`](crate::Guard), an `Arc<Version<I>>`
+/// from [`Slot::current_owned`](crate::Slot::current_owned), a
+/// [`Reader`](crate::Reader)'s cache), the plugin's code stays mapped. When
+/// the last one goes, the version is handed to the handle's reaper, which
+/// drops the instance first and unloads the library after.
+pub struct Version<I: Interface + ?Sized> {
+    api: I::View,
+    generation: u64,
+    source: PathBuf,
+    loaded_at: SystemTime,
+    plugin: Option<Plugin>,
+    reaper: ReaperSender,
+    alive: Arc<AtomicUsize>,
+}
+
+impl<I: Interface + ?Sized> Version<I> {
+    pub(crate) fn new(
+        plugin: Plugin,
+        source: PathBuf,
+        reaper: ReaperSender,
+        alive: Arc<AtomicUsize>,
+    ) -> Self {
+        // SAFETY: the plugin passed the handshake for `I`, and its instance
+        // and vtable stay valid until `plugin` is unloaded, which happens
+        // only after this `Version` (and so `api`) is dropped.
+        let api = unsafe { I::view(plugin.object.instance, plugin.object.vtable.cast()) };
+        alive.fetch_add(1, Ordering::AcqRel);
+        Version {
+            api,
+            generation: plugin.generation,
+            source,
+            loaded_at: SystemTime::now(),
+            plugin: Some(plugin),
+            reaper,
+            alive,
+        }
+    }
+
+    /// This version's generation number.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The path this version was loaded from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The private copy its library was loaded from.
+    pub(crate) fn plugin_copy(&self) -> Option<&Path> {
+        self.plugin.as_ref().map(|p| p.copy.as_path())
+    }
+
+    /// When this version was loaded.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+}
+
+impl<I: Interface + ?Sized> Deref for Version<I> {
+    type Target = I::View;
+    fn deref(&self) -> &I::View {
+        &self.api
+    }
+}
+
+impl<I: Interface + ?Sized> std::fmt::Debug for Version<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Version")
+            .field("interface", &I::NAME)
+            .field("generation", &self.generation)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl<I: Interface + ?Sized> Drop for Version<I> {
+    fn drop(&mut self) {
+        if let Some(plugin) = self.plugin.take() {
+            // A send is all the dropping thread pays. If the reaper is gone
+            // (it never stops while a sender lives, so only if its thread
+            // died), unload here rather than leak.
+            if let Err(mpsc_err) = self.reaper.send(plugin) {
+                let _ = mpsc_err.0.unload();
+            }
+        }
+        self.alive.fetch_sub(1, Ordering::AcqRel);
+    }
+}
