@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
-use liveswap::Slot;
+use liveswap::{Slot, Version};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, mapped_under};
 
 /// Generation 1 is build 1; swaps then alternate build 2, build 1, ...
@@ -28,7 +28,7 @@ fn readers_always_answer_from_a_version_current_during_their_call() {
                     let before = hs.generation();
                     let guard = hs.current();
                     let answer = guard.answer(x);
-                    let generation = guard.generation();
+                    let generation = Version::generation(&guard);
                     drop(guard);
                     let after = hs.generation();
                     assert!(

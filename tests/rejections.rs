@@ -241,7 +241,7 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         "future descriptor version",
         |s| {
             descriptor_edit(s, "future.so", |d| {
-                d[at!(descriptor_version)..][..4].copy_from_slice(&2u32.to_ne_bytes())
+                d[at!(descriptor_version)..][..4].copy_from_slice(&3u32.to_ne_bytes())
             })
         },
         |e| is_field(e, "descriptor version"),
@@ -276,14 +276,39 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         |e| is_field(e, "interface version"),
     ),
     (
-        "another interface fingerprint",
-        |s| descriptor_edit(s, "fp.so", |d| d[at!(fingerprint)] ^= 0xff),
-        |e| is_field(e, "interface fingerprint"),
+        "a type renamed in the type table",
+        // The table starts with the type count, then the first type's
+        // name (length, then bytes).
+        |s| {
+            descriptor_edit(s, "typename.so", |d| {
+                d[liveswap::DESCRIPTOR_SIZE + 8] ^= 0x20
+            })
+        },
+        |e| matches!(e, Error::LayoutMismatch { detail, .. } if detail.contains("the host has")),
+    ),
+    (
+        "a type table longer than its section",
+        |s| {
+            descriptor_edit(s, "tablelen.so", |d| {
+                d[at!(table_len)..][..4].copy_from_slice(&u32::MAX.to_ne_bytes())
+            })
+        },
+        |e| matches!(e, Error::NoDescriptor { reason, .. } if reason.contains("announces")),
+    ),
+    (
+        "a truncated type table",
+        |s| {
+            descriptor_edit(s, "tabletrunc.so", |d| {
+                let len = u32::from_ne_bytes(d[at!(table_len)..][..4].try_into().unwrap());
+                d[at!(table_len)..][..4].copy_from_slice(&(len - 3).to_ne_bytes())
+            })
+        },
+        |e| matches!(e, Error::NoDescriptor { reason, .. } if reason.contains("unreadable")),
     ),
     (
         "another vtable size",
         |s| descriptor_edit(s, "vtsize.so", |d| d[at!(vtable_size)] ^= 0x08),
-        |e| is_field(e, "vtable size"),
+        |e| is_field(e, "vtable layout"),
     ),
     (
         "built with panic = abort",

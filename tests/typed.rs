@@ -69,22 +69,22 @@ fn a_panicking_method_returns_its_message_and_the_next_call_works() {
 }
 
 #[test]
-fn a_plugin_built_from_a_changed_interface_is_rejected_naming_the_fingerprint() {
+fn a_plugin_built_from_a_changed_interface_is_rejected_naming_the_method_and_types() {
     let hs = calc();
     let err = hs.swap(fixture("calc-changed")).unwrap_err();
     match &err {
-        Error::DescriptorMismatch {
-            field,
-            expected,
-            found,
-            ..
+        Error::LayoutMismatch {
+            interface, detail, ..
         } => {
-            assert_eq!(*field, "interface fingerprint");
-            assert_ne!(expected, found);
+            assert_eq!(interface, "fixture::Calc");
+            assert_eq!(
+                detail,
+                "method `add`, argument 1: the host has `i64`, the plugin `i32`"
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert!(err.to_string().contains("interface fingerprint"), "{err}");
+    assert!(err.to_string().contains("libcalc_changed.so"), "{err}");
     assert_eq!(hs.current().add(2, 2), Ok(4));
 }
 

@@ -1,8 +1,9 @@
 //! The interface descriptor: what a plugin says about itself, in bytes that
 //! can be read from the file before any of its code runs.
 //!
-//! The export macro places one [`Descriptor`] in the ELF section
-//! [`SECTION`]. It holds no pointers (a pointer in a shared object needs a
+//! The export macro places one [`Descriptor`], followed by the interface's
+//! type table (`layout`), in the ELF section [`SECTION`]. It holds no
+//! pointers (a pointer in a shared object needs a
 //! relocation, and the file's bytes would not show its value), only integers
 //! and zero-padded strings, so the loader can parse it straight from the file
 //! (`handshake`). The first twelve bytes (magic and descriptor version) keep
@@ -19,7 +20,7 @@ pub const ENTRY_SYMBOL: &str = "liveswap_entry";
 pub const MAGIC: [u8; 8] = *b"LIVESWAP";
 /// Layout version of [`Descriptor`]; bumped on any change to it or to the
 /// entry point's calling convention.
-pub const DESCRIPTOR_VERSION: u32 = 1;
+pub const DESCRIPTOR_VERSION: u32 = 2;
 /// Flag bit: the plugin was built with `panic = "unwind"`.
 pub const FLAG_PANIC_UNWIND: u32 = 1;
 
@@ -49,8 +50,9 @@ pub struct Descriptor {
     pub vtable_size: u32,
     /// `align_of` the interface's vtable.
     pub vtable_align: u32,
-    reserved: u32,
-    /// [`Interface::FINGERPRINT`].
+    /// Length in bytes of the type table that follows the descriptor.
+    pub table_len: u32,
+    /// FNV-1a hash of the type table, to tell tables apart at a glance.
     pub fingerprint: u64,
     /// [`RUSTC_VERSION`], zero-padded.
     pub rustc: [u8; 64],
@@ -66,10 +68,11 @@ pub struct Descriptor {
 pub const DESCRIPTOR_SIZE: usize = std::mem::size_of::<Descriptor>();
 
 impl Descriptor {
-    /// The descriptor of a plugin that exports interface `I`, built by this
-    /// compiler for this target. Evaluated at compile time by the export
-    /// macro; a name too long for its field is a compile error.
-    pub const fn of<I: Interface + ?Sized>(panic_unwind: bool) -> Self {
+    /// The descriptor of a plugin that exports interface `I` with type
+    /// table `table`, built by this compiler for this target. Evaluated at
+    /// compile time by the export macro; a name too long for its field is a
+    /// compile error.
+    pub const fn of<I: Interface + ?Sized>(panic_unwind: bool, table: &[u8]) -> Self {
         Descriptor {
             magic: MAGIC,
             descriptor_version: DESCRIPTOR_VERSION,
@@ -77,8 +80,8 @@ impl Descriptor {
             interface_version: I::VERSION,
             vtable_size: size_u32(std::mem::size_of::<I::VTable>()),
             vtable_align: size_u32(std::mem::align_of::<I::VTable>()),
-            reserved: 0,
-            fingerprint: I::FINGERPRINT,
+            table_len: size_u32(table.len()),
+            fingerprint: fnv1a(table),
             rustc: fixed(RUSTC_VERSION),
             target: fixed(TARGET),
             liveswap_version: fixed(LIVESWAP_VERSION),
@@ -111,8 +114,51 @@ impl Descriptor {
 const _: () = assert!(DESCRIPTOR_SIZE == 8 + 4 * 6 + 8 + 64 + 64 + 32 + 128);
 
 const fn size_u32(n: usize) -> u32 {
-    assert!(n <= u32::MAX as usize, "vtable too large");
+    assert!(
+        n <= u32::MAX as usize,
+        "liveswap: descriptor field too large"
+    );
     n as u32
+}
+
+/// 64-bit FNV-1a.
+pub(crate) const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// What the export macro places in the section: the descriptor, then the
+/// interface's type table, `N` bytes long.
+#[repr(C)]
+pub struct Section<const N: usize> {
+    descriptor: Descriptor,
+    table: [u8; N],
+}
+
+impl<const N: usize> Section<N> {
+    /// The section of a plugin exporting `I`, whose table is `N` bytes.
+    pub const fn of<I: Interface + ?Sized>(panic_unwind: bool) -> Self {
+        let table = crate::layout::encode_table::<N>(I::METHODS);
+        Section {
+            descriptor: Descriptor::of::<I>(panic_unwind, &table),
+            table,
+        }
+    }
+}
+
+/// The section the host itself would carry for `I`: descriptor and table
+/// bytes, as a plugin of `I` built with this crate must show them.
+pub(crate) fn expected_section<I: Interface + ?Sized>() -> Vec<u8> {
+    let table = crate::layout::encode_vec(I::METHODS);
+    let mut bytes = Descriptor::of::<I>(true, &table).as_bytes().to_vec();
+    bytes.extend_from_slice(&table);
+    bytes
 }
 
 /// Copies `s` into a zero-padded array; at least one zero byte remains.

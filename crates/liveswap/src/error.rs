@@ -72,6 +72,17 @@ pub enum Error {
         /// The plugin's value.
         found: String,
     },
+    /// A type that crosses the boundary, or a method, differs between the
+    /// host's declaration of the interface and the plugin's.
+    #[error("plugin {path}: interface `{interface}` differs from the host's: {detail}")]
+    LayoutMismatch {
+        /// The path asked for.
+        path: PathBuf,
+        /// The interface's name.
+        interface: String,
+        /// The first difference: method, type, field, and both sides.
+        detail: String,
+    },
     /// The dynamic loader refused the file.
     #[error("plugin {path}: dlopen failed: {message}")]
     Dlopen {
@@ -142,6 +153,7 @@ impl Error {
             | Error::WrongArchitecture { path, .. }
             | Error::NoDescriptor { path, .. }
             | Error::DescriptorMismatch { path, .. }
+            | Error::LayoutMismatch { path, .. }
             | Error::Dlopen { path, .. }
             | Error::EntryMissing { path, .. }
             | Error::ConstructorFailed { path, .. }

@@ -5,17 +5,21 @@
 //! too late: a plugin built against another interface could already have
 //! run. Instead the loader reads the file, parses it with the `object`
 //! crate, and compares the [`Descriptor`] in its `.liveswap` section with the
-//! one this host would have built for the same interface.
+//! one this host would have built for the same interface, then the type
+//! tables that follow them (`layout`): every method, and every type that
+//! crosses, field by field.
 
 use std::path::Path;
 
 use object::{Architecture, BinaryFormat, Object, ObjectKind, ObjectSection, ObjectSymbol};
 
 use crate::descriptor::{
-    DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, FLAG_PANIC_UNWIND, MAGIC, SECTION, field_text,
+    DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, FLAG_PANIC_UNWIND, MAGIC, SECTION,
+    expected_section, field_text,
 };
 use crate::error::Error;
 use crate::interface::Interface;
+use crate::layout::{Table, compare_tables};
 
 /// The architecture this process runs on, as `object` names it.
 fn host_architecture() -> Architecture {
@@ -53,7 +57,9 @@ const RISKY_IMPORTS: &[(&str, &str)] = &[(
 
 /// What the handshake learnt of an accepted plugin.
 pub(crate) struct Checked {
-    pub descriptor: Descriptor,
+    /// The section's bytes (descriptor and table), which the running entry
+    /// point must show too.
+    pub section: Vec<u8>,
     /// Hazards read from its imports; the plugin is loaded all the same.
     pub warnings: Vec<String>,
 }
@@ -80,19 +86,24 @@ pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<
     if file.kind() != ObjectKind::Dynamic {
         return Err(not_so(format!("it is an ELF {:?} file", file.kind())));
     }
-    let section = file
-        .section_by_name(SECTION)
-        .ok_or_else(|| Error::NoDescriptor {
+    let section = file.section_by_name(SECTION).ok_or_else(|| {
+        let reason = if file.section_by_name(".hotswap").is_some() {
+            "it has a `.hotswap` section: it was built with `hotswap`, this library's name \
+             before it became liveswap; rebuild the plugin against liveswap"
+        } else {
+            "the file has no such section; was the plugin built with `liveswap::export!`?"
+        };
+        Error::NoDescriptor {
             path: path.to_path_buf(),
-            reason: "the file has no such section; was the plugin built with `liveswap::export!`?"
-                .into(),
-        })?;
+            reason: reason.into(),
+        }
+    })?;
     let data = section.data().map_err(|e| {
         not_so(format!(
             "section {SECTION} is unreadable (truncated file?): {e}"
         ))
     })?;
-    let descriptor = compare::<I>(path, data)?;
+    let (_, section) = compare::<I>(path, data)?;
     let warnings = file
         .dynamic_symbols()
         .filter(|sym| sym.is_undefined())
@@ -104,20 +115,18 @@ pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<
                 .map(|(_, why)| (*why).to_string())
         })
         .collect();
-    Ok(Checked {
-        descriptor,
-        warnings,
-    })
+    Ok(Checked { section, warnings })
 }
 
 /// How one descriptor field is shown (and compared).
 type Show = fn(&Descriptor) -> String;
 
-/// Compares a descriptor's bytes with what interface `I` expects.
+/// Compares a section's bytes with what interface `I` expects; returns
+/// the descriptor and the section's meaningful bytes.
 pub(crate) fn compare<I: Interface + ?Sized>(
     path: &Path,
     data: &[u8],
-) -> Result<Descriptor, Error> {
+) -> Result<(Descriptor, Vec<u8>), Error> {
     let mismatch = |field: &'static str, expected: String, found: String| {
         Err(Error::DescriptorMismatch {
             path: path.to_path_buf(),
@@ -149,19 +158,15 @@ pub(crate) fn compare<I: Interface + ?Sized>(
             ),
         });
     };
-    let expected = Descriptor::of::<I>(true);
+    let expected_section = expected_section::<I>();
+    let expected = Descriptor::from_bytes(&expected_section).expect("a whole descriptor");
     // Each remaining field as both sides show it, in the order checked.
-    let fields: [(&'static str, Show); 9] = [
+    let fields: [(&'static str, Show); 6] = [
         ("rustc version", |d| field_text(&d.rustc)),
         ("target", |d| field_text(&d.target)),
         ("liveswap version", |d| field_text(&d.liveswap_version)),
         ("interface name", |d| field_text(&d.interface_name)),
         ("interface version", |d| d.interface_version.to_string()),
-        ("vtable size", |d| d.vtable_size.to_string()),
-        ("vtable align", |d| d.vtable_align.to_string()),
-        ("interface fingerprint", |d| {
-            format!("{:016x}", d.fingerprint)
-        }),
         ("panic strategy", |d| {
             let unwind = d.flags & FLAG_PANIC_UNWIND != 0;
             (if unwind { "unwind" } else { "abort" }).to_string()
@@ -173,5 +178,55 @@ pub(crate) fn compare<I: Interface + ?Sized>(
             return mismatch(field, want, have);
         }
     }
-    Ok(found)
+    let end = DESCRIPTOR_SIZE.saturating_add(found.table_len as usize);
+    let Some(section) = data.get(..end) else {
+        return Err(Error::NoDescriptor {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the section is {} bytes, its descriptor announces {end}",
+                data.len()
+            ),
+        });
+    };
+    let ok_vtable =
+        (found.vtable_size, found.vtable_align) == (expected.vtable_size, expected.vtable_align);
+    if !ok_vtable {
+        return mismatch(
+            "vtable layout",
+            format!(
+                "{} bytes, align {}",
+                expected.vtable_size, expected.vtable_align
+            ),
+            format!("{} bytes, align {}", found.vtable_size, found.vtable_align),
+        );
+    }
+    if section[DESCRIPTOR_SIZE..] != expected_section[DESCRIPTOR_SIZE..] {
+        compare_layouts::<I>(path, &expected_section, section)?;
+    }
+    Ok((found, section.to_vec()))
+}
+
+/// Explains how the plugin's type table differs from the host's: reached
+/// only when their bytes differ.
+fn compare_layouts<I: Interface + ?Sized>(
+    path: &Path,
+    expected: &[u8],
+    found: &[u8],
+) -> Result<(), Error> {
+    let layout_error = |detail: String| Error::LayoutMismatch {
+        path: path.to_path_buf(),
+        interface: I::NAME.to_string(),
+        detail,
+    };
+    let host = Table::decode(&expected[DESCRIPTOR_SIZE..])
+        .map_err(|e| layout_error(format!("the host's own table is unreadable: {e}")))?;
+    let plugin = Table::decode(&found[DESCRIPTOR_SIZE..]).map_err(|e| Error::NoDescriptor {
+        path: path.to_path_buf(),
+        reason: format!("its type table is unreadable: {e}"),
+    })?;
+    compare_tables(&host, &plugin).map_err(layout_error)?;
+    Err(layout_error(
+        "the type tables differ in their encoding, though no difference in meaning was found"
+            .into(),
+    ))
 }

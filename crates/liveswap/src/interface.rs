@@ -26,10 +26,12 @@ use std::ffi::c_void;
 ///   layout contracts);
 /// - no function in the table lets a panic unwind out of it (plugin-side
 ///   shims catch panics and return them as values);
-/// - `FINGERPRINT` changes whenever the declaration of the vtable or of any
-///   type crossing it changes;
-/// - the view type (`View`) holds only the two pointers it is given, has no
-///   `Drop` that calls into the plugin, and is neither `Clone` nor `Copy`:
+/// - `METHODS` lists the vtable's functions in order, with the layout of
+///   every argument and result type (each `CrossSafe`, or a reference to
+///   one, which the host lends for the call);
+/// - the view type (`View`) holds only the two pointers it is given (the
+///   generated one wraps a `RawView`), has no `Drop` that calls into the
+///   plugin, cannot be built by safe code, and is neither `Clone` nor `Copy`:
 ///   the library hands it out only by reference, tied to a guard that keeps
 ///   the plugin's code mapped, and a copy would escape that guard; it is
 ///   `Send + Sync` only because every instance type exported for the
@@ -43,8 +45,10 @@ pub unsafe trait Interface: 'static {
     const NAME: &'static str;
     /// Bumped by hand on any deliberate change of meaning.
     const VERSION: u32;
-    /// A hash of the interface's declaration; see the trait's safety notes.
-    const FINGERPRINT: u64;
+    /// The methods, in vtable order, with their argument and result types:
+    /// what the handshake compares, type by type, before a plugin is
+    /// mapped.
+    const METHODS: &'static [crate::layout::MethodLayout];
 
     /// Builds the host view of a plugin instance.
     ///

@@ -89,13 +89,15 @@
 
 #![warn(missing_docs)]
 
-pub mod abi;
+mod abi;
 mod descriptor;
 mod error;
 mod handshake;
 mod interface;
+pub mod layout;
 mod loader;
 mod reaper;
+mod remote_error;
 mod slot;
 mod stats;
 mod verify;
@@ -106,7 +108,6 @@ pub use descriptor::{
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
 pub use error::{CallError, Error, Panic};
-pub use interface::{Export, Interface};
 /// Declares a plugin interface from a trait.
 ///
 /// ```
@@ -164,8 +165,63 @@ pub use interface::{Export, Interface};
 /// lifetime, returned trait objects and function pointers (they point into
 /// the plugin's code), generic methods, `async fn`, `impl Trait`, `Self` in
 /// a signature, and methods without `&self`.
+pub use interface::{Export, Interface};
+pub use layout::CrossSafe;
+/// Derives [`CrossSafe`] for a struct or an enum whose every field is
+/// `CrossSafe`: the layout (size, alignment, field offsets, variants and
+/// discriminants, the crate's name and version) is measured at compile
+/// time and checked against the plugin's before the plugin is mapped.
+///
+/// ```
+/// #[derive(liveswap::CrossSafe)]
+/// pub struct Request {
+///     pub user: String,
+///     pub urls: Vec<String>,
+///     pub score: u64,
+/// }
+///
+/// #[derive(liveswap::CrossSafe)]
+/// #[repr(u8)]
+/// pub enum Action { Allow, Review, Block = 10 }
+///
+/// // A type that contains itself is described by name inside itself.
+/// #[derive(liveswap::CrossSafe)]
+/// pub struct Tree { pub label: String, pub children: Vec<Tree> }
+/// ```
+///
+/// Refused at compile time, with the offending field's type named: fields
+/// that borrow (`&'static str`), trait objects (`Box<dyn Error>`,
+/// `Box<dyn Any>`), `std::io::Error`, function pointers, and any type that
+/// is not `CrossSafe`; lifetime parameters; unions. Type parameters must be
+/// `CrossSafe`. Two types that contain each other (not just themselves)
+/// are not supported. `#[liveswap(crate = path)]` names the library when
+/// it is a renamed dependency.
+pub use liveswap_macros::CrossSafe;
 pub use liveswap_macros::interface;
+pub use remote_error::RemoteError;
 pub use slot::{Guard, Options, Reader, Slot, SwapReport};
 pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};
 pub use verify::mapped_files;
 pub use version::Version;
+
+// The derive and the attribute name the library `::liveswap`; inside the
+// library itself, that is this crate.
+extern crate self as liveswap;
+
+/// Plumbing for the code that `#[liveswap::interface]`, `CrossSafe` and
+/// `export!` generate. Not a public API: it may change in any release.
+/// Everything here that takes a raw pointer is `unsafe`, and nothing here
+/// can be misused from safe code.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::abi::alloc::{HostAllocator, RoutedAllocator};
+    pub use crate::abi::host::{MessageSink, RawView, finish_call, finish_direct};
+    pub use crate::abi::plugin::{call_direct, call_shim, entry};
+    pub use crate::abi::{
+        CALL_OK, CALL_PANICKED, Direct, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED, ENTRY_OK,
+        ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject,
+    };
+    pub use crate::descriptor::Section;
+    pub use crate::layout::std_impls::{RefTo, STR_MUT, STR_REF, SliceOf};
+    pub use crate::layout::{encode_table, table_len};
+}

@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 
 use libloading::os::unix::Library;
 
-use crate::abi::{ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, MessageSink, RawObject};
-use crate::descriptor::{DESCRIPTOR_SIZE, Descriptor, ENTRY_SYMBOL};
+use crate::abi::alloc::HOST_ALLOCATOR;
+use crate::abi::host::MessageSink;
+use crate::abi::{ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject};
+use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::handshake;
 use crate::interface::Interface;
@@ -193,7 +195,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
         tracing::warn!(path = %source.display(), %warning, "plugin hazard");
     }
     info.warnings = checked.warnings;
-    let descriptor = checked.descriptor;
+    let section = checked.section;
 
     let started = Instant::now();
     let copy = write_copy(dir, source, generation, &bytes)?;
@@ -201,7 +203,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
     info.copy = read_time + started.elapsed();
 
     let started = Instant::now();
-    let result = open_and_construct(source, &copy, &descriptor);
+    let result = open_and_construct(source, &copy, &section);
     info.load = started.elapsed();
     match result {
         Ok((library, object)) => {
@@ -227,7 +229,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
 fn open_and_construct(
     source: &Path,
     copy: &Path,
-    descriptor: &Descriptor,
+    section: &[u8],
 ) -> Result<(Library, RawObject), Error> {
     // SAFETY: the handshake accepted the file: it was built by this compiler
     // for this target against this interface with `liveswap::export!`, whose
@@ -243,7 +245,7 @@ fn open_and_construct(
         path: source.to_path_buf(),
         message: with_causes(&e),
     })?;
-    match construct(source, &library, descriptor) {
+    match construct(source, &library, section) {
         Ok(object) => Ok((library, object)),
         Err(e) => {
             if let Outcome::Pinned(reason) = close_and_verify(library, copy) {
@@ -254,11 +256,7 @@ fn open_and_construct(
     }
 }
 
-fn construct(
-    source: &Path,
-    library: &Library,
-    descriptor: &Descriptor,
-) -> Result<RawObject, Error> {
+fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObject, Error> {
     // SAFETY: `EntryFn` is the type `liveswap::export!` gives the symbol; the
     // handshake established that the plugin was built with that macro by a
     // crate speaking this descriptor version.
@@ -271,7 +269,8 @@ fn construct(
     })?;
     let mut message: Option<Message> = None;
     let mut call = EntryCall {
-        descriptor: std::ptr::null(),
+        allocator: &HOST_ALLOCATOR,
+        section: std::ptr::null(),
         object: RawObject {
             instance: std::ptr::null_mut(),
             vtable: std::ptr::null(),
@@ -282,23 +281,27 @@ fn construct(
     // SAFETY: `call` is a valid `EntryCall` that lives across the call; the
     // entry point catches every panic of the plugin's constructor.
     let status = unsafe { entry(&mut call) };
-    // The descriptor the running code returns must be the one the file
+    let object = call.object;
+    let returned_section = call.section;
+    // The section the running code returns must be the one the file
     // showed: otherwise the section and the code disagree.
-    let returned = (!call.descriptor.is_null()).then(|| {
+    let returned = (!returned_section.is_null()).then(|| {
         // SAFETY: a non-null pointer returned by the entry point points to
-        // the plugin's static descriptor, mapped while `library` is open.
-        unsafe { std::slice::from_raw_parts(call.descriptor.cast::<u8>(), DESCRIPTOR_SIZE) }
+        // the plugin's static section, at least as long as the file's
+        // (the handshake read its length from it), mapped while `library`
+        // is open.
+        unsafe { std::slice::from_raw_parts(returned_section, section.len()) }
     });
-    if returned != Some(descriptor.as_bytes()) {
+    if returned != Some(section) {
         if status == ENTRY_OK {
             // SAFETY: the entry point reported success, so `object` holds a
             // live instance and its destructor.
-            unsafe { (call.object.drop)(call.object.instance) };
+            unsafe { (object.drop)(object.instance) };
         }
         return Err(Error::DescriptorMismatch {
             path: source.to_path_buf(),
             field: "entry point descriptor",
-            expected: "the descriptor in the .liveswap section".into(),
+            expected: "the descriptor and type table in the .liveswap section".into(),
             found: "a different descriptor".into(),
         });
     }
@@ -311,7 +314,7 @@ fn construct(
             location: message.location,
         });
     }
-    Ok(call.object)
+    Ok(object)
 }
 
 /// An error's message followed by its causes' (libloading puts the

@@ -153,7 +153,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             reaper_tx.clone(),
             Arc::clone(&alive),
         );
-        registry.published(1, path.to_path_buf(), version.loaded_at());
+        registry.published(1, path.to_path_buf(), Version::loaded_at(&version));
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
         Ok(Slot {
             current: ManuallyDrop::new(Arc::new(ArcSwap::from_pointee(version))),
@@ -196,7 +196,7 @@ impl<I: Interface + ?Sized> Slot<I> {
 
     /// The current generation number.
     pub fn generation(&self) -> u64 {
-        self.current.load().generation()
+        Version::generation(&self.current.load())
     }
 
     /// The private directory that holds this handle's copies.
@@ -263,13 +263,16 @@ impl<I: Interface + ?Sized> Slot<I> {
         let old = self.current.swap(Arc::clone(&version));
         let publish = started.elapsed();
         control.next_generation += 1;
-        self.registry
-            .published(generation, source.to_path_buf(), version.loaded_at());
+        self.registry.published(
+            generation,
+            source.to_path_buf(),
+            Version::loaded_at(&version),
+        );
         drop(version);
         self.keep_for_rollback(control, &old);
         let report = SwapReport {
             generation,
-            previous: old.generation(),
+            previous: Version::generation(&old),
             source: source.to_path_buf(),
             copy: info.copy,
             check: info.check,
@@ -298,14 +301,14 @@ impl<I: Interface + ?Sized> Slot<I> {
         let dest = self
             .dir
             .path()
-            .join(format!("rollback-g{}", old.generation()));
+            .join(format!("rollback-g{}", Version::generation(old)));
         let kept =
             fs::hard_link(plugin_copy, &dest).or_else(|_| fs::copy(plugin_copy, &dest).map(drop));
         if let Some((previous, _)) = control.rollback.take() {
             let _ = fs::remove_file(previous);
         }
         match kept {
-            Ok(()) => control.rollback = Some((dest, old.source().to_path_buf())),
+            Ok(()) => control.rollback = Some((dest, Version::source(old).to_path_buf())),
             Err(e) => tracing::warn!(error = %e, "cannot keep a rollback copy; rollback disabled"),
         }
     }

@@ -52,13 +52,18 @@ impl<I: Interface + ?Sized> Version<I> {
     }
 
     /// This version's generation number.
-    pub fn generation(&self) -> u64 {
-        self.generation
+    ///
+    /// An associated function, not a method (write
+    /// `Version::generation(&guard)`), so that it never hides a plugin
+    /// method of the same name: `guard.generation()` calls the plugin.
+    pub fn generation(this: &Self) -> u64 {
+        this.generation
     }
 
-    /// The path this version was loaded from.
-    pub fn source(&self) -> &Path {
-        &self.source
+    /// The path this version was loaded from (an associated function, like
+    /// [`generation`](Self::generation)).
+    pub fn source(this: &Self) -> &Path {
+        &this.source
     }
 
     /// The private copy its library was loaded from.
@@ -66,9 +71,10 @@ impl<I: Interface + ?Sized> Version<I> {
         self.plugin.as_ref().map(|p| p.copy.as_path())
     }
 
-    /// When this version was loaded.
-    pub fn loaded_at(&self) -> SystemTime {
-        self.loaded_at
+    /// When this version was loaded (an associated function, like
+    /// [`generation`](Self::generation)).
+    pub fn loaded_at(this: &Self) -> SystemTime {
+        this.loaded_at
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use liveswap::{Slot, Stats};
+use liveswap::{Slot, Stats, Version};
 use liveswap_demo_types::Handles;
 
 use crate::workers::Meter;
@@ -21,7 +21,7 @@ fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
         Err(e) => format!("<{e}>"),
     };
     (
-        current.generation(),
+        Version::generation(&current),
         format!(
             "someData: {} | someFn 7: {}",
             show(current.some_data()),

@@ -6,7 +6,8 @@ use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use liveswap::{Export, Interface};
+use liveswap::layout::MethodLayout;
+use liveswap::{CrossSafe, Export, Interface};
 
 /// What a greeter plugin implements.
 pub trait Greet: Send + Sync + 'static {
@@ -44,7 +45,20 @@ unsafe impl Interface for Greeter {
     type View = Greeter;
     const NAME: &'static str = "fixture::Greeter";
     const VERSION: u32 = 1;
-    const FINGERPRINT: u64 = 0x6772_6565_7465_7231;
+    const METHODS: &'static [MethodLayout] = &[
+        MethodLayout {
+            name: "build",
+            direct: true,
+            args: &[],
+            ret: <u32 as CrossSafe>::LAYOUT,
+        },
+        MethodLayout {
+            name: "answer",
+            direct: true,
+            args: &[<u64 as CrossSafe>::LAYOUT],
+            ret: <u64 as CrossSafe>::LAYOUT,
+        },
+    ];
     unsafe fn view(this: *const c_void, vtable: *const GreeterVTable) -> Self {
         Greeter { this, vtable }
     }
@@ -110,7 +124,12 @@ unsafe impl Interface for Other {
     type View = Other;
     const NAME: &'static str = "fixture::Other";
     const VERSION: u32 = 1;
-    const FINGERPRINT: u64 = 0x6f74_6865_7231;
+    const METHODS: &'static [MethodLayout] = &[MethodLayout {
+        name: "nothing",
+        direct: true,
+        args: &[],
+        ret: <() as CrossSafe>::LAYOUT,
+    }];
     unsafe fn view(this: *const c_void, _vtable: *const OtherVTable) -> Self {
         Other { _this: this }
     }

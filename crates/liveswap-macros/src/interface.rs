@@ -1,0 +1,570 @@
+//! `#[liveswap::interface]`: turns a trait into a plugin interface.
+//!
+//! Parsing (`Args`), validation (`check_method`, `TypeCheck`) and
+//! expansion (`expand`) of the attribute.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{
+    FnArg, Ident, ItemTrait, LitInt, LitStr, ReturnType, Token, TraitItem, TraitItemFn, Type,
+    parse_macro_input,
+};
+
+/// The attribute's entry point.
+pub fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(attr as Args);
+    let item = parse_macro_input!(item as ItemTrait);
+    match expand(args, item) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+struct Args {
+    version: u32,
+    name: Option<LitStr>,
+    krate: TokenStream2,
+}
+
+impl syn::parse::Parse for Args {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        let mut version = None;
+        let mut name = None;
+        let mut krate = crate::crate_path::default();
+        while !input.is_empty() {
+            let key: Ident = if input.peek(Token![crate]) {
+                let token: Token![crate] = input.parse()?;
+                Ident::new("crate", token.span)
+            } else {
+                input.parse()?
+            };
+            input.parse::<Token![=]>()?;
+            match key.to_string().as_str() {
+                "version" => version = Some(input.parse::<LitInt>()?.base10_parse::<u32>()?),
+                "name" => name = Some(input.parse::<LitStr>()?),
+                "crate" => krate = crate::crate_path::parse(input)?,
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        "unknown argument: expected `version = N`, `name = \"...\"` or \
+                         `crate = path`",
+                    ));
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        let version = version.ok_or_else(|| {
+            syn::Error::new(
+                Span::call_site(),
+                "missing `version = N`: #[liveswap::interface(version = 1)]",
+            )
+        })?;
+        Ok(Args {
+            version,
+            name,
+            krate,
+        })
+    }
+}
+
+/// One checked method of the interface.
+struct Method<'a> {
+    item: &'a TraitItemFn,
+    arg_types: Vec<Type>,
+    ret: Type,
+}
+
+impl Method<'_> {
+    /// All arguments and the result are scalars: the shim takes and returns
+    /// them by value, in registers. Otherwise they travel by pointer.
+    fn direct(&self) -> bool {
+        self.arg_types.iter().all(is_scalar) && is_scalar(&self.ret)
+    }
+}
+
+fn error(span: Span, msg: &str) -> syn::Error {
+    syn::Error::new(span, format!("liveswap::interface: {msg}"))
+}
+
+fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
+    let sig = &item.sig;
+    if let Some(a) = &sig.asyncness {
+        return Err(error(
+            a.span(),
+            "`async fn` cannot cross a plugin boundary: its future would run the plugin's code \
+             after the call returned, outside any guard",
+        ));
+    }
+    if !sig.generics.params.is_empty()
+        && sig
+            .generics
+            .params
+            .iter()
+            .all(|p| matches!(p, syn::GenericParam::Lifetime(_)))
+    {
+        return Err(error(
+            sig.generics.span(),
+            "named lifetimes are not needed in an interface: a returned reference borrows from \
+             `&self` by elision (`fn name(&self) -> &str`), and argument references live for \
+             the call",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(error(
+            sig.generics.span(),
+            "generic methods cannot cross a plugin boundary: the plugin is compiled before the \
+             host picks the types. Use concrete types (lifetimes are implied by `&self`)",
+        ));
+    }
+    if let Some(u) = &sig.unsafety {
+        return Err(error(
+            u.span(),
+            "`unsafe fn` is not supported in an interface",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        return Err(error(
+            abi.span(),
+            "an interface method has no ABI of its own; remove `extern`",
+        ));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(error(v.span(), "variadic methods are not supported"));
+    }
+    match sig.inputs.first() {
+        Some(FnArg::Receiver(r))
+            if r.reference.as_ref().is_some_and(|(_, lt)| lt.is_none())
+                && r.mutability.is_none()
+                && r.colon_token.is_none() => {}
+        _ => {
+            return Err(error(
+                sig.span(),
+                "interface methods take `&self`: the instance is shared by every caller (no \
+                 `self`, `&mut self`, `self: Box<Self>` or associated functions)",
+            ));
+        }
+    }
+    let mut arg_types = Vec::new();
+    for input in sig.inputs.iter().skip(1) {
+        let FnArg::Typed(pat) = input else {
+            unreachable!("only the first input can be a receiver")
+        };
+        let mut check = TypeCheck::argument();
+        check.visit_type(&pat.ty);
+        check.result()?;
+        arg_types.push((*pat.ty).clone());
+    }
+    let ret = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => {
+            let mut check = TypeCheck::returned();
+            check.visit_type(ty);
+            check.result()?;
+            (**ty).clone()
+        }
+    };
+    Ok(Method {
+        item,
+        arg_types,
+        ret,
+    })
+}
+
+const CALLBACK: &str = "closures, trait objects and function pointers cannot be passed to a \
+     plugin: a host panic inside one would unwind through the plugin's code, which cannot catch \
+     it (the process would abort). Pass data, and let the host act on what the method returns";
+
+/// Rejects what cannot cross the boundary safely, with a message that says
+/// why; the rest is left to the `CrossSafe` bound on every type.
+struct TypeCheck {
+    returned: bool,
+    error: Option<syn::Error>,
+}
+
+impl TypeCheck {
+    fn argument() -> Self {
+        TypeCheck {
+            returned: false,
+            error: None,
+        }
+    }
+    fn returned() -> Self {
+        TypeCheck {
+            returned: true,
+            error: None,
+        }
+    }
+    fn fail(&mut self, span: Span, msg: &str) {
+        if self.error.is_none() {
+            self.error = Some(error(span, msg));
+        }
+    }
+    fn result(self) -> syn::Result<()> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl<'ast> Visit<'ast> for TypeCheck {
+    fn visit_type_impl_trait(&mut self, t: &'ast syn::TypeImplTrait) {
+        self.fail(
+            t.span(),
+            "`impl Trait` cannot cross a plugin boundary: name a concrete type",
+        );
+    }
+    fn visit_lifetime(&mut self, lt: &'ast syn::Lifetime) {
+        if self.returned && lt.ident != "_" {
+            self.fail(
+                lt.span(),
+                "a value returned by a plugin may only borrow from `&self` (elided lifetime): \
+                 `'static` or a named lifetime would outlive the guard that keeps the plugin \
+                 loaded. Return an owned value instead",
+            );
+        }
+    }
+    fn visit_type_trait_object(&mut self, t: &'ast syn::TypeTraitObject) {
+        if self.returned {
+            self.fail(
+                t.span(),
+                "a trait object returned by a plugin carries the plugin's vtable and drop code, \
+                 which dangle after unload. Return an owned value instead",
+            );
+        } else {
+            self.fail(t.span(), CALLBACK);
+        }
+        syn::visit::visit_type_trait_object(self, t);
+    }
+    fn visit_type_bare_fn(&mut self, t: &'ast syn::TypeBareFn) {
+        if self.returned {
+            self.fail(
+                t.span(),
+                "a function pointer returned by a plugin dangles after unload",
+            );
+        } else {
+            self.fail(t.span(), CALLBACK);
+        }
+    }
+    fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+        if self.returned && r.mutability.is_some() {
+            self.fail(
+                r.span(),
+                "a method taking `&self` cannot return `&mut`: return an owned value",
+            );
+        }
+        syn::visit::visit_type_reference(self, r);
+    }
+    fn visit_path_segment(&mut self, seg: &'ast syn::PathSegment) {
+        if seg.ident == "Self" {
+            self.fail(seg.span(), "`Self` cannot appear in an interface signature");
+        }
+        syn::visit::visit_path_segment(self, seg);
+    }
+}
+
+/// The layout expression of a signature type: references at the top of a
+/// signature are described here (they cannot implement `CrossSafe`, which
+/// keeps them out of every other place); everything else must be
+/// `CrossSafe`.
+fn layout_of(ty: &Type, krate: &TokenStream2) -> TokenStream2 {
+    let span = ty.span();
+    match ty {
+        Type::Paren(p) => layout_of(&p.elem, krate),
+        Type::Reference(r) => {
+            let mutable = r.mutability.is_some();
+            let which = if mutable { quote!(MUT) } else { quote!(SHARED) };
+            match &*r.elem {
+                Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
+                    if mutable {
+                        quote_spanned!(span=> #krate::__private::STR_MUT)
+                    } else {
+                        quote_spanned!(span=> #krate::__private::STR_REF)
+                    }
+                }
+                Type::Slice(s) => {
+                    let elem = &s.elem;
+                    quote_spanned!(span=> #krate::__private::SliceOf::<#elem>::#which)
+                }
+                elem => quote_spanned!(span=> #krate::__private::RefTo::<#elem>::#which),
+            }
+        }
+        ty => quote_spanned!(span=> <#ty as #krate::CrossSafe>::LAYOUT),
+    }
+}
+
+/// Whether `ty` is a scalar that a direct shim passes by value: an integer
+/// (up to 64 bits), a float, `bool`, `char` or `()`.
+fn is_scalar(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(t) => t.elems.is_empty(),
+        Type::Paren(p) => is_scalar(&p.elem),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path.leading_colon.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0].arguments.is_none()
+                && matches!(
+                    p.path.segments[0].ident.to_string().as_str(),
+                    "i8" | "i16"
+                        | "i32"
+                        | "i64"
+                        | "isize"
+                        | "u8"
+                        | "u16"
+                        | "u32"
+                        | "u64"
+                        | "usize"
+                        | "f32"
+                        | "f64"
+                        | "bool"
+                        | "char"
+                )
+        }
+        _ => false,
+    }
+}
+
+fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        return Err(error(
+            item.generics.span(),
+            "an interface trait cannot be generic",
+        ));
+    }
+    if let Some(u) = &item.unsafety {
+        return Err(error(u.span(), "an interface trait cannot be `unsafe`"));
+    }
+    let mut methods = Vec::new();
+    for trait_item in &item.items {
+        match trait_item {
+            TraitItem::Fn(f) => methods.push(check_method(f)?),
+            other => {
+                return Err(error(
+                    other.span(),
+                    "an interface holds only methods (no associated types, constants or macros)",
+                ));
+            }
+        }
+    }
+
+    let vis = &item.vis;
+    let trait_name = &item.ident;
+    let vtable = format_ident!("{}VTable", trait_name);
+    let api = format_ident!("{}Api", trait_name);
+    let shims = format_ident!("__{}Shims", trait_name);
+    let version = args.version;
+    let name = match &args.name {
+        Some(lit) => quote!(#lit),
+        None => {
+            let ident = trait_name.to_string();
+            quote!(::core::concat!(::core::module_path!(), "::", #ident))
+        }
+    };
+
+    let krate = &args.krate;
+    let method_layouts = methods.iter().map(|m| {
+        let name = m.item.sig.ident.to_string();
+        let direct = m.direct();
+        let arg_layouts = m.arg_types.iter().map(|t| layout_of(t, krate));
+        let ret_layout = layout_of(&m.ret, krate);
+        quote! {
+            #krate::layout::MethodLayout {
+                name: #name,
+                direct: #direct,
+                args: &[#(#arg_layouts),*],
+                ret: #ret_layout,
+            }
+        }
+    });
+
+    let field_names: Vec<&Ident> = methods.iter().map(|m| &m.item.sig.ident).collect();
+    let field_types: Vec<TokenStream2> = methods
+        .iter()
+        .map(|m| {
+            if m.direct() {
+                let args = &m.arg_types;
+                let ret = &m.ret;
+                quote!(for<'sink> unsafe extern "C" fn(
+                    *const ::core::ffi::c_void,
+                    *mut #krate::__private::MessageSink<'sink>
+                    #(, #args)*
+                ) -> #krate::__private::Direct<#ret>)
+            } else {
+                quote!(
+                    for<'sink> unsafe extern "C" fn(
+                        *const ::core::ffi::c_void,
+                        *mut ::core::ffi::c_void,
+                        *mut ::core::ffi::c_void,
+                        *mut #krate::__private::MessageSink<'sink>,
+                    ) -> u32
+                )
+            }
+        })
+        .collect();
+    let host_methods = methods.iter().map(|m| {
+        let ident = &m.item.sig.ident;
+        let docs = m.item.attrs.iter().filter(|a| a.path().is_ident("doc"));
+        let arg_names: Vec<Ident> = (0..m.arg_types.len()).map(|i| format_ident!("arg{}", i)).collect();
+        let arg_types = &m.arg_types;
+        let ret = &m.ret;
+        let span = m.item.sig.span();
+        if m.direct() {
+            return quote_spanned! {span=>
+                #(#docs)*
+                #[allow(clippy::too_many_arguments)]
+                #[inline]
+                pub fn #ident(&self #(, #arg_names: #arg_types)*) -> ::core::result::Result<#ret, #krate::CallError> {
+                    let mut message: ::core::option::Option<#krate::__private::Message> = ::core::option::Option::None;
+                    let mut sink = #krate::__private::MessageSink::new(&mut message);
+                    // SAFETY: `&self` is borrowed from a guard that keeps the
+                    // plugin loaded, so the instance and vtable are live; the
+                    // direct shim takes its scalar arguments by value and
+                    // sets the result exactly when its status is `CALL_OK`.
+                    let ret = unsafe { ((*self.0.vtable()).#ident)(self.0.instance(), &mut sink #(, #arg_names)*) };
+                    // SAFETY: `ret` came from the direct shim.
+                    unsafe { #krate::__private::finish_direct(ret, message) }
+                }
+            };
+        }
+        quote_spanned! {span=>
+            #(#docs)*
+            #[allow(clippy::too_many_arguments)]
+            #[inline]
+            pub fn #ident(&self #(, #arg_names: #arg_types)*) -> ::core::result::Result<#ret, #krate::CallError> {
+                let mut args = ::core::mem::ManuallyDrop::new((#(#arg_names,)*));
+                let mut ret = ::core::mem::MaybeUninit::<#ret>::uninit();
+                let mut message: ::core::option::Option<#krate::__private::Message> = ::core::option::Option::None;
+                let mut sink = #krate::__private::MessageSink::new(&mut message);
+                // SAFETY: `&self` is borrowed from a guard that keeps the
+                // plugin loaded, so the instance and vtable are live; the
+                // shim takes ownership of `args` (hence `ManuallyDrop`) and
+                // writes `ret` exactly when it returns `CALL_OK`.
+                let status = unsafe {
+                    ((*self.0.vtable()).#ident)(
+                        self.0.instance(),
+                        ::core::ptr::addr_of_mut!(*args).cast(),
+                        ret.as_mut_ptr().cast(),
+                        &mut sink,
+                    )
+                };
+                // SAFETY: `status` and `ret` came from the shim.
+                unsafe { #krate::__private::finish_call(status, ret, message) }
+            }
+        }
+    });
+    let shim_fns = methods.iter().map(|m| {
+        let ident = &m.item.sig.ident;
+        let arg_names: Vec<Ident> = (0..m.arg_types.len())
+            .map(|i| format_ident!("arg{}", i))
+            .collect();
+        let arg_types = &m.arg_types;
+        if m.direct() {
+            let ret = &m.ret;
+            return quote! {
+                unsafe extern "C" fn #ident(
+                    this: *const ::core::ffi::c_void,
+                    sink: *mut #krate::__private::MessageSink<'_>
+                    #(, #arg_names: #arg_types)*
+                ) -> #krate::__private::Direct<#ret> {
+                    // SAFETY: the host passes the instance the entry point
+                    // boxed for this type and a live sink.
+                    unsafe {
+                        #krate::__private::call_direct(sink, || {
+                            let this = &*this.cast::<__LiveswapImpl>();
+                            <__LiveswapImpl as #trait_name>::#ident(this #(, #arg_names)*)
+                        })
+                    }
+                }
+            };
+        }
+        quote! {
+            unsafe extern "C" fn #ident(
+                this: *const ::core::ffi::c_void,
+                args: *mut ::core::ffi::c_void,
+                ret: *mut ::core::ffi::c_void,
+                sink: *mut #krate::__private::MessageSink<'_>,
+            ) -> u32 {
+                // SAFETY: the host passes the instance the entry point boxed
+                // for this type, its arguments as a tuple it gives up, a
+                // slot for the result, and a live sink.
+                unsafe {
+                    #krate::__private::call_shim(sink, ret, || {
+                        let this = &*this.cast::<__LiveswapImpl>();
+                        let (#(#arg_names,)*) = ::core::ptr::read(args.cast::<(#(#arg_types,)*)>());
+                        <__LiveswapImpl as #trait_name>::#ident(this #(, #arg_names)*)
+                    })
+                }
+            }
+        }
+    });
+
+    let doc_vtable = format!("The `#[repr(C)]` table of [`{trait_name}`]'s shims (generated).");
+    let doc_api = format!(
+        "The host's view of a [`{trait_name}`] plugin (generated): each method calls the \
+         plugin and returns its result, or `CallError::Panicked` with the panic's message if \
+         it panicked. Reach it through a `liveswap::Slot<dyn {trait_name}>` guard; what it \
+         returns may borrow from that guard, never outlive it. It cannot be built or copied \
+         by safe code."
+    );
+    Ok(quote! {
+        #item
+
+        #[doc = #doc_vtable]
+        #[repr(C)]
+        #vis struct #vtable {
+            #(#[doc(hidden)] pub #field_names: #field_types,)*
+        }
+
+        #[doc = #doc_api]
+        #vis struct #api(#krate::__private::RawView<#vtable>);
+
+        // SAFETY: every instance exported for this interface is
+        // `Send + Sync` (see the `Export` impl below); the vtable is
+        // immutable.
+        unsafe impl ::core::marker::Send for #api {}
+        // SAFETY: as above.
+        unsafe impl ::core::marker::Sync for #api {}
+
+        impl #api {
+            #(#host_methods)*
+        }
+
+        #[doc(hidden)]
+        #vis struct #shims<__LiveswapImpl>(::core::marker::PhantomData<fn() -> __LiveswapImpl>);
+
+        impl<__LiveswapImpl: #trait_name + ::core::marker::Send + ::core::marker::Sync + 'static> #shims<__LiveswapImpl> {
+            const VTABLE: #vtable = #vtable { #(#field_names: Self::#field_names,)* };
+            #(#shim_fns)*
+        }
+
+        // SAFETY: the vtable is `repr(C)` of `extern "C"` shims that catch
+        // every panic (`call_shim`, `call_direct`); `METHODS` describes
+        // every argument and result type, each `CrossSafe` or a reference
+        // to one; the view wraps a `RawView`, which only `view` builds and
+        // which is neither `Clone` nor `Copy`.
+        unsafe impl #krate::Interface for dyn #trait_name {
+            type VTable = #vtable;
+            type View = #api;
+            const NAME: &'static str = #name;
+            const VERSION: u32 = #version;
+            const METHODS: &'static [#krate::layout::MethodLayout] = &[#(#method_layouts),*];
+            unsafe fn view(this: *const ::core::ffi::c_void, vtable: *const #vtable) -> #api {
+                // SAFETY: forwarded from this function's contract.
+                #api(unsafe { #krate::__private::RawView::new(this, vtable) })
+            }
+        }
+
+        // SAFETY: each shim receives a pointer to a live instance, boxed by
+        // the entry point, and catches panics.
+        unsafe impl<__LiveswapImpl: #trait_name + ::core::marker::Send + ::core::marker::Sync + 'static>
+            #krate::Export<__LiveswapImpl> for dyn #trait_name
+        {
+            fn vtable() -> &'static #vtable {
+                &#shims::<__LiveswapImpl>::VTABLE
+            }
+        }
+    })
+}

@@ -1,0 +1,273 @@
+//! The plugin's half: method shims and the entry point, which catch every
+//! panic (including one raised while dropping a panic's payload, which is
+//! leaked) and report it as a value, and the `export!` macro.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::io::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
+
+use super::alloc::RoutedAllocator;
+use super::host::MessageSink;
+use super::{
+    CALL_OK, CALL_PANICKED, Direct, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED, ENTRY_OK, ENTRY_PANICKED,
+    EntryCall, FIELD_LOCATION, FIELD_MESSAGE, RawObject,
+};
+use crate::interface::Export;
+
+const LOCATION_CAP: usize = 240;
+
+thread_local! {
+    // Const-initialized and without drop glue: it registers no thread-local
+    // destructor, which would keep the plugin's library mapped. A fixed
+    // buffer, not a String, for the same reason.
+    static LAST_PANIC_LOCATION: Cell<([u8; LOCATION_CAP], usize)> = const { Cell::new(([0; LOCATION_CAP], 0)) };
+}
+
+/// Replaces the plugin's panic hook (this std copy's, not the host's) with
+/// one that records the location and prints nothing: the message reaches
+/// the host as an error value instead. The default hook would ask for the
+/// current thread's handle, which in a plugin creates a pthread key whose
+/// destructor lives in the plugin.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            if let Some(loc) = info.location() {
+                let mut buf = [0u8; LOCATION_CAP];
+                let mut cursor = std::io::Cursor::new(&mut buf[..]);
+                // A location too long for the buffer is cut short.
+                let _ = write!(cursor, "{}:{}:{}", loc.file(), loc.line(), loc.column());
+                let len = cursor.position() as usize;
+                LAST_PANIC_LOCATION.with(|l| l.set((buf, len)));
+            }
+        }));
+    });
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Writes a caught panic's message and location into `sink`, then drops
+/// the payload; a payload whose own drop panics is leaked, not unwound.
+fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Send>) {
+    sink.write(FIELD_MESSAGE, &panic_message(&*payload));
+    let (buf, len) = LAST_PANIC_LOCATION.with(|l| l.replace(([0; LOCATION_CAP], 0)));
+    if len > 0 {
+        sink.write(FIELD_LOCATION, &String::from_utf8_lossy(&buf[..len]));
+    }
+    drop_payload(payload);
+}
+
+/// Drops a panic payload without letting a panic in its destructor out.
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
+/// The body of a generated method shim: runs `f`, writes its result to
+/// `ret`, or the panic's message to `sink`.
+///
+/// # Safety
+///
+/// `ret` points to writable, suitably aligned space for an `R`, and `sink`
+/// to a live [`MessageSink`].
+pub unsafe fn call_shim<R>(
+    sink: *mut MessageSink<'_>,
+    ret: *mut c_void,
+    f: impl FnOnce() -> R,
+) -> u32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => {
+            // SAFETY: the caller guarantees `ret` has room for an `R`.
+            unsafe { ret.cast::<R>().write(value) };
+            CALL_OK
+        }
+        Err(payload) => {
+            // SAFETY: the caller guarantees `sink` is live.
+            report_panic(unsafe { &mut *sink }, payload);
+            CALL_PANICKED
+        }
+    }
+}
+
+/// The body of a generated direct shim: runs `f` and returns its result,
+/// or writes the panic's message to `sink`.
+///
+/// # Safety
+///
+/// `sink` points to a live [`MessageSink`].
+#[inline]
+pub unsafe fn call_direct<R>(sink: *mut MessageSink<'_>, f: impl FnOnce() -> R) -> Direct<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => Direct {
+            value: std::mem::MaybeUninit::new(value),
+            status: CALL_OK,
+        },
+        Err(payload) => {
+            // SAFETY: the caller guarantees `sink` is live.
+            report_panic(unsafe { &mut *sink }, payload);
+            Direct {
+                value: std::mem::MaybeUninit::uninit(),
+                status: CALL_PANICKED,
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn drop_boxed<T>(instance: *mut c_void) {
+    // A panicking destructor is caught and ignored: nothing may unwind into
+    // the host, and the host is already letting go of this instance.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `instance` came from `Box::into_raw` in `entry` below, for
+        // this `T`, and the host calls `drop` exactly once.
+        drop(unsafe { Box::from_raw(instance.cast::<T>()) });
+    }));
+    if let Err(payload) = result {
+        drop_payload(payload);
+    }
+}
+
+/// The body of a plugin's entry point; the export macro calls it.
+///
+/// # Safety
+///
+/// `call` points to a valid [`EntryCall`] (the host's loader builds it),
+/// `section` to the plugin's descriptor section, and `allocator` is the
+/// plugin's global allocator.
+pub unsafe fn entry<I, T, E>(
+    call: *mut EntryCall<'_>,
+    section: *const u8,
+    allocator: &RoutedAllocator,
+    construct: impl FnOnce() -> Result<T, E>,
+) -> u32
+where
+    I: Export<T> + ?Sized,
+    E: std::fmt::Display,
+{
+    // SAFETY: the caller guarantees `call` is valid and exclusively ours.
+    let call = unsafe { &mut *call };
+    call.section = section;
+    if let Err(held) = allocator.attach(call.allocator) {
+        let message = format!(
+            "the plugin's code allocated memory while its library was being opened (a static \
+             constructor) and still holds {held} block(s) from the system allocator; it could \
+             not switch to the host's allocator"
+        );
+        call.error.write(FIELD_MESSAGE, &message);
+        return ENTRY_EARLY_ALLOCATION;
+    }
+    install_panic_hook();
+    let outcome = catch_unwind(AssertUnwindSafe(|| match construct() {
+        Ok(value) => Ok(RawObject {
+            instance: Box::into_raw(Box::new(value)).cast(),
+            vtable: (I::vtable() as *const I::VTable).cast(),
+            drop: drop_boxed::<T>,
+        }),
+        Err(error) => Err(error.to_string()),
+    }));
+    match outcome {
+        Ok(Ok(object)) => {
+            call.object = object;
+            ENTRY_OK
+        }
+        Ok(Err(message)) => {
+            call.error.write(FIELD_MESSAGE, &message);
+            ENTRY_FAILED
+        }
+        Err(payload) => {
+            report_panic(&mut call.error, payload);
+            ENTRY_PANICKED
+        }
+    }
+}
+
+/// Exports an implementation of an interface from a plugin crate.
+///
+/// For an interface declared with [`#[liveswap::interface]`](crate::interface):
+/// `export!(Trait => expr)`. For a hand-written [`Interface`](crate::Interface)
+/// type: `export!(Type, expr)`. `expr` constructs the instance when the host
+/// loads the plugin; with `try expr`, it is a `Result<T, E: Display>` whose
+/// `Err` the host receives as
+/// [`Error::ConstructorFailed`](crate::Error::ConstructorFailed). A panic in
+/// either is caught and reported the same way.
+///
+/// The macro emits the entry point, the descriptor section (with the
+/// interface's type table, computed at compile time) and the plugin's
+/// global allocator, which routes every allocation to the host's (so a
+/// plugin crate cannot set a `#[global_allocator]` of its own). Use it once
+/// per plugin, in a crate built as a `cdylib` with `panic = "unwind"`.
+///
+/// ```
+/// # #[liveswap::interface(version = 1)]
+/// # pub trait Handles: Send + Sync { fn some_data(&self) -> String; }
+/// struct MyHandles { data: String }
+/// impl Handles for MyHandles {
+///     fn some_data(&self) -> String { self.data.clone() }
+/// }
+/// impl MyHandles {
+///     fn from_env() -> Result<Self, std::env::VarError> {
+///         Ok(MyHandles { data: std::env::var("MY_PLUGIN_DATA")? })
+///     }
+/// }
+/// // `try`: an `Err` here refuses the load (or swap) with its message.
+/// liveswap::export!(Handles => try MyHandles::from_env());
+/// ```
+#[macro_export]
+macro_rules! export {
+    (@emit ($iface:ty) $construct:expr) => {
+        const __LIVESWAP_TABLE_LEN: usize =
+            $crate::__private::table_len(<$iface as $crate::Interface>::METHODS);
+
+        #[unsafe(link_section = ".liveswap")]
+        #[used]
+        static __LIVESWAP_SECTION: $crate::__private::Section<__LIVESWAP_TABLE_LEN> =
+            $crate::__private::Section::of::<$iface>(cfg!(panic = "unwind"));
+
+        #[global_allocator]
+        static __LIVESWAP_ALLOCATOR: $crate::__private::RoutedAllocator =
+            $crate::__private::RoutedAllocator::new();
+
+        /// The plugin's entry point, called by the liveswap loader.
+        ///
+        /// # Safety
+        ///
+        /// Only the liveswap loader calls it, with a valid `EntryCall`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn liveswap_entry(call: *mut $crate::__private::EntryCall<'_>) -> u32 {
+            // SAFETY: forwarded from this function's own contract; the
+            // section and the allocator are this plugin's.
+            unsafe {
+                $crate::__private::entry::<$iface, _, _>(
+                    call,
+                    (&raw const __LIVESWAP_SECTION).cast(),
+                    &__LIVESWAP_ALLOCATOR,
+                    || $construct,
+                )
+            }
+        }
+    };
+    ($tr:path => try $construct:expr) => {
+        $crate::export!(@emit (dyn $tr) $construct);
+    };
+    ($tr:path => $construct:expr) => {
+        $crate::export!(@emit (dyn $tr) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));
+    };
+    ($iface:ty, try $construct:expr) => {
+        $crate::export!(@emit ($iface) $construct);
+    };
+    ($iface:ty, $construct:expr) => {
+        $crate::export!(@emit ($iface) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));
+    };
+}

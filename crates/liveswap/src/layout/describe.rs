@@ -1,0 +1,142 @@
+//! What a crossing type says about itself.
+
+/// A type that may cross the plugin boundary, as an argument, a result, or
+/// inside one: it owns everything it holds (no reference, trait object or
+/// function pointer that could point into an unloaded plugin) and
+/// describes its layout.
+///
+/// Derive it for your own structs and enums with
+/// [`#[derive(CrossSafe)]`](derive@crate::CrossSafe); the library
+/// implements it for integers, floats, `bool`, `char`, `()`, `String`,
+/// `Vec<T>`, `Option<T>`, `Result<T, E>`, `Box<T>`, tuples up to twelve,
+/// arrays, `HashMap`, `BTreeMap`, `HashSet`, `BTreeSet`, `VecDeque`, the
+/// `NonZero` integers, `Duration` and [`RemoteError`](crate::RemoteError).
+/// References (`&T`, `&mut T`, `&[T]`, `&str`) cross only at the top of a
+/// method's signature, where the interface macro ties them to the call.
+///
+/// # Safety
+///
+/// `LAYOUT` must describe `Self` truthfully (size, alignment, the size of
+/// `Option<Self>`, every field's name, offset and type, every variant's
+/// name and discriminant), and no value of `Self` may hold a pointer to
+/// memory or code that belongs to the library that made it, other than
+/// heap memory of the global allocator (which the library routes to the
+/// host's). The derive guarantees both; write an impl by hand only for a
+/// type the derive cannot handle.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross a plugin boundary",
+    label = "`{Self}` does not implement `liveswap::CrossSafe`",
+    note = "what crosses must own its data: a `&'static str`, `Box<dyn Trait>`, `std::io::Error`, \
+            `anyhow::Error`, `Box<dyn Any>`, a `Waker`, `bytes::Bytes` or a function pointer \
+            would point into the plugin and dangle once it is unloaded",
+    note = "use `String` for text, `Vec<u8>` for bytes, `liveswap::RemoteError` for errors, and \
+            `#[derive(liveswap::CrossSafe)]` on your own structs and enums"
+)]
+pub unsafe trait CrossSafe: Sized + 'static {
+    /// The type's layout; see [`TypeLayout`].
+    const LAYOUT: &'static TypeLayout;
+}
+
+/// The layout of one type, as the compiler laid it out.
+#[derive(Debug)]
+pub struct TypeLayout {
+    /// The type's path without generic arguments: `my_api::Request`,
+    /// `alloc::vec::Vec`, `u64`; `(..)` for a tuple, `[..]` for an array,
+    /// `&` or `&mut` for a reference.
+    pub name: &'static str,
+    /// The crate that defines it (`std` for the standard library).
+    pub package: &'static str,
+    /// That crate's version (empty for the standard library, which the
+    /// compiler version pins).
+    pub version: &'static str,
+    /// `size_of`.
+    pub size: usize,
+    /// `align_of`.
+    pub align: usize,
+    /// `size_of::<Option<Self>>()`: it shows niches (`NonZeroU32` against
+    /// `u32`), which change the layout of every `Option` of the type. Zero
+    /// where it does not apply.
+    pub option_size: usize,
+    /// What kind of type it is, with its fields or variants.
+    pub kind: Kind,
+    /// Generic arguments (tuple and array elements, a reference's target).
+    pub args: &'static [&'static TypeLayout],
+}
+
+/// The kind of a [`TypeLayout`].
+#[derive(Debug)]
+pub enum Kind {
+    /// A primitive, known by its name.
+    Scalar,
+    /// A standard-library type, known by its path and generic arguments:
+    /// the compiler version (checked) fixes its layout.
+    Std,
+    /// A struct, with its fields in declaration order.
+    Struct(&'static [Field]),
+    /// An enum: its `repr` (`Rust`, `u8`, `C`, ...) and its variants in
+    /// declaration order.
+    Enum {
+        /// The `repr` attribute, `"Rust"` when there is none.
+        repr: &'static str,
+        /// The variants.
+        variants: &'static [Variant],
+    },
+    /// A tuple: `args` are the elements, these their offsets.
+    Tuple(&'static [usize]),
+    /// An array of this many `args[0]`.
+    Array(usize),
+    /// A reference to `args[0]` (`&[T]` and `&str` too).
+    Ref {
+        /// `&mut`.
+        mutable: bool,
+    },
+    /// `str`, the target of `&str`.
+    Str,
+    /// `[T]`, the target of `&[T]`.
+    Slice,
+    /// A type that contains itself: described in full where it is first
+    /// reached, and by name inside itself.
+    ByName,
+}
+
+/// A field of a struct or of an enum variant.
+#[derive(Debug)]
+pub struct Field {
+    /// Its name (`0`, `1`, ... in a tuple struct).
+    pub name: &'static str,
+    /// Its offset in the struct; [`Field::UNKNOWN_OFFSET`] inside an enum
+    /// variant, which the stable compiler cannot measure.
+    pub offset: usize,
+    /// Its type.
+    pub ty: &'static TypeLayout,
+}
+
+impl Field {
+    /// The offset of a field of an enum variant.
+    pub const UNKNOWN_OFFSET: usize = usize::MAX;
+}
+
+/// A variant of an enum.
+#[derive(Debug)]
+pub struct Variant {
+    /// Its name.
+    pub name: &'static str,
+    /// Its discriminant.
+    pub discriminant: i128,
+    /// Its fields, in order.
+    pub fields: &'static [Field],
+}
+
+/// One method of an interface: name, argument and result types, and
+/// whether it passes scalars in registers.
+#[derive(Debug)]
+pub struct MethodLayout {
+    /// The method's name.
+    pub name: &'static str,
+    /// Whether its shim takes and returns scalars by value.
+    pub direct: bool,
+    /// Its argument types, `&self` excluded.
+    pub args: &'static [&'static TypeLayout],
+    /// Its result type.
+    pub ret: &'static TypeLayout,
+}

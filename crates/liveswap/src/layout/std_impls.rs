@@ -1,0 +1,255 @@
+//! [`CrossSafe`] for primitives and the standard library's owning types,
+//! and the layouts of the references a signature may hold.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::hash::RandomState;
+use std::marker::PhantomData;
+use std::mem::{align_of, offset_of, size_of};
+use std::num::NonZero;
+use std::time::Duration;
+
+use super::describe::{CrossSafe, Kind, TypeLayout};
+
+macro_rules! scalars {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: a primitive holds no pointer; its layout is measured.
+        unsafe impl CrossSafe for $t {
+            const LAYOUT: &'static TypeLayout = &TypeLayout {
+                name: stringify!($t),
+                package: "core",
+                version: "",
+                size: size_of::<$t>(),
+                align: align_of::<$t>(),
+                option_size: size_of::<Option<$t>>(),
+                kind: Kind::Scalar,
+                args: &[],
+            };
+        }
+    )*};
+}
+
+scalars!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    bool,
+    char,
+    ()
+);
+
+macro_rules! nonzero {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: an integer that is not zero: no pointer, layout measured.
+        unsafe impl CrossSafe for NonZero<$t> {
+            const LAYOUT: &'static TypeLayout = &TypeLayout {
+                name: "core::num::NonZero",
+                package: "std",
+                version: "",
+                size: size_of::<Self>(),
+                align: align_of::<Self>(),
+                option_size: size_of::<Option<Self>>(),
+                kind: Kind::Std,
+                args: &[<$t as CrossSafe>::LAYOUT],
+            };
+        }
+    )*};
+}
+
+nonzero!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+/// Implements `CrossSafe` for a standard-library type that owns what it
+/// holds, known by its path and its generic arguments.
+macro_rules! std_type {
+    ($path:literal, [$($p:ident),*], $t:ty) => {
+        // SAFETY: the type owns its contents (heap memory of the global
+        // allocator, routed to the host's) and holds only `CrossSafe`
+        // values; the compiler version, which the handshake checks, fixes
+        // its layout for given arguments.
+        unsafe impl<$($p: CrossSafe),*> CrossSafe for $t {
+            const LAYOUT: &'static TypeLayout = &TypeLayout {
+                name: $path,
+                package: "std",
+                version: "",
+                size: size_of::<Self>(),
+                align: align_of::<Self>(),
+                option_size: size_of::<Option<Self>>(),
+                kind: Kind::Std,
+                args: &[$(<$p as CrossSafe>::LAYOUT),*],
+            };
+        }
+    };
+}
+
+std_type!("alloc::string::String", [], String);
+std_type!("core::time::Duration", [], Duration);
+std_type!("std::hash::RandomState", [], RandomState);
+std_type!("alloc::vec::Vec", [T], Vec<T>);
+std_type!("alloc::boxed::Box", [T], Box<T>);
+std_type!("core::option::Option", [T], Option<T>);
+std_type!("core::result::Result", [T, E], Result<T, E>);
+std_type!("alloc::collections::VecDeque", [T], VecDeque<T>);
+std_type!("alloc::collections::BTreeSet", [T], BTreeSet<T>);
+std_type!("alloc::collections::BTreeMap", [K, V], BTreeMap<K, V>);
+// The hasher is part of the type: a key hashed differently is missed.
+std_type!("std::collections::HashSet", [T, S], HashSet<T, S>);
+std_type!("std::collections::HashMap", [K, V, S], HashMap<K, V, S>);
+
+// SAFETY: an array of crossing values; its layout is measured.
+unsafe impl<T: CrossSafe, const N: usize> CrossSafe for [T; N] {
+    const LAYOUT: &'static TypeLayout = &TypeLayout {
+        name: "[..]",
+        package: "core",
+        version: "",
+        size: size_of::<Self>(),
+        align: align_of::<Self>(),
+        option_size: size_of::<Option<Self>>(),
+        kind: Kind::Array(N),
+        args: &[T::LAYOUT],
+    };
+}
+
+macro_rules! tuple {
+    ($($t:ident . $i:tt),+) => {
+        // SAFETY: a tuple of crossing values; its layout and every
+        // element's offset (the compiler may reorder them) are measured.
+        unsafe impl<$($t: CrossSafe),+> CrossSafe for ($($t,)+) {
+            const LAYOUT: &'static TypeLayout = &TypeLayout {
+                name: "(..)",
+                package: "core",
+                version: "",
+                size: size_of::<Self>(),
+                align: align_of::<Self>(),
+                option_size: size_of::<Option<Self>>(),
+                kind: Kind::Tuple(&[$(offset_of!(Self, $i)),+]),
+                args: &[$($t::LAYOUT),+],
+            };
+        }
+    };
+}
+
+tuple!(A.0);
+tuple!(A.0, B.1);
+tuple!(A.0, B.1, C.2);
+tuple!(A.0, B.1, C.2, D.3);
+tuple!(A.0, B.1, C.2, D.3, E.4);
+tuple!(A.0, B.1, C.2, D.3, E.4, F.5);
+tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6);
+tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7);
+tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7, I.8);
+tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7, I.8, J.9);
+tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7, I.8, J.9, K.10);
+tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7, I.8, J.9, K.10, L.11);
+
+/// The layout of `&T` and `&mut T` in a signature (generated code).
+pub struct RefTo<T: ?Sized>(PhantomData<T>);
+
+impl<T: CrossSafe> RefTo<T> {
+    /// `&T`.
+    pub const SHARED: &'static TypeLayout = &TypeLayout {
+        name: "&",
+        package: "core",
+        version: "",
+        size: size_of::<&T>(),
+        align: align_of::<&T>(),
+        option_size: size_of::<Option<&T>>(),
+        kind: Kind::Ref { mutable: false },
+        args: &[T::LAYOUT],
+    };
+    /// `&mut T`.
+    pub const MUT: &'static TypeLayout = &TypeLayout {
+        name: "&mut",
+        package: "core",
+        version: "",
+        size: size_of::<&mut T>(),
+        align: align_of::<&mut T>(),
+        option_size: size_of::<Option<&mut T>>(),
+        kind: Kind::Ref { mutable: true },
+        args: &[T::LAYOUT],
+    };
+}
+
+/// The layout of `&[T]` and `&mut [T]` in a signature (generated code).
+pub struct SliceOf<T>(PhantomData<T>);
+
+impl<T: CrossSafe> SliceOf<T> {
+    const SLICE: &'static TypeLayout = &TypeLayout {
+        name: "[]",
+        package: "core",
+        version: "",
+        size: 0,
+        align: align_of::<T>(),
+        option_size: 0,
+        kind: Kind::Slice,
+        args: &[T::LAYOUT],
+    };
+    /// `&[T]`.
+    pub const SHARED: &'static TypeLayout = &TypeLayout {
+        name: "&",
+        package: "core",
+        version: "",
+        size: size_of::<&[T]>(),
+        align: align_of::<&[T]>(),
+        option_size: size_of::<Option<&[T]>>(),
+        kind: Kind::Ref { mutable: false },
+        args: &[Self::SLICE],
+    };
+    /// `&mut [T]`.
+    pub const MUT: &'static TypeLayout = &TypeLayout {
+        name: "&mut",
+        package: "core",
+        version: "",
+        size: size_of::<&mut [T]>(),
+        align: align_of::<&mut [T]>(),
+        option_size: size_of::<Option<&mut [T]>>(),
+        kind: Kind::Ref { mutable: true },
+        args: &[Self::SLICE],
+    };
+}
+
+const STR: &TypeLayout = &TypeLayout {
+    name: "str",
+    package: "core",
+    version: "",
+    size: 0,
+    align: 1,
+    option_size: 0,
+    kind: Kind::Str,
+    args: &[],
+};
+
+/// The layout of `&str` in a signature (generated code).
+pub const STR_REF: &TypeLayout = &TypeLayout {
+    name: "&",
+    package: "core",
+    version: "",
+    size: size_of::<&str>(),
+    align: align_of::<&str>(),
+    option_size: size_of::<Option<&str>>(),
+    kind: Kind::Ref { mutable: false },
+    args: &[STR],
+};
+
+/// The layout of `&mut str` in a signature (generated code).
+pub const STR_MUT: &TypeLayout = &TypeLayout {
+    name: "&mut",
+    package: "core",
+    version: "",
+    size: size_of::<&mut str>(),
+    align: align_of::<&mut str>(),
+    option_size: size_of::<Option<&mut str>>(),
+    kind: Kind::Ref { mutable: true },
+    args: &[STR],
+};
