@@ -206,3 +206,14 @@ fn dropping_the_handle_unloads_everything_and_removes_the_copies() {
     assert!(mapped_under(&dir).is_empty(), "nothing mapped after drop");
     assert!(!dir.exists(), "the private directory is removed");
 }
+
+#[test]
+fn a_destructor_that_panics_twice_at_unload_neither_unwinds_nor_aborts() {
+    let hs = Slot::<Greeter>::load(fixture("drop-panics")).unwrap();
+    assert_eq!(hs.current().build(), 66);
+    hs.swap(fixture("greeter-v1")).unwrap();
+    assert!(hs.wait_drained(REAP_TIMEOUT), "the reaper survived");
+    assert_eq!(hs.current().build(), 1);
+    let swapped_again = hs.swap(fixture("greeter-v2")).unwrap();
+    assert_eq!(swapped_again.generation, 3);
+}

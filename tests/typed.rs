@@ -1,8 +1,9 @@
 //! Interfaces declared with `#[liveswap::interface]`: values crossing both
-//! ways, panics returned as errors, and the fingerprint.
+//! ways, panics returned as errors, methods named like the library's own,
+//! and the handshake.
 
 use fixture_api::Calc;
-use liveswap::{CallError, Error, Slot};
+use liveswap::{CallError, Error, Slot, Version};
 use liveswap_tests::fixture;
 
 fn calc() -> Slot<dyn Calc> {
@@ -94,4 +95,14 @@ fn a_macro_interface_swaps_like_any_other() {
     let report = hs.swap(fixture("calc")).unwrap();
     assert_eq!(report.generation, 2);
     assert_eq!(hs.current().greet("again").as_deref(), Ok("hello, again"));
+}
+
+#[test]
+fn plugin_methods_named_like_version_metadata_are_not_shadowed() {
+    let hs = calc();
+    let guard = hs.current();
+    assert_eq!(guard.generation(), Ok(4242));
+    assert_eq!(guard.source().as_deref(), Ok("the plugin's own source"));
+    assert_eq!(Version::generation(&guard), 1);
+    assert_eq!(Version::source(&guard), fixture("calc"));
 }

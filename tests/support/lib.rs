@@ -52,6 +52,38 @@ pub fn fixtures_dir() -> &'static Path {
     })
 }
 
+/// Builds the fixture package `package` on its own (`cargo build -p`), so
+/// that the features it asks of its dependencies are not unified with any
+/// other package's, and returns its `.so`.
+pub fn build_alone(package: &str) -> PathBuf {
+    let root = workspace_root();
+    let target = root.join("target").join("fixtures");
+    let release = !cfg!(debug_assertions);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .arg("build")
+        .args(release.then_some("--release"))
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(root.join("tests/fixtures/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .args(["-p", package])
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("run cargo to build a fixture plugin");
+    assert!(
+        out.status.success(),
+        "building fixture {package} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target
+        .join(if release { "release" } else { "debug" })
+        .join(format!("lib{}.so", package.replace('-', "_")))
+}
+
 /// The built `.so` of fixture `name` (e.g. `"greeter-v1"`).
 pub fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(format!("lib{}.so", name.replace('-', "_")))

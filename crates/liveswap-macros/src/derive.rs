@@ -180,6 +180,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         recursive: false,
         generic: !type_args.is_empty(),
     };
+    let mut discriminants: Vec<TokenStream> = Vec::new();
     let kind = match &input.data {
         Data::Struct(s) => {
             let fields = ctx.fields(&s.fields, true)?;
@@ -188,22 +189,39 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         Data::Enum(e) => {
             let repr = repr(&input);
             let mut variants = Vec::new();
-            let mut previous: Option<TokenStream> = None;
-            for v in &e.variants {
-                let discriminant = match &v.discriminant {
+            // Each variant's discriminant is its explicit value, or one more
+            // than the last variant compiled in before it: `__LAST_i` tracks
+            // that through variants removed by `#[cfg]`.
+            let mut previous = format_ident!("__LIVESWAP_NONE");
+            discriminants.push(quote!(
+                const __LIVESWAP_NONE: i128 = -1;
+            ));
+            for (i, v) in e.variants.iter().enumerate() {
+                let this = format_ident!("__LIVESWAP_D{}", i);
+                let last = format_ident!("__LIVESWAP_LAST{}", i);
+                let value = match &v.discriminant {
                     Some((_, expr)) => quote!((#expr) as i128),
-                    None => match &previous {
-                        Some(p) => quote!(#p + 1),
-                        None => quote!(0i128),
-                    },
+                    None => quote!(#previous + 1),
                 };
-                previous = Some(quote!((#discriminant)));
+                let cfgs: Vec<TokenStream> = v
+                    .attrs
+                    .iter()
+                    .filter(|a| a.path().is_ident("cfg"))
+                    .filter_map(|a| a.meta.require_list().ok().map(|l| l.tokens.clone()))
+                    .collect();
+                discriminants.push(quote! {
+                    #[allow(non_upper_case_globals, clippy::cast_lossless)]
+                    const #this: i128 = #value;
+                    #[allow(non_upper_case_globals)]
+                    const #last: i128 = if ::core::cfg!(all(#(#cfgs),*)) { #this } else { #previous };
+                });
+                previous = last;
                 let name = v.ident.to_string();
                 let fields = ctx.fields(&v.fields, false)?;
-                let cfgs = v.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+                let cfg_attrs = v.attrs.iter().filter(|a| a.path().is_ident("cfg"));
                 variants.push(quote! {
-                    #(#cfgs)*
-                    #krate::layout::Variant { name: #name, discriminant: #discriminant, fields: #fields }
+                    #(#cfg_attrs)*
+                    #krate::layout::Variant { name: #name, discriminant: #this, fields: #fields }
                 });
             }
             quote!(#krate::layout::Kind::Enum { repr: #repr, variants: &[#(#variants),*] })
@@ -257,6 +275,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     Ok(quote! {
         const _: () = {
+            #(#discriminants)*
             #by_name
             // SAFETY: the layout is measured by the compiler (`size_of`,
             // `align_of`, `offset_of!`) and every field's type is itself

@@ -211,4 +211,8 @@ pub trait Calc: Send + Sync {
     fn touch(&self);
     /// Panics with `message` when `fail` is set.
     fn checked(&self, fail: bool, message: String) -> u32;
+    /// Named like `Version::generation`, which must not hide it.
+    fn generation(&self) -> u64;
+    /// Named like `Version::source`, which must not hide it.
+    fn source(&self) -> String;
 }

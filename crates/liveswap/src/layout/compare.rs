@@ -39,10 +39,25 @@ struct Comparer<'a> {
 }
 
 impl Comparer<'_> {
+    /// The trail and the detail in one line: "method `check`, argument 1:
+    /// `rules_api::Request`, field 0: the host has ...".
     fn fail(&self, detail: String) -> Result<(), String> {
-        let mut text = self.trail.join(", ");
+        let mut text = String::new();
+        let mut after_position = false;
+        for (i, step) in self.trail.iter().enumerate() {
+            if i > 0 {
+                text.push_str(if after_position { ": " } else { ", " });
+            }
+            text.push_str(step);
+            after_position = step == "result" || step.starts_with("argument ");
+        }
         if !text.is_empty() {
-            text.push_str(": ");
+            let continues = detail.starts_with("field ") || detail.starts_with("variant ");
+            text.push_str(if continues && !after_position {
+                ", "
+            } else {
+                ": "
+            });
         }
         text.push_str(&detail);
         Err(text)
@@ -240,11 +255,12 @@ fn identity(host: &Table, h: usize, plugin: &Table, p: usize, depth: usize) -> O
     {
         return Some(format!("the host has `{hs}`, the plugin `{ps}`"));
     }
+    // The innermost difference says the most: `rules_api::Request` comes
+    // from another version, rather than `&Request` differs.
     ht.args
         .iter()
         .zip(&pt.args)
-        .find_map(|(&a, &b)| identity(host, a, plugin, b, depth + 1).map(|_| ()))
-        .map(|()| format!("the host has `{hs}`, the plugin `{ps}`"))
+        .find_map(|(&a, &b)| identity(host, a, plugin, b, depth + 1))
 }
 
 /// A type as written: `Vec<String>`, `&[u8]`, `(u8, rules_api::Request)`.

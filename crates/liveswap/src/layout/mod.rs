@@ -26,3 +26,6 @@ pub use decode::{DecodeError, Table};
 pub use describe::{CrossSafe, Field, Kind, MethodLayout, TypeLayout, Variant};
 pub(crate) use table::encode_vec;
 pub use table::{encode_table, table_len};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! The boundary is checked type by type before any plugin code runs: a
+//! plugin built against an altered copy of the shared types crate is
+//! refused, before `dlopen`, with a message that names the method, the type
+//! and the first difference; the serving version keeps serving.
+//!
+//! Each altered plugin is its own package built on its own (`build_alone`),
+//! so that cargo neither unifies its features with another's nor reuses
+//! another build of `rules_api`; each test asserts that the altered
+//! plugin's type table really differs from the host's.
+
+use std::fs;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use liveswap::{Error, Slot};
+use liveswap_tests::{build_alone, fixture, marker_path};
+use rules_api::{Action, Rules, request};
+
+/// The rules plugin's load-time constructor writes one marker for the
+/// whole process: tests that read it take turns.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn section(path: &Path) -> Vec<u8> {
+    use object::{Object, ObjectSection};
+    let bytes = fs::read(path).expect("read plugin");
+    let file = object::File::parse(&*bytes).expect("parse plugin");
+    let section = file
+        .section_by_name(liveswap::SECTION)
+        .expect("a descriptor");
+    section.data().expect("section data").to_vec()
+}
+
+/// Swaps the serving rules plugin for `variant` and returns the refusal's
+/// detail, after checking that nothing of the variant ran or stayed mapped
+/// and that the serving version still answers right.
+fn refusal(variant: &str) -> String {
+    let _turn = one_at_a_time();
+    let altered = build_alone(variant);
+    let baseline = fixture("rules-plugin");
+    assert_ne!(
+        section(&altered)[liveswap::DESCRIPTOR_SIZE..],
+        section(&baseline)[liveswap::DESCRIPTOR_SIZE..],
+        "{variant}: the altered plugin's type table must differ"
+    );
+    let slot = Slot::<dyn Rules>::load(&baseline).expect("load the rules plugin");
+    let marker = marker_path("rules-plugin");
+    assert!(
+        marker.exists(),
+        "the baseline's constructor writes the marker"
+    );
+    fs::remove_file(&marker).unwrap();
+
+    let err = slot
+        .swap(&altered)
+        .expect_err("an altered plugin is refused");
+
+    assert!(!marker.exists(), "{variant}: the plugin's code ran");
+    let stem = altered.file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(
+        !liveswap::mapped_files().iter().any(|m| m.contains(&stem)),
+        "{variant}: nothing of it stays mapped"
+    );
+    assert_eq!(slot.generation(), 1);
+    let verdict = slot.current().check(&request("ann", 90)).unwrap();
+    assert_eq!(verdict.action, Action::Block);
+    match err {
+        Error::LayoutMismatch {
+            interface, detail, ..
+        } => {
+            assert_eq!(interface, "rules_api::Rules");
+            detail
+        }
+        other => panic!("{variant}: expected a layout mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_unaltered_plugin_serves_right_verdicts() {
+    let _turn = one_at_a_time();
+    let slot = Slot::<dyn Rules>::load(fixture("rules-plugin")).unwrap();
+    let current = slot.current();
+    let scores = [10, 49, 50, 79, 80, 203];
+    let requests: Vec<_> = scores.iter().map(|&s| request("bo", s)).collect();
+    let verdicts = current.check_all(&requests).unwrap();
+    let actions: Vec<Action> = verdicts.iter().map(|v| v.action).collect();
+    use Action::{Allow, Block, Review};
+    assert_eq!(actions, [Allow, Allow, Review, Review, Block, Block]);
+    assert_eq!(verdicts[3].reason, "bo: score 79");
+}
+
+#[test]
+fn two_fields_declared_in_the_other_order_are_refused_naming_field_0() {
+    let detail = refusal("rules-swapped-fields");
+    assert!(
+        detail.starts_with("method `check`, argument 1: `rules_api::Request`, field 0: the host has `user: String` at offset "),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("the plugin `urls: Vec<String>` at offset "),
+        "{detail}"
+    );
+}
+
+#[test]
+fn two_same_size_fields_swapped_are_refused() {
+    let detail = refusal("rules-swapped-scores");
+    assert!(
+        detail.contains("`rules_api::Request`, field 2: the host has `score: u64`"),
+        "{detail}"
+    );
+    assert!(detail.contains("the plugin `age_days: u64`"), "{detail}");
+}
+
+#[test]
+fn a_grown_struct_is_refused_naming_the_new_field() {
+    let detail = refusal("rules-grown-request");
+    assert!(
+        detail.contains("`rules_api::Request`, field 4: the host has no such field, the plugin `history: [u64; 3]` at offset "),
+        "{detail}"
+    );
+}
+
+#[test]
+fn an_added_enum_variant_in_a_result_is_refused() {
+    let detail = refusal("rules-extra-variant");
+    assert_eq!(
+        detail,
+        "method `check`, result: `rules_api::Verdict`, field `action`, `rules_api::Action`, \
+         variant 3: the host has none, the plugin `Quarantine` = 3"
+    );
+}
+
+#[test]
+fn two_enum_variants_in_the_other_order_are_refused() {
+    let detail = refusal("rules-reordered-variants");
+    assert!(
+        detail.ends_with(
+            "`rules_api::Action`, variant 1: the host has `Review` = 1, the plugin `Block` = 1"
+        ),
+        "{detail}"
+    );
+}
+
+#[test]
+fn the_types_crate_at_another_version_is_refused_naming_both_versions() {
+    let detail = refusal("rules-v1-1");
+    assert_eq!(
+        detail,
+        "method `check`, argument 1: `rules_api::Request` comes from rules_api 1.0.0 in the \
+         host, rules_api 1.1.0 in the plugin"
+    );
+}
