@@ -10,10 +10,16 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The path does not exist.
-    #[error("plugin {path}: no such file")]
+    #[error(
+        "plugin {path}: no such file{}",
+        relative_to.as_ref().map(|dir| format!(" (looked for relative to {}, the current directory)", dir.display())).unwrap_or_default()
+    )]
     NotFound {
         /// The path asked for.
         path: PathBuf,
+        /// For a relative path, the directory it was relative to: the
+        /// process's current directory at the time.
+        relative_to: Option<PathBuf>,
     },
     /// The path exists but is a directory, a socket, a device or a fifo.
     #[error("plugin {path}: not a regular file (it is {what})")]
@@ -146,7 +152,7 @@ impl Error {
     /// The plugin path the error is about, if any.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
-            Error::NotFound { path }
+            Error::NotFound { path, .. }
             | Error::NotAFile { path, .. }
             | Error::Unreadable { path, .. }
             | Error::NotSharedObject { path, .. }

@@ -92,6 +92,7 @@
 mod abi;
 mod descriptor;
 mod error;
+mod filekind;
 mod handshake;
 mod interface;
 pub mod layout;

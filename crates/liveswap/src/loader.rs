@@ -5,7 +5,8 @@
 //! under a unique name; `dlopen` the copy with `RTLD_NOW | RTLD_LOCAL`;
 //! resolve the entry point; call it. The bytes checked are the bytes mapped,
 //! whatever happens to the source meanwhile, and glibc never sees a path or
-//! inode it has cached (it caches by both, see DESIGN.md).
+//! inode it has cached (glibc caches loaded libraries by both, so a new
+//! build at a loaded path or inode would return the old code).
 //!
 //! Unloading is the reverse: drop the instance (its destructor runs while
 //! its code is mapped), `dlclose`, then verify that the library is really
@@ -31,8 +32,9 @@ use crate::interface::Interface;
 use crate::verify::{self, Residue};
 
 /// Generations loaded by this process, all handles together. Each loaded
-/// copy may use per-library resources that are never returned (DESIGN.md:
-/// pthread keys), so this is watched (`stats`).
+/// copy may use per-library resources that are never returned (pthread
+/// keys of plugins that call `std::thread::current()`), so this is watched
+/// (`stats`).
 pub(crate) static LOADED_IN_PROCESS: AtomicU64 = AtomicU64::new(0);
 static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 
@@ -99,6 +101,10 @@ fn source_error(path: &Path, source: io::Error) -> Error {
     match source.kind() {
         io::ErrorKind::NotFound => Error::NotFound {
             path: path.to_path_buf(),
+            relative_to: path
+                .is_relative()
+                .then(std::env::current_dir)
+                .and_then(Result::ok),
         },
         _ => Error::Unreadable {
             path: path.to_path_buf(),

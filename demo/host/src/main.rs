@@ -40,7 +40,8 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     workers: usize,
 
-    /// Also log the library's informational events (to standard error)
+    /// Also show the library's own log (`tracing` events: loads, swaps,
+    /// refusals, unloads, warnings) on standard error
     #[arg(long)]
     verbose: bool,
 }
@@ -93,15 +94,15 @@ enum Event {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(if args.verbose {
-            tracing::Level::INFO
-        } else {
-            tracing::Level::WARN
-        })
-        .init();
+    // By default the demo prints one line of its own per event, and what
+    // the library logs would only repeat it; `--verbose` shows the log too.
+    if args.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_max_level(tracing::Level::INFO)
+            .init();
+    }
 
     let first = match args.plugin.clone().map_or_else(bundled_plugin, Ok) {
         Ok(path) => path,

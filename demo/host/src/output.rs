@@ -58,8 +58,13 @@ pub fn swap(plugin: &Slot<dyn Handles>, path: &Path) -> String {
     match plugin.swap(path) {
         Ok(report) => {
             let (_, says) = says(plugin);
+            let warnings: String = report
+                .warnings
+                .iter()
+                .map(|w| format!(" | warning: {w}"))
+                .collect();
             format!(
-                "swap ok: generation {} (was {}) from {} in {} (copy {}, check {}, load {}, publish {}): {says}",
+                "swap ok: generation {} (was {}) from {} in {} (copy {}, check {}, load {}, publish {}): {says}{warnings}",
                 report.generation,
                 report.previous,
                 path.display(),

@@ -18,19 +18,20 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
-/// An editable copy of `demo/plugin`, built as its own crate into a target
-/// directory of its own, the way a user edits `my_code.rs` and rebuilds.
-/// Each test names its own copy, so tests running at once do not share one.
+/// An editable copy of `demo/plugin`, built as a crate of its own the way
+/// a user edits `my_code.rs` and rebuilds. Each test names its own copy (a
+/// package of its own name, so its `.so` has its own name too), and all
+/// build into the tests' shared plugin target directory, where `liveswap`
+/// and its dependencies are built once for every test plugin.
 struct EditablePlugin {
     dir: PathBuf,
-    target: PathBuf,
+    package: String,
 }
 
 impl EditablePlugin {
     fn new(name: &str) -> Self {
         let root = root();
-        let base = root.join("target/demo-e2e").join(name);
-        let dir = base.join("plugin");
+        let dir = liveswap_tests::target_dir().join("demo-e2e").join(name);
         let _ = fs::remove_dir_all(dir.join("src"));
         fs::create_dir_all(dir.join("src")).unwrap();
         for file in ["lib.rs", "handles.rs", "my_code.rs"] {
@@ -40,10 +41,11 @@ impl EditablePlugin {
             )
             .unwrap();
         }
+        let package = format!("liveswap-demo-plugin-{name}");
         fs::write(
             dir.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"liveswap-demo-plugin\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
                  [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
                  liveswap = {{ path = {:?} }}\nliveswap-demo-types = {{ path = {:?} }}\n\n[workspace]\n",
                 root.join("crates/liveswap"),
@@ -51,11 +53,14 @@ impl EditablePlugin {
             ),
         )
         .unwrap();
-        fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-        EditablePlugin {
-            dir,
-            target: base.join("target"),
-        }
+        // The fixtures' lock file: the same dependency versions as the
+        // fixture plugins, so the shared build is reused.
+        fs::copy(
+            root.join("tests/fixtures/Cargo.lock"),
+            dir.join("Cargo.lock"),
+        )
+        .unwrap();
+        EditablePlugin { dir, package }
     }
 
     fn edit(&self, from: &str, to: &str) {
@@ -71,21 +76,8 @@ impl EditablePlugin {
     /// Builds and returns the path cargo writes the plugin to (the same
     /// path every time).
     fn build(&self) -> PathBuf {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--quiet", "--manifest-path"])
-            .arg(self.dir.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&self.target)
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "plugin build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.target.join("debug/libliveswap_demo_plugin.so")
+        liveswap_tests::build_plugins(&self.dir.join("Cargo.toml"), &[])
+            .join(format!("lib{}.so", self.package.replace('-', "_")))
     }
 }
 
@@ -95,18 +87,26 @@ struct Demo {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     seen: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Demo {
-    fn start(plugin: &Path) -> Self {
+    fn start(plugin: &Path, options: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_liveswap-demo"))
             .arg(plugin)
             .args(["--interval", "100ms", "--workers", "2"])
+            .args(options)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -121,6 +121,7 @@ impl Demo {
             child,
             lines,
             seen: Vec::new(),
+            stderr: Some(stderr),
         }
     }
 
@@ -177,7 +178,7 @@ impl Drop for Demo {
 fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
     let plugin = EditablePlugin::new("edited");
     let path = plugin.build();
-    let mut demo = Demo::start(&path);
+    let mut demo = Demo::start(&path, &[]);
     demo.expect("on load", |l| {
         l.starts_with("loaded ") && l.contains("\"Adding to 10: 17\"")
     });
@@ -246,6 +247,11 @@ fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
         status.success(),
         "end of input exits with status 0, got {status}"
     );
+    let stderr = demo.stderr.take().unwrap().join().unwrap();
+    assert!(
+        stderr.is_empty(),
+        "one line per event: without --verbose the library's log stays off the console, got:\n{stderr}"
+    );
 }
 
 #[test]
@@ -264,7 +270,7 @@ fn without_the_bundled_plugin_the_demo_says_how_to_build_it() {
 #[test]
 fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
     let path = EditablePlugin::new("pristine").build();
-    let mut demo = Demo::start(&path);
+    let mut demo = Demo::start(&path, &["--verbose"]);
     demo.expect_busy_tick(1);
     // SAFETY: sending a signal to our own child process.
     let sent = unsafe { libc::kill(demo.child.id() as libc::pid_t, libc::SIGINT) };
@@ -273,4 +279,9 @@ fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
     let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
     assert!(bye.contains(", 0 failed,"), "{bye}");
     assert!(demo.child.wait().unwrap().success());
+    let stderr = demo.stderr.take().unwrap().join().unwrap();
+    assert!(
+        stderr.contains("plugin loaded"),
+        "--verbose shows the library's log: {stderr}"
+    );
 }
