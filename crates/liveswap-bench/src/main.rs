@@ -6,20 +6,41 @@
 
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Arg, ArgAction, Command};
 use liveswap_bench::{plugins, read_path, soak, storm, swaps};
 use liveswap_demo_types::Handles;
 use serde_json::json;
 
-#[derive(Parser, Debug)]
-#[command(about = "Side-by-side measurements of liveswap")]
 struct Args {
-    /// A shorter run of everything (under 3 minutes)
-    #[arg(long)]
     quick: bool,
-    /// Print one JSON object with every figure as the last line
-    #[arg(long)]
     json: bool,
+}
+
+impl Args {
+    /// Parses the command line (clap's builder API, as the demo does: the
+    /// derive macro would change the features of dependencies shared with
+    /// the plugins, and make cargo rebuild them between builds).
+    fn parse() -> Self {
+        let matches = Command::new("liveswap-bench")
+            .about("Side-by-side measurements of liveswap")
+            .arg(
+                Arg::new("quick")
+                    .long("quick")
+                    .action(ArgAction::SetTrue)
+                    .help("A shorter run of everything"),
+            )
+            .arg(
+                Arg::new("json")
+                    .long("json")
+                    .action(ArgAction::SetTrue)
+                    .help("Print one JSON object with every figure as the last line"),
+            )
+            .get_matches();
+        Args {
+            quick: matches.get_flag("quick"),
+            json: matches.get_flag("json"),
+        }
+    }
 }
 
 struct Plan {

@@ -18,32 +18,68 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Arg, ArgAction, Command, value_parser};
 use liveswap::Slot;
 use liveswap_demo_types::Handles;
 
 /// The bundled plugin's file name, as cargo builds it.
 const BUNDLED: &str = "libliveswap_demo_plugin.so";
 
-#[derive(Parser, Debug)]
-#[command(version, about = "Hot-swap a plugin while worker threads call it")]
+/// The command line.
 struct Args {
-    /// The first plugin to load [default: the bundled demo plugin built
-    /// beside this binary]
     plugin: Option<PathBuf>,
-
-    /// How often to print what the plugin says (e.g. 1s, 250ms, 2)
-    #[arg(long, default_value = "1s", value_parser = parse_interval)]
     interval: Duration,
-
-    /// Worker threads calling the plugin in a tight loop
-    #[arg(long, default_value_t = 2)]
     workers: usize,
-
-    /// Also show the library's own log (`tracing` events: loads, swaps,
-    /// refusals, unloads, warnings) on standard error
-    #[arg(long)]
     verbose: bool,
+}
+
+impl Args {
+    /// Parses the command line (clap's builder API: the derive macro would
+    /// give this package other features of shared dependencies than the
+    /// plugin's, and a rebuild of both on every switch between them).
+    fn parse() -> Self {
+        let mut matches = Command::new("liveswap-demo")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("Hot-swap a plugin while worker threads call it")
+            .arg(
+                Arg::new("plugin")
+                    .value_parser(value_parser!(PathBuf))
+                    .help(
+                        "The first plugin to load [default: the bundled demo plugin built \
+                         beside this binary]",
+                    ),
+            )
+            .arg(
+                Arg::new("interval")
+                    .long("interval")
+                    .default_value("1s")
+                    .value_parser(parse_interval)
+                    .help("How often to print what the plugin says (e.g. 1s, 250ms, 2)"),
+            )
+            .arg(
+                Arg::new("workers")
+                    .long("workers")
+                    .default_value("2")
+                    .value_parser(value_parser!(usize))
+                    .help("Worker threads calling the plugin in a tight loop"),
+            )
+            .arg(
+                Arg::new("verbose")
+                    .long("verbose")
+                    .action(ArgAction::SetTrue)
+                    .help(
+                        "Also show the library's own log (tracing events: loads, swaps, \
+                         refusals, unloads, warnings) on standard error",
+                    ),
+            )
+            .get_matches();
+        Args {
+            plugin: matches.remove_one("plugin"),
+            interval: matches.remove_one("interval").expect("has a default"),
+            workers: matches.remove_one("workers").expect("has a default"),
+            verbose: matches.get_flag("verbose"),
+        }
+    }
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
