@@ -1,5 +1,5 @@
-//! Replace a running process's plugin code without restarting it, without
-//! dropping a call and without losing the state it holds.
+//! Replace a running process's plugin code without restarting it and
+//! without dropping a call.
 //!
 //! A *plugin* is a `cdylib` that exports one API object through
 //! [`export!`]. A [`Slot`] handle loads it, gives it to any number of
@@ -9,6 +9,10 @@
 //! unloaded when its last caller lets go. It is the Rust counterpart of
 //! GHC's hot-swap library (`registerHotswap` / `withSO` / `swapSO` are
 //! [`Slot::load`] / [`Slot::with`] / [`Slot::swap`]).
+//!
+//! Code is swapped, not state: each version starts from its constructor,
+//! and whatever the old version held (a counter, a cache) goes with it.
+//! Keep state that must outlive a swap in the host, and pass it in.
 //!
 //! ```no_run
 //! // The interface, in a crate both sides depend on:
@@ -53,21 +57,42 @@
 //! - **Nothing of a rejected file runs.** The handshake is read from the
 //!   file's bytes (an ELF section) before `dlopen`: compiler, target,
 //!   library version, interface name, version, layout and fingerprint.
-//! - **Each load maps a private copy**, so a plugin can be rebuilt in place,
-//!   overwritten or deleted while loaded, and swapped again from the same
-//!   path.
+//! - **Each load maps a private copy.** The file is read once, checked,
+//!   and written under a unique name in a private directory, and only that
+//!   copy is mapped; so the source file may be rebuilt, overwritten in
+//!   place (same inode), truncated or deleted while its version serves,
+//!   and swapped in again from the same path (tested in `tests/lifecycle.rs`).
 //! - **Every unload is verified** with the loader and `/proc/self/maps`; a
 //!   library that stays mapped is reported as [`State::Pinned`].
 //!
 //! # Costs
 //!
-//! [`Slot::current`] costs an atomic load and a per-thread slot
-//! (`arc-swap`'s debt list); holding many guards at once on a thread, or one
-//! across a long wait, falls back to a reference count. [`Reader`] caches
-//! the version per thread and costs one relaxed load while nothing changed,
-//! but pins its version while idle. [`Slot::current_owned`] is an
-//! `Arc` clone. A swap costs a file read and write, a parse, a `dlopen`
-//! and the plugin's constructor, all on the swapping thread.
+//! Measured by `liveswap-bench` (BENCHMARKS.md in the repository) on a
+//! 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36, rustc 1.95, release
+//! builds, calling a plugin method `add(i64, i64) -> i64`; a bare function
+//! pointer to the same code costs 2.2 ns a call there. Per call, one thread
+//! / two threads calling at once:
+//!
+//! | read | ns per call | what it costs |
+//! |---|---:|---|
+//! | [`Reader::get`] + call | 2.5 / 2.5 | one relaxed load while nothing was swapped; pins its version while idle |
+//! | [`Slot::current`] + call | 6.6 / 6.7 | `arc-swap`'s load: two uncontended atomic operations on a debt slot of the calling thread's own, through an out-of-line call |
+//! | [`Slot::with`] + call | as `current` | `current` around a closure |
+//! | [`Slot::current_owned`] + call | 8.7 / 49 | an `Arc` clone: one shared reference count, contended by every thread |
+//! | for comparison: `RwLock<Arc<_>>` + call | 5.1 / 42 | |
+//!
+//! Holding many guards at once on one thread, or one for a long time, makes
+//! `current` fall back to the reference count (the `current_owned` figure):
+//! take a guard for a call, not for a request.
+//!
+//! A swap costs a read and a write of the whole file, a parse of its ELF
+//! headers and descriptor (a few µs), a `dlopen`, and the plugin's
+//! constructor, all on the swapping thread; publishing is one atomic swap
+//! (under 1 µs). For a 0.4 MB release plugin, 0.2 ms in all (p50; p99
+//! 0.3 ms); for an 8.9 MB debug build, 3 ms, nearly all of it the copy.
+//! Unloading (the plugin's destructor, `dlclose`, and a check of
+//! `/proc/self/maps`) happens on the handle's reaper thread. Each version
+//! in service keeps its private copy on disk.
 //!
 //! # The plugin contract
 //!

@@ -127,6 +127,20 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Errors
     ///
     /// Any [`Error`] about the file, its handshake or its constructor.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// use liveswap::Slot;
+    ///
+    /// match Slot::<dyn Handles>::load("target/debug/libmy_plugin.so") {
+    ///     Ok(plugin) => println!("serving generation {}", plugin.generation()),
+    ///     // Display names the file and what was wrong with it.
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::load_with(path, Options::new())
     }
@@ -172,12 +186,39 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// The current version, for one call or a few. Lock-free and
     /// wait-free on its fast path (see [`Guard`]); never waits for a swap, a
     /// load or an unload.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let current = plugin.current();
+    /// // Both calls answer from the same version, even if a swap happens
+    /// // between them.
+    /// println!("{} / {}", current.some_data()?, current.some_fn(7)?);
+    /// println!("generation {}", liveswap::Version::generation(&current));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn current(&self) -> Guard<I> {
         Guard(self.current.load())
     }
 
     /// Runs `f` on the current version, which stays loaded until `f`
     /// returns (GHC hot-swap's `withSO`).
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let answer: Result<String, liveswap::CallError> = plugin.with(|api| api.some_fn(7));
+    /// println!("{}", answer?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with<R>(&self, f: impl FnOnce(&I::View) -> R) -> R {
         f(&self.current())
     }
@@ -185,11 +226,55 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// An owned reference to the current version, for long holds (across
     /// `.await`, or stored in a request). Costs a reference-count increment;
     /// keeps the version loaded until dropped.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let pinned = plugin.current_owned(); // an `Arc<Version<dyn Handles>>`
+    /// let worker = std::thread::spawn(move || {
+    ///     // However many swaps happen meanwhile, this is the same version.
+    ///     let generation = liveswap::Version::generation(&pinned);
+    ///     pinned.some_fn(7).map(|text| (generation, text))
+    /// });
+    /// let (generation, text) = worker.join().unwrap()?;
+    /// println!("generation {generation} said {text}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn current_owned(&self) -> Arc<Version<I>> {
         self.current.load_full()
     }
 
     /// A cached reader for one thread's hot loop; see [`Reader`].
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let plugin = std::sync::Arc::new(plugin);
+    /// let worker = {
+    ///     let plugin = std::sync::Arc::clone(&plugin);
+    ///     std::thread::spawn(move || {
+    ///         let mut reader = plugin.reader(); // one per thread
+    ///         let mut total = 0;
+    ///         for i in 0..1_000_000 {
+    ///             // One relaxed load while nothing was swapped; the next call
+    ///             // after a swap sees the new version.
+    ///             total += reader.get().some_fn(i).map_or(0, |s| s.len());
+    ///         }
+    ///         total
+    ///     })
+    /// };
+    /// plugin.swap("target/debug/libmy_plugin.so")?; // the worker never waits
+    /// println!("{}", worker.join().unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reader(&self) -> Reader<I> {
         Reader(Cache::new(Arc::clone(&*self.current)))
     }
@@ -220,6 +305,27 @@ impl<I: Interface + ?Sized> Slot<I> {
     ///
     /// Any [`Error`] about the file, its handshake or its constructor; the
     /// current version keeps serving and nothing of the file stays mapped.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// // Rebuilt at the same path (`cargo build`): swap it in.
+    /// match plugin.swap("target/debug/libmy_plugin.so") {
+    ///     Ok(report) => println!(
+    ///         "generation {} (was {}) in {:?}",
+    ///         report.generation,
+    ///         report.previous,
+    ///         report.total()
+    ///     ),
+    ///     // A refusal changes nothing: the previous version keeps serving.
+    ///     Err(e) => eprintln!("swap refused: {e}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
         let path = path.as_ref();
         let mut control = self.lock_control();
@@ -235,6 +341,22 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Errors
     ///
     /// [`Error::NoRollback`] before any swap; otherwise as [`swap`](Self::swap).
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// plugin.swap("target/debug/libmy_plugin.so")?;
+    /// if plugin.current().some_fn(7).is_err() {
+    ///     // The new build panics: go back to the one before it.
+    ///     let report = plugin.rollback()?;
+    ///     println!("back on the previous build, as generation {}", report.generation);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rollback(&self) -> Result<SwapReport, Error> {
         let mut control = self.lock_control();
         let Some((copy, source)) = control.rollback.clone() else {
