@@ -1,8 +1,9 @@
 //! `liveswap-bench`: every measurement side by side, in one run.
 //!
-//! `cargo run --release -p liveswap-bench -- --quick` (under 3 minutes) or
-//! without `--quick` for the full run; `--json` adds one JSON object as the
-//! last line. See BENCHMARKS.md for what the figures mean.
+//! `cargo run --release -p liveswap-bench -- --quick` for a short run, or
+//! without `--quick` for the full run (BENCHMARKS.md says how long each
+//! took); `--json` adds one JSON object as the last line. See BENCHMARKS.md
+//! for what the figures mean.
 
 use std::time::{Duration, Instant};
 

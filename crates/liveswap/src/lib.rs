@@ -69,17 +69,17 @@
 //!
 //! Measured by `liveswap-bench` (BENCHMARKS.md in the repository) on a
 //! 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36, rustc 1.95, release
-//! builds, calling a plugin method `add(i64, i64) -> i64`; a bare function
-//! pointer to the same code costs 2.2 ns a call there. Per call, one thread
-//! / two threads calling at once:
+//! builds, the machine shared with other work, calling a plugin method
+//! `add(i64, i64) -> i64`; a bare function pointer to the same code costs
+//! 2.3 ns a call there. Per call, one thread / two threads calling at once:
 //!
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
 //! | [`Reader::get`] + call | 2.5 / 2.5 | one relaxed load while nothing was swapped; pins its version while idle |
-//! | [`Slot::current`] + call | 6.6 / 6.7 | `arc-swap`'s load: two uncontended atomic operations on a debt slot of the calling thread's own, through an out-of-line call |
+//! | [`Slot::current`] + call | 6.3 / 6.8 to 11.5 | `arc-swap`'s load: two uncontended atomic operations on a debt slot of the calling thread's own, through an out-of-line call (two runs) |
 //! | [`Slot::with`] + call | as `current` | `current` around a closure |
-//! | [`Slot::current_owned`] + call | 8.7 / 49 | an `Arc` clone: one shared reference count, contended by every thread |
-//! | for comparison: `RwLock<Arc<_>>` + call | 5.1 / 42 | |
+//! | [`Slot::current_owned`] + call | 8.9 / 58 | an `Arc` clone: one shared reference count, contended by every thread |
+//! | for comparison: `RwLock<Arc<_>>` + call | 5.2 / 59 | |
 //!
 //! Holding many guards at once on one thread, or one for a long time, makes
 //! `current` fall back to the reference count (the `current_owned` figure):
@@ -88,11 +88,14 @@
 //! A swap costs a read and a write of the whole file, a parse of its ELF
 //! headers and descriptor (a few µs), a `dlopen`, and the plugin's
 //! constructor, all on the swapping thread; publishing is one atomic swap
-//! (under 1 µs). For a 0.4 MB release plugin, 0.2 ms in all (p50; p99
-//! 0.3 ms); for an 8.9 MB debug build, 3 ms, nearly all of it the copy.
+//! (about 1 µs). For a 0.4 MB release plugin, 0.2 ms in all (p50; p99
+//! 0.3 ms); for a 9.6 MB debug build, 4 ms at the median, nearly all of it
+//! the copy.
 //! Unloading (the plugin's destructor, `dlclose`, and a check of
-//! `/proc/self/maps`) happens on the handle's reaper thread. Each version
-//! in service keeps its private copy on disk.
+//! `/proc/self/maps`) happens on the handle's reaper thread, and `swap`
+//! does not wait for it: thousands of swaps in a tight loop can outrun the
+//! reaper (in one 10,000-swap run, 7,623 copies were still mapped at the
+//! end). Each version in service keeps its private copy on disk.
 //!
 //! # The plugin contract
 //!
