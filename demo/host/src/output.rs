@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use liveswap::{Slot, Stats, Version};
+use liveswap::{Slot, State, Stats, Version};
 use liveswap_demo_types::Handles;
 
 use crate::workers::Meter;
@@ -98,10 +98,15 @@ pub fn status(stats: &Stats) -> String {
         line.push_str(" (near the platform's limit: plan a restart)");
     }
     for g in &stats.generations {
+        let state = match &g.state {
+            State::Current => "current".to_string(),
+            State::Draining => "draining".to_string(),
+            State::Unloaded => "unloaded".to_string(),
+            State::Pinned { reason } => format!("pinned ({reason})"),
+        };
         line.push_str(&format!(
-            "\n  gen {}: {:?} from {}",
+            "\n  gen {}: {state}, from {}",
             g.generation,
-            g.state,
             g.source.display()
         ));
     }
