@@ -107,3 +107,26 @@ pub fn tagged(path: &Path, tag: u8) -> Result<Vec<u8>, String> {
     bytes[(offset + size - 1) as usize] = tag;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::target_dir;
+
+    #[test]
+    fn the_target_dir_is_the_one_this_binary_was_built_into() {
+        // `<target>/debug/deps/<test>`, wherever CARGO_TARGET_DIR put it.
+        let exe = std::env::current_exe().unwrap();
+        let target = target_dir();
+        assert!(
+            exe.starts_with(&target),
+            "{} in {}",
+            exe.display(),
+            target.display()
+        );
+        assert!(target.join("debug").is_dir() || target.join("release").is_dir());
+        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+            let dir = std::path::Path::new(&dir).canonicalize().unwrap();
+            assert_eq!(target.canonicalize().unwrap(), dir);
+        }
+    }
+}
