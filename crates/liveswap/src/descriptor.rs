@@ -10,6 +10,9 @@
 //! their place in every future layout, so an old host can still say "this
 //! plugin speaks descriptor version N".
 
+use std::any::TypeId;
+use std::sync::{Arc, Mutex};
+
 use crate::interface::Interface;
 
 /// Name of the ELF section that carries the descriptor.
@@ -154,10 +157,19 @@ impl<const N: usize> Section<N> {
 
 /// The section the host itself would carry for `I`: descriptor and table
 /// bytes, as a plugin of `I` built with this crate must show them.
-pub(crate) fn expected_section<I: Interface + ?Sized>() -> Vec<u8> {
+/// Computed once per interface and process, then shared.
+pub(crate) fn expected_section<I: Interface + ?Sized>() -> Arc<[u8]> {
+    static SECTIONS: Mutex<Vec<(TypeId, Arc<[u8]>)>> = Mutex::new(Vec::new());
+    let id = TypeId::of::<I>();
+    let mut sections = SECTIONS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, bytes)) = sections.iter().find(|(t, _)| *t == id) {
+        return Arc::clone(bytes);
+    }
     let table = crate::layout::encode_vec(I::METHODS);
     let mut bytes = Descriptor::of::<I>(true, &table).as_bytes().to_vec();
     bytes.extend_from_slice(&table);
+    let bytes: Arc<[u8]> = bytes.into();
+    sections.push((id, Arc::clone(&bytes)));
     bytes
 }
 

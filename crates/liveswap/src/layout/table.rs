@@ -54,9 +54,15 @@ pub const fn encode_table<const N: usize>(methods: &[MethodLayout]) -> [u8; N] {
 }
 
 /// The table of `methods`, at run time (the host's side of the check).
-pub(crate) fn encode_vec(methods: &[MethodLayout]) -> Vec<u8> {
-    let mut out = vec![0u8; table_len(methods)];
-    encode_into(methods, &mut out);
+pub fn encode_vec(methods: &[MethodLayout]) -> Vec<u8> {
+    // One pass when the table fits the first guess (it nearly always does).
+    let mut out = vec![0u8; 16 * 1024];
+    let len = encode_into(methods, &mut out);
+    if len > out.len() {
+        out = vec![0u8; len];
+        encode_into(methods, &mut out);
+    }
+    out.truncate(len);
     out
 }
 
@@ -288,7 +294,11 @@ const fn insert_fields(set: &mut TypeSet, fields: &'static [Field]) {
 /// Whether two layouts describe the same type: same path, crate, version,
 /// kind and generic arguments.
 const fn same_type(a: &TypeLayout, b: &TypeLayout) -> bool {
-    if !str_eq(a.name, b.name)
+    // Integers first: most different types differ there, and it is cheap.
+    if a.size != b.size
+        || a.align != b.align
+        || a.option_size != b.option_size
+        || !str_eq(a.name, b.name)
         || !str_eq(a.package, b.package)
         || !str_eq(a.version, b.version)
         || kind_tag(&a.kind) != kind_tag(&b.kind)
@@ -311,17 +321,18 @@ const fn same_type(a: &TypeLayout, b: &TypeLayout) -> bool {
     true
 }
 
+/// Compared from the end: paths of one crate share their beginning.
 const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
     }
-    let mut i = 0;
-    while i < a.len() {
+    let mut i = a.len();
+    while i > 0 {
+        i -= 1;
         if a[i] != b[i] {
             return false;
         }
-        i += 1;
     }
     true
 }
