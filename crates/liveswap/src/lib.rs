@@ -52,7 +52,18 @@
 //!   are serialized; generations strictly increase.
 //! - **Nothing of a rejected file runs.** The handshake is read from the
 //!   file's bytes (an ELF section) before `dlopen`: compiler, target,
-//!   library version, interface name, version, layout and fingerprint.
+//!   library version, interface name and version, then every method and
+//!   every type that crosses, field by field (see [`CrossSafe`]). A refusal
+//!   names the first difference: "method `check`, argument 1:
+//!   `rules_api::Request`, field 0: the host has `user: String` at offset 0,
+//!   the plugin `urls: Vec<String>` at offset 0".
+//! - **Nothing that crosses can dangle.** Every argument, result and field
+//!   type is [`CrossSafe`]: it owns its data. References, trait objects,
+//!   function pointers and `'static` borrows of the plugin's memory do not
+//!   compile. What the host gets from a plugin is owned, or borrowed from a
+//!   guard that keeps the plugin mapped.
+//! - **One allocator.** The plugin's global allocator forwards to the
+//!   host's, so values change hands without a cross-allocator free.
 //! - **Each load maps a private copy**, so a plugin can be rebuilt in place,
 //!   overwritten or deleted while loaded, and swapped again from the same
 //!   path.
@@ -72,20 +83,28 @@
 //! # The plugin contract
 //!
 //! Host and plugin must be built by the same compiler, for the same target,
-//! with the same `liveswap` version and the same interface source (checked),
-//! and must use the same global allocator (not checked: both use the system
-//! `malloc` unless one sets `#[global_allocator]`). Plugins are built with
-//! `panic = "unwind"` (checked): their shims catch every panic and return it
-//! as an error, because a panic that reached the host would be a foreign
-//! exception to the host's own copy of std, and abort the process.
+//! with the same `liveswap` version, and agree on every type that crosses
+//! (all checked, before the plugin is mapped). The plugin's allocations go
+//! to the host's allocator ([`export!`] sets the plugin's global allocator;
+//! a plugin that allocates while its library is being opened is refused).
+//! Plugins are built with `panic = "unwind"` (checked): their shims catch
+//! every panic and return it as an error, because a panic that reached the
+//! host would be a foreign exception to the host's own copy of std, and
+//! abort the process.
 //!
 //! A plugin must not keep a thread-local with a destructor, spawn threads,
 //! or use `std::thread::current()`, `mpsc` timeouts, `arc-swap` or
 //! `crossbeam-epoch` internally: each of these registers a thread-local
 //! destructor or pthread key that keeps its library mapped (reported as
 //! pinned) or, for `thread::current()`, leaks a pthread key per generation.
-//! Nothing the plugin returns may be `'static` (a `&'static str`, a function
-//! pointer, a `Box<dyn Trait>`): it dangles once the library is unloaded.
+//!
+//! # Trust
+//!
+//! The handshake catches mistakes, not malice: a file is checked against
+//! what this host expects, but nothing in it proves who built it. A file
+//! crafted to pass the handshake (a copied descriptor section) runs its
+//! constructors at `dlopen` like any library. Load plugins only from places
+//! that only trusted users can write.
 
 #![warn(missing_docs)]
 
@@ -108,6 +127,38 @@ pub use descriptor::{
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
 pub use error::{CallError, Error, Panic};
+pub use interface::{Export, Interface};
+pub use layout::CrossSafe;
+/// Derives [`CrossSafe`] for a struct or an enum whose every field is
+/// `CrossSafe`: the layout (size, alignment, field offsets, variants and
+/// discriminants, the crate's name and version) is measured at compile
+/// time and checked against the plugin's before the plugin is mapped.
+///
+/// ```
+/// #[derive(liveswap::CrossSafe)]
+/// pub struct Request {
+///     pub user: String,
+///     pub urls: Vec<String>,
+///     pub score: u64,
+/// }
+///
+/// #[derive(liveswap::CrossSafe)]
+/// #[repr(u8)]
+/// pub enum Action { Allow, Review, Block = 10 }
+///
+/// // A type that contains itself is described by name inside itself.
+/// #[derive(liveswap::CrossSafe)]
+/// pub struct Tree { pub label: String, pub children: Vec<Tree> }
+/// ```
+///
+/// Refused at compile time, with the offending field's type named: fields
+/// that borrow (`&'static str`), trait objects (`Box<dyn Error>`,
+/// `Box<dyn Any>`), `std::io::Error`, function pointers, and any type that
+/// is not `CrossSafe`; lifetime parameters; unions. Type parameters must be
+/// `CrossSafe`. Two types that contain each other (not just themselves)
+/// are not supported. `#[liveswap(crate = path)]` names the library when
+/// it is a renamed dependency.
+pub use liveswap_macros::CrossSafe;
 /// Declares a plugin interface from a trait.
 ///
 /// ```
@@ -146,57 +197,30 @@ pub use error::{CallError, Error, Panic};
 ///   boundary (a panic reaching the host's copy of std would abort it);
 /// - `HandlesApi`, the host's view, whose methods mirror the trait's and
 ///   return `Result<T, CallError>`;
-/// - `impl Interface for dyn Handles`, with a fingerprint that hashes the
-///   method names, their order and their argument and return types as
-///   written, folded with the size and alignment of each of those types;
+/// - `impl Interface for dyn Handles`, whose `METHODS` describe every
+///   method's argument and result types, which must each be [`CrossSafe`]
+///   (or a reference to one at the top of the signature): the handshake
+///   compares them, type by type, with the plugin's before it is mapped;
 /// - `impl<T: Handles + Send + Sync> Export<T> for dyn Handles`, used by
 ///   [`export!`].
 ///
 /// Scalar arguments and results (integers up to 64 bits, floats, `bool`,
 /// `char`, `()`) travel by value in registers when a method has only those;
 /// otherwise arguments and results travel as Rust values by pointer, under
-/// the same-toolchain contract (checked by the handshake): integers, floats,
-/// `bool`, `String`, `Vec<T>`, `Option<T>`, tuples, `&str` and `&[T]`
-/// arguments, your own types, and results that borrow from `&self`. Owned
-/// values change hands, so host and plugin must share one global allocator
-/// (the system `malloc` unless either sets `#[global_allocator]`).
+/// the same-toolchain contract (checked by the handshake): any
+/// [`CrossSafe`] type, `&T`, `&mut T`, `&[T]` and `&str` arguments, and
+/// results that borrow from `&self`. Owned values change hands; the
+/// plugin's allocations use the host's allocator (see [`export!`]).
 ///
-/// Rejected at compile time: returned references with `'static` or a named
-/// lifetime, returned trait objects and function pointers (they point into
-/// the plugin's code), generic methods, `async fn`, `impl Trait`, `Self` in
-/// a signature, and methods without `&self`.
-pub use interface::{Export, Interface};
-pub use layout::CrossSafe;
-/// Derives [`CrossSafe`] for a struct or an enum whose every field is
-/// `CrossSafe`: the layout (size, alignment, field offsets, variants and
-/// discriminants, the crate's name and version) is measured at compile
-/// time and checked against the plugin's before the plugin is mapped.
+/// Rejected at compile time: any type that is not `CrossSafe` (with a
+/// message naming it and what to use instead), closure, trait-object and
+/// function-pointer arguments (a host panic inside a callback would abort
+/// the process), returned references with `'static` or a named lifetime,
+/// returned trait objects and function pointers, generic methods, `async
+/// fn`, `impl Trait`, `Self` in a signature, and methods without `&self`.
 ///
-/// ```
-/// #[derive(liveswap::CrossSafe)]
-/// pub struct Request {
-///     pub user: String,
-///     pub urls: Vec<String>,
-///     pub score: u64,
-/// }
-///
-/// #[derive(liveswap::CrossSafe)]
-/// #[repr(u8)]
-/// pub enum Action { Allow, Review, Block = 10 }
-///
-/// // A type that contains itself is described by name inside itself.
-/// #[derive(liveswap::CrossSafe)]
-/// pub struct Tree { pub label: String, pub children: Vec<Tree> }
-/// ```
-///
-/// Refused at compile time, with the offending field's type named: fields
-/// that borrow (`&'static str`), trait objects (`Box<dyn Error>`,
-/// `Box<dyn Any>`), `std::io::Error`, function pointers, and any type that
-/// is not `CrossSafe`; lifetime parameters; unions. Type parameters must be
-/// `CrossSafe`. Two types that contain each other (not just themselves)
-/// are not supported. `#[liveswap(crate = path)]` names the library when
-/// it is a renamed dependency.
-pub use liveswap_macros::CrossSafe;
+/// `crate = path` names the library when it is a renamed dependency (as
+/// serde's `crate` attribute does).
 pub use liveswap_macros::interface;
 pub use remote_error::RemoteError;
 pub use slot::{Guard, Options, Reader, Slot, SwapReport};
