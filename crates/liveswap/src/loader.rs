@@ -275,6 +275,7 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             instance: std::ptr::null_mut(),
             vtable: std::ptr::null(),
             drop: noop_drop,
+            panics: std::ptr::null(),
         },
         error: MessageSink::new(&mut message),
     };

@@ -71,6 +71,21 @@ impl<I: Interface + ?Sized> Version<I> {
         self.plugin.as_ref().map(|p| p.copy.as_path())
     }
 
+    /// How many calls into this version have panicked so far (caught in
+    /// the plugin and returned as [`CallError::Panicked`](crate::CallError)).
+    /// Counted by the plugin only when a call panics, so the calls that do
+    /// not panic pay nothing; reading it is one atomic load. An associated
+    /// function, like [`generation`](Self::generation).
+    pub fn panics(this: &Self) -> u64 {
+        let counter = this
+            .plugin
+            .as_ref()
+            .map_or(std::ptr::null(), |p| p.object.panics);
+        // SAFETY: a non-null counter is a static of the plugin's library,
+        // which stays mapped while `this.plugin` is held.
+        unsafe { counter.as_ref() }.map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// When this version was loaded (an associated function, like
     /// [`generation`](Self::generation)).
     pub fn loaded_at(this: &Self) -> SystemTime {
