@@ -109,12 +109,15 @@
 #![warn(missing_docs)]
 
 mod abi;
+#[cfg(feature = "control")]
+pub mod control;
 mod descriptor;
 mod error;
 mod handshake;
 mod interface;
 pub mod layout;
 mod loader;
+mod manage;
 mod reaper;
 mod remote_error;
 mod slot;
@@ -222,6 +225,7 @@ pub use liveswap_macros::CrossSafe;
 /// `crate = path` names the library when it is a renamed dependency (as
 /// serde's `crate` attribute does).
 pub use liveswap_macros::interface;
+pub use manage::{Inspection, ManagedSlot};
 pub use remote_error::RemoteError;
 pub use slot::{Guard, Options, Reader, Slot, SwapReport};
 pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};

@@ -177,6 +177,13 @@ fn write_copy(
     }
 }
 
+/// Runs the handshake of interface `I` on the file at `path`, without
+/// loading it; returns the hazards it read from the file's imports.
+pub(crate) fn check_file<I: Interface + ?Sized>(path: &Path) -> Result<Vec<String>, Error> {
+    let bytes = read_source(path)?;
+    handshake::check::<I>(path, &bytes).map(|checked| checked.warnings)
+}
+
 /// Loads `source` as generation `generation` of interface `I`.
 pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,

@@ -313,6 +313,18 @@ impl<I: Interface + ?Sized> Slot<I> {
         }
     }
 
+    /// Runs the handshake of this interface on the file at `path` without
+    /// loading it (no code of the file runs): what [`swap`](Self::swap)
+    /// would decide before `dlopen`. Returns the hazards read from its
+    /// imports.
+    ///
+    /// # Errors
+    ///
+    /// The [`Error`] a swap to this file would return before loading it.
+    pub fn check(path: impl AsRef<Path>) -> Result<Vec<String>, Error> {
+        loader::check_file::<I>(path.as_ref())
+    }
+
     /// What this handle knows of its generations.
     pub fn stats(&self) -> Stats {
         self.registry.snapshot()
