@@ -43,7 +43,7 @@ pub fn soak(plugin: &Path, checkpoints: &[u64]) -> Result<Vec<AfterSwaps>, Strin
             done += 1;
         }
         hs.wait_drained(Duration::from_secs(30));
-        let dir = hs.copy_dir().to_string_lossy().into_owned();
+        let dir = hs.copy_prefix().to_string_lossy().into_owned();
         let mapped_copies = liveswap::mapped_files()
             .iter()
             .filter(|f| f.starts_with(&dir))

@@ -94,6 +94,7 @@ mod descriptor;
 mod error;
 mod handshake;
 mod interface;
+mod load;
 mod loader;
 mod reaper;
 mod slot;
@@ -165,7 +166,11 @@ pub use interface::{Export, Interface};
 /// the plugin's code), generic methods, `async fn`, `impl Trait`, `Self` in
 /// a signature, and methods without `&self`.
 pub use liveswap_macros::interface;
-pub use slot::{Guard, Options, Reader, Slot, SwapReport};
+pub use load::open::DEFAULT_MAX_FILE_SIZE;
+pub use load::store::{DEFAULT_MEMFD_MAX, Storage};
+pub use slot::{
+    DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader, Slot, SwapReport,
+};
 pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};
 pub use verify::mapped_files;
 pub use version::Version;
