@@ -285,8 +285,8 @@ impl<I: Interface + ?Sized> Slot<I> {
     }
 
     /// The prefix of this handle's copies as `/proc/self/maps` names
-    /// them: `/memfd:liveswap-<16 hex digits>`, followed by `/` and the
-    /// plugin file's name. Copies stored on disk (files bigger than
+    /// them: `/memfd:liveswap-<16 hex digits>`, followed by `/<n>-` and
+    /// the plugin file's name (`n` numbers loads in this process). Copies stored on disk (files bigger than
     /// [`Options::memfd_max`]) are unnamed files instead, shown as
     /// `<dir>/#<inode> (deleted)`.
     pub fn copy_prefix(&self) -> &Path {

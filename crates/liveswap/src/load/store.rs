@@ -14,7 +14,7 @@
 //! - **An unnamed file on disk** (bigger files): `open(dir, O_TMPFILE)` in
 //!   [`Options::store_dir`](crate::Options::store_dir) or else in the
 //!   source file's own directory (same filesystem: `copy_file_range` may
-//!   share extents instead of copying), mode 0700, reopened read-only
+//!   share extents instead of copying), mode 0500, reopened read-only
 //!   through `/proc/self/fd` and the writable descriptor closed. It has no
 //!   name either: no other user can open it, nothing is left after a crash,
 //!   and its pages are ordinary page cache the kernel can drop. A directory
@@ -78,7 +78,7 @@ impl StorePolicy {
     }
 
     /// How `/proc/self/maps` names this handle's memfds: this prefix,
-    /// then `/` and the source file's name.
+    /// then `/`, a load number, `-` and the source file's name.
     pub(crate) fn maps_prefix(&self) -> &str {
         &self.prefix
     }
@@ -245,7 +245,8 @@ pub(crate) fn store(
     policy: &StorePolicy,
     label: &str,
 ) -> Result<Stored, (PathBuf, io::Error)> {
-    let name = memfd_name(&policy.tag, label);
+    let n = COPIES.fetch_add(1, Ordering::Relaxed);
+    let name = memfd_name(&policy.tag, &format!("{n}-{label}"));
     let memfd = || memfd(src, len, &name).map_err(|e| (PathBuf::from(format!("/memfd:{name}")), e));
     let disk = || -> Result<Stored, (PathBuf, io::Error)> {
         if let Some(dir) = &policy.dir {
@@ -330,7 +331,10 @@ fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
         dir,
         ".",
         OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o700),
+        // Read-only to its owner from the start: once the writable
+        // descriptor is closed, not even this user can open it for writing
+        // (root can; so could anyone able to ptrace this process).
+        Mode::from_raw_mode(0o500),
     )?;
     copy(src, &rw, len)?;
     // Keep only a read-only descriptor: nothing writes the copy again.
