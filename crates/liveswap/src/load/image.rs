@@ -265,3 +265,53 @@ pub(crate) fn keys_with_destructor_in(ranges: &Ranges) -> Vec<(usize, usize)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// The C library's name as the loader knows it, its ranges and its file.
+    fn libc_image() -> (std::path::PathBuf, Ranges, u64, u64) {
+        // SAFETY: `Dl_info` is plain pointers and integers; all-zero is valid.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: `dladdr` fills `info` for an address inside a loaded
+        // object (here `malloc`'s); the name it returns is the loader's.
+        assert_ne!(
+            unsafe { libc::dladdr(libc::malloc as *const c_void, &mut info) },
+            0
+        );
+        // SAFETY: a NUL-terminated name owned by the loader.
+        let name = unsafe { CStr::from_ptr(info.dli_fname) };
+        let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        let ranges = find(&path).expect("the loader lists the C library");
+        let meta = std::fs::metadata(&path).unwrap();
+        (path, ranges, meta.dev(), meta.ino())
+    }
+
+    #[test]
+    fn a_loaded_library_has_ranges_and_is_seen_mapped_by_both_checks() {
+        let (path, ranges, dev, ino) = libc_image();
+        assert!(!ranges.0.is_empty());
+        assert!(loader_has(&path));
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        assert!(still_mapped(&ranges, dev, ino));
+        assert!(scan_maps(&ranges, major, minor, ino));
+        if let Some(answer) = query_kernel(&ranges, major, minor, ino) {
+            assert!(answer);
+        }
+    }
+
+    #[test]
+    fn another_inode_at_those_ranges_is_not_this_library() {
+        let (_, ranges, dev, ino) = libc_image();
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        assert!(!still_mapped(&ranges, dev, ino + 1));
+        assert!(!scan_maps(&ranges, major, minor, ino + 1));
+    }
+
+    #[test]
+    fn an_unknown_name_is_not_loaded() {
+        assert!(!loader_has(Path::new("/proc/self/fd/999999")));
+    }
+}
