@@ -113,23 +113,64 @@ pub enum Error {
         /// Where it panicked, when known.
         location: Option<String>,
     },
-    /// The private copy could not be made.
+    /// The private copy could not be made (no room, the file shrank while
+    /// being copied, no usable storage).
     #[error("plugin {path}: cannot copy it to {dest}: {source}")]
     Copy {
         /// The path asked for.
         path: PathBuf,
-        /// The private copy's path.
+        /// Where the copy was going: a memfd's name or a directory.
         dest: PathBuf,
         /// The operating system's error.
         source: io::Error,
     },
-    /// The private copy directory could not be created.
-    #[error("cannot create a private copy directory under {dir}: {source}")]
-    CopyDir {
-        /// The parent directory.
+    /// The file is bigger than the handle's size cap; nothing was read.
+    #[error("plugin {path}: {size} bytes, over the {max}-byte cap (Options::max_file_size)")]
+    TooLarge {
+        /// The path asked for.
+        path: PathBuf,
+        /// The file's size.
+        size: u64,
+        /// The cap.
+        max: u64,
+    },
+    /// The directory given for on-disk copies cannot be trusted or used.
+    #[error("store directory {dir}: {reason}")]
+    StoreDir {
+        /// The directory.
         dir: PathBuf,
-        /// The operating system's error.
-        source: io::Error,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Too many replaced versions are still waiting to be unloaded (held by
+    /// guards, or not yet reached by the reaper), and none went in time.
+    #[error(
+        "swap refused: {waiting} replaced versions are still waiting to be unloaded \
+         (cap {max}, waited {waited:?}); release long-held guards or readers"
+    )]
+    Backlog {
+        /// Versions waiting to unload.
+        waiting: usize,
+        /// The cap (`Options::max_unloading`).
+        max: usize,
+        /// How long the swap waited (`Options::unload_wait`).
+        waited: std::time::Duration,
+    },
+    /// A later `swap` or `rollback` published first; this one's plugin
+    /// was loaded, then unloaded without being published.
+    #[error("plugin {path}: superseded by generation {by}, published by a later call")]
+    Superseded {
+        /// The path asked for.
+        path: PathBuf,
+        /// The generation now serving.
+        by: u64,
+    },
+    /// The handle was created by another process (this is a forked
+    /// child): it can still be read, but not swapped.
+    #[error("this handle belongs to process {owner}; a forked child may read it but not swap it")]
+    Forked {
+        /// The process that created the handle.
+        owner: u32,
     },
     /// The handle's reaper thread could not be started.
     #[error("cannot start the reaper thread: {source}")]
@@ -157,8 +198,14 @@ impl Error {
             | Error::Dlopen { path, .. }
             | Error::EntryMissing { path, .. }
             | Error::ConstructorFailed { path, .. }
-            | Error::Copy { path, .. } => Some(path),
-            Error::CopyDir { .. } | Error::Reaper { .. } | Error::NoRollback => None,
+            | Error::Copy { path, .. }
+            | Error::TooLarge { path, .. }
+            | Error::Superseded { path, .. } => Some(path),
+            Error::StoreDir { .. }
+            | Error::Backlog { .. }
+            | Error::Forked { .. }
+            | Error::Reaper { .. }
+            | Error::NoRollback => None,
         }
     }
 }

@@ -48,8 +48,10 @@
 //!   version to the handle's reaper thread, which runs the plugin's
 //!   destructor and `dlclose`.
 //! - **A swap is all or nothing.** On any error the current version keeps
-//!   serving and nothing of the rejected file stays mapped. Concurrent swaps
-//!   are serialized; generations strictly increase.
+//!   serving and nothing of the rejected file stays mapped. Only the
+//!   publish step is serialized; concurrent swaps publish in call order (a
+//!   call overtaken by a later one gets [`Error::Superseded`]) and
+//!   generations strictly increase.
 //! - **Nothing of a rejected file runs.** The handshake is read from the
 //!   file's bytes (an ELF section) before `dlopen`: compiler, target,
 //!   library version, interface name and version, then every method and
@@ -66,9 +68,20 @@
 //!   host's, so values change hands without a cross-allocator free.
 //! - **Each load maps a private copy**, so a plugin can be rebuilt in place,
 //!   overwritten or deleted while loaded, and swapped again from the same
-//!   path.
-//! - **Every unload is verified** with the loader and `/proc/self/maps`; a
-//!   library that stays mapped is reported as [`State::Pinned`].
+//!   path. The source is opened once, without blocking, and judged by
+//!   `fstat` on that descriptor (size cap: [`Options::max_file_size`]); the
+//!   copy is a sealed memfd or an unnamed file on disk ([`Storage`]): no
+//!   name anyone could plant or remove, nothing left after a crash, and the
+//!   handshake reads the very bytes `dlopen` maps.
+//! - **Every unload is verified** with the loader and the kernel's mappings
+//!   of the library's own address ranges; a library that stays mapped is
+//!   reported as [`State::Pinned`], and one that a pthread key destructor
+//!   points into is never closed (reported pinned, with the reason).
+//! - **Unloads keep up**: at most [`Options::max_unloading`] replaced
+//!   versions wait to unload; beyond that a swap waits, then fails with
+//!   [`Error::Backlog`].
+//! - **fork**: a child may read and call; swapping there is
+//!   [`Error::Forked`], and dropping the handle there does nothing.
 //!
 //! # Costs
 //!
@@ -77,8 +90,12 @@
 //! across a long wait, falls back to a reference count. [`Reader`] caches
 //! the version per thread and costs one relaxed load while nothing changed,
 //! but pins its version while idle. [`Slot::current_owned`] is an
-//! `Arc` clone. A swap costs a file read and write, a parse, a `dlopen`
-//! and the plugin's constructor, all on the swapping thread.
+//! `Arc` clone. A swap costs an in-kernel copy of the file (about `cp`'s
+//! time), a parse of the mapped copy, a `dlopen` and the plugin's
+//! constructor, all on the swapping thread and outside any lock; the
+//! process's RSS does not grow with the file's size. A copy up to 16 MiB
+//! ([`Options::memfd_max`]) is held in shared memory for as long as its
+//! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! # The plugin contract
 //!
@@ -96,7 +113,9 @@
 //! or use `std::thread::current()`, `mpsc` timeouts, `arc-swap` or
 //! `crossbeam-epoch` internally: each of these registers a thread-local
 //! destructor or pthread key that keeps its library mapped (reported as
-//! pinned) or, for `thread::current()`, leaks a pthread key per generation.
+//! pinned). For `thread::current()` the library is never closed, since
+//! threads that used its key would crash at exit: each generation keeps
+//! its copy and a pthread key for the life of the process.
 //!
 //! # Trust
 //!
@@ -116,6 +135,7 @@ mod error;
 mod handshake;
 mod interface;
 pub mod layout;
+mod load;
 mod loader;
 mod manage;
 mod reaper;
@@ -225,9 +245,13 @@ pub use liveswap_macros::CrossSafe;
 /// `crate = path` names the library when it is a renamed dependency (as
 /// serde's `crate` attribute does).
 pub use liveswap_macros::interface;
+pub use load::open::DEFAULT_MAX_FILE_SIZE;
+pub use load::store::{DEFAULT_MEMFD_MAX, Storage};
 pub use manage::{Inspection, ManagedSlot};
 pub use remote_error::RemoteError;
-pub use slot::{Guard, Options, Reader, Slot, SwapReport};
+pub use slot::{
+    DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader, Slot, SwapReport,
+};
 pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};
 pub use verify::mapped_files;
 pub use version::Version;

@@ -60,7 +60,7 @@ where
         Slot::rollback(self)
     }
     fn inspect(&self, path: &Path) -> Inspection {
-        match Slot::<I>::check(path) {
+        match Slot::check(self, path) {
             Ok(warnings) => Inspection {
                 verdict: Ok(()),
                 warnings,

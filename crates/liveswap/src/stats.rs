@@ -87,6 +87,9 @@ impl Stats {
 struct Inner {
     current: u64,
     generations: BTreeMap<u64, GenerationInfo>,
+    /// Replaced generations not yet unloaded, plus swaps in progress that
+    /// will replace one: what `max_unloading` caps.
+    waiting: usize,
 }
 
 /// Shared record of a handle's generations.
@@ -138,10 +141,47 @@ impl Registry {
         }
     }
 
+    /// Takes a place among the versions waiting to unload for a swap about
+    /// to replace the current one, waiting up to `wait` while `max` are
+    /// taken. `Err` holds how many were waiting.
+    pub(crate) fn reserve(&self, max: usize, wait: Duration) -> Result<(), usize> {
+        let deadline = Instant::now() + wait;
+        let mut inner = self.lock();
+        while inner.waiting >= max {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(inner.waiting);
+            }
+            inner = self
+                .changed
+                .wait_timeout(inner, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        inner.waiting += 1;
+        Ok(())
+    }
+
+    /// Gives back a place taken by a swap that did not publish.
+    pub(crate) fn release(&self) {
+        let mut inner = self.lock();
+        inner.waiting = inner.waiting.saturating_sub(1);
+        drop(inner);
+        self.changed.notify_all();
+    }
+
+    /// Records the end of a generation. A published swap's place (see
+    /// `reserve`) passed to the generation it replaced, and is given back
+    /// when that one leaves `Draining`.
     pub(crate) fn finished(&self, generation: u64, state: State) {
         let mut inner = self.lock();
+        let mut was_draining = false;
         if let Some(info) = inner.generations.get_mut(&generation) {
+            was_draining = info.state == State::Draining;
             info.state = state;
+        }
+        if was_draining {
+            inner.waiting = inner.waiting.saturating_sub(1);
         }
         let unloaded: Vec<u64> = inner
             .generations

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use crate::interface::Interface;
+use crate::load::store::{Storage, Stored};
 use crate::loader::Plugin;
 use crate::reaper::ReaperSender;
 
@@ -67,8 +68,15 @@ impl<I: Interface + ?Sized> Version<I> {
     }
 
     /// The private copy its library was loaded from.
-    pub(crate) fn plugin_copy(&self) -> Option<&Path> {
-        self.plugin.as_ref().map(|p| p.copy.as_path())
+    pub(crate) fn image(&self) -> Option<Arc<Stored>> {
+        self.plugin.as_ref().map(|p| Arc::clone(&p.image))
+    }
+
+    /// Where its private copy is held.
+    pub fn storage(&self) -> Storage {
+        self.plugin
+            .as_ref()
+            .map_or(Storage::Memfd, |p| p.image.kind)
     }
 
     /// How many calls into this version have panicked so far (caught in
@@ -117,7 +125,7 @@ impl<I: Interface + ?Sized> Drop for Version<I> {
             // (it never stops while a sender lives, so only if its thread
             // died), unload here rather than leak.
             if let Err(mpsc_err) = self.reaper.send(plugin) {
-                let _ = mpsc_err.0.unload();
+                crate::loader::discard(mpsc_err.0);
             }
         }
         self.alive.fetch_sub(1, Ordering::AcqRel);
