@@ -90,6 +90,7 @@
 #![warn(missing_docs)]
 
 mod abi;
+pub mod check;
 mod descriptor;
 mod error;
 mod handshake;
@@ -103,11 +104,12 @@ mod stats;
 mod verify;
 mod version;
 
+pub use check::{Signer, TrustedKey};
 pub use descriptor::{
     DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
-pub use error::{CallError, Error, Panic};
+pub use error::{CallError, Error, Panic, SignatureProblem};
 /// Declares a plugin interface from a trait.
 ///
 /// ```

@@ -1,6 +1,8 @@
 //! The loader: turns a path into a running plugin instance, and back.
 //!
-//! Loading is, in order: read the source file once into memory; check the
+//! Loading is, in order: check who could have written the path (the
+//! safe-path policy, `check`); read the source file once into memory;
+//! verify its signature on those bytes, when keys are trusted; check the
 //! handshake on those bytes (`handshake`); write them to a private copy
 //! under a unique name; `dlopen` the copy with `RTLD_NOW | RTLD_LOCAL`;
 //! resolve the entry point; call it. The bytes checked are the bytes mapped,
@@ -24,6 +26,7 @@ use libloading::os::unix::Library;
 use crate::abi::alloc::HOST_ALLOCATOR;
 use crate::abi::host::MessageSink;
 use crate::abi::{ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject};
+use crate::check::{LoadPolicy, Signer};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::handshake;
@@ -67,6 +70,7 @@ pub(crate) struct LoadInfo {
     pub check: Duration,
     pub load: Duration,
     pub warnings: Vec<String>,
+    pub signer: Option<Signer>,
 }
 
 /// A loaded plugin: its instance, its library and its private copy.
@@ -182,19 +186,22 @@ pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
     dir: &Arc<PrivateDir>,
     generation: u64,
+    policy: &LoadPolicy,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let mut info = LoadInfo::default();
     let started = Instant::now();
+    info.warnings.extend(policy.check_path(source)?);
     let bytes = read_source(source)?;
     let read_time = started.elapsed();
 
     let started = Instant::now();
+    info.signer = policy.check_signature(source, &bytes)?;
     let checked = handshake::check::<I>(source, &bytes)?;
     info.check = started.elapsed();
     for warning in &checked.warnings {
         tracing::warn!(path = %source.display(), %warning, "plugin hazard");
     }
-    info.warnings = checked.warnings;
+    info.warnings.extend(checked.warnings);
     let section = checked.section;
 
     let started = Instant::now();

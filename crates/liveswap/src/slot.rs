@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Cache};
 
+use crate::check::{LoadPolicy, Signer, TrustedKey};
 use crate::error::Error;
 use crate::interface::Interface;
 use crate::loader::{self, PrivateDir};
@@ -22,6 +23,7 @@ use crate::version::Version;
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     copy_parent: Option<PathBuf>,
+    policy: LoadPolicy,
 }
 
 impl Options {
@@ -35,6 +37,33 @@ impl Options {
     pub fn copy_dir(mut self, parent: impl Into<PathBuf>) -> Self {
         self.copy_parent = Some(parent.into());
         self
+    }
+
+    /// Requires every plugin to carry a minisign signature beside it
+    /// (`<plugin>.minisig`) made by one of these keys (added to any given
+    /// before; several at once allow a key rotation). See the crate docs,
+    /// "Trust model".
+    pub fn trusted_keys(mut self, keys: impl IntoIterator<Item = TrustedKey>) -> Self {
+        self.policy.keys.extend(keys);
+        self
+    }
+
+    /// Relaxes the safe-path policy, for development: a plugin that others
+    /// could have written is loaded all the same, and the load's
+    /// [`SwapReport::warnings`] (and the log) say so.
+    pub fn allow_unsafe_path(mut self) -> Self {
+        self.policy.allow_unsafe_path = true;
+        self
+    }
+
+    /// Whether plugins must be signed, and by which keys.
+    pub fn trusted_key_ids(&self) -> Vec<&str> {
+        self.policy.keys.iter().map(TrustedKey::id).collect()
+    }
+
+    /// Whether the safe-path policy is relaxed.
+    pub fn unsafe_path_allowed(&self) -> bool {
+        self.policy.allow_unsafe_path
     }
 }
 
@@ -58,8 +87,11 @@ pub struct SwapReport {
     pub publish: Duration,
     /// Hazards the handshake read from the plugin's imports (such as
     /// starting threads, which keeps a library from unloading); the plugin
-    /// was loaded all the same.
+    /// was loaded all the same; and, when the safe-path policy is
+    /// relaxed, the violation it let through.
     pub warnings: Vec<String>,
+    /// Who signed the plugin, when signatures are required.
+    pub signer: Option<Signer>,
 }
 
 impl SwapReport {
@@ -103,8 +135,9 @@ impl<I: Interface + ?Sized> Reader<I> {
 
 struct Control {
     next_generation: u64,
-    /// A copy of the previous version's file, never mapped, for `rollback`.
-    rollback: Option<(PathBuf, PathBuf)>,
+    /// A copy of the previous version's file, never mapped, for `rollback`:
+    /// the copy, its source and its signer.
+    rollback: Option<(PathBuf, PathBuf, Option<Signer>)>,
     reaper: ReaperSender,
 }
 
@@ -119,6 +152,7 @@ pub struct Slot<I: Interface + ?Sized> {
     dir: Arc<PrivateDir>,
     alive: Arc<AtomicUsize>,
     reaper: Option<JoinHandle<()>>,
+    policy: LoadPolicy,
 }
 
 impl<I: Interface + ?Sized> Slot<I> {
@@ -144,16 +178,22 @@ impl<I: Interface + ?Sized> Slot<I> {
         let (reaper_tx, reaper) =
             reaper::spawn(Arc::clone(&registry)).map_err(|source| Error::Reaper { source })?;
         let alive = Arc::new(AtomicUsize::new(0));
-        let (plugin, _) = loader::load::<I>(path, &dir, 1).inspect_err(|e| {
-            tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
-        })?;
+        let (plugin, info) =
+            loader::load::<I>(path, &dir, 1, &options.policy).inspect_err(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
+            })?;
         let version = Version::<I>::new(
             plugin,
             path.to_path_buf(),
             reaper_tx.clone(),
             Arc::clone(&alive),
         );
-        registry.published(1, path.to_path_buf(), Version::loaded_at(&version));
+        registry.published(
+            1,
+            path.to_path_buf(),
+            Version::loaded_at(&version),
+            info.signer,
+        );
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
         Ok(Slot {
             current: ManuallyDrop::new(Arc::new(ArcSwap::from_pointee(version))),
@@ -166,6 +206,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             dir,
             alive,
             reaper: Some(reaper),
+            policy: options.policy,
         })
     }
 
@@ -223,7 +264,7 @@ impl<I: Interface + ?Sized> Slot<I> {
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
         let path = path.as_ref();
         let mut control = self.lock_control();
-        self.swap_locked(&mut control, path, path)
+        self.swap_locked(&mut control, path, path, None)
     }
 
     /// Returns to the version that was current before the last swap or
@@ -237,10 +278,10 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// [`Error::NoRollback`] before any swap; otherwise as [`swap`](Self::swap).
     pub fn rollback(&self) -> Result<SwapReport, Error> {
         let mut control = self.lock_control();
-        let Some((copy, source)) = control.rollback.clone() else {
+        let Some((copy, source, signer)) = control.rollback.clone() else {
             return Err(Error::NoRollback);
         };
-        self.swap_locked(&mut control, &copy, &source)
+        self.swap_locked(&mut control, &copy, &source, Some(signer))
     }
 
     fn swap_locked(
@@ -248,11 +289,21 @@ impl<I: Interface + ?Sized> Slot<I> {
         control: &mut Control,
         file: &Path,
         source: &Path,
+        // For a rollback copy: who signed it when it was first loaded.
+        verified: Option<Option<Signer>>,
     ) -> Result<SwapReport, Error> {
         let generation = control.next_generation;
-        let (plugin, info) = loader::load::<I>(file, &self.dir, generation).inspect_err(|e| {
-            tracing::warn!(path = %source.display(), error = %e, "plugin swap rejected");
-        })?;
+        let policy = match verified {
+            Some(_) => &self.policy.verified_before(),
+            None => &self.policy,
+        };
+        let (plugin, mut info) = loader::load::<I>(file, &self.dir, generation, policy)
+            .inspect_err(|e| {
+                tracing::warn!(path = %source.display(), error = %e, "plugin swap rejected");
+            })?;
+        if let Some(signer) = verified {
+            info.signer = signer;
+        }
         let started = Instant::now();
         let version = Arc::new(Version::new(
             plugin,
@@ -267,6 +318,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             generation,
             source.to_path_buf(),
             Version::loaded_at(&version),
+            info.signer.clone(),
         );
         drop(version);
         self.keep_for_rollback(control, &old);
@@ -279,6 +331,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             load: info.load,
             publish,
             warnings: info.warnings,
+            signer: info.signer,
         };
         drop(old);
         tracing::info!(
@@ -304,11 +357,12 @@ impl<I: Interface + ?Sized> Slot<I> {
             .join(format!("rollback-g{}", Version::generation(old)));
         let kept =
             fs::hard_link(plugin_copy, &dest).or_else(|_| fs::copy(plugin_copy, &dest).map(drop));
-        if let Some((previous, _)) = control.rollback.take() {
+        if let Some((previous, ..)) = control.rollback.take() {
             let _ = fs::remove_file(previous);
         }
+        let signer = self.registry.signer(Version::generation(old));
         match kept {
-            Ok(()) => control.rollback = Some((dest, Version::source(old).to_path_buf())),
+            Ok(()) => control.rollback = Some((dest, Version::source(old).to_path_buf(), signer)),
             Err(e) => tracing::warn!(error = %e, "cannot keep a rollback copy; rollback disabled"),
         }
     }
@@ -332,7 +386,7 @@ impl<I: Interface + ?Sized> Drop for Slot<I> {
     /// reference drops.
     fn drop(&mut self) {
         let control = self.control.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some((rollback, _)) = control.rollback.take() {
+        if let Some((rollback, ..)) = control.rollback.take() {
             let _ = fs::remove_file(rollback);
         }
         // Our sender goes; versions hold the others.
