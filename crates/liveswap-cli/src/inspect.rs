@@ -10,11 +10,13 @@ use serde_json::{Value, json};
 use crate::Failure;
 use crate::read::{self, text};
 
-/// Imports worth knowing of beyond the handshake's warnings.
+/// Imports worth knowing of that do not, alone, make a hazard: every
+/// plugin that links Rust's std imports them.
 const NOTED_IMPORTS: &[(&str, &str)] = &[(
     "pthread_key_create",
-    "the plugin can create pthread keys (it imports pthread_key_create): a key whose \
-     destructor lives in the plugin crashes threads that exit after it is unloaded",
+    "imports pthread_key_create, as every plugin linking Rust's std does: if its code calls \
+     std::thread::current() (or creates pthread keys), a thread that exits after the plugin \
+     is unloaded crashes; the file alone cannot tell whether it does",
 )];
 
 pub fn run(path: &Path, json: bool, key_files: &[PathBuf]) -> Result<(), Failure> {
@@ -22,9 +24,9 @@ pub fn run(path: &Path, json: bool, key_files: &[PathBuf]) -> Result<(), Failure
     let bytes = read::bytes(path, "plugin")?;
     let file = read::elf(path, "plugin", &bytes)?;
     let declared = read::declared(path, &file)?;
-    let mut hazards = check::hazards(&file);
-    hazards.extend(noted_imports(&file));
-    let report = report(path, &declared, hazards, signature(path, &bytes, &keys));
+    let hazards = check::hazards(&file);
+    let mut report = report(path, &declared, hazards, signature(path, &bytes, &keys));
+    report["notes"] = json!(noted_imports(&file));
     if json {
         println!(
             "{}",
@@ -182,12 +184,16 @@ fn as_text(r: &Value) -> String {
     }
     line(format!("types that cross ({}):", list(&r["types"]).len()));
     for t in list(&r["types"]) {
+        let origin = format!("{} {}", s(&t["crate"]), s(&t["crate_version"]));
         let mut entry = format!(
-            "  {}: {} from {} {}, size {}, align {}, Option size {}",
+            "  {}: {}{}, size {}, align {}, Option size {}",
             s(&t["name"]),
             s(&t["kind"]),
-            s(&t["crate"]),
-            s(&t["crate_version"]),
+            if origin.trim().is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", origin.trim())
+            },
             t["size"],
             t["align"],
             t["option_size"]
@@ -218,6 +224,9 @@ fn as_text(r: &Value) -> String {
         for h in hazards {
             line(format!("  - {}", s(&h)));
         }
+    }
+    for note in list(&r["notes"]) {
+        line(format!("note:        {}", s(&note)));
     }
     let sig = &r["signature"];
     let mut signature = format!("signature:   {}", s(&sig["status"]));
