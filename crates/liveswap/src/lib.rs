@@ -86,6 +86,38 @@
 //! pinned) or, for `thread::current()`, leaks a pthread key per generation.
 //! Nothing the plugin returns may be `'static` (a `&'static str`, a function
 //! pointer, a `Box<dyn Trait>`): it dangles once the library is unloaded.
+//!
+//! # Trust model
+//!
+//! Before any byte of a file is mapped, a load or swap checks, in order:
+//!
+//! 1. **Who could have written it** (on by default, [`check::check_path`]):
+//!    the file, every directory above it and every symbolic link on the
+//!    way (each followed and its target walked) must be owned by root or
+//!    the effective uid and not writable by others, nor by a group other
+//!    than the owner's private group; a sticky directory writable by others
+//!    (`/tmp`) is allowed, its entries being held to the same rule. Checked
+//!    before the file is read, so a refusal reads nothing; once a path
+//!    passes, only trusted users can change it, so the check cannot be
+//!    raced by anyone else. Refusal: [`Error::UnsafePath`], naming the
+//!    component, its owner and mode. [`Options::allow_unsafe_path`] turns
+//!    it into a warning in [`SwapReport::warnings`].
+//! 2. **Who signed it** (when [`Options::trusted_keys`] are given):
+//!    `<plugin>.minisig`, a minisign signature by one of the keys, verified
+//!    over the bytes read, which are the bytes then copied and mapped.
+//!    Refusal: [`Error::Signature`] (missing, malformed, unknown key, or
+//!    not matching). [`SwapReport::signer`] and [`GenerationInfo::signer`]
+//!    carry the key id and trusted comment. Costs one read of the
+//!    signature file and a BLAKE2b hash of the plugin, plus one Ed25519
+//!    verification.
+//! 3. **What it is built for**: the handshake (compiler, target, library
+//!    version, interface, type layouts), the same check the `liveswap
+//!    check` tool runs offline with [`check::check_section`].
+//!
+//! What stays the deployer's job: guarding the signing key and the list
+//! of trusted keys, the host binary and the accounts of root and the
+//! service's user (trusted by definition), installing plugins by writing
+//! a new file and renaming it over, and restarting without a revoked key.
 
 #![warn(missing_docs)]
 
