@@ -181,3 +181,60 @@ pub fn open_fds() -> usize {
         .expect("read /proc/self/fd")
         .count()
 }
+
+/// A minisign key pair made for one test: nothing secret is ever written
+/// to disk or committed.
+pub struct TestKey {
+    public: minisign::PublicKey,
+    secret: minisign::SecretKey,
+}
+
+impl TestKey {
+    /// A fresh key pair.
+    pub fn generate() -> Self {
+        let pair = minisign::KeyPair::generate_unencrypted_keypair().expect("generate a key");
+        TestKey {
+            public: pair.pk,
+            secret: pair.sk,
+        }
+    }
+
+    /// The public key, as the library takes it.
+    pub fn trusted(&self) -> liveswap::TrustedKey {
+        liveswap::TrustedKey::from_text(&self.public.to_base64()).expect("a valid key")
+    }
+
+    /// The key's id, as minisign shows it.
+    pub fn id(&self) -> String {
+        self.trusted().id().to_string()
+    }
+
+    /// Writes the public key as a `minisign.pub` file at `path`.
+    pub fn write_public(&self, path: &Path) {
+        let text = self
+            .public
+            .to_box()
+            .expect("box the public key")
+            .into_string();
+        fs::write(path, text).expect("write the public key");
+    }
+
+    /// Signs the file at `plugin` (its bytes as they are now) into
+    /// `<plugin>.minisig`, with `comment` as the trusted comment.
+    pub fn sign(&self, plugin: &Path, comment: &str) {
+        let bytes = fs::read(plugin).expect("read the file to sign");
+        let signature = minisign::sign(
+            Some(&self.public),
+            &self.secret,
+            &bytes[..],
+            Some(comment),
+            None,
+        )
+        .expect("sign");
+        fs::write(
+            liveswap::check::signature_path(plugin),
+            signature.into_string(),
+        )
+        .expect("write the signature");
+    }
+}

@@ -181,6 +181,70 @@ pub enum Error {
     /// `rollback` was called with no earlier version to return to.
     #[error("no earlier version to roll back to")]
     NoRollback,
+    /// The safe-path policy refused the file before reading it: a user
+    /// other than root and this process's could have written it, or a
+    /// directory or link on its way (see the crate docs, "Trust model").
+    #[error(
+        "plugin {path}: refused by the safe-path policy: {} (owner uid {owner}, mode {mode:04o}) is {reason}; fix its owner or mode, or relax the policy (Options::allow_unsafe_path)",
+        component.display()
+    )]
+    UnsafePath {
+        /// The path asked for.
+        path: PathBuf,
+        /// The directory, link or file that failed the check.
+        component: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Signatures are required and the plugin's did not verify.
+    #[error("plugin {path}: signature {}: {problem}", signature.display())]
+    Signature {
+        /// The path asked for.
+        path: PathBuf,
+        /// The signature file looked for (`<plugin>.minisig`).
+        signature: PathBuf,
+        /// What was wrong.
+        problem: SignatureProblem,
+    },
+    /// A trusted key could not be read.
+    #[error("trusted key {origin}: not a minisign public key: {reason}")]
+    BadKey {
+        /// The file (or text) it came from.
+        origin: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Why a plugin's signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureProblem {
+    /// There is no `<plugin>.minisig` beside the plugin.
+    #[error("missing (signatures are required: sign the plugin with minisign -S -m PLUGIN)")]
+    Missing,
+    /// The signature file is not a minisign signature.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// It was made by a key this handle does not trust.
+    #[error("made by key {key_id}, which is not trusted (trusted: {})", if trusted.is_empty() { "none".to_string() } else { trusted.join(", ") })]
+    UnknownKey {
+        /// The key that made it.
+        key_id: String,
+        /// The keys trusted.
+        trusted: Vec<String>,
+    },
+    /// It does not match the file's bytes (the file changed after signing,
+    /// or the signature was forged).
+    #[error("does not match the file's bytes (key {key_id}): the file was changed after signing")]
+    Invalid {
+        /// The trusted key it claims.
+        key_id: String,
+    },
 }
 
 impl Error {
@@ -200,12 +264,15 @@ impl Error {
             | Error::ConstructorFailed { path, .. }
             | Error::Copy { path, .. }
             | Error::TooLarge { path, .. }
-            | Error::Superseded { path, .. } => Some(path),
+            | Error::Superseded { path, .. }
+            | Error::UnsafePath { path, .. }
+            | Error::Signature { path, .. } => Some(path),
             Error::StoreDir { .. }
             | Error::Backlog { .. }
             | Error::Forked { .. }
             | Error::Reaper { .. }
-            | Error::NoRollback => None,
+            | Error::NoRollback
+            | Error::BadKey { .. } => None,
         }
     }
 }

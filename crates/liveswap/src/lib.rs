@@ -117,17 +117,47 @@
 //! threads that used its key would crash at exit: each generation keeps
 //! its copy and a pthread key for the life of the process.
 //!
-//! # Trust
+//! # Trust model
 //!
-//! The handshake catches mistakes, not malice: a file is checked against
-//! what this host expects, but nothing in it proves who built it. A file
-//! crafted to pass the handshake (a copied descriptor section) runs its
-//! constructors at `dlopen` like any library. Load plugins only from places
-//! that only trusted users can write.
+//! Before any byte of a file is mapped, a load or swap checks, in order:
+//!
+//! 1. **Who could have written it** (on by default, [`check::check_path`]):
+//!    the file, every directory above it and every symbolic link on the
+//!    way (each followed and its target walked) must be owned by root or
+//!    the effective uid and not writable by others, nor by a group other
+//!    than the owner's private group; a sticky directory writable by others
+//!    (`/tmp`) is allowed, its entries being held to the same rule. Checked
+//!    before the file is read, so a refusal reads nothing; once a path
+//!    passes, only trusted users can change it, so the check cannot be
+//!    raced by anyone else. Refusal: [`Error::UnsafePath`], naming the
+//!    component, its owner and mode. [`Options::allow_unsafe_path`] turns
+//!    it into a warning in [`SwapReport::warnings`].
+//! 2. **Who signed it** (when [`Options::trusted_keys`] are given):
+//!    `<plugin>.minisig`, a minisign signature by one of the keys, verified
+//!    over the bytes read, which are the bytes then copied and mapped.
+//!    Refusal: [`Error::Signature`] (missing, malformed, unknown key, or
+//!    not matching). [`SwapReport::signer`] and [`GenerationInfo::signer`]
+//!    carry the key id and trusted comment. Costs one read of the
+//!    signature file and a BLAKE2b hash of the plugin, plus one Ed25519
+//!    verification.
+//! 3. **What it is built for**: the handshake (compiler, target, library
+//!    version, interface, type layouts), the same check the `liveswap
+//!    check` tool runs offline with [`check::check_section`].
+//!
+//! The handshake alone catches mistakes, not malice: a file crafted to
+//! pass it (a copied descriptor section) would run its constructors at
+//! `dlopen` like any library; the path policy and signatures are what stand
+//! against that.
+//!
+//! What stays the deployer's job: guarding the signing key and the list
+//! of trusted keys, the host binary and the accounts of root and the
+//! service's user (trusted by definition), installing plugins by writing
+//! a new file and renaming it over, and restarting without a revoked key.
 
 #![warn(missing_docs)]
 
 mod abi;
+pub mod check;
 #[cfg(feature = "control")]
 pub mod control;
 mod descriptor;
@@ -145,11 +175,12 @@ mod stats;
 mod verify;
 mod version;
 
+pub use check::{Signer, TrustedKey};
 pub use descriptor::{
     DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
-pub use error::{CallError, Error, Panic};
+pub use error::{CallError, Error, Panic, SignatureProblem};
 pub use interface::{Export, Interface};
 pub use layout::CrossSafe;
 /// Derives [`CrossSafe`] for a struct or an enum whose every field is

@@ -1,11 +1,12 @@
 //! The loader: turns a path into a running plugin instance, and back.
 //!
-//! Loading is, in order: open the source once and decide what it is from
+//! Loading is, in order: check who could have written the path (the
+//! safe-path policy, `check`); open the source once and decide what it is from
 //! that descriptor (`load::open`: a regular ELF file under the size cap);
 //! copy it, in the kernel, into private storage nobody else can reach
 //! (`load::store`: a sealed memfd, or an unnamed file on disk); map that
-//! copy read-only and check the handshake on those very bytes
-//! (`handshake`); `dlopen("/proc/self/fd/N")` with `RTLD_NOW | RTLD_LOCAL`;
+//! copy read-only, verify its signature when keys are trusted, and check
+//! the handshake on those very bytes (`handshake`); `dlopen("/proc/self/fd/N")` with `RTLD_NOW | RTLD_LOCAL`;
 //! record the library's own address ranges (`load::image`); resolve the
 //! entry point; call it. The bytes checked are the bytes mapped, whatever
 //! happens to the source meanwhile, and glibc never sees a path or inode it
@@ -27,6 +28,7 @@ use libloading::os::unix::Library;
 use crate::abi::alloc::HOST_ALLOCATOR;
 use crate::abi::host::MessageSink;
 use crate::abi::{ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject};
+use crate::check::{Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::handshake;
@@ -47,6 +49,8 @@ pub(crate) struct LoadPolicy {
     pub max_file_size: u64,
     /// Where copies go.
     pub store: StorePolicy,
+    /// Who may have written a plugin, and who must have signed it.
+    pub trust: TrustPolicy,
 }
 
 /// Time spent in each step of a load, and what the handshake warned of.
@@ -56,6 +60,7 @@ pub(crate) struct LoadInfo {
     pub check: Duration,
     pub load: Duration,
     pub warnings: Vec<String>,
+    pub signer: Option<Signer>,
 }
 
 /// A loaded plugin: its instance, its library and its private copy.
@@ -125,6 +130,7 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
     path: &Path,
     policy: &LoadPolicy,
 ) -> Result<Vec<String>, Error> {
+    let mut warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
     let src = open::open(path, policy.max_file_size)?;
     let stored = store::store(
         &src.file,
@@ -138,7 +144,9 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
     let mapping = stored
         .map()
         .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
-    handshake::check::<I>(path, mapping.bytes()).map(|checked| checked.warnings)
+    policy.trust.check_signature(path, mapping.bytes())?;
+    warnings.extend(handshake::check::<I>(path, mapping.bytes())?.warnings);
+    Ok(warnings)
 }
 
 /// Loads the plugin at `source`.
@@ -147,6 +155,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
     policy: &LoadPolicy,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
+    let mut warnings: Vec<String> = policy.trust.check_path(source)?.into_iter().collect();
     let src = open::open(source, policy.max_file_size)?;
     let stored = store::store(
         &src.file,
@@ -157,7 +166,15 @@ pub(crate) fn load<I: Interface + ?Sized>(
     )
     .map_err(|e| copy_error(source, e))?;
     drop(src);
-    load_stored::<I>(source, Arc::new(stored), started.elapsed())
+    let (plugin, mut info) = load_stored::<I>(
+        source,
+        Arc::new(stored),
+        started.elapsed(),
+        Some(&policy.trust),
+    )?;
+    warnings.append(&mut info.warnings);
+    info.warnings = warnings;
+    Ok((plugin, info))
 }
 
 /// Loads a fresh copy of `kept` (a copy made by an earlier load of
@@ -180,13 +197,18 @@ pub(crate) fn reload<I: Interface + ?Sized>(
         &label(source),
     )
     .map_err(|e| copy_error(source, e))?;
-    load_stored::<I>(source, Arc::new(stored), started.elapsed())
+    // The kept copy was checked and verified when it was first loaded, and
+    // no name reaches it since: its signer is carried by the caller.
+    load_stored::<I>(source, Arc::new(stored), started.elapsed(), None)
 }
 
+/// Checks the stored copy (its signature, when `trust` asks, and the
+/// handshake) and loads it.
 fn load_stored<I: Interface + ?Sized>(
     source: &Path,
     image: Arc<Stored>,
     copy: Duration,
+    trust: Option<&TrustPolicy>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let mut info = LoadInfo {
         copy,
@@ -196,6 +218,9 @@ fn load_stored<I: Interface + ?Sized>(
     let mapping = image
         .map()
         .map_err(|e| copy_error(source, (image.path.clone(), e)))?;
+    if let Some(trust) = trust {
+        info.signer = trust.check_signature(source, mapping.bytes())?;
+    }
     let checked = handshake::check::<I>(source, mapping.bytes())?;
     drop(mapping);
     info.check = started.elapsed();

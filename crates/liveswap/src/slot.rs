@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Cache};
 
+use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
 use crate::interface::Interface;
 use crate::load::open::DEFAULT_MAX_FILE_SIZE;
@@ -32,6 +33,7 @@ pub struct Options {
     store_dir: Option<PathBuf>,
     max_unloading: usize,
     unload_wait: Duration,
+    trust: TrustPolicy,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             store_dir: None,
             max_unloading: DEFAULT_MAX_UNLOADING,
             unload_wait: DEFAULT_UNLOAD_WAIT,
+            trust: TrustPolicy::default(),
         }
     }
 }
@@ -95,6 +98,33 @@ impl Options {
         self.unload_wait = wait;
         self
     }
+
+    /// Requires every plugin to carry a minisign signature beside it
+    /// (`<plugin>.minisig`) made by one of these keys (added to any given
+    /// before; several at once allow a key rotation). See the crate docs,
+    /// "Trust model".
+    pub fn trusted_keys(mut self, keys: impl IntoIterator<Item = TrustedKey>) -> Self {
+        self.trust.keys.extend(keys);
+        self
+    }
+
+    /// Relaxes the safe-path policy, for development: a plugin that others
+    /// could have written is loaded all the same, and the load's
+    /// [`SwapReport::warnings`] (and the log) say so.
+    pub fn allow_unsafe_path(mut self) -> Self {
+        self.trust.allow_unsafe_path = true;
+        self
+    }
+
+    /// Whether plugins must be signed, and by which keys.
+    pub fn trusted_key_ids(&self) -> Vec<&str> {
+        self.trust.keys.iter().map(TrustedKey::id).collect()
+    }
+
+    /// Whether the safe-path policy is relaxed.
+    pub fn unsafe_path_allowed(&self) -> bool {
+        self.trust.allow_unsafe_path
+    }
 }
 
 /// What a successful [`Slot::swap`] or [`Slot::rollback`] did, and
@@ -117,8 +147,11 @@ pub struct SwapReport {
     pub publish: Duration,
     /// Hazards the handshake read from the plugin's imports (such as
     /// starting threads, which keeps a library from unloading); the plugin
-    /// was loaded all the same.
+    /// was loaded all the same; and, when the safe-path policy is
+    /// relaxed, the violation it let through.
     pub warnings: Vec<String>,
+    /// Who signed the plugin, when signatures are required.
+    pub signer: Option<Signer>,
 }
 
 impl SwapReport {
@@ -165,8 +198,9 @@ struct Control {
     next_generation: u64,
     /// The ticket of the last call that published.
     last_ticket: u64,
-    /// The copy the previous version was loaded from, for `rollback`.
-    rollback: Option<(Arc<Stored>, PathBuf)>,
+    /// The copy the previous version was loaded from, for `rollback`, with
+    /// its source and its signer.
+    rollback: Option<(Arc<Stored>, PathBuf, Option<Signer>)>,
     reaper: ReaperSender,
 }
 
@@ -213,9 +247,10 @@ impl<I: Interface + ?Sized> Slot<I> {
         let policy = LoadPolicy {
             max_file_size: options.max_file_size,
             store: StorePolicy::new(options.memfd_max, dir),
+            trust: options.trust.clone(),
         };
         let registry = Arc::new(Registry::default());
-        let (mut plugin, _) = loader::load::<I>(path, &policy).inspect_err(|e| {
+        let (mut plugin, info) = loader::load::<I>(path, &policy).inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
         let (reaper_tx, reaper) = match reaper::spawn(Arc::clone(&registry)) {
@@ -233,7 +268,12 @@ impl<I: Interface + ?Sized> Slot<I> {
             reaper_tx.clone(),
             Arc::clone(&alive),
         );
-        registry.published(1, path.to_path_buf(), Version::loaded_at(&version));
+        registry.published(
+            1,
+            path.to_path_buf(),
+            Version::loaded_at(&version),
+            info.signer,
+        );
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
         Ok(Slot {
             current: ManuallyDrop::new(Arc::new(ArcSwap::from_pointee(version))),
@@ -349,7 +389,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         self.reserve()?;
         match loader::load::<I>(path, &self.policy) {
-            Ok((plugin, info)) => self.publish(ticket, plugin, info, path),
+            Ok((plugin, info)) => self.publish(ticket, plugin, info, path, None),
             Err(e) => {
                 self.registry.release();
                 tracing::warn!(path = %path.display(), error = %e, "plugin swap rejected");
@@ -371,12 +411,12 @@ impl<I: Interface + ?Sized> Slot<I> {
     pub fn rollback(&self) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
-        let Some((kept, source)) = self.lock_control().rollback.clone() else {
+        let Some((kept, source, signer)) = self.lock_control().rollback.clone() else {
             return Err(Error::NoRollback);
         };
         self.reserve()?;
         match loader::reload::<I>(&kept, &source, &self.policy) {
-            Ok((plugin, info)) => self.publish(ticket, plugin, info, &source),
+            Ok((plugin, info)) => self.publish(ticket, plugin, info, &source, Some(signer)),
             Err(e) => {
                 self.registry.release();
                 tracing::warn!(path = %source.display(), error = %e, "plugin rollback rejected");
@@ -390,8 +430,10 @@ impl<I: Interface + ?Sized> Slot<I> {
         &self,
         ticket: u64,
         mut plugin: Plugin,
-        info: LoadInfo,
+        mut info: LoadInfo,
         source: &Path,
+        // For a rollback copy: who signed it when it was first loaded.
+        verified: Option<Option<Signer>>,
     ) -> Result<SwapReport, Error> {
         let mut control = self.lock_control();
         if control.last_ticket > ticket {
@@ -404,6 +446,9 @@ impl<I: Interface + ?Sized> Slot<I> {
                 path: source.to_path_buf(),
                 by,
             });
+        }
+        if let Some(signer) = verified {
+            info.signer = signer;
         }
         let started = Instant::now();
         let generation = control.next_generation;
@@ -422,10 +467,12 @@ impl<I: Interface + ?Sized> Slot<I> {
             generation,
             source.to_path_buf(),
             Version::loaded_at(&version),
+            info.signer.clone(),
         );
+        let old_signer = self.registry.signer(Version::generation(&old));
         control.rollback = old
             .image()
-            .map(|image| (image, Version::source(&old).to_path_buf()));
+            .map(|image| (image, Version::source(&old).to_path_buf(), old_signer));
         drop(control);
         drop(version);
         let report = SwapReport {
@@ -437,6 +484,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             load: info.load,
             publish,
             warnings: info.warnings,
+            signer: info.signer,
         };
         drop(old);
         tracing::info!(

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::check::Signer;
 use crate::loader::LOADED_IN_PROCESS;
 
 /// Loaded generations per process past which [`Stats::near_generation_limit`]
@@ -45,6 +46,8 @@ pub struct GenerationInfo {
     pub loaded_at: SystemTime,
     /// Where it is in its life.
     pub state: State,
+    /// Who signed it, when signatures are required.
+    pub signer: Option<Signer>,
 }
 
 /// A snapshot of a handle's generations.
@@ -104,7 +107,13 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn published(&self, generation: u64, source: PathBuf, loaded_at: SystemTime) {
+    pub(crate) fn published(
+        &self,
+        generation: u64,
+        source: PathBuf,
+        loaded_at: SystemTime,
+        signer: Option<Signer>,
+    ) {
         let mut inner = self.lock();
         let previous = inner.current;
         if let Some(old) = inner.generations.get_mut(&previous)
@@ -120,6 +129,7 @@ impl Registry {
                 source,
                 loaded_at,
                 state: State::Current,
+                signer,
             },
         );
         drop(inner);
@@ -139,6 +149,14 @@ impl Registry {
                  1024 pthread keys near 1022 generations: plan a restart"
             );
         }
+    }
+
+    /// Who signed `generation`, if it is still known.
+    pub(crate) fn signer(&self, generation: u64) -> Option<Signer> {
+        self.lock()
+            .generations
+            .get(&generation)
+            .and_then(|g| g.signer.clone())
     }
 
     /// Takes a place among the versions waiting to unload for a swap about

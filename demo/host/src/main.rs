@@ -43,6 +43,15 @@ struct Args {
     /// Also log the library's informational events (to standard error)
     #[arg(long)]
     verbose: bool,
+
+    /// Require plugins signed by this minisign public key (repeatable: any
+    /// of them will do)
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    trusted_keys: Vec<PathBuf>,
+
+    /// Load plugins from places other users could write (development only)
+    #[arg(long)]
+    allow_unsafe_path: bool,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -103,6 +112,15 @@ fn main() -> ExitCode {
         })
         .init();
 
+    let options = match output::options(&args.trusted_keys, args.allow_unsafe_path) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("liveswap-demo: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let policy = output::policy(&options);
+    println!("{policy}");
     let first = match args.plugin.clone().map_or_else(bundled_plugin, Ok) {
         Ok(path) => path,
         Err(message) => {
@@ -110,7 +128,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plugin = match Slot::<dyn Handles>::load(&first) {
+    let plugin = match Slot::<dyn Handles>::load_with(&first, options) {
         Ok(plugin) => Arc::new(plugin),
         Err(e) => {
             eprintln!("liveswap-demo: cannot load the first plugin: {e}");
@@ -152,7 +170,7 @@ fn main() -> ExitCode {
             Ok(Event::Line(line)) => {
                 let line = line.trim();
                 if line.is_empty() {
-                    println!("{}", output::status(&plugin.stats()));
+                    println!("{}\n{policy}", output::status(&plugin.stats()));
                 } else {
                     println!("{}", output::swap(&plugin, Path::new(line)));
                 }

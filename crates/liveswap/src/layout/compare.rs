@@ -310,3 +310,15 @@ pub(crate) fn signature(table: &Table, m: &super::decode::Method) -> String {
         display(table, m.ret, 0)
     )
 }
+
+impl Table {
+    /// Type `index` as written (`Vec<String>`, `&[u8]`, `rules_api::Request`).
+    pub fn type_name(&self, index: usize) -> String {
+        display(self, index, 0)
+    }
+
+    /// Method `index` as a signature: `fn name(A, B) -> R`.
+    pub fn method_signature(&self, index: usize) -> String {
+        signature(self, &self.methods[index])
+    }
+}

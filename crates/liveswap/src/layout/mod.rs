@@ -22,7 +22,7 @@ pub(crate) mod std_impls;
 mod table;
 
 pub use compare::compare_tables;
-pub use decode::{DecodeError, Table};
+pub use decode::{DecodeError, FieldRef, Shape, Table, VariantRef};
 pub use describe::{CrossSafe, Field, Kind, MethodLayout, TypeLayout, Variant};
 pub use table::{encode_table, encode_vec, table_len};
 
