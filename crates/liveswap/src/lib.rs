@@ -107,7 +107,8 @@
 //! Plugins are built with `panic = "unwind"` (checked): their shims catch
 //! every panic and return it as an error, because a panic that reached the
 //! host would be a foreign exception to the host's own copy of std, and
-//! abort the process.
+//! abort the process. A destructor that panics while another panic unwinds
+//! aborts the process by Rust's own rules; no shim can catch that.
 //!
 //! A plugin must not keep a thread-local with a destructor, spawn threads,
 //! or use `std::thread::current()`, `mpsc` timeouts, `arc-swap` or

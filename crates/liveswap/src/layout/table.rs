@@ -229,7 +229,20 @@ impl TypeSet {
     }
 
     const fn insert(&mut self, t: &'static TypeLayout) {
-        if self.find(t).is_none() {
+        if let Some(i) = self.find(t) {
+            let Some(known) = self.items[i] else {
+                unreachable!()
+            };
+            // Same path, crate and version, other contents: two types
+            // declared in function bodies (or `const` blocks) of one module
+            // share a `module_path!()`. Describing one as the other would
+            // hide the second's changes.
+            assert!(
+                same_contents(known, t),
+                "liveswap: two different types that cross have the same path (types declared \
+                 inside functions share their module's path): rename one, or move it to a module"
+            );
+        } else {
             assert!(
                 self.len < MAX_TYPES,
                 "liveswap: an interface may reach at most 512 distinct types"
@@ -322,6 +335,70 @@ const fn same_type(a: &TypeLayout, b: &TypeLayout) -> bool {
 }
 
 /// Compared from the end: paths of one crate share their beginning.
+/// Whether two layouts of one identity have the same fields or variants
+/// (names, offsets, discriminants, and the identity of each field's type).
+const fn same_contents(a: &TypeLayout, b: &TypeLayout) -> bool {
+    match (&a.kind, &b.kind) {
+        (Kind::Struct(x), Kind::Struct(y)) => same_fields(x, y),
+        (
+            Kind::Enum {
+                repr: ra,
+                variants: va,
+            },
+            Kind::Enum {
+                repr: rb,
+                variants: vb,
+            },
+        ) => {
+            if !str_eq(ra, rb) || va.len() != vb.len() {
+                return false;
+            }
+            let mut i = 0;
+            while i < va.len() {
+                if !str_eq(va[i].name, vb[i].name)
+                    || va[i].discriminant != vb[i].discriminant
+                    || !same_fields(va[i].fields, vb[i].fields)
+                {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        (Kind::Tuple(x), Kind::Tuple(y)) => {
+            if x.len() != y.len() {
+                return false;
+            }
+            let mut i = 0;
+            while i < x.len() {
+                if x[i] != y[i] {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        _ => true,
+    }
+}
+
+const fn same_fields(a: &[Field], b: &[Field]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if !str_eq(a[i].name, b[i].name)
+            || a[i].offset != b[i].offset
+            || !same_type(a[i].ty, b[i].ty)
+        {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
