@@ -173,6 +173,7 @@ mod reaper;
 mod remote_error;
 mod slot;
 mod stats;
+mod telemetry;
 mod verify;
 mod version;
 

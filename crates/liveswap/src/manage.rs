@@ -32,7 +32,8 @@ pub trait ManagedSlot: Send + Sync {
     ///
     /// As [`Slot::swap`]; the serving version goes on.
     fn swap_to(&self, path: &Path) -> Result<SwapReport, Error>;
-    /// Returns to the previous build ([`Slot::rollback`]).
+    /// Returns to the previous build ([`Slot::rollback`]), counted as a
+    /// rollback by an operator (cause `control` in the metrics).
     ///
     /// # Errors
     ///
@@ -57,7 +58,7 @@ where
         Slot::swap(self, path)
     }
     fn roll_back(&self) -> Result<SwapReport, Error> {
-        Slot::rollback(self)
+        Slot::rollback_because(self, "control")
     }
     fn inspect(&self, path: &Path) -> Inspection {
         match Slot::check(self, path) {

@@ -249,7 +249,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             store: StorePolicy::new(options.memfd_max, dir),
             trust: options.trust.clone(),
         };
-        let registry = Arc::new(Registry::default());
+        let registry = Arc::new(Registry::new(I::NAME));
         let (mut plugin, info) = loader::load::<I>(path, &policy).inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
@@ -384,7 +384,12 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// forked child. The current version keeps serving and nothing of the
     /// file stays mapped.
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
-        let path = path.as_ref();
+        let result = self.swap_path(path.as_ref());
+        crate::telemetry::attempt(I::NAME, "swap", &result);
+        result
+    }
+
+    fn swap_path(&self, path: &Path) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         self.reserve()?;
@@ -409,6 +414,25 @@ impl<I: Interface + ?Sized> Slot<I> {
     ///
     /// [`Error::NoRollback`] before any swap; otherwise as [`swap`](Self::swap).
     pub fn rollback(&self) -> Result<SwapReport, Error> {
+        self.rollback_because("api")
+    }
+
+    /// [`rollback`](Self::rollback), counted in the metrics under `cause`
+    /// (`liveswap_rollbacks_total`; feature `metrics`).
+    ///
+    /// # Errors
+    ///
+    /// As [`rollback`](Self::rollback).
+    pub fn rollback_because(&self, cause: &'static str) -> Result<SwapReport, Error> {
+        let result = self.roll_back_now();
+        crate::telemetry::attempt(I::NAME, "rollback", &result);
+        if result.is_ok() {
+            crate::telemetry::rollback(I::NAME, cause);
+        }
+        result
+    }
+
+    fn roll_back_now(&self) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         let Some((kept, source, signer)) = self.lock_control().rollback.clone() else {

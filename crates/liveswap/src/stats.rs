@@ -96,13 +96,29 @@ struct Inner {
 }
 
 /// Shared record of a handle's generations.
-#[derive(Default)]
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// The interface's name, for metrics.
+    interface: &'static str,
 }
 
 impl Registry {
+    pub(crate) fn new(interface: &'static str) -> Self {
+        Registry {
+            inner: Mutex::default(),
+            changed: Condvar::new(),
+            interface,
+        }
+    }
+
+    /// Publishes the gauges after a change (feature `metrics`).
+    fn changed_states(&self) {
+        if cfg!(feature = "metrics") {
+            crate::telemetry::states(self.interface, &self.snapshot());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -149,6 +165,7 @@ impl Registry {
                  1024 pthread keys near 1022 generations: plan a restart"
             );
         }
+        self.changed_states();
     }
 
     /// Who signed `generation`, if it is still known.
@@ -215,6 +232,7 @@ impl Registry {
         }
         drop(inner);
         self.changed.notify_all();
+        self.changed_states();
     }
 
     pub(crate) fn snapshot(&self) -> Stats {

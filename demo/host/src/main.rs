@@ -19,7 +19,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use liveswap::ManagedSlot;
 use liveswap::Slot;
+use liveswap::control::{ControlOptions, ControlServer};
 use liveswap_demo_types::Handles;
 
 /// The bundled plugin's file name, as cargo builds it.
@@ -52,6 +54,21 @@ struct Args {
     /// Load plugins from places other users could write (development only)
     #[arg(long)]
     allow_unsafe_path: bool,
+
+    /// Serve the control socket at PATH (its directory is made mode 700),
+    /// for `liveswapctl --socket PATH status|history|swap|rollback|inspect`
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+
+    /// Also serve this uid on the control socket (repeatable); the socket
+    /// is then reachable by all and each peer is checked by its uid
+    #[arg(long = "control-allow-uid", value_name = "UID")]
+    control_allow_uids: Vec<u32>,
+
+    /// Serve Prometheus metrics over HTTP at ADDR [default when given
+    /// without a value: 127.0.0.1:9464]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -128,6 +145,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(addr) = args.metrics {
+        match metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+        {
+            Ok(()) => println!("metrics: http://{addr}/metrics"),
+            Err(e) => {
+                eprintln!("liveswap-demo: cannot serve metrics on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let plugin = match Slot::<dyn Handles>::load_with(&first, options) {
         Ok(plugin) => Arc::new(plugin),
         Err(e) => {
@@ -136,6 +165,23 @@ fn main() -> ExitCode {
         }
     };
     println!("{}", output::loaded(&plugin, &first));
+    let _control = match &args.control {
+        Some(socket) => {
+            let managed: Arc<dyn ManagedSlot> = plugin.clone();
+            let options = ControlOptions::new().allow_uids(args.control_allow_uids.iter().copied());
+            match ControlServer::start(socket, vec![("handles".into(), managed)], options) {
+                Ok(server) => {
+                    println!("control socket: {}", server.path().display());
+                    Some(server)
+                }
+                Err(e) => {
+                    eprintln!("liveswap-demo: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
 
     let (events, incoming) = mpsc::channel();
     let interrupts = events.clone();

@@ -137,7 +137,8 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ControlError + '_ {
 /// process's user's and closed to others: with an allow-list, others may
 /// search it (so allowed users can reach the socket), never write it.
 fn private_dir(dir: &Path, others_may_search: bool) -> Result<(), ControlError> {
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+    let mode = if others_may_search { 0o711 } else { 0o700 };
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io_error(dir)(e)),
@@ -160,7 +161,8 @@ fn private_dir(dir: &Path, others_may_search: bool) -> Result<(), ControlError> 
 impl ControlServer {
     /// Listens on the Unix socket `socket` and serves `slots` by name.
     ///
-    /// The socket's directory is created with mode 700 if missing, and must
+    /// The socket's directory is created with mode 700 if missing (711 with
+    /// an allow-list), and must
     /// otherwise be owned by this process's effective user and closed to
     /// group and others; the socket itself is made mode 600. With an
     /// allow-list of other uids, the directory may be searchable by others
