@@ -56,13 +56,23 @@ pub fn fixtures_dir() -> &'static Path {
 /// that the features it asks of its dependencies are not unified with any
 /// other package's, and returns its `.so`.
 pub fn build_alone(package: &str) -> PathBuf {
+    let profile = if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    };
+    build_with_profile(package, profile)
+}
+
+/// [`build_alone`] with a profile of the fixtures workspace (`dev`,
+/// `release`, `lto-strip`).
+pub fn build_with_profile(package: &str, profile: &str) -> PathBuf {
     let root = workspace_root();
     let target = root.join("target").join("fixtures");
-    let release = !cfg!(debug_assertions);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .arg("build")
-        .args(release.then_some("--release"))
+        .args(["--profile", profile])
         .arg("--quiet")
         .arg("--manifest-path")
         .arg(root.join("tests/fixtures/Cargo.toml"))
@@ -79,8 +89,9 @@ pub fn build_alone(package: &str) -> PathBuf {
         "building fixture {package} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let dir = if profile == "dev" { "debug" } else { profile };
     target
-        .join(if release { "release" } else { "debug" })
+        .join(dir)
         .join(format!("lib{}.so", package.replace('-', "_")))
 }
 
