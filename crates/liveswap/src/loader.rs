@@ -123,14 +123,11 @@ fn copy_error(source: &Path, (dest, err): (std::path::PathBuf, std::io::Error)) 
     }
 }
 
-/// Runs the handshake of interface `I` on the file at `path`, without
-/// loading it (a private copy is checked, as a load would); returns the
-/// hazards it read from the file's imports.
-pub(crate) fn check_file<I: Interface + ?Sized>(
-    path: &Path,
-    policy: &LoadPolicy,
-) -> Result<Vec<String>, Error> {
-    let mut warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
+/// The safe-path check, then one open of `path` and its private copy:
+/// what every load and inspection starts with. Returns the copy and the
+/// path check's warning, if the policy let a violation through.
+fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>), Error> {
+    let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
     let src = open::open(path, policy.max_file_size)?;
     let stored = store::store(
         &src.file,
@@ -140,7 +137,17 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
         &label(path),
     )
     .map_err(|e| copy_error(path, e))?;
-    drop(src);
+    Ok((stored, warnings))
+}
+
+/// Runs the handshake of interface `I` on the file at `path`, without
+/// loading it (a private copy is checked, as a load would); returns the
+/// hazards it read from the file's imports.
+pub(crate) fn check_file<I: Interface + ?Sized>(
+    path: &Path,
+    policy: &LoadPolicy,
+) -> Result<Vec<String>, Error> {
+    let (stored, mut warnings) = store_source(path, policy)?;
     let mapping = stored
         .map()
         .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
@@ -155,17 +162,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
     policy: &LoadPolicy,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
-    let mut warnings: Vec<String> = policy.trust.check_path(source)?.into_iter().collect();
-    let src = open::open(source, policy.max_file_size)?;
-    let stored = store::store(
-        &src.file,
-        src.len,
-        source.parent(),
-        &policy.store,
-        &label(source),
-    )
-    .map_err(|e| copy_error(source, e))?;
-    drop(src);
+    let (stored, mut warnings) = store_source(source, policy)?;
     let (plugin, mut info) = load_stored::<I>(
         source,
         Arc::new(stored),
