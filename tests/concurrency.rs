@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
-use liveswap::{Slot, Version};
-use liveswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, mapped_under};
+use liveswap::{Error, Slot, Version};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
 
 /// Generation 1 is build 1; swaps then alternate build 2, build 1, ...
 fn build_of(generation: u64) -> u32 {
@@ -63,7 +63,7 @@ fn readers_always_answer_from_a_version_current_during_their_call() {
     assert!(calls.load(Ordering::Relaxed) > 0);
     assert_eq!(hs.generation(), SWAPS + 1);
     assert!(hs.wait_drained(REAP_TIMEOUT));
-    let mapped = mapped_under(hs.copy_dir());
+    let mapped = mapped_under(hs.copy_prefix());
     assert_eq!(
         mapped.len(),
         1,
@@ -71,17 +71,10 @@ fn readers_always_answer_from_a_version_current_during_their_call() {
     );
     let stats = hs.stats();
     assert_eq!((stats.live(), stats.pinned()), (1, 0));
-    // The current copy and the rollback copy, nothing else.
-    assert_eq!(
-        files_in(hs.copy_dir()).len(),
-        2,
-        "{:?}",
-        files_in(hs.copy_dir())
-    );
 }
 
 #[test]
-fn concurrent_swaps_get_distinct_strictly_increasing_generations() {
+fn racing_swaps_publish_in_call_order_with_strictly_increasing_generations() {
     const PER_THREAD: usize = 40;
     let hs = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
     let swappers: Vec<_> = ["greeter-v1", "greeter-v2"]
@@ -89,29 +82,43 @@ fn concurrent_swaps_get_distinct_strictly_increasing_generations() {
         .map(|name| {
             let hs = Arc::clone(&hs);
             thread::spawn(move || {
-                (0..PER_THREAD)
-                    .map(|_| {
-                        let report = hs.swap(fixture(name)).unwrap();
-                        assert!(report.previous < report.generation);
-                        report.generation
-                    })
-                    .collect::<Vec<u64>>()
+                let mut published = Vec::new();
+                let mut superseded = 0;
+                for _ in 0..PER_THREAD {
+                    match hs.swap(fixture(name)) {
+                        Ok(report) => {
+                            assert!(report.previous < report.generation);
+                            published.push(report.generation);
+                        }
+                        // Overtaken by a swap the other thread called later.
+                        Err(Error::Superseded { by, .. }) => {
+                            assert!(by >= 2);
+                            superseded += 1;
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                (published, superseded)
             })
         })
         .collect();
     let mut all = Vec::new();
+    let mut superseded = 0;
     for s in swappers {
-        let mine = s.join().unwrap();
+        let (mine, lost) = s.join().unwrap();
         assert!(
             mine.windows(2).all(|w| w[0] < w[1]),
             "each thread sees increasing generations"
         );
         all.extend(mine);
+        superseded += lost;
     }
     all.sort();
-    let expected: Vec<u64> = (2..=(2 * PER_THREAD as u64 + 1)).collect();
+    let published = all.len() as u64;
+    assert_eq!(published + superseded, 2 * PER_THREAD as u64);
+    let expected: Vec<u64> = (2..=published + 1).collect();
     assert_eq!(all, expected, "every generation handed out exactly once");
-    assert_eq!(hs.generation(), 2 * PER_THREAD as u64 + 1);
+    assert_eq!(hs.generation(), published + 1);
     assert!(hs.wait_drained(REAP_TIMEOUT));
-    assert_eq!(mapped_under(hs.copy_dir()).len(), 1);
+    assert_eq!(mapped_under(hs.copy_prefix()).len(), 1);
 }

@@ -19,7 +19,7 @@ fn set_file_size_limit(bytes: libc::rlim_t) {
 fn a_full_copy_directory_is_a_copy_error_that_leaves_nothing_behind() {
     let v2 = fixture("greeter-v2"); // builds the fixtures before the limit
     let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
-    let files_before = files_in(hs.copy_dir());
+    let files_before = files_in(hs.copy_prefix());
 
     // SAFETY: ignoring SIGXFSZ makes an oversized write fail with EFBIG
     // instead of killing the process; no handler code runs.
@@ -43,11 +43,11 @@ fn a_full_copy_directory_is_a_copy_error_that_leaves_nothing_behind() {
         "the current version keeps serving"
     );
     assert_eq!(
-        files_in(hs.copy_dir()),
+        files_in(hs.copy_prefix()),
         files_before,
         "the partial copy is removed"
     );
-    assert_eq!(mapped_under(hs.copy_dir()).len(), 1);
+    assert_eq!(mapped_under(hs.copy_prefix()).len(), 1);
 
     hs.swap(&v2).unwrap();
     assert_eq!(

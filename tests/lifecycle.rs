@@ -3,7 +3,7 @@
 use std::fs;
 use std::time::Duration;
 
-use liveswap::{Options, Slot, State, Version};
+use liveswap::{Options, Slot, State, Storage, Version};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, install, mapped_under};
 
 fn plugin_dir() -> tempfile::TempDir {
@@ -113,20 +113,24 @@ fn guard_taken_before_a_swap_keeps_the_old_version_mapped_until_it_drops() {
 
     assert_eq!(old.build(), 1, "the held guard still answers the old build");
     assert_eq!(hs.current().build(), 2, "new calls see the new build");
-    assert_eq!(mapped_under(hs.copy_dir()).len(), 2, "both copies mapped");
+    assert_eq!(
+        mapped_under(hs.copy_prefix()).len(),
+        2,
+        "both copies mapped"
+    );
     assert_eq!(hs.stats().draining(), 1);
 
     drop(old);
     assert!(hs.wait_drained(REAP_TIMEOUT));
-    let mapped = mapped_under(hs.copy_dir());
+    let mapped = mapped_under(hs.copy_prefix());
     assert_eq!(
         mapped.len(),
         1,
         "only the current copy stays mapped: {mapped:?}"
     );
     assert!(
-        mapped[0].contains("/g2-"),
-        "the mapped copy is generation 2: {mapped:?}"
+        mapped[0].contains("-libgreeter_v2.so"),
+        "the mapped copy is generation 2's: {mapped:?}"
     );
     let old_state = &hs.stats().generations[0];
     assert_eq!(
@@ -148,7 +152,7 @@ fn an_owned_version_outlives_swaps_until_dropped() {
     );
     drop(owned);
     assert!(hs.wait_drained(REAP_TIMEOUT));
-    assert_eq!(mapped_under(hs.copy_dir()).len(), 1);
+    assert_eq!(mapped_under(hs.copy_prefix()).len(), 1);
 }
 
 #[test]
@@ -225,28 +229,40 @@ fn stats_list_each_generation_with_its_source_and_state() {
 }
 
 #[test]
-fn the_private_copy_lives_in_a_private_directory_under_the_chosen_parent() {
-    use std::os::unix::fs::PermissionsExt;
-    let parent = plugin_dir();
+fn a_copy_over_the_memfd_limit_is_an_unnamed_file_in_the_store_directory() {
+    let store = plugin_dir();
     let hs = Slot::<Greeter>::load_with(
         fixture("greeter-v1"),
-        Options::new().copy_dir(parent.path()),
+        Options::new().memfd_max(0).store_dir(store.path()),
     )
     .unwrap();
-    assert!(hs.copy_dir().starts_with(parent.path()));
-    let mode = fs::metadata(hs.copy_dir()).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700);
-    assert_eq!(files_in(hs.copy_dir()).len(), 1);
+    assert_eq!(hs.current().storage(), Storage::Disk);
+    assert!(files_in(store.path()).is_empty(), "the copy has no name");
+    let mapped = mapped_under(store.path());
+    assert_eq!(mapped.len(), 1, "{mapped:?}");
+    assert!(mapped[0].ends_with(" (deleted)"), "{mapped:?}");
+    assert_eq!(hs.current().answer(1), 2);
+}
+
+#[test]
+fn a_small_copy_is_a_sealed_memfd_named_after_its_handle() {
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    assert_eq!(hs.current().storage(), Storage::Memfd);
+    let mapped = mapped_under(hs.copy_prefix());
+    assert_eq!(mapped.len(), 1, "{mapped:?}");
+    assert!(mapped[0].contains("-libgreeter_v1.so"), "{mapped:?}");
 }
 
 #[test]
 fn dropping_the_handle_unloads_everything_and_removes_the_copies() {
     let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     hs.swap(fixture("greeter-v2")).unwrap();
-    let dir = hs.copy_dir().to_path_buf();
+    let prefix = hs.copy_prefix().to_path_buf();
     drop(hs);
-    assert!(mapped_under(&dir).is_empty(), "nothing mapped after drop");
-    assert!(!dir.exists(), "the private directory is removed");
+    assert!(
+        mapped_under(&prefix).is_empty(),
+        "nothing mapped after drop"
+    );
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn a_thread_local_with_a_destructor_pins_the_library_until_its_thread_exits() {
     );
     assert_eq!(hs.stats().pinned(), 1);
     assert_eq!(
-        mapped_under(hs.copy_dir()).len(),
+        mapped_under(hs.copy_prefix()).len(),
         2,
         "the pinned copy is still mapped"
     );

@@ -106,3 +106,23 @@ fn plugin_methods_named_like_version_metadata_are_not_shadowed() {
     assert_eq!(Version::generation(&guard), 1);
     assert_eq!(Version::source(&guard), fixture("calc"));
 }
+
+#[test]
+fn a_version_counts_the_panics_of_its_calls() {
+    let hs = calc();
+    let guard = hs.current();
+    assert_eq!(Version::panics(&guard), 0);
+    for _ in 0..3 {
+        assert!(guard.checked(true, "boom".into()).is_err());
+    }
+    assert!(guard.divide(1, 0).is_err());
+    assert_eq!(guard.checked(false, String::new()), Ok(7));
+    assert_eq!(Version::panics(&guard), 4);
+    drop(guard);
+    hs.swap(fixture("calc")).unwrap();
+    assert_eq!(
+        Version::panics(&hs.current()),
+        0,
+        "a new generation counts afresh"
+    );
+}

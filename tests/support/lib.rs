@@ -39,16 +39,31 @@ pub fn plugin_target_dir() -> PathBuf {
     target_dir().join("fixtures")
 }
 
+/// The cargo profile of this test binary: `dev`, or `release` for the soak
+/// runs.
+fn test_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    }
+}
+
 /// Builds the plugin crate(s) of `manifest` (plus `args`) with cargo into
 /// [`plugin_target_dir`], in the profile of this test binary, and returns
 /// the directory that holds the `.so` files.
 pub fn build_plugins(manifest: &Path, args: &[&str]) -> PathBuf {
+    build_plugins_with_profile(manifest, args, test_profile())
+}
+
+/// [`build_plugins`] with a cargo profile of the manifest's workspace
+/// (`dev`, `release`, `lto-strip`).
+pub fn build_plugins_with_profile(manifest: &Path, args: &[&str], profile: &str) -> PathBuf {
     let target = plugin_target_dir();
-    let release = !cfg!(debug_assertions);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .arg("build")
-        .args(release.then_some("--release"))
+        .args(["--profile", profile])
         .arg("--quiet")
         .arg("--manifest-path")
         .arg(manifest)
@@ -66,7 +81,7 @@ pub fn build_plugins(manifest: &Path, args: &[&str]) -> PathBuf {
         manifest.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    target.join(if release { "release" } else { "debug" })
+    target.join(if profile == "dev" { "debug" } else { profile })
 }
 
 /// Builds every fixture plugin (once per process) and returns the directory
@@ -81,9 +96,16 @@ pub fn fixtures_dir() -> &'static Path {
 /// that the features it asks of its dependencies are not unified with any
 /// other package's, and returns its `.so`.
 pub fn build_alone(package: &str) -> PathBuf {
-    build_plugins(
+    build_with_profile(package, test_profile())
+}
+
+/// [`build_alone`] with a profile of the fixtures workspace (`dev`,
+/// `release`, `lto-strip`).
+pub fn build_with_profile(package: &str, profile: &str) -> PathBuf {
+    build_plugins_with_profile(
         &workspace_root().join("tests/fixtures/Cargo.toml"),
         &["-p", package],
+        profile,
     )
     .join(format!("lib{}.so", package.replace('-', "_")))
 }
@@ -184,4 +206,61 @@ pub fn open_fds() -> usize {
     fs::read_dir("/proc/self/fd")
         .expect("read /proc/self/fd")
         .count()
+}
+
+/// A minisign key pair made for one test: nothing secret is ever written
+/// to disk or committed.
+pub struct TestKey {
+    public: minisign::PublicKey,
+    secret: minisign::SecretKey,
+}
+
+impl TestKey {
+    /// A fresh key pair.
+    pub fn generate() -> Self {
+        let pair = minisign::KeyPair::generate_unencrypted_keypair().expect("generate a key");
+        TestKey {
+            public: pair.pk,
+            secret: pair.sk,
+        }
+    }
+
+    /// The public key, as the library takes it.
+    pub fn trusted(&self) -> liveswap::TrustedKey {
+        liveswap::TrustedKey::from_text(&self.public.to_base64()).expect("a valid key")
+    }
+
+    /// The key's id, as minisign shows it.
+    pub fn id(&self) -> String {
+        self.trusted().id().to_string()
+    }
+
+    /// Writes the public key as a `minisign.pub` file at `path`.
+    pub fn write_public(&self, path: &Path) {
+        let text = self
+            .public
+            .to_box()
+            .expect("box the public key")
+            .into_string();
+        fs::write(path, text).expect("write the public key");
+    }
+
+    /// Signs the file at `plugin` (its bytes as they are now) into
+    /// `<plugin>.minisig`, with `comment` as the trusted comment.
+    pub fn sign(&self, plugin: &Path, comment: &str) {
+        let bytes = fs::read(plugin).expect("read the file to sign");
+        let signature = minisign::sign(
+            Some(&self.public),
+            &self.secret,
+            &bytes[..],
+            Some(comment),
+            None,
+        )
+        .expect("sign");
+        fs::write(
+            liveswap::check::signature_path(plugin),
+            signature.into_string(),
+        )
+        .expect("write the signature");
+    }
 }

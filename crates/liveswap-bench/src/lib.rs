@@ -9,6 +9,7 @@
 //! (`liveswap-bench-plugin`): `add(a, b)`, so what differs is only how the
 //! call reaches the plugin.
 
+pub mod big_files;
 pub mod histogram;
 pub mod plugins;
 pub mod read_path;

@@ -7,41 +7,20 @@
 
 use std::time::{Duration, Instant};
 
-use clap::{Arg, ArgAction, Command};
-use liveswap_bench::{plugins, read_path, soak, storm, swaps};
+use clap::Parser;
+use liveswap_bench::{big_files, plugins, read_path, soak, storm, swaps};
 use liveswap_demo_types::Handles;
 use serde_json::json;
 
+#[derive(Parser, Debug)]
+#[command(about = "Side-by-side measurements of liveswap")]
 struct Args {
+    /// A shorter run of everything (BENCHMARKS.md says how long it took)
+    #[arg(long)]
     quick: bool,
+    /// Print one JSON object with every figure as the last line
+    #[arg(long)]
     json: bool,
-}
-
-impl Args {
-    /// Parses the command line (clap's builder API, as the demo does: the
-    /// derive macro would change the features of dependencies shared with
-    /// the plugins, and make cargo rebuild them between builds).
-    fn parse() -> Self {
-        let matches = Command::new("liveswap-bench")
-            .about("Side-by-side measurements of liveswap")
-            .arg(
-                Arg::new("quick")
-                    .long("quick")
-                    .action(ArgAction::SetTrue)
-                    .help("A shorter run of everything"),
-            )
-            .arg(
-                Arg::new("json")
-                    .long("json")
-                    .action(ArgAction::SetTrue)
-                    .help("Print one JSON object with every figure as the last line"),
-            )
-            .get_matches();
-        Args {
-            quick: matches.get_flag("quick"),
-            json: matches.get_flag("json"),
-        }
-    }
 }
 
 struct Plan {
@@ -51,6 +30,8 @@ struct Plan {
     reloads: usize,
     storm: Duration,
     soak: Vec<u64>,
+    busy_soak: u64,
+    big_rounds: usize,
 }
 
 /// A target: the ratio measured and the bound it must meet.
@@ -87,6 +68,8 @@ fn run(args: Args) -> Result<(), String> {
             reloads: 3,
             storm: Duration::from_secs(1),
             soak: vec![200, 1_000],
+            busy_soak: 2_000,
+            big_rounds: 3,
         }
     } else {
         Plan {
@@ -96,6 +79,8 @@ fn run(args: Args) -> Result<(), String> {
             reloads: 20,
             storm: Duration::from_secs(5),
             soak: vec![1_000, 10_000],
+            busy_soak: 10_000,
+            big_rounds: 5,
         }
     };
     let started = Instant::now();
@@ -139,6 +124,12 @@ fn run(args: Args) -> Result<(), String> {
 
     eprintln!("soak...");
     let soaked = soak::soak(&p.bench, &plan.soak)?;
+    let busy = soak::soak_busy(&p.bench, plan.busy_soak)?;
+
+    eprintln!("big files...");
+    let work = std::env::temp_dir();
+    let big = big_files::big_swap(&p.demo_release, &work, plan.big_rounds)?;
+    let sparse = big_files::refuse_sparse(&p.demo_release, &work)?;
 
     let ratios = json!({
         "cached_vs_floor": cached.one_thread / floor.one_thread,
@@ -153,6 +144,10 @@ fn run(args: Args) -> Result<(), String> {
         "rwlock_storm_vs_quiet_throughput": rw_storm.calls_per_sec / rw_quiet.calls_per_sec,
         "rwlock_storm_p99_vs_quiet_p99": rw_storm.p99_ns as f64 / rw_quiet.p99_ns as f64,
         "rwlock_storm_p999_vs_liveswap_storm_p999": rw_storm.p999_ns as f64 / ls_storm.p999_ns as f64,
+        "big_swap_vs_cp": big.swap_ms / big.cp_ms,
+        "big_swap_peak_rss_mb": big.peak_rss_mb,
+        "sparse_refusal_ms": sparse.ms,
+        "sparse_refusal_peak_rss_mb": sparse.peak_rss_mb,
     });
     let r = |k: &str| ratios[k].as_f64().unwrap_or(f64::NAN);
     let targets = [
@@ -190,6 +185,50 @@ fn run(args: Args) -> Result<(), String> {
             name: "storm p99 <= 2x quiet p99",
             value: r("storm_p99_vs_quiet_p99"),
             bound: 2.0,
+            at_most: true,
+        },
+        Target {
+            name: "200 MB plugin swap <= 1.5x cp",
+            value: r("big_swap_vs_cp"),
+            bound: 1.5,
+            at_most: true,
+        },
+        Target {
+            name: "200 MB plugin swap peak RSS growth <= 16 MB",
+            value: r("big_swap_peak_rss_mb"),
+            bound: 16.0,
+            at_most: true,
+        },
+        Target {
+            name: "2 GiB sparse file refused in < 300 ms",
+            value: r("sparse_refusal_ms"),
+            bound: 300.0,
+            at_most: true,
+        },
+        Target {
+            name: "2 GiB sparse refusal peak RSS growth <= 16 MB",
+            value: r("sparse_refusal_peak_rss_mb"),
+            bound: 16.0,
+            at_most: true,
+        },
+        Target {
+            name: "busy soak: 1 copy mapped after draining",
+            value: if busy.drained {
+                busy.mapped_copies as f64
+            } else {
+                f64::NAN
+            },
+            bound: 1.0,
+            at_most: true,
+        },
+        Target {
+            name: "busy soak: RSS growth < 10 MB",
+            value: if busy.drained {
+                busy.rss_growth_kib as f64 / 1024.0
+            } else {
+                f64::NAN
+            },
+            bound: 10.0,
             at_most: true,
         },
     ];
@@ -261,11 +300,33 @@ fn run(args: Args) -> Result<(), String> {
     println!("| swaps | RSS | RSS growth | mapped copies |");
     println!("|---:|---:|---:|---:|");
     for s in &soaked {
-        println!(
-            "| {} | {} KiB | {} KiB | {} |",
-            s.swaps, s.rss_kib, s.rss_growth_kib, s.mapped_copies
-        );
+        soak_row(s, "");
     }
+    soak_row(&busy, ", 2 callers + 2 busy loops");
+    println!("\n## Big files (demo plugin, release, padded)\n");
+    println!("| case | time | vs cp | peak RSS growth | shmem growth | copy |");
+    println!("|---|---:|---:|---:|---:|---|");
+    println!(
+        "| cp of the {:.0} MB file | {:.1} ms | | | | |",
+        big.file_bytes as f64 / 1e6,
+        big.cp_ms
+    );
+    println!(
+        "| swap() to it | {:.1} ms | {:.2}x | {:.1} MB | {:.1} MB | {} |",
+        big.swap_ms,
+        big.swap_ms / big.cp_ms,
+        big.peak_rss_mb,
+        big.shmem_mb,
+        if big.on_disk {
+            "unnamed file on disk"
+        } else {
+            "memfd"
+        }
+    );
+    println!(
+        "| swap() to a 2 GiB sparse file (refused) | {:.2} ms | | {:.1} MB | | |",
+        sparse.ms, sparse.peak_rss_mb
+    );
     println!("\n## Targets\n");
     println!("| target | measured | met |");
     println!("|---|---:|---|");
@@ -317,14 +378,40 @@ fn run(args: Args) -> Result<(), String> {
                 "rwlock_quiet": callers(&rw_quiet),
                 "rwlock_storm": callers(&rw_storm),
             },
-            "soak": soaked.iter().map(|s| json!({
+            "soak": soaked.iter().chain([&busy]).map(|s| json!({
                 "swaps": s.swaps, "rss_kib": s.rss_kib,
-                "rss_growth_kib": s.rss_growth_kib, "mapped_copies": s.mapped_copies
+                "rss_growth_kib": s.rss_growth_kib, "mapped_copies": s.mapped_copies,
+                "drained": s.drained,
             })).collect::<Vec<_>>(),
+            "big_swap": json!({
+                "file_bytes": big.file_bytes, "cp_ms": big.cp_ms, "swap_ms": big.swap_ms,
+                "peak_rss_mb": big.peak_rss_mb, "shmem_mb": big.shmem_mb, "on_disk": big.on_disk,
+            }),
+            "sparse_refusal": json!({"ms": sparse.ms, "peak_rss_mb": sparse.peak_rss_mb}),
+            "big_swap_vs_cp": big.swap_ms / big.cp_ms,
+            "big_swap_peak_rss_mb": big.peak_rss_mb,
             "targets_met": targets.iter().map(|t| (t.name.to_string(), json!(t.met()))).collect::<serde_json::Map<_, _>>(),
             "ratios": ratios,
         });
         println!("{out}");
     }
     Ok(())
+}
+
+/// One soak row, or "drain timed out" instead of figures that would look
+/// like a steady state.
+fn soak_row(s: &soak::AfterSwaps, note: &str) {
+    if s.drained {
+        println!(
+            "| {}{note} | {} KiB | {} KiB | {} |",
+            s.swaps, s.rss_kib, s.rss_growth_kib, s.mapped_copies
+        );
+    } else {
+        println!(
+            "| {}{note} | drain timed out after {:?} ({} copies still mapped) | | |",
+            s.swaps,
+            soak::DRAIN_WAIT,
+            s.mapped_copies
+        );
+    }
 }

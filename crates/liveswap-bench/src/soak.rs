@@ -17,6 +17,70 @@ pub struct AfterSwaps {
     pub rss_growth_kib: i64,
     /// Plugin copies mapped in the process.
     pub mapped_copies: usize,
+    /// Whether every replaced version was unloaded within the drain wait;
+    /// when not, the other figures are not a steady state.
+    pub drained: bool,
+}
+
+/// How long a soak waits for the reaper before saying "drain timed out".
+pub const DRAIN_WAIT: Duration = Duration::from_secs(30);
+
+fn mapped_copies<I: liveswap::Interface + ?Sized>(hs: &Slot<I>) -> usize {
+    let prefix = hs.copy_prefix().to_string_lossy().into_owned();
+    liveswap::mapped_files()
+        .iter()
+        .filter(|f| f.starts_with(&prefix))
+        .count()
+}
+
+/// The soak under load: `swaps` swaps while 2 threads call the plugin and
+/// 2 more spin, so the reaper competes for a saturated CPU.
+pub fn soak_busy(plugin: &Path, swaps: u64) -> Result<AfterSwaps, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let hs = Arc::new(Slot::<dyn Adder>::load(plugin).map_err(|e| e.to_string())?);
+    for _ in 0..20 {
+        hs.swap(plugin).map_err(|e| e.to_string())?;
+    }
+    hs.wait_drained(DRAIN_WAIT);
+    let base = rss_kib() as i64;
+    let done = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (hs, done) = (Arc::clone(&hs), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut x = 0i64;
+                while !done.load(Ordering::Relaxed) {
+                    x = if t < 2 {
+                        hs.current().add(x, 1).unwrap_or_default()
+                    } else {
+                        std::hint::black_box(x.wrapping_mul(31).wrapping_add(1))
+                    };
+                }
+            })
+        })
+        .collect();
+    let mut result = Ok(());
+    for _ in 0..swaps {
+        if let Err(e) = hs.swap(plugin) {
+            result = Err(e.to_string());
+            break;
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    result?;
+    let drained = hs.wait_drained(DRAIN_WAIT);
+    let rss = rss_kib();
+    Ok(AfterSwaps {
+        swaps,
+        rss_kib: rss,
+        rss_growth_kib: rss as i64 - base,
+        mapped_copies: mapped_copies(&*hs),
+        drained,
+    })
 }
 
 fn rss_kib() -> u64 {
@@ -42,18 +106,14 @@ pub fn soak(plugin: &Path, checkpoints: &[u64]) -> Result<Vec<AfterSwaps>, Strin
             hs.swap(plugin).map_err(|e| e.to_string())?;
             done += 1;
         }
-        hs.wait_drained(Duration::from_secs(30));
-        let dir = hs.copy_dir().to_string_lossy().into_owned();
-        let mapped_copies = liveswap::mapped_files()
-            .iter()
-            .filter(|f| f.starts_with(&dir))
-            .count();
+        let drained = hs.wait_drained(DRAIN_WAIT);
         let rss = rss_kib();
         out.push(AfterSwaps {
             swaps: done,
             rss_kib: rss,
             rss_growth_kib: rss as i64 - base,
-            mapped_copies,
+            mapped_copies: mapped_copies(&hs),
+            drained,
         });
     }
     Ok(out)

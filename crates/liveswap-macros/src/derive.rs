@@ -51,6 +51,17 @@ fn repr(input: &DeriveInput) -> String {
     }
 }
 
+/// Whether `ty` names the deriving type itself: `Self`, or its bare name
+/// (one segment, no arguments). A longer path (`other::Tree`) names
+/// another type and must be `CrossSafe` on its own.
+fn is_self(ty: &syn::TypePath, ident: &Ident) -> bool {
+    ty.qself.is_none()
+        && ty.path.leading_colon.is_none()
+        && ty.path.segments.len() == 1
+        && ty.path.segments[0].arguments.is_none()
+        && (ty.path.segments[0].ident == *ident || ty.path.segments[0].ident == "Self")
+}
+
 /// Whether a type mentions the deriving type (a recursive type).
 struct Mentions<'a> {
     ident: &'a Ident,
@@ -58,11 +69,11 @@ struct Mentions<'a> {
 }
 
 impl Visit<'_> for Mentions<'_> {
-    fn visit_path_segment(&mut self, seg: &syn::PathSegment) {
-        if seg.ident == *self.ident || seg.ident == "Self" {
+    fn visit_type_path(&mut self, ty: &syn::TypePath) {
+        if is_self(ty, self.ident) {
             self.found = true;
         }
-        syn::visit::visit_path_segment(self, seg);
+        syn::visit::visit_type_path(self, ty);
     }
 }
 
@@ -170,7 +181,14 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 ));
             }
             GenericParam::Type(t) => type_args.push(t.ident.clone()),
-            GenericParam::Const(_) => {}
+            GenericParam::Const(c) => {
+                return Err(error(
+                    c.span(),
+                    "a const parameter can change a type's meaning without changing its layout \
+                     (`Fixed<2>` against `Fixed<3>`), and is not described: hold the value in a \
+                     field instead",
+                ));
+            }
         }
     }
     let mut ctx = Ctx {
@@ -188,6 +206,25 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
         Data::Enum(e) => {
             let repr = repr(&input);
+            let int_repr = repr
+                .split(',')
+                .find(|r| {
+                    matches!(
+                        *r,
+                        "u8" | "u16"
+                            | "u32"
+                            | "u64"
+                            | "u128"
+                            | "usize"
+                            | "i8"
+                            | "i16"
+                            | "i32"
+                            | "i64"
+                            | "i128"
+                            | "isize"
+                    )
+                })
+                .map(|r| Ident::new(r, Span::call_site()));
             let mut variants = Vec::new();
             // Each variant's discriminant is its explicit value, or one more
             // than the last variant compiled in before it: `__LAST_i` tracks
@@ -200,7 +237,12 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 let this = format_ident!("__LIVESWAP_D{}", i);
                 let last = format_ident!("__LIVESWAP_LAST{}", i);
                 let value = match &v.discriminant {
-                    Some((_, expr)) => quote!((#expr) as i128),
+                    // Through the repr's own type first, so that `1 << 31`
+                    // in a `repr(u32)` enum reads as the enum stores it.
+                    Some((_, expr)) => match &int_repr {
+                        Some(int) => quote!(((#expr) as #int) as i128),
+                        None => quote!((#expr) as i128),
+                    },
                     None => quote!(#previous + 1),
                 };
                 let cfgs: Vec<TokenStream> = v

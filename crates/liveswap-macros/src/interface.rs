@@ -555,6 +555,18 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 // SAFETY: forwarded from this function's contract.
                 #api(unsafe { #krate::__private::RawView::new(this, vtable) })
             }
+            fn __host_section() -> &'static [u8] {
+                const LEN: usize = #krate::__private::table_len(
+                    <dyn #trait_name as #krate::Interface>::METHODS,
+                );
+                // What a plugin of this interface must show, in the host
+                // binary too, for `liveswap check`.
+                #[used]
+                #[unsafe(link_section = ".liveswap_host")]
+                static SECTION: #krate::__private::Section<LEN> =
+                    #krate::__private::Section::of::<dyn #trait_name>(true);
+                SECTION.as_bytes()
+            }
         }
 
         // SAFETY: each shim receives a pointer to a live instance, boxed by

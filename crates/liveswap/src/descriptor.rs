@@ -10,6 +10,9 @@
 //! their place in every future layout, so an old host can still say "this
 //! plugin speaks descriptor version N".
 
+use std::any::TypeId;
+use std::sync::{Arc, Mutex};
+
 use crate::interface::Interface;
 
 /// Name of the ELF section that carries the descriptor.
@@ -62,6 +65,22 @@ pub struct Descriptor {
     pub liveswap_version: [u8; 32],
     /// [`Interface::NAME`], zero-padded.
     pub interface_name: [u8; 128],
+}
+
+impl std::fmt::Debug for Descriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Descriptor")
+            .field("descriptor_version", &self.descriptor_version)
+            .field("interface_name", &field_text(&self.interface_name))
+            .field("interface_version", &self.interface_version)
+            .field("rustc", &field_text(&self.rustc))
+            .field("target", &field_text(&self.target))
+            .field("liveswap_version", &field_text(&self.liveswap_version))
+            .field("flags", &self.flags)
+            .field("table_len", &self.table_len)
+            .field("fingerprint", &format_args!("{:016x}", self.fingerprint))
+            .finish()
+    }
 }
 
 /// Size of a descriptor in bytes.
@@ -150,14 +169,49 @@ impl<const N: usize> Section<N> {
             table,
         }
     }
+
+    /// The descriptor and table bytes, without trailing padding.
+    pub const fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `Section` is `repr(C)`: the descriptor (no padding, see
+        // above; its size is a multiple of its alignment, 8) is followed
+        // directly by the byte array, so the first `DESCRIPTOR_SIZE + N`
+        // bytes are all initialized and lie inside `self`.
+        unsafe {
+            std::slice::from_raw_parts((self as *const Self).cast::<u8>(), DESCRIPTOR_SIZE + N)
+        }
+    }
 }
+
+// `Section::as_bytes` relies on the table following the descriptor at once.
+const _: () = assert!(DESCRIPTOR_SIZE.is_multiple_of(std::mem::align_of::<Descriptor>()));
 
 /// The section the host itself would carry for `I`: descriptor and table
 /// bytes, as a plugin of `I` built with this crate must show them.
-pub(crate) fn expected_section<I: Interface + ?Sized>() -> Vec<u8> {
-    let table = crate::layout::encode_vec(I::METHODS);
-    let mut bytes = Descriptor::of::<I>(true, &table).as_bytes().to_vec();
-    bytes.extend_from_slice(&table);
+/// Computed once per interface and process, then shared.
+pub(crate) fn expected_section<I: Interface + ?Sized>() -> Arc<[u8]> {
+    static SECTIONS: Mutex<Vec<(TypeId, Arc<[u8]>)>> = Mutex::new(Vec::new());
+    let id = TypeId::of::<I>();
+    let mut sections = SECTIONS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, bytes)) = sections.iter().find(|(t, _)| *t == id) {
+        return Arc::clone(bytes);
+    }
+    // The copy the interface's crate placed in the host binary (see
+    // `Interface::__host_section`), or, for an interface written by hand,
+    // the same bytes computed now.
+    let computed = || {
+        let table = crate::layout::encode_vec(I::METHODS);
+        let mut bytes = Descriptor::of::<I>(true, &table).as_bytes().to_vec();
+        bytes.extend_from_slice(&table);
+        bytes
+    };
+    let embedded = I::__host_section();
+    let bytes: Arc<[u8]> = if embedded.is_empty() {
+        computed().into()
+    } else {
+        debug_assert_eq!(embedded, &computed()[..], "host section of {}", I::NAME);
+        embedded.into()
+    };
+    sections.push((id, Arc::clone(&bytes)));
     bytes
 }
 

@@ -119,23 +119,64 @@ pub enum Error {
         /// Where it panicked, when known.
         location: Option<String>,
     },
-    /// The private copy could not be made.
+    /// The private copy could not be made (no room, the file shrank while
+    /// being copied, no usable storage).
     #[error("plugin {path}: cannot copy it to {dest}: {source}")]
     Copy {
         /// The path asked for.
         path: PathBuf,
-        /// The private copy's path.
+        /// Where the copy was going: a memfd's name or a directory.
         dest: PathBuf,
         /// The operating system's error.
         source: io::Error,
     },
-    /// The private copy directory could not be created.
-    #[error("cannot create a private copy directory under {dir}: {source}")]
-    CopyDir {
-        /// The parent directory.
+    /// The file is bigger than the handle's size cap; nothing was read.
+    #[error("plugin {path}: {size} bytes, over the {max}-byte cap (Options::max_file_size)")]
+    TooLarge {
+        /// The path asked for.
+        path: PathBuf,
+        /// The file's size.
+        size: u64,
+        /// The cap.
+        max: u64,
+    },
+    /// The directory given for on-disk copies cannot be trusted or used.
+    #[error("store directory {dir}: {reason}")]
+    StoreDir {
+        /// The directory.
         dir: PathBuf,
-        /// The operating system's error.
-        source: io::Error,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Too many replaced versions are still waiting to be unloaded (held by
+    /// guards, or not yet reached by the reaper), and none went in time.
+    #[error(
+        "swap refused: {waiting} replaced versions are still waiting to be unloaded \
+         (cap {max}, waited {waited:?}); release long-held guards or readers"
+    )]
+    Backlog {
+        /// Versions waiting to unload.
+        waiting: usize,
+        /// The cap (`Options::max_unloading`).
+        max: usize,
+        /// How long the swap waited (`Options::unload_wait`).
+        waited: std::time::Duration,
+    },
+    /// A later `swap` or `rollback` published first; this one's plugin
+    /// was loaded, then unloaded without being published.
+    #[error("plugin {path}: superseded by generation {by}, published by a later call")]
+    Superseded {
+        /// The path asked for.
+        path: PathBuf,
+        /// The generation now serving.
+        by: u64,
+    },
+    /// The handle was created by another process (this is a forked
+    /// child): it can still be read, but not swapped.
+    #[error("this handle belongs to process {owner}; a forked child may read it but not swap it")]
+    Forked {
+        /// The process that created the handle.
+        owner: u32,
     },
     /// The handle's reaper thread could not be started.
     #[error("cannot start the reaper thread: {source}")]
@@ -146,9 +187,85 @@ pub enum Error {
     /// `rollback` was called with no earlier version to return to.
     #[error("no earlier version to roll back to")]
     NoRollback,
+    /// The safe-path policy refused the file before reading it: a user
+    /// other than root and this process's could have written it, or a
+    /// directory or link on its way (see the crate docs, "Trust model").
+    #[error(
+        "plugin {path}: refused by the safe-path policy: {} (owner uid {owner}, mode {mode:04o}) is {reason}; fix its owner or mode, or relax the policy (Options::allow_unsafe_path)",
+        component.display()
+    )]
+    UnsafePath {
+        /// The path asked for.
+        path: PathBuf,
+        /// The directory, link or file that failed the check.
+        component: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Signatures are required and the plugin's did not verify.
+    #[error("plugin {path}: signature {}: {problem}", signature.display())]
+    Signature {
+        /// The path asked for.
+        path: PathBuf,
+        /// The signature file looked for (`<plugin>.minisig`).
+        signature: PathBuf,
+        /// What was wrong.
+        problem: SignatureProblem,
+    },
+    /// A trusted key could not be read.
+    #[error("trusted key {origin}: not a minisign public key: {reason}")]
+    BadKey {
+        /// The file (or text) it came from.
+        origin: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Why a plugin's signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureProblem {
+    /// There is no `<plugin>.minisig` beside the plugin.
+    #[error("missing (signatures are required: sign the plugin with minisign -S -m PLUGIN)")]
+    Missing,
+    /// The signature file is not a minisign signature.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// It was made by a key this handle does not trust.
+    #[error("made by key {key_id}, which is not trusted (trusted: {})", if trusted.is_empty() { "none".to_string() } else { trusted.join(", ") })]
+    UnknownKey {
+        /// The key that made it.
+        key_id: String,
+        /// The keys trusted.
+        trusted: Vec<String>,
+    },
+    /// It does not match the file's bytes (the file changed after signing,
+    /// or the signature was forged).
+    #[error("does not match the file's bytes (key {key_id}): the file was changed after signing")]
+    Invalid {
+        /// The trusted key it claims.
+        key_id: String,
+    },
 }
 
 impl Error {
+    /// [`Error::NotFound`] for `path`; a relative path records the current
+    /// directory it was looked for in.
+    pub(crate) fn not_found(path: &std::path::Path) -> Self {
+        Error::NotFound {
+            path: path.to_path_buf(),
+            relative_to: path
+                .is_relative()
+                .then(std::env::current_dir)
+                .and_then(Result::ok),
+        }
+    }
+
     /// The plugin path the error is about, if any.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
@@ -163,8 +280,17 @@ impl Error {
             | Error::Dlopen { path, .. }
             | Error::EntryMissing { path, .. }
             | Error::ConstructorFailed { path, .. }
-            | Error::Copy { path, .. } => Some(path),
-            Error::CopyDir { .. } | Error::Reaper { .. } | Error::NoRollback => None,
+            | Error::Copy { path, .. }
+            | Error::TooLarge { path, .. }
+            | Error::Superseded { path, .. }
+            | Error::UnsafePath { path, .. }
+            | Error::Signature { path, .. } => Some(path),
+            Error::StoreDir { .. }
+            | Error::Backlog { .. }
+            | Error::Forked { .. }
+            | Error::Reaper { .. }
+            | Error::NoRollback
+            | Error::BadKey { .. } => None,
         }
     }
 }

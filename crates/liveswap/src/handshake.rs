@@ -22,30 +22,22 @@ use crate::filekind;
 use crate::interface::Interface;
 use crate::layout::{Table, compare_tables};
 
-/// The architecture this process runs on, as `object` names it.
-fn host_architecture() -> Architecture {
-    if cfg!(target_arch = "x86_64") {
-        if cfg!(target_pointer_width = "32") {
-            Architecture::X86_64_X32
-        } else {
-            Architecture::X86_64
-        }
-    } else if cfg!(target_arch = "aarch64") {
-        Architecture::Aarch64
-    } else if cfg!(target_arch = "x86") {
-        Architecture::I386
-    } else if cfg!(target_arch = "arm") {
-        Architecture::Arm
-    } else if cfg!(target_arch = "riscv64") {
-        Architecture::Riscv64
-    } else if cfg!(target_arch = "powerpc64") {
-        Architecture::PowerPc64
-    } else if cfg!(target_arch = "s390x") {
-        Architecture::S390x
-    } else if cfg!(target_arch = "loongarch64") {
-        Architecture::LoongArch64
-    } else {
-        Architecture::Unknown
+/// The architecture a target triple names, as `object` names it;
+/// `Unknown` for one not listed (the descriptor's target string is
+/// compared anyway).
+fn architecture_of(target: &str) -> Architecture {
+    let arch = target.split('-').next().unwrap_or("");
+    match arch {
+        "x86_64" if target.ends_with("x32") => Architecture::X86_64_X32,
+        "x86_64" => Architecture::X86_64,
+        "aarch64" => Architecture::Aarch64,
+        "i386" | "i586" | "i686" => Architecture::I386,
+        "riscv64" | "riscv64gc" => Architecture::Riscv64,
+        "powerpc64" | "powerpc64le" => Architecture::PowerPc64,
+        "s390x" => Architecture::S390x,
+        "loongarch64" => Architecture::LoongArch64,
+        a if a.starts_with("arm") || a.starts_with("thumb") => Architecture::Arm,
+        _ => Architecture::Unknown,
     }
 }
 
@@ -57,7 +49,10 @@ const RISKY_IMPORTS: &[(&str, &str)] = &[(
 )];
 
 /// What the handshake learnt of an accepted plugin.
-pub(crate) struct Checked {
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The plugin's descriptor.
+    pub descriptor: Descriptor,
     /// The section's bytes (descriptor and table), which the running entry
     /// point must show too.
     pub section: Vec<u8>,
@@ -68,6 +63,41 @@ pub(crate) struct Checked {
 /// Checks `bytes` (the content of `path`) against interface `I` and returns
 /// the plugin's descriptor.
 pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<Checked, Error> {
+    check_section(path, bytes, &expected_section::<I>())
+}
+
+/// The hazards an ELF file's imports show (see [`Checked::warnings`]).
+pub fn hazards(file: &object::File<'_>) -> Vec<String> {
+    file.dynamic_symbols()
+        .filter(|sym| sym.is_undefined())
+        .filter_map(|sym| {
+            let name = sym.name().ok()?;
+            RISKY_IMPORTS
+                .iter()
+                .find(|(import, _)| *import == name)
+                .map(|(_, why)| (*why).to_string())
+        })
+        .collect()
+}
+
+/// The handshake on a file's bytes alone: checks `bytes` (the content of
+/// `path`) against `expected`, the section a host expects (descriptor and
+/// type table, as [`host_sections`](crate::check::host_sections) returns
+/// them from a host binary). Pure: reads nothing, runs nothing. The errors
+/// are the ones the host would return for the same file.
+///
+/// # Errors
+///
+/// [`Error::NotSharedObject`], [`Error::WrongArchitecture`],
+/// [`Error::NoDescriptor`], [`Error::DescriptorMismatch`] or
+/// [`Error::LayoutMismatch`].
+pub fn check_section(path: &Path, bytes: &[u8], expected: &[u8]) -> Result<Checked, Error> {
+    let Some(expected_descriptor) = Descriptor::from_bytes(expected) else {
+        return Err(Error::NoDescriptor {
+            path: path.to_path_buf(),
+            reason: "the host's expected descriptor is cut short".into(),
+        });
+    };
     let not_so = |reason: String| Error::NotSharedObject {
         path: path.to_path_buf(),
         reason,
@@ -80,8 +110,8 @@ pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<
             filekind::explain(bytes).unwrap_or_else(|| format!("it is a {:?} file", file.format())),
         ));
     }
-    let host = host_architecture();
-    if file.architecture() != host {
+    let host = architecture_of(&field_text(&expected_descriptor.target));
+    if host != Architecture::Unknown && file.architecture() != host {
         return Err(Error::WrongArchitecture {
             path: path.to_path_buf(),
             expected: format!("{host:?}"),
@@ -111,29 +141,23 @@ pub(crate) fn check<I: Interface + ?Sized>(path: &Path, bytes: &[u8]) -> Result<
             "section {SECTION} is unreadable (truncated file?): {e}"
         ))
     })?;
-    let (_, section) = compare::<I>(path, data)?;
-    let warnings = file
-        .dynamic_symbols()
-        .filter(|sym| sym.is_undefined())
-        .filter_map(|sym| {
-            let name = sym.name().ok()?;
-            RISKY_IMPORTS
-                .iter()
-                .find(|(import, _)| *import == name)
-                .map(|(_, why)| (*why).to_string())
-        })
-        .collect();
-    Ok(Checked { section, warnings })
+    let (descriptor, section) = compare(path, data, expected)?;
+    Ok(Checked {
+        descriptor,
+        section,
+        warnings: hazards(&file),
+    })
 }
 
 /// How one descriptor field is shown (and compared).
 type Show = fn(&Descriptor) -> String;
 
-/// Compares a section's bytes with what interface `I` expects; returns
-/// the descriptor and the section's meaningful bytes.
-pub(crate) fn compare<I: Interface + ?Sized>(
+/// Compares a section's bytes with the section `expected_section`;
+/// returns the descriptor and the section's meaningful bytes.
+fn compare(
     path: &Path,
     data: &[u8],
+    expected_section: &[u8],
 ) -> Result<(Descriptor, Vec<u8>), Error> {
     let mismatch = |field: &'static str, expected: String, found: String| {
         Err(Error::DescriptorMismatch {
@@ -166,8 +190,12 @@ pub(crate) fn compare<I: Interface + ?Sized>(
             ),
         });
     };
-    let expected_section = expected_section::<I>();
-    let expected = Descriptor::from_bytes(&expected_section).expect("a whole descriptor");
+    let Some(expected) = Descriptor::from_bytes(expected_section) else {
+        return Err(Error::NoDescriptor {
+            path: path.to_path_buf(),
+            reason: "the host's expected descriptor is cut short".into(),
+        });
+    };
     // Each remaining field as both sides show it, in the order checked.
     let fields: [(&'static str, Show); 6] = [
         ("rustc version", |d| field_text(&d.rustc)),
@@ -209,21 +237,19 @@ pub(crate) fn compare<I: Interface + ?Sized>(
         );
     }
     if section[DESCRIPTOR_SIZE..] != expected_section[DESCRIPTOR_SIZE..] {
-        compare_layouts::<I>(path, &expected_section, section)?;
+        compare_layouts(path, expected_section, section)?;
     }
     Ok((found, section.to_vec()))
 }
 
 /// Explains how the plugin's type table differs from the host's: reached
 /// only when their bytes differ.
-fn compare_layouts<I: Interface + ?Sized>(
-    path: &Path,
-    expected: &[u8],
-    found: &[u8],
-) -> Result<(), Error> {
+fn compare_layouts(path: &Path, expected: &[u8], found: &[u8]) -> Result<(), Error> {
     let layout_error = |detail: String| Error::LayoutMismatch {
         path: path.to_path_buf(),
-        interface: I::NAME.to_string(),
+        interface: Descriptor::from_bytes(expected)
+            .map(|d| field_text(&d.interface_name))
+            .unwrap_or_default(),
         detail,
     };
     let host = Table::decode(&expected[DESCRIPTOR_SIZE..])

@@ -58,6 +58,16 @@ pub unsafe trait Interface: 'static {
     /// handshake for this interface succeeded, and stay valid for as long as
     /// the returned value lives.
     unsafe fn view(instance: *const c_void, vtable: *const Self::VTable) -> Self::View;
+
+    /// The section a plugin of this interface must show (descriptor and
+    /// type table), as a static in the `.liveswap_host` section of the
+    /// binary, where `liveswap check` finds it. `#[liveswap::interface]`
+    /// emits it; the loader reads it (which keeps the linker from
+    /// discarding it). Empty for a hand-written interface.
+    #[doc(hidden)]
+    fn __host_section() -> &'static [u8] {
+        &[]
+    }
 }
 
 /// The plugin side of an interface: the vtable that serves a `T`.

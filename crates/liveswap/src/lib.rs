@@ -52,18 +52,41 @@
 //!   version to the handle's reaper thread, which runs the plugin's
 //!   destructor and `dlclose`.
 //! - **A swap is all or nothing.** On any error the current version keeps
-//!   serving and nothing of the rejected file stays mapped. Concurrent swaps
-//!   are serialized; generations strictly increase.
+//!   serving and nothing of the rejected file stays mapped. Only the
+//!   publish step is serialized; concurrent swaps publish in call order (a
+//!   call overtaken by a later one gets [`Error::Superseded`]) and
+//!   generations strictly increase.
 //! - **Nothing of a rejected file runs.** The handshake is read from the
 //!   file's bytes (an ELF section) before `dlopen`: compiler, target,
-//!   library version, interface name, version, layout and fingerprint.
-//! - **Each load maps a private copy.** The file is read once, checked,
-//!   and written under a unique name in a private directory, and only that
-//!   copy is mapped; so the source file may be rebuilt, overwritten in
-//!   place (same inode), truncated or deleted while its version serves,
-//!   and swapped in again from the same path (tested in `tests/lifecycle.rs`).
-//! - **Every unload is verified** with the loader and `/proc/self/maps`; a
-//!   library that stays mapped is reported as [`State::Pinned`].
+//!   library version, interface name and version, then every method and
+//!   every type that crosses, field by field (see [`CrossSafe`]). A refusal
+//!   names the first difference: "method `check`, argument 1:
+//!   `rules_api::Request`, field 0: the host has `user: String` at offset 0,
+//!   the plugin `urls: Vec<String>` at offset 0".
+//! - **Nothing that crosses can dangle.** Every argument, result and field
+//!   type is [`CrossSafe`]: it owns its data. References, trait objects,
+//!   function pointers and `'static` borrows of the plugin's memory do not
+//!   compile. What the host gets from a plugin is owned, or borrowed from a
+//!   guard that keeps the plugin mapped.
+//! - **One allocator.** The plugin's global allocator forwards to the
+//!   host's, so values change hands without a cross-allocator free.
+//! - **Each load maps a private copy**, never the source file, so the source
+//!   may be rebuilt, overwritten in place (same inode), truncated or deleted
+//!   while its version serves, and swapped in again from the same path
+//!   (tested in `tests/lifecycle.rs`). The source is opened once, without blocking, and judged by
+//!   `fstat` on that descriptor (size cap: [`Options::max_file_size`]); the
+//!   copy is a sealed memfd or an unnamed file on disk ([`Storage`]): no
+//!   name anyone could plant or remove, nothing left after a crash, and the
+//!   handshake reads the very bytes `dlopen` maps.
+//! - **Every unload is verified** with the loader and the kernel's mappings
+//!   of the library's own address ranges; a library that stays mapped is
+//!   reported as [`State::Pinned`], and one that a pthread key destructor
+//!   points into is never closed (reported pinned, with the reason).
+//! - **Unloads keep up**: at most [`Options::max_unloading`] replaced
+//!   versions wait to unload; beyond that a swap waits, then fails with
+//!   [`Error::Backlog`].
+//! - **fork**: a child may read and call; swapping there is
+//!   [`Error::Forked`], and dropping the handle there does nothing.
 //!
 //! # Costs
 //!
@@ -85,58 +108,132 @@
 //! `current` fall back to the reference count (the `current_owned` figure):
 //! take a guard for a call, not for a request.
 //!
-//! A swap costs a read and a write of the whole file, a parse of its ELF
-//! headers and descriptor (a few µs), a `dlopen`, and the plugin's
-//! constructor, all on the swapping thread; publishing is one atomic swap
-//! (about 1 µs). For a 0.4 MB release plugin, 0.2 ms in all (p50; p99
-//! 0.3 ms); for a 9.6 MB debug build, 4 ms at the median, nearly all of it
-//! the copy.
-//! Unloading (the plugin's destructor, `dlclose`, and a check of
-//! `/proc/self/maps`) happens on the handle's reaper thread, and `swap`
-//! does not wait for it: thousands of swaps in a tight loop can outrun the
-//! reaper (in one 10,000-swap run, 7,623 copies were still mapped at the
-//! end). Each version in service keeps its private copy on disk.
+//! A swap costs an in-kernel copy of the file (about `cp`'s
+//! time), a parse of the mapped copy, a `dlopen` and the plugin's
+//! constructor, all on the swapping thread and outside any lock; the
+//! process's RSS does not grow with the file's size. A copy up to 16 MiB
+//! ([`Options::memfd_max`]) is held in shared memory for as long as its
+//! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! # The plugin contract
 //!
 //! Host and plugin must be built by the same compiler, for the same target,
-//! with the same `liveswap` version and the same interface source (checked),
-//! and must use the same global allocator (not checked: both use the system
-//! `malloc` unless one sets `#[global_allocator]`). Plugins are built with
-//! `panic = "unwind"` (checked): their shims catch every panic and return it
-//! as an error, because a panic that reached the host would be a foreign
-//! exception to the host's own copy of std, and abort the process.
+//! with the same `liveswap` version, and agree on every type that crosses
+//! (all checked, before the plugin is mapped). The plugin's allocations go
+//! to the host's allocator ([`export!`] sets the plugin's global allocator;
+//! a plugin that allocates while its library is being opened is refused).
+//! Plugins are built with `panic = "unwind"` (checked): their shims catch
+//! every panic and return it as an error, because a panic that reached the
+//! host would be a foreign exception to the host's own copy of std, and
+//! abort the process. A destructor that panics while another panic unwinds
+//! aborts the process by Rust's own rules; no shim can catch that.
 //!
 //! A plugin must not keep a thread-local with a destructor, spawn threads,
 //! or use `std::thread::current()`, `mpsc` timeouts, `arc-swap` or
 //! `crossbeam-epoch` internally: each of these registers a thread-local
 //! destructor or pthread key that keeps its library mapped (reported as
-//! pinned) or, for `thread::current()`, leaks a pthread key per generation.
-//! Nothing the plugin returns may be `'static` (a `&'static str`, a function
-//! pointer, a `Box<dyn Trait>`): it dangles once the library is unloaded.
+//! pinned). For `thread::current()` the library is never closed, since
+//! threads that used its key would crash at exit: each generation keeps
+//! its copy and a pthread key for the life of the process.
+//!
+//! # Trust model
+//!
+//! Before any byte of a file is mapped, a load or swap checks, in order:
+//!
+//! 1. **Who could have written it** (on by default, [`check::check_path`]):
+//!    the file, every directory above it and every symbolic link on the
+//!    way (each followed and its target walked) must be owned by root or
+//!    the effective uid and not writable by others, nor by a group other
+//!    than the owner's private group; a sticky directory writable by others
+//!    (`/tmp`) is allowed, its entries being held to the same rule. Checked
+//!    before the file is read, so a refusal reads nothing; once a path
+//!    passes, only trusted users can change it, so the check cannot be
+//!    raced by anyone else. Refusal: [`Error::UnsafePath`], naming the
+//!    component, its owner and mode. [`Options::allow_unsafe_path`] turns
+//!    it into a warning in [`SwapReport::warnings`].
+//! 2. **Who signed it** (when [`Options::trusted_keys`] are given):
+//!    `<plugin>.minisig`, a minisign signature by one of the keys, verified
+//!    over the bytes read, which are the bytes then copied and mapped.
+//!    Refusal: [`Error::Signature`] (missing, malformed, unknown key, or
+//!    not matching). [`SwapReport::signer`] and [`GenerationInfo::signer`]
+//!    carry the key id and trusted comment. Costs one read of the
+//!    signature file and a BLAKE2b hash of the plugin, plus one Ed25519
+//!    verification.
+//! 3. **What it is built for**: the handshake (compiler, target, library
+//!    version, interface, type layouts), the same check the `liveswap
+//!    check` tool runs offline with [`check::check_section`].
+//!
+//! The handshake alone catches mistakes, not malice: a file crafted to
+//! pass it (a copied descriptor section) would run its constructors at
+//! `dlopen` like any library; the path policy and signatures are what stand
+//! against that.
+//!
+//! What stays the deployer's job: guarding the signing key and the list
+//! of trusted keys, the host binary and the accounts of root and the
+//! service's user (trusted by definition), installing plugins by writing
+//! a new file and renaming it over, and restarting without a revoked key.
 
 #![warn(missing_docs)]
 
 mod abi;
+pub mod check;
+#[cfg(feature = "control")]
+pub mod control;
 mod descriptor;
 mod error;
 mod filekind;
 mod handshake;
 mod interface;
 pub mod layout;
+mod load;
 mod loader;
+mod manage;
 mod reaper;
 mod remote_error;
 mod slot;
 mod stats;
+mod telemetry;
 mod verify;
 mod version;
 
+pub use check::{Signer, TrustedKey};
 pub use descriptor::{
     DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
-pub use error::{CallError, Error, Panic};
+pub use error::{CallError, Error, Panic, SignatureProblem};
+pub use interface::{Export, Interface};
+pub use layout::CrossSafe;
+/// Derives [`CrossSafe`] for a struct or an enum whose every field is
+/// `CrossSafe`: the layout (size, alignment, field offsets, variants and
+/// discriminants, the crate's name and version) is measured at compile
+/// time and checked against the plugin's before the plugin is mapped.
+///
+/// ```
+/// #[derive(liveswap::CrossSafe)]
+/// pub struct Request {
+///     pub user: String,
+///     pub urls: Vec<String>,
+///     pub score: u64,
+/// }
+///
+/// #[derive(liveswap::CrossSafe)]
+/// #[repr(u8)]
+/// pub enum Action { Allow, Review, Block = 10 }
+///
+/// // A type that contains itself is described by name inside itself.
+/// #[derive(liveswap::CrossSafe)]
+/// pub struct Tree { pub label: String, pub children: Vec<Tree> }
+/// ```
+///
+/// Refused at compile time, with the offending field's type named: fields
+/// that borrow (`&'static str`), trait objects (`Box<dyn Error>`,
+/// `Box<dyn Any>`), `std::io::Error`, function pointers, and any type that
+/// is not `CrossSafe`; lifetime parameters; unions. Type parameters must be
+/// `CrossSafe`. Two types that contain each other (not just themselves)
+/// are not supported. `#[liveswap(crate = path)]` names the library when
+/// it is a renamed dependency.
+pub use liveswap_macros::CrossSafe;
 /// Declares a plugin interface from a trait.
 ///
 /// ```
@@ -175,60 +272,38 @@ pub use error::{CallError, Error, Panic};
 ///   boundary (a panic reaching the host's copy of std would abort it);
 /// - `HandlesApi`, the host's view, whose methods mirror the trait's and
 ///   return `Result<T, CallError>`;
-/// - `impl Interface for dyn Handles`, with a fingerprint that hashes the
-///   method names, their order and their argument and return types as
-///   written, folded with the size and alignment of each of those types;
+/// - `impl Interface for dyn Handles`, whose `METHODS` describe every
+///   method's argument and result types, which must each be [`CrossSafe`]
+///   (or a reference to one at the top of the signature): the handshake
+///   compares them, type by type, with the plugin's before it is mapped;
 /// - `impl<T: Handles + Send + Sync> Export<T> for dyn Handles`, used by
 ///   [`export!`].
 ///
 /// Scalar arguments and results (integers up to 64 bits, floats, `bool`,
 /// `char`, `()`) travel by value in registers when a method has only those;
 /// otherwise arguments and results travel as Rust values by pointer, under
-/// the same-toolchain contract (checked by the handshake): integers, floats,
-/// `bool`, `String`, `Vec<T>`, `Option<T>`, tuples, `&str` and `&[T]`
-/// arguments, your own types, and results that borrow from `&self`. Owned
-/// values change hands, so host and plugin must share one global allocator
-/// (the system `malloc` unless either sets `#[global_allocator]`).
+/// the same-toolchain contract (checked by the handshake): any
+/// [`CrossSafe`] type, `&T`, `&mut T`, `&[T]` and `&str` arguments, and
+/// results that borrow from `&self`. Owned values change hands; the
+/// plugin's allocations use the host's allocator (see [`export!`]).
 ///
-/// Rejected at compile time: returned references with `'static` or a named
-/// lifetime, returned trait objects and function pointers (they point into
-/// the plugin's code), generic methods, `async fn`, `impl Trait`, `Self` in
-/// a signature, and methods without `&self`.
-pub use interface::{Export, Interface};
-pub use layout::CrossSafe;
-/// Derives [`CrossSafe`] for a struct or an enum whose every field is
-/// `CrossSafe`: the layout (size, alignment, field offsets, variants and
-/// discriminants, the crate's name and version) is measured at compile
-/// time and checked against the plugin's before the plugin is mapped.
+/// Rejected at compile time: any type that is not `CrossSafe` (with a
+/// message naming it and what to use instead), closure, trait-object and
+/// function-pointer arguments (a host panic inside a callback would abort
+/// the process), returned references with `'static` or a named lifetime,
+/// returned trait objects and function pointers, generic methods, `async
+/// fn`, `impl Trait`, `Self` in a signature, and methods without `&self`.
 ///
-/// ```
-/// #[derive(liveswap::CrossSafe)]
-/// pub struct Request {
-///     pub user: String,
-///     pub urls: Vec<String>,
-///     pub score: u64,
-/// }
-///
-/// #[derive(liveswap::CrossSafe)]
-/// #[repr(u8)]
-/// pub enum Action { Allow, Review, Block = 10 }
-///
-/// // A type that contains itself is described by name inside itself.
-/// #[derive(liveswap::CrossSafe)]
-/// pub struct Tree { pub label: String, pub children: Vec<Tree> }
-/// ```
-///
-/// Refused at compile time, with the offending field's type named: fields
-/// that borrow (`&'static str`), trait objects (`Box<dyn Error>`,
-/// `Box<dyn Any>`), `std::io::Error`, function pointers, and any type that
-/// is not `CrossSafe`; lifetime parameters; unions. Type parameters must be
-/// `CrossSafe`. Two types that contain each other (not just themselves)
-/// are not supported. `#[liveswap(crate = path)]` names the library when
-/// it is a renamed dependency.
-pub use liveswap_macros::CrossSafe;
+/// `crate = path` names the library when it is a renamed dependency (as
+/// serde's `crate` attribute does).
 pub use liveswap_macros::interface;
+pub use load::open::DEFAULT_MAX_FILE_SIZE;
+pub use load::store::{DEFAULT_MEMFD_MAX, Storage};
+pub use manage::{Inspection, ManagedSlot};
 pub use remote_error::RemoteError;
-pub use slot::{Guard, Options, Reader, Slot, SwapReport};
+pub use slot::{
+    DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader, Slot, SwapReport,
+};
 pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};
 pub use verify::mapped_files;
 pub use version::Version;

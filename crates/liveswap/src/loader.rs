@@ -1,21 +1,24 @@
 //! The loader: turns a path into a running plugin instance, and back.
 //!
-//! Loading is, in order: read the source file once into memory; check the
-//! handshake on those bytes (`handshake`); write them to a private copy
-//! under a unique name; `dlopen` the copy with `RTLD_NOW | RTLD_LOCAL`;
-//! resolve the entry point; call it. The bytes checked are the bytes mapped,
-//! whatever happens to the source meanwhile, and glibc never sees a path or
-//! inode it has cached (glibc caches loaded libraries by both, so a new
-//! build at a loaded path or inode would return the old code).
+//! Loading is, in order: check who could have written the path (the
+//! safe-path policy, `check`); open the source once and decide what it is from
+//! that descriptor (`load::open`: a regular ELF file under the size cap);
+//! copy it, in the kernel, into private storage nobody else can reach
+//! (`load::store`: a sealed memfd, or an unnamed file on disk); map that
+//! copy read-only, verify its signature when keys are trusted, and check
+//! the handshake on those very bytes (`handshake`); `dlopen("/proc/self/fd/N")` with `RTLD_NOW | RTLD_LOCAL`;
+//! record the library's own address ranges (`load::image`); resolve the
+//! entry point; call it. The bytes checked are the bytes mapped, whatever
+//! happens to the source meanwhile, and glibc never sees a path or inode it
+//! has cached: every load is a new inode.
 //!
 //! Unloading is the reverse: drop the instance (its destructor runs while
-//! its code is mapped), `dlclose`, then verify that the library is really
-//! gone (`verify`), and delete the copy.
+//! its code is mapped); refuse to close a library that a pthread key
+//! destructor points into (closing it would crash each thread that used the
+//! key when it exits); `dlclose`; verify, on the library's own ranges, that
+//! it is gone. The copy's descriptor is kept until then.
 
-use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,41 +28,29 @@ use libloading::os::unix::Library;
 use crate::abi::alloc::HOST_ALLOCATOR;
 use crate::abi::host::MessageSink;
 use crate::abi::{ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject};
+use crate::check::{Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::handshake;
 use crate::interface::Interface;
-use crate::verify::{self, Residue};
+use crate::load::image::{self, Ranges};
+use crate::load::open;
+use crate::load::store::{self, StorePolicy, Stored};
 
-/// Generations loaded by this process, all handles together. Each loaded
-/// copy may use per-library resources that are never returned (pthread
-/// keys of plugins that call `std::thread::current()`), so this is watched
-/// (`stats`).
+/// Generations loaded by this process, all handles together. A plugin that
+/// creates a pthread key keeps one per loaded copy (and is never closed),
+/// so this is watched (`stats`).
 pub(crate) static LOADED_IN_PROCESS: AtomicU64 = AtomicU64::new(0);
-static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 
-/// The private directory that holds a handle's copies (mode 0700, removed
-/// with its last user).
-#[derive(Debug)]
-pub(crate) struct PrivateDir(tempfile::TempDir);
-
-impl PrivateDir {
-    pub(crate) fn create(parent: Option<&Path>) -> Result<Arc<Self>, Error> {
-        let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        tempfile::Builder::new()
-            .prefix("liveswap-")
-            .permissions(fs::Permissions::from_mode(0o700))
-            .tempdir_in(&parent)
-            .map(|d| Arc::new(PrivateDir(d)))
-            .map_err(|source| Error::CopyDir {
-                dir: parent,
-                source,
-            })
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        self.0.path()
-    }
+/// What a handle asks of every load.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadPolicy {
+    /// Files bigger than this are refused before they are read.
+    pub max_file_size: u64,
+    /// Where copies go.
+    pub store: StorePolicy,
+    /// Who may have written a plugin, and who must have signed it.
+    pub trust: TrustPolicy,
 }
 
 /// Time spent in each step of a load, and what the handshake warned of.
@@ -69,6 +60,7 @@ pub(crate) struct LoadInfo {
     pub check: Duration,
     pub load: Duration,
     pub warnings: Vec<String>,
+    pub signer: Option<Signer>,
 }
 
 /// A loaded plugin: its instance, its library and its private copy.
@@ -76,8 +68,8 @@ pub(crate) struct Plugin {
     pub generation: u64,
     pub object: RawObject,
     library: Library,
-    pub copy: PathBuf,
-    _dir: Arc<PrivateDir>,
+    pub image: Arc<Stored>,
+    ranges: Ranges,
 }
 
 // SAFETY: the instance is of a type the interface requires to be
@@ -92,158 +84,178 @@ unsafe impl Sync for Plugin {}
 /// What became of a plugin after unload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
+    /// Closed and verified gone.
     Unloaded,
+    /// Closed, but still loaded or mapped; may go later.
     Pinned(String),
+    /// Deliberately never closed: it would crash the process.
+    Kept(String),
 }
 
-/// The error for an I/O failure on the source file.
-fn source_error(path: &Path, source: io::Error) -> Error {
-    match source.kind() {
-        io::ErrorKind::NotFound => Error::NotFound {
-            path: path.to_path_buf(),
-            relative_to: path
-                .is_relative()
-                .then(std::env::current_dir)
-                .and_then(Result::ok),
-        },
-        _ => Error::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        },
+/// What the reaper keeps of a library that did not go: its copy (so that
+/// its name and inode stay reserved) and its ranges, to look again.
+pub(crate) struct Remains {
+    pub image: Arc<Stored>,
+    ranges: Ranges,
+}
+
+impl Remains {
+    /// Whether the library has gone since.
+    pub(crate) fn gone(&self) -> bool {
+        !image::loader_has(&self.image.path)
+            && !image::still_mapped(&self.ranges, self.image.dev, self.image.ino)
     }
 }
 
-fn classify(path: &Path) -> Result<(), Error> {
-    let meta = fs::metadata(path).map_err(|e| source_error(path, e))?;
-    let ft = meta.file_type();
-    let what = if ft.is_file() {
-        return Ok(());
-    } else if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a fifo"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_block_device() || ft.is_char_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    };
-    Err(Error::NotAFile {
-        path: path.to_path_buf(),
-        what,
-    })
-}
-
-fn read_source(path: &Path) -> Result<Vec<u8>, Error> {
-    classify(path)?;
-    fs::read(path).map_err(|e| source_error(path, e))
-}
-
-fn write_copy(
-    dir: &PrivateDir,
-    source: &Path,
-    generation: u64,
-    bytes: &[u8],
-) -> Result<PathBuf, Error> {
-    let attempt = ATTEMPTS.fetch_add(1, Ordering::Relaxed);
-    let stem = source
+/// The name a copy shows in `/proc/self/maps` after its handle's tag.
+fn label(source: &Path) -> String {
+    source
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plugin.so".into());
-    let dest = dir.path().join(format!("g{generation}-a{attempt}-{stem}"));
-    let write = || {
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o700)
-            .open(&dest)
-            .and_then(|mut f| f.write_all(bytes))
-    };
-    let result = write().or_else(|e| {
-        // A temp-directory cleaner may have removed the private directory
-        // under a long-running process: make it again, once.
-        if e.kind() != io::ErrorKind::NotFound {
-            return Err(e);
-        }
-        fs::DirBuilder::new().mode(0o700).create(dir.path())?;
-        tracing::warn!(dir = %dir.path().display(), "private copy directory was missing; recreated it");
-        write()
-    });
-    match result {
-        Ok(()) => Ok(dest),
-        Err(source_err) => {
-            let _ = fs::remove_file(&dest);
-            Err(Error::Copy {
-                path: source.to_path_buf(),
-                dest,
-                source: source_err,
-            })
-        }
+        .unwrap_or_else(|| "plugin.so".into())
+}
+
+fn copy_error(source: &Path, (dest, err): (std::path::PathBuf, std::io::Error)) -> Error {
+    Error::Copy {
+        path: source.to_path_buf(),
+        dest,
+        source: err,
     }
 }
 
-/// Loads `source` as generation `generation` of interface `I`.
+/// The safe-path check, then one open of `path` and its private copy:
+/// what every load and inspection starts with. Returns the copy and the
+/// path check's warning, if the policy let a violation through.
+fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>), Error> {
+    let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
+    let src = open::open(path, policy.max_file_size)?;
+    let stored = store::store(
+        &src.file,
+        src.len,
+        path.parent(),
+        &policy.store,
+        &label(path),
+    )
+    .map_err(|e| copy_error(path, e))?;
+    Ok((stored, warnings))
+}
+
+/// Runs the handshake of interface `I` on the file at `path`, without
+/// loading it (a private copy is checked, as a load would); returns the
+/// hazards it read from the file's imports.
+pub(crate) fn check_file<I: Interface + ?Sized>(
+    path: &Path,
+    policy: &LoadPolicy,
+) -> Result<Vec<String>, Error> {
+    let (stored, mut warnings) = store_source(path, policy)?;
+    let mapping = stored
+        .map()
+        .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
+    policy.trust.check_signature(path, mapping.bytes())?;
+    warnings.extend(handshake::check::<I>(path, mapping.bytes())?.warnings);
+    Ok(warnings)
+}
+
+/// Loads the plugin at `source`.
 pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
-    dir: &Arc<PrivateDir>,
-    generation: u64,
+    policy: &LoadPolicy,
 ) -> Result<(Plugin, LoadInfo), Error> {
-    let mut info = LoadInfo::default();
     let started = Instant::now();
-    let bytes = read_source(source)?;
-    let read_time = started.elapsed();
+    let (stored, mut warnings) = store_source(source, policy)?;
+    let (plugin, mut info) = load_stored::<I>(
+        source,
+        Arc::new(stored),
+        started.elapsed(),
+        Some(&policy.trust),
+    )?;
+    warnings.append(&mut info.warnings);
+    info.warnings = warnings;
+    Ok((plugin, info))
+}
 
+/// Loads a fresh copy of `kept` (a copy made by an earlier load of
+/// `source`): what `rollback` does, so that it never depends on the source
+/// file or on any name.
+pub(crate) fn reload<I: Interface + ?Sized>(
+    kept: &Stored,
+    source: &Path,
+    policy: &LoadPolicy,
+) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
-    let checked = handshake::check::<I>(source, &bytes)?;
+    let file = kept
+        .file()
+        .map_err(|e| copy_error(source, (kept.path.clone(), e)))?;
+    let stored = store::store(
+        &file,
+        kept.len,
+        source.parent(),
+        &policy.store,
+        &label(source),
+    )
+    .map_err(|e| copy_error(source, e))?;
+    // The kept copy was checked and verified when it was first loaded, and
+    // no name reaches it since: its signer is carried by the caller.
+    load_stored::<I>(source, Arc::new(stored), started.elapsed(), None)
+}
+
+/// Checks the stored copy (its signature, when `trust` asks, and the
+/// handshake) and loads it.
+fn load_stored<I: Interface + ?Sized>(
+    source: &Path,
+    image: Arc<Stored>,
+    copy: Duration,
+    trust: Option<&TrustPolicy>,
+) -> Result<(Plugin, LoadInfo), Error> {
+    let mut info = LoadInfo {
+        copy,
+        ..LoadInfo::default()
+    };
+    let started = Instant::now();
+    let mapping = image
+        .map()
+        .map_err(|e| copy_error(source, (image.path.clone(), e)))?;
+    if let Some(trust) = trust {
+        info.signer = trust.check_signature(source, mapping.bytes())?;
+    }
+    let checked = handshake::check::<I>(source, mapping.bytes())?;
+    drop(mapping);
     info.check = started.elapsed();
     for warning in &checked.warnings {
         tracing::warn!(path = %source.display(), %warning, "plugin hazard");
     }
     info.warnings = checked.warnings;
-    let section = checked.section;
 
     let started = Instant::now();
-    let copy = write_copy(dir, source, generation, &bytes)?;
-    drop(bytes);
-    info.copy = read_time + started.elapsed();
-
-    let started = Instant::now();
-    let result = open_and_construct(source, &copy, &section);
+    let result = open_and_construct(source, &image, &checked.section);
     info.load = started.elapsed();
-    match result {
-        Ok((library, object)) => {
-            LOADED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
-            Ok((
-                Plugin {
-                    generation,
-                    object,
-                    library,
-                    copy,
-                    _dir: Arc::clone(dir),
-                },
-                info,
-            ))
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&copy);
-            Err(e)
-        }
-    }
+    let (library, ranges, object) = result?;
+    LOADED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
+    Ok((
+        Plugin {
+            generation: 0,
+            object,
+            library,
+            image,
+            ranges,
+        },
+        info,
+    ))
 }
 
 fn open_and_construct(
     source: &Path,
-    copy: &Path,
+    image: &Stored,
     section: &[u8],
-) -> Result<(Library, RawObject), Error> {
+) -> Result<(Library, Ranges, RawObject), Error> {
     // SAFETY: the handshake accepted the file: it was built by this compiler
     // for this target against this interface with `liveswap::export!`, whose
     // code runs no unsound initialisers. Constructors of the library run
-    // here; that is what the handshake was for.
+    // here; that is what the handshake was for. The file is the copy the
+    // handshake read, and nothing can write it.
     let library = unsafe {
         Library::open(
-            Some(copy.as_os_str()),
+            Some(image.path.as_os_str()),
             libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
         )
     }
@@ -251,11 +263,13 @@ fn open_and_construct(
         path: source.to_path_buf(),
         message: with_causes(&e),
     })?;
+    let ranges = image::find(&image.path).unwrap_or_default();
     match construct(source, &library, section) {
-        Ok(object) => Ok((library, object)),
+        Ok(object) => Ok((library, ranges, object)),
         Err(e) => {
-            if let Outcome::Pinned(reason) = close_and_verify(library, copy) {
-                tracing::warn!(path = %source.display(), %reason, "rejected plugin stays mapped");
+            let outcome = close(library, image, &ranges);
+            if outcome != Outcome::Unloaded {
+                tracing::warn!(path = %source.display(), ?outcome, "rejected plugin stays mapped");
             }
             Err(e)
         }
@@ -281,6 +295,7 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             instance: std::ptr::null_mut(),
             vtable: std::ptr::null(),
             drop: noop_drop,
+            panics: std::ptr::null(),
         },
         error: MessageSink::new(&mut message),
     };
@@ -338,39 +353,66 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 
 unsafe extern "C" fn noop_drop(_: *mut std::ffi::c_void) {}
 
-/// Closes a library and checks that it is gone.
-fn close_and_verify(library: Library, copy: &Path) -> Outcome {
-    let closed = library.close();
-    let residue = verify::residue(copy);
-    let outcome = match (closed, residue) {
-        (Err(e), _) => Outcome::Pinned(format!("dlclose failed: {e}")),
-        (Ok(()), None) => Outcome::Unloaded,
-        (Ok(()), Some(Residue::Loaded)) => Outcome::Pinned(
+/// Closes a library, unless a pthread key destructor points into it, and
+/// checks that it is gone.
+fn close(library: Library, image: &Stored, ranges: &Ranges) -> Outcome {
+    let keys = image::keys_with_destructor_in(ranges);
+    if let Some(&(key, destructor)) = keys.first() {
+        // Closing would unmap code that glibc calls when any thread that
+        // set the key exits: a crash in `__nptl_deallocate_tsd`.
+        std::mem::forget(library);
+        return Outcome::Kept(format!(
+            "never unloaded: pthread key {key} (of {}) has its destructor at {destructor:#x} in \
+             this library (std::thread::current(), thread::park, thread::scope or a blocking \
+             crossbeam call inside the plugin create one); closing it would crash each thread \
+             that used the key when it exits",
+            keys.len()
+        ));
+    }
+    if let Err(e) = library.close() {
+        return Outcome::Pinned(format!("dlclose failed: {e}"));
+    }
+    if image::loader_has(&image.path) {
+        return Outcome::Pinned(
             "the loader keeps it loaded after dlclose: most likely the plugin registered a \
              thread-local destructor (a thread_local! with Drop, std::thread::spawn, an mpsc \
              timeout, or arc-swap/crossbeam-epoch inside the plugin) on a thread still alive"
                 .into(),
-        ),
-        (Ok(()), Some(Residue::Mapped)) => Outcome::Pinned(
-            "dlclose succeeded but the file is still mapped in /proc/self/maps".into(),
-        ),
-    };
-    let _ = fs::remove_file(copy);
-    outcome
+        );
+    }
+    if image::still_mapped(ranges, image.dev, image.ino) {
+        return Outcome::Pinned(
+            "dlclose succeeded but part of the library is still mapped at its addresses".into(),
+        );
+    }
+    Outcome::Unloaded
+}
+
+/// Unloads a plugin that was never published, on this thread. What does
+/// not go is left as it is: mapped, its copy open.
+pub(crate) fn discard(plugin: Plugin) {
+    let (outcome, remains) = plugin.unload();
+    if outcome != Outcome::Unloaded {
+        tracing::warn!(?outcome, "discarded plugin stays mapped");
+        std::mem::forget(remains);
+    }
 }
 
 impl Plugin {
-    /// Destroys the instance, unloads the library and verifies the unload.
-    pub(crate) fn unload(self) -> Outcome {
+    /// Destroys the instance, unloads the library (unless that would crash
+    /// the process) and verifies the unload.
+    pub(crate) fn unload(self) -> (Outcome, Remains) {
         let Plugin {
             object,
             library,
-            copy,
+            image,
+            ranges,
             ..
         } = self;
         // SAFETY: the instance was created by this library's entry point and
         // is dropped exactly once, here, while the library is still mapped.
         unsafe { (object.drop)(object.instance) };
-        close_and_verify(library, &copy)
+        let outcome = close(library, &image, &ranges);
+        (outcome, Remains { image, ranges })
     }
 }

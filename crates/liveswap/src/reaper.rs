@@ -7,15 +7,13 @@
 //! a library held by thread-local destructors once those threads exit and
 //! another `dlclose` happens, and the reaper then records it as unloaded.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::loader::{Outcome, Plugin};
+use crate::loader::{Outcome, Plugin, Remains};
 use crate::stats::{Registry, State};
-use crate::verify;
 
 /// How often pinned libraries are looked at again.
 const PINNED_RECHECK: Duration = Duration::from_millis(500);
@@ -31,44 +29,59 @@ pub(crate) fn spawn(registry: Arc<Registry>) -> std::io::Result<(ReaperSender, J
     Ok((tx, thread))
 }
 
+/// Libraries that did not go: `pinned` may go later and is looked at
+/// again; `kept` are never closed, and their copies stay open so that
+/// their names and inodes are never reused.
+#[derive(Default)]
+struct Leftovers {
+    pinned: Vec<(u64, Remains)>,
+    kept: Vec<Remains>,
+}
+
 fn run(rx: &Receiver<Plugin>, registry: &Registry) {
-    let mut pinned: Vec<(u64, PathBuf)> = Vec::new();
+    let mut left = Leftovers::default();
     loop {
-        let next = if pinned.is_empty() {
+        let next = if left.pinned.is_empty() {
             rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
         } else {
             rx.recv_timeout(PINNED_RECHECK)
         };
         match next {
-            Ok(plugin) => reap(plugin, registry, &mut pinned),
+            Ok(plugin) => reap(plugin, registry, &mut left),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        recheck(registry, &mut pinned);
+        recheck(registry, &mut left.pinned);
     }
-    recheck(registry, &mut pinned);
+    recheck(registry, &mut left.pinned);
+    // The handle is gone; what could not be closed stays open on purpose.
+    std::mem::forget(left);
 }
 
 /// Unloads one plugin and records the outcome.
-fn reap(plugin: Plugin, registry: &Registry, pinned: &mut Vec<(u64, PathBuf)>) {
+fn reap(plugin: Plugin, registry: &Registry, left: &mut Leftovers) {
     let generation = plugin.generation;
-    let copy = plugin.copy.clone();
     match plugin.unload() {
-        Outcome::Unloaded => {
-            tracing::info!(generation, "plugin generation unloaded");
+        (Outcome::Unloaded, _) => {
+            tracing::debug!(generation, "plugin generation unloaded");
             registry.finished(generation, State::Unloaded);
         }
-        Outcome::Pinned(reason) => {
+        (Outcome::Pinned(reason), remains) => {
             tracing::warn!(generation, %reason, "plugin generation pinned: still mapped after unload");
             registry.finished(generation, State::Pinned { reason });
-            pinned.push((generation, copy));
+            left.pinned.push((generation, remains));
+        }
+        (Outcome::Kept(reason), remains) => {
+            tracing::warn!(generation, %reason, "plugin generation kept loaded");
+            registry.finished(generation, State::Pinned { reason });
+            left.kept.push(remains);
         }
     }
 }
 
-fn recheck(registry: &Registry, pinned: &mut Vec<(u64, PathBuf)>) {
-    pinned.retain(|(generation, copy)| {
-        if verify::residue(copy).is_some() {
+fn recheck(registry: &Registry, pinned: &mut Vec<(u64, Remains)>) {
+    pinned.retain(|(generation, remains)| {
+        if !remains.gone() {
             return true;
         }
         tracing::info!(generation, "pinned plugin generation finally unloaded");

@@ -1,40 +1,129 @@
 //! The handle: [`Slot`], the slot that holds the current [`Version`],
 //! and the ways to read it.
 
-use std::fs;
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Cache};
 
+use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
 use crate::interface::Interface;
-use crate::loader::{self, PrivateDir};
+use crate::load::open::DEFAULT_MAX_FILE_SIZE;
+use crate::load::store::{DEFAULT_MEMFD_MAX, StoreDir, StorePolicy, Stored};
+use crate::loader::{self, LoadInfo, LoadPolicy, Plugin};
 use crate::reaper::{self, ReaperSender};
 use crate::stats::{Registry, Stats};
 use crate::version::Version;
 
+/// The default cap on replaced versions waiting to be unloaded.
+pub const DEFAULT_MAX_UNLOADING: usize = 16;
+/// How long a swap waits, by default, for room under that cap.
+pub const DEFAULT_UNLOAD_WAIT: Duration = Duration::from_secs(10);
+
 /// Settings for [`Slot::load_with`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
-    copy_parent: Option<PathBuf>,
+    max_file_size: u64,
+    memfd_max: u64,
+    store_dir: Option<PathBuf>,
+    max_unloading: usize,
+    unload_wait: Duration,
+    trust: TrustPolicy,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            memfd_max: DEFAULT_MEMFD_MAX,
+            store_dir: None,
+            max_unloading: DEFAULT_MAX_UNLOADING,
+            unload_wait: DEFAULT_UNLOAD_WAIT,
+            trust: TrustPolicy::default(),
+        }
+    }
 }
 
 impl Options {
-    /// Default options: private copies under the system temporary directory.
+    /// Default options (see each setter for its default).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Creates the private copy directory (mode 0700) under `parent`
-    /// instead of the system temporary directory.
-    pub fn copy_dir(mut self, parent: impl Into<PathBuf>) -> Self {
-        self.copy_parent = Some(parent.into());
+    /// Refuses plugin files bigger than `bytes` before reading them
+    /// ([`Error::TooLarge`]). Default [`DEFAULT_MAX_FILE_SIZE`] (1 GiB).
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
         self
+    }
+
+    /// Holds the private copy of files up to `bytes` in a sealed memfd
+    /// (shared memory); bigger files go to an unnamed file on disk. Default
+    /// [`DEFAULT_MEMFD_MAX`] (16 MiB). `0` puts every copy on disk where a
+    /// directory allows it, `u64::MAX` every copy in a memfd.
+    pub fn memfd_max(mut self, bytes: u64) -> Self {
+        self.memfd_max = bytes;
+        self
+    }
+
+    /// Puts on-disk copies (unnamed `O_TMPFILE` files) in `dir` instead of
+    /// the plugin file's own directory. `dir` is opened once, when the
+    /// handle is created, and held by descriptor; it must be owned by this
+    /// user (or root), not writable by others unless sticky, and not on a
+    /// `noexec` mount ([`Error::StoreDir`] otherwise).
+    pub fn store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.store_dir = Some(dir.into());
+        self
+    }
+
+    /// The most replaced versions that may wait to be unloaded (held by a
+    /// guard, or queued for the reaper) before [`Slot::swap`] and
+    /// [`Slot::rollback`] wait for one to go. Default
+    /// [`DEFAULT_MAX_UNLOADING`] (16). Values below 1 count as 1.
+    pub fn max_unloading(mut self, versions: usize) -> Self {
+        self.max_unloading = versions.max(1);
+        self
+    }
+
+    /// How long a swap waits for room under
+    /// [`max_unloading`](Self::max_unloading) before it is refused with
+    /// [`Error::Backlog`]. Default [`DEFAULT_UNLOAD_WAIT`] (10 s); zero
+    /// refuses at once.
+    pub fn unload_wait(mut self, wait: Duration) -> Self {
+        self.unload_wait = wait;
+        self
+    }
+
+    /// Requires every plugin to carry a minisign signature beside it
+    /// (`<plugin>.minisig`) made by one of these keys (added to any given
+    /// before; several at once allow a key rotation). See the crate docs,
+    /// "Trust model".
+    pub fn trusted_keys(mut self, keys: impl IntoIterator<Item = TrustedKey>) -> Self {
+        self.trust.keys.extend(keys);
+        self
+    }
+
+    /// Relaxes the safe-path policy, for development: a plugin that others
+    /// could have written is loaded all the same, and the load's
+    /// [`SwapReport::warnings`] (and the log) say so.
+    pub fn allow_unsafe_path(mut self) -> Self {
+        self.trust.allow_unsafe_path = true;
+        self
+    }
+
+    /// Whether plugins must be signed, and by which keys.
+    pub fn trusted_key_ids(&self) -> Vec<&str> {
+        self.trust.keys.iter().map(TrustedKey::id).collect()
+    }
+
+    /// Whether the safe-path policy is relaxed.
+    pub fn unsafe_path_allowed(&self) -> bool {
+        self.trust.allow_unsafe_path
     }
 }
 
@@ -58,8 +147,11 @@ pub struct SwapReport {
     pub publish: Duration,
     /// Hazards the handshake read from the plugin's imports (such as
     /// starting threads, which keeps a library from unloading); the plugin
-    /// was loaded all the same.
+    /// was loaded all the same; and, when the safe-path policy is
+    /// relaxed, the violation it let through.
     pub warnings: Vec<String>,
+    /// Who signed the plugin, when signatures are required.
+    pub signer: Option<Signer>,
 }
 
 impl SwapReport {
@@ -101,10 +193,14 @@ impl<I: Interface + ?Sized> Reader<I> {
     }
 }
 
+/// What the publish lock guards.
 struct Control {
     next_generation: u64,
-    /// A copy of the previous version's file, never mapped, for `rollback`.
-    rollback: Option<(PathBuf, PathBuf)>,
+    /// The ticket of the last call that published.
+    last_ticket: u64,
+    /// The copy the previous version was loaded from, for `rollback`, with
+    /// its source and its signer.
+    rollback: Option<(Arc<Stored>, PathBuf, Option<Signer>)>,
     reaper: ReaperSender,
 }
 
@@ -115,10 +211,15 @@ struct Control {
 pub struct Slot<I: Interface + ?Sized> {
     current: ManuallyDrop<Arc<ArcSwap<Version<I>>>>,
     control: Mutex<Control>,
+    tickets: AtomicU64,
     registry: Arc<Registry>,
-    dir: Arc<PrivateDir>,
+    policy: LoadPolicy,
+    max_unloading: usize,
+    unload_wait: Duration,
     alive: Arc<AtomicUsize>,
     reaper: Option<JoinHandle<()>>,
+    /// The process that created the handle; a forked child's copy is inert.
+    owner: u32,
 }
 
 impl<I: Interface + ?Sized> Slot<I> {
@@ -149,37 +250,61 @@ impl<I: Interface + ?Sized> Slot<I> {
     ///
     /// # Errors
     ///
-    /// As for [`load`](Self::load), and [`Error::CopyDir`] or
+    /// As for [`load`](Self::load), and [`Error::StoreDir`] or
     /// [`Error::Reaper`].
     pub fn load_with(path: impl AsRef<Path>, options: Options) -> Result<Self, Error> {
         let path = path.as_ref();
-        let dir = PrivateDir::create(options.copy_parent.as_deref())?;
-        let registry = Arc::new(Registry::default());
-        let (reaper_tx, reaper) =
-            reaper::spawn(Arc::clone(&registry)).map_err(|source| Error::Reaper { source })?;
-        let alive = Arc::new(AtomicUsize::new(0));
-        let (plugin, _) = loader::load::<I>(path, &dir, 1).inspect_err(|e| {
+        let dir = match &options.store_dir {
+            Some(dir) => Some(Arc::new(StoreDir::open(dir)?)),
+            None => None,
+        };
+        let policy = LoadPolicy {
+            max_file_size: options.max_file_size,
+            store: StorePolicy::new(options.memfd_max, dir),
+            trust: options.trust.clone(),
+        };
+        let registry = Arc::new(Registry::new(I::NAME));
+        let (mut plugin, info) = loader::load::<I>(path, &policy).inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
+        let (reaper_tx, reaper) = match reaper::spawn(Arc::clone(&registry)) {
+            Ok(started) => started,
+            Err(source) => {
+                loader::discard(plugin);
+                return Err(Error::Reaper { source });
+            }
+        };
+        let alive = Arc::new(AtomicUsize::new(0));
+        plugin.generation = 1;
         let version = Version::<I>::new(
             plugin,
             path.to_path_buf(),
             reaper_tx.clone(),
             Arc::clone(&alive),
         );
-        registry.published(1, path.to_path_buf(), Version::loaded_at(&version));
+        registry.published(
+            1,
+            path.to_path_buf(),
+            Version::loaded_at(&version),
+            info.signer,
+        );
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
         Ok(Slot {
             current: ManuallyDrop::new(Arc::new(ArcSwap::from_pointee(version))),
             control: Mutex::new(Control {
                 next_generation: 2,
+                last_ticket: 0,
                 rollback: None,
                 reaper: reaper_tx,
             }),
+            tickets: AtomicU64::new(0),
             registry,
-            dir,
+            policy,
+            max_unloading: options.max_unloading,
+            unload_wait: options.unload_wait,
             alive,
             reaper: Some(reaper),
+            owner: std::process::id(),
         })
     }
 
@@ -284,13 +409,39 @@ impl<I: Interface + ?Sized> Slot<I> {
         Version::generation(&self.current.load())
     }
 
-    /// The private directory that holds this handle's copies.
-    pub fn copy_dir(&self) -> &Path {
-        self.dir.path()
+    /// The prefix of this handle's copies as `/proc/self/maps` names
+    /// them: `/memfd:liveswap-<16 hex digits>`, followed by `/<n>-` and
+    /// the plugin file's name (`n` numbers loads in this process). Copies stored on disk (files bigger than
+    /// [`Options::memfd_max`]) are unnamed files instead, shown as
+    /// `<dir>/#<inode> (deleted)`.
+    pub fn copy_prefix(&self) -> &Path {
+        Path::new(self.policy.store.maps_prefix())
     }
 
     fn lock_control(&self) -> MutexGuard<'_, Control> {
         self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refuses to change a handle from a forked child: its reaper thread
+    /// exists only in the parent.
+    fn check_owner(&self) -> Result<(), Error> {
+        if std::process::id() == self.owner {
+            Ok(())
+        } else {
+            Err(Error::Forked { owner: self.owner })
+        }
+    }
+
+    /// Waits (up to the handle's `unload_wait`) for room under its
+    /// `max_unloading`, and takes it.
+    fn reserve(&self) -> Result<(), Error> {
+        self.registry
+            .reserve(self.max_unloading, self.unload_wait)
+            .map_err(|waiting| Error::Backlog {
+                waiting,
+                max: self.max_unloading,
+                waited: self.unload_wait,
+            })
     }
 
     /// Loads, checks and publishes the plugin at `path` as the next
@@ -298,13 +449,25 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// new calls see the new one at once. The replaced version is unloaded
     /// by the reaper when its last guard drops.
     ///
-    /// Concurrent swaps are serialized; readers are never blocked. Swapping
-    /// to the same path again (after rebuilding the plugin there) works.
+    /// Readers are never blocked. Only the publish step is serialized:
+    /// opening, copying, checking, `dlopen` and the plugin's constructor run
+    /// outside any lock, so a slow swap delays no other swap or rollback.
+    /// Calls publish in the order they were made: a call overtaken by a
+    /// later `swap` or `rollback` that published first is refused with
+    /// [`Error::Superseded`] (its library unloaded), so the last call made
+    /// always wins and generations strictly increase. Swapping to the same
+    /// path again (after rebuilding the plugin there) works.
+    ///
+    /// When [`Options::max_unloading`] replaced versions are still waiting
+    /// to be unloaded, the swap first waits for one to go, up to
+    /// [`Options::unload_wait`].
     ///
     /// # Errors
     ///
-    /// Any [`Error`] about the file, its handshake or its constructor; the
-    /// current version keeps serving and nothing of the file stays mapped.
+    /// Any [`Error`] about the file, its handshake or its constructor;
+    /// [`Error::Backlog`], [`Error::Superseded`], or [`Error::Forked`] in a
+    /// forked child. The current version keeps serving and nothing of the
+    /// file stays mapped.
     ///
     /// ```no_run
     /// # #[liveswap::interface(version = 1)]
@@ -327,16 +490,31 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
-        let path = path.as_ref();
-        let mut control = self.lock_control();
-        self.swap_locked(&mut control, path, path)
+        let result = self.swap_path(path.as_ref());
+        crate::telemetry::attempt(I::NAME, "swap", &result);
+        result
+    }
+
+    fn swap_path(&self, path: &Path) -> Result<SwapReport, Error> {
+        self.check_owner()?;
+        let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        self.reserve()?;
+        match loader::load::<I>(path, &self.policy) {
+            Ok((plugin, info)) => self.publish(ticket, plugin, info, path, None),
+            Err(e) => {
+                self.registry.release();
+                tracing::warn!(path = %path.display(), error = %e, "plugin swap rejected");
+                Err(e)
+            }
+        }
     }
 
     /// Returns to the version that was current before the last swap or
-    /// rollback, loaded again from a private copy of its file made at that
-    /// swap (so it works even if the original was deleted or rebuilt). It
-    /// becomes a new generation; rolling back twice returns to where you
-    /// started.
+    /// rollback, loaded again from a fresh copy of the private copy it was
+    /// loaded from (so it works even if the original was deleted or
+    /// rebuilt, and reads no file by name). It becomes a new generation;
+    /// rolling back twice returns to where you started. It does not wait
+    /// for a swap in progress.
     ///
     /// # Errors
     ///
@@ -358,24 +536,71 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rollback(&self) -> Result<SwapReport, Error> {
-        let mut control = self.lock_control();
-        let Some((copy, source)) = control.rollback.clone() else {
-            return Err(Error::NoRollback);
-        };
-        self.swap_locked(&mut control, &copy, &source)
+        self.rollback_because("api")
     }
 
-    fn swap_locked(
+    /// [`rollback`](Self::rollback), counted in the metrics under `cause`
+    /// (`liveswap_rollbacks_total`; feature `metrics`).
+    ///
+    /// # Errors
+    ///
+    /// As [`rollback`](Self::rollback).
+    pub fn rollback_because(&self, cause: &'static str) -> Result<SwapReport, Error> {
+        let result = self.roll_back_now();
+        crate::telemetry::attempt(I::NAME, "rollback", &result);
+        if result.is_ok() {
+            crate::telemetry::rollback(I::NAME, cause);
+        }
+        result
+    }
+
+    fn roll_back_now(&self) -> Result<SwapReport, Error> {
+        self.check_owner()?;
+        let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some((kept, source, signer)) = self.lock_control().rollback.clone() else {
+            return Err(Error::NoRollback);
+        };
+        self.reserve()?;
+        match loader::reload::<I>(&kept, &source, &self.policy) {
+            Ok((plugin, info)) => self.publish(ticket, plugin, info, &source, Some(signer)),
+            Err(e) => {
+                self.registry.release();
+                tracing::warn!(path = %source.display(), error = %e, "plugin rollback rejected");
+                Err(e)
+            }
+        }
+    }
+
+    /// Publishes a loaded plugin, under the publish lock.
+    fn publish(
         &self,
-        control: &mut Control,
-        file: &Path,
+        ticket: u64,
+        mut plugin: Plugin,
+        mut info: LoadInfo,
         source: &Path,
+        // For a rollback copy: who signed it when it was first loaded.
+        verified: Option<Option<Signer>>,
     ) -> Result<SwapReport, Error> {
-        let generation = control.next_generation;
-        let (plugin, info) = loader::load::<I>(file, &self.dir, generation).inspect_err(|e| {
-            tracing::warn!(path = %source.display(), error = %e, "plugin swap rejected");
-        })?;
+        let mut control = self.lock_control();
+        if control.last_ticket > ticket {
+            let by = control.next_generation - 1;
+            drop(control);
+            self.registry.release();
+            loader::discard(plugin);
+            tracing::warn!(path = %source.display(), by, "plugin swap superseded by a later call");
+            return Err(Error::Superseded {
+                path: source.to_path_buf(),
+                by,
+            });
+        }
+        if let Some(signer) = verified {
+            info.signer = signer;
+        }
         let started = Instant::now();
+        let generation = control.next_generation;
+        control.next_generation += 1;
+        control.last_ticket = ticket;
+        plugin.generation = generation;
         let version = Arc::new(Version::new(
             plugin,
             source.to_path_buf(),
@@ -384,14 +609,18 @@ impl<I: Interface + ?Sized> Slot<I> {
         ));
         let old = self.current.swap(Arc::clone(&version));
         let publish = started.elapsed();
-        control.next_generation += 1;
         self.registry.published(
             generation,
             source.to_path_buf(),
             Version::loaded_at(&version),
+            info.signer.clone(),
         );
+        let old_signer = self.registry.signer(Version::generation(&old));
+        control.rollback = old
+            .image()
+            .map(|image| (image, Version::source(&old).to_path_buf(), old_signer));
+        drop(control);
         drop(version);
-        self.keep_for_rollback(control, &old);
         let report = SwapReport {
             generation,
             previous: Version::generation(&old),
@@ -401,6 +630,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             load: info.load,
             publish,
             warnings: info.warnings,
+            signer: info.signer,
         };
         drop(old);
         tracing::info!(
@@ -413,26 +643,16 @@ impl<I: Interface + ?Sized> Slot<I> {
         Ok(report)
     }
 
-    /// Keeps a never-mapped copy of `old`'s file for `rollback`: a hard
-    /// link to its private copy (the loader copies it again before mapping,
-    /// so glibc's inode cache never sees it), or a plain copy.
-    fn keep_for_rollback(&self, control: &mut Control, old: &Version<I>) {
-        let Some(plugin_copy) = old.plugin_copy() else {
-            return;
-        };
-        let dest = self
-            .dir
-            .path()
-            .join(format!("rollback-g{}", Version::generation(old)));
-        let kept =
-            fs::hard_link(plugin_copy, &dest).or_else(|_| fs::copy(plugin_copy, &dest).map(drop));
-        if let Some((previous, _)) = control.rollback.take() {
-            let _ = fs::remove_file(previous);
-        }
-        match kept {
-            Ok(()) => control.rollback = Some((dest, Version::source(old).to_path_buf())),
-            Err(e) => tracing::warn!(error = %e, "cannot keep a rollback copy; rollback disabled"),
-        }
+    /// Runs this slot's handshake on the file at `path` without loading
+    /// it (no code of the file runs): what [`swap`](Self::swap) would
+    /// decide before `dlopen`, under this slot's options. Returns the
+    /// hazards read from its imports.
+    ///
+    /// # Errors
+    ///
+    /// The [`Error`] a swap to this file would return before loading it.
+    pub fn check(&self, path: impl AsRef<Path>) -> Result<Vec<String>, Error> {
+        loader::check_file::<I>(path.as_ref(), &self.policy)
     }
 
     /// What this handle knows of its generations.
@@ -452,11 +672,14 @@ impl<I: Interface + ?Sized> Drop for Slot<I> {
     /// go (no guard, owned reference or reader left), waits for the reaper
     /// to unload it; otherwise the reaper finishes on its own when the last
     /// reference drops.
+    ///
+    /// In a forked child the handle is inert: nothing is unloaded or
+    /// joined (the reaper thread does not exist there); the child's copies
+    /// of its versions are left mapped until the child exits.
     fn drop(&mut self) {
+        let forked = std::process::id() != self.owner;
         let control = self.control.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some((rollback, _)) = control.rollback.take() {
-            let _ = fs::remove_file(rollback);
-        }
+        control.rollback = None;
         // Our sender goes; versions hold the others.
         drop(std::mem::replace(
             &mut control.reaper,
@@ -464,6 +687,13 @@ impl<I: Interface + ?Sized> Drop for Slot<I> {
         ));
         // SAFETY: `current` is not used again: this is `drop`.
         let slot = unsafe { ManuallyDrop::take(&mut self.current) };
+        if forked {
+            // A version dropped here would be queued for a reaper that
+            // does not run in this process: keep it, mapped, instead.
+            std::mem::forget(slot);
+            std::mem::forget(self.reaper.take());
+            return;
+        }
         drop(slot);
         if let Some(thread) = self.reaper.take()
             && self.alive.load(Ordering::Acquire) == 0

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::check::Signer;
 use crate::loader::LOADED_IN_PROCESS;
 
 /// Loaded generations per process past which [`Stats::near_generation_limit`]
@@ -45,6 +46,8 @@ pub struct GenerationInfo {
     pub loaded_at: SystemTime,
     /// Where it is in its life.
     pub state: State,
+    /// Who signed it, when signatures are required.
+    pub signer: Option<Signer>,
 }
 
 /// A snapshot of a handle's generations.
@@ -87,21 +90,46 @@ impl Stats {
 struct Inner {
     current: u64,
     generations: BTreeMap<u64, GenerationInfo>,
+    /// Replaced generations not yet unloaded, plus swaps in progress that
+    /// will replace one: what `max_unloading` caps.
+    waiting: usize,
 }
 
 /// Shared record of a handle's generations.
-#[derive(Default)]
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// The interface's name, for metrics.
+    interface: &'static str,
 }
 
 impl Registry {
+    pub(crate) fn new(interface: &'static str) -> Self {
+        Registry {
+            inner: Mutex::default(),
+            changed: Condvar::new(),
+            interface,
+        }
+    }
+
+    /// Publishes the gauges after a change (feature `metrics`).
+    fn changed_states(&self) {
+        if cfg!(feature = "metrics") {
+            crate::telemetry::states(self.interface, &self.snapshot());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn published(&self, generation: u64, source: PathBuf, loaded_at: SystemTime) {
+    pub(crate) fn published(
+        &self,
+        generation: u64,
+        source: PathBuf,
+        loaded_at: SystemTime,
+        signer: Option<Signer>,
+    ) {
         let mut inner = self.lock();
         let previous = inner.current;
         if let Some(old) = inner.generations.get_mut(&previous)
@@ -117,6 +145,7 @@ impl Registry {
                 source,
                 loaded_at,
                 state: State::Current,
+                signer,
             },
         );
         drop(inner);
@@ -136,12 +165,58 @@ impl Registry {
                  1024 pthread keys near 1022 generations: plan a restart"
             );
         }
+        self.changed_states();
     }
 
+    /// Who signed `generation`, if it is still known.
+    pub(crate) fn signer(&self, generation: u64) -> Option<Signer> {
+        self.lock()
+            .generations
+            .get(&generation)
+            .and_then(|g| g.signer.clone())
+    }
+
+    /// Takes a place among the versions waiting to unload for a swap about
+    /// to replace the current one, waiting up to `wait` while `max` are
+    /// taken. `Err` holds how many were waiting.
+    pub(crate) fn reserve(&self, max: usize, wait: Duration) -> Result<(), usize> {
+        let deadline = Instant::now() + wait;
+        let mut inner = self.lock();
+        while inner.waiting >= max {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(inner.waiting);
+            }
+            inner = self
+                .changed
+                .wait_timeout(inner, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        inner.waiting += 1;
+        Ok(())
+    }
+
+    /// Gives back a place taken by a swap that did not publish.
+    pub(crate) fn release(&self) {
+        let mut inner = self.lock();
+        inner.waiting = inner.waiting.saturating_sub(1);
+        drop(inner);
+        self.changed.notify_all();
+    }
+
+    /// Records the end of a generation. A published swap's place (see
+    /// `reserve`) passed to the generation it replaced, and is given back
+    /// when that one leaves `Draining`.
     pub(crate) fn finished(&self, generation: u64, state: State) {
         let mut inner = self.lock();
+        let mut was_draining = false;
         if let Some(info) = inner.generations.get_mut(&generation) {
+            was_draining = info.state == State::Draining;
             info.state = state;
+        }
+        if was_draining {
+            inner.waiting = inner.waiting.saturating_sub(1);
         }
         let unloaded: Vec<u64> = inner
             .generations
@@ -157,6 +232,7 @@ impl Registry {
         }
         drop(inner);
         self.changed.notify_all();
+        self.changed_states();
     }
 
     pub(crate) fn snapshot(&self) -> Stats {

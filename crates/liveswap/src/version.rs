@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use crate::interface::Interface;
+use crate::load::store::{Storage, Stored};
 use crate::loader::Plugin;
 use crate::reaper::ReaperSender;
 
@@ -67,8 +68,30 @@ impl<I: Interface + ?Sized> Version<I> {
     }
 
     /// The private copy its library was loaded from.
-    pub(crate) fn plugin_copy(&self) -> Option<&Path> {
-        self.plugin.as_ref().map(|p| p.copy.as_path())
+    pub(crate) fn image(&self) -> Option<Arc<Stored>> {
+        self.plugin.as_ref().map(|p| Arc::clone(&p.image))
+    }
+
+    /// Where its private copy is held.
+    pub fn storage(&self) -> Storage {
+        self.plugin
+            .as_ref()
+            .map_or(Storage::Memfd, |p| p.image.kind)
+    }
+
+    /// How many calls into this version have panicked so far (caught in
+    /// the plugin and returned as [`CallError::Panicked`](crate::CallError)).
+    /// Counted by the plugin only when a call panics, so the calls that do
+    /// not panic pay nothing; reading it is one atomic load. An associated
+    /// function, like [`generation`](Self::generation).
+    pub fn panics(this: &Self) -> u64 {
+        let counter = this
+            .plugin
+            .as_ref()
+            .map_or(std::ptr::null(), |p| p.object.panics);
+        // SAFETY: a non-null counter is a static of the plugin's library,
+        // which stays mapped while `this.plugin` is held.
+        unsafe { counter.as_ref() }.map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// When this version was loaded (an associated function, like
@@ -102,7 +125,7 @@ impl<I: Interface + ?Sized> Drop for Version<I> {
             // (it never stops while a sender lives, so only if its thread
             // died), unload here rather than leak.
             if let Err(mpsc_err) = self.reaper.send(plugin) {
-                let _ = mpsc_err.0.unload();
+                crate::loader::discard(mpsc_err.0);
             }
         }
         self.alive.fetch_sub(1, Ordering::AcqRel);

@@ -18,68 +18,58 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use clap::{Arg, ArgAction, Command, value_parser};
+use clap::Parser;
+use liveswap::ManagedSlot;
 use liveswap::Slot;
+use liveswap::control::{ControlOptions, ControlServer};
 use liveswap_demo_types::Handles;
 
 /// The bundled plugin's file name, as cargo builds it.
 const BUNDLED: &str = "libliveswap_demo_plugin.so";
 
-/// The command line.
+#[derive(Parser, Debug)]
+#[command(version, about = "Hot-swap a plugin while worker threads call it")]
 struct Args {
+    /// The first plugin to load [default: the bundled demo plugin built
+    /// beside this binary]
     plugin: Option<PathBuf>,
-    interval: Duration,
-    workers: usize,
-    verbose: bool,
-}
 
-impl Args {
-    /// Parses the command line (clap's builder API: the derive macro would
-    /// give this package other features of shared dependencies than the
-    /// plugin's, and a rebuild of both on every switch between them).
-    fn parse() -> Self {
-        let mut matches = Command::new("liveswap-demo")
-            .version(env!("CARGO_PKG_VERSION"))
-            .about("Hot-swap a plugin while worker threads call it")
-            .arg(
-                Arg::new("plugin")
-                    .value_parser(value_parser!(PathBuf))
-                    .help(
-                        "The first plugin to load [default: the bundled demo plugin built \
-                         beside this binary]",
-                    ),
-            )
-            .arg(
-                Arg::new("interval")
-                    .long("interval")
-                    .default_value("1s")
-                    .value_parser(parse_interval)
-                    .help("How often to print what the plugin says (e.g. 1s, 250ms, 2)"),
-            )
-            .arg(
-                Arg::new("workers")
-                    .long("workers")
-                    .default_value("2")
-                    .value_parser(value_parser!(usize))
-                    .help("Worker threads calling the plugin in a tight loop"),
-            )
-            .arg(
-                Arg::new("verbose")
-                    .long("verbose")
-                    .action(ArgAction::SetTrue)
-                    .help(
-                        "Also show the library's own log (tracing events: loads, swaps, \
-                         refusals, unloads, warnings) on standard error",
-                    ),
-            )
-            .get_matches();
-        Args {
-            plugin: matches.remove_one("plugin"),
-            interval: matches.remove_one("interval").expect("has a default"),
-            workers: matches.remove_one("workers").expect("has a default"),
-            verbose: matches.get_flag("verbose"),
-        }
-    }
+    /// How often to print what the plugin says (e.g. 1s, 250ms, 2)
+    #[arg(long, default_value = "1s", value_parser = parse_interval)]
+    interval: Duration,
+
+    /// Worker threads calling the plugin in a tight loop
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+
+    /// Also show the library's own log (tracing events: loads, swaps,
+    /// refusals, unloads, warnings) on standard error
+    #[arg(long)]
+    verbose: bool,
+
+    /// Require plugins signed by this minisign public key (repeatable: any
+    /// of them will do)
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    trusted_keys: Vec<PathBuf>,
+
+    /// Load plugins from places other users could write (development only)
+    #[arg(long)]
+    allow_unsafe_path: bool,
+
+    /// Serve the control socket at PATH (its directory is made mode 700),
+    /// for `liveswapctl --socket PATH status|history|swap|rollback|inspect`
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+
+    /// Also serve this uid on the control socket (repeatable); the socket
+    /// is then reachable by all and each peer is checked by its uid
+    #[arg(long = "control-allow-uid", value_name = "UID")]
+    control_allow_uids: Vec<u32>,
+
+    /// Serve Prometheus metrics over HTTP at ADDR [default when given
+    /// without a value: 127.0.0.1:9464]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -140,6 +130,15 @@ fn main() -> ExitCode {
             .init();
     }
 
+    let options = match output::options(&args.trusted_keys, args.allow_unsafe_path) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("liveswap-demo: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let policy = output::policy(&options);
+    println!("{policy}");
     let first = match args.plugin.clone().map_or_else(bundled_plugin, Ok) {
         Ok(path) => path,
         Err(message) => {
@@ -147,7 +146,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plugin = match Slot::<dyn Handles>::load(&first) {
+    if let Some(addr) = args.metrics {
+        match metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+        {
+            Ok(()) => println!("metrics: http://{addr}/metrics"),
+            Err(e) => {
+                eprintln!("liveswap-demo: cannot serve metrics on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let plugin = match Slot::<dyn Handles>::load_with(&first, options) {
         Ok(plugin) => Arc::new(plugin),
         Err(e) => {
             eprintln!("liveswap-demo: cannot load the first plugin: {e}");
@@ -155,6 +166,23 @@ fn main() -> ExitCode {
         }
     };
     println!("{}", output::loaded(&plugin, &first));
+    let _control = match &args.control {
+        Some(socket) => {
+            let managed: Arc<dyn ManagedSlot> = plugin.clone();
+            let options = ControlOptions::new().allow_uids(args.control_allow_uids.iter().copied());
+            match ControlServer::start(socket, vec![("handles".into(), managed)], options) {
+                Ok(server) => {
+                    println!("control socket: {}", server.path().display());
+                    Some(server)
+                }
+                Err(e) => {
+                    eprintln!("liveswap-demo: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
 
     let (events, incoming) = mpsc::channel();
     let interrupts = events.clone();
@@ -189,7 +217,7 @@ fn main() -> ExitCode {
             Ok(Event::Line(line)) => {
                 let line = line.trim();
                 if line.is_empty() {
-                    println!("{}", output::status(&plugin.stats()));
+                    println!("{}\n{policy}", output::status(&plugin.stats()));
                 } else {
                     println!("{}", output::swap(&plugin, Path::new(line)));
                 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use liveswap::{Slot, State, Stats, Version};
+use liveswap::{Options, Slot, State, Stats, TrustedKey, Version};
 use liveswap_demo_types::Handles;
 
 use crate::workers::Meter;
@@ -58,13 +58,18 @@ pub fn swap(plugin: &Slot<dyn Handles>, path: &Path) -> String {
     match plugin.swap(path) {
         Ok(report) => {
             let (_, says) = says(plugin);
-            let warnings: String = report
-                .warnings
-                .iter()
-                .map(|w| format!(" | warning: {w}"))
-                .collect();
+            let mut extra = String::new();
+            if let Some(signer) = &report.signer {
+                extra.push_str(&format!(
+                    "\n  signed by key {}: {}",
+                    signer.key_id, signer.trusted_comment
+                ));
+            }
+            for warning in &report.warnings {
+                extra.push_str(&format!("\n  warning: {warning}"));
+            }
             format!(
-                "swap ok: generation {} (was {}) from {} in {} (copy {}, check {}, load {}, publish {}): {says}{warnings}",
+                "swap ok: generation {} (was {}) from {} in {} (copy {}, check {}, load {}, publish {}): {says}",
                 report.generation,
                 report.previous,
                 path.display(),
@@ -73,7 +78,7 @@ pub fn swap(plugin: &Slot<dyn Handles>, path: &Path) -> String {
                 ms(report.check),
                 ms(report.load),
                 ms(report.publish),
-            )
+            ) + &extra
         }
         Err(e) => format!(
             "swap refused: {e}; still serving generation {}",
@@ -98,17 +103,56 @@ pub fn status(stats: &Stats) -> String {
         line.push_str(" (near the platform's limit: plan a restart)");
     }
     for g in &stats.generations {
-        let state = match &g.state {
-            State::Current => "current".to_string(),
-            State::Draining => "draining".to_string(),
-            State::Unloaded => "unloaded".to_string(),
-            State::Pinned { reason } => format!("pinned ({reason})"),
-        };
         line.push_str(&format!(
-            "\n  gen {}: {state}, from {}",
+            "\n  gen {}: {}, from {}",
             g.generation,
+            state_text(&g.state),
             g.source.display()
         ));
     }
     line
+}
+
+/// The load options the command line asks for.
+pub fn options(
+    key_files: &[std::path::PathBuf],
+    allow_unsafe_path: bool,
+) -> Result<Options, String> {
+    let keys = key_files
+        .iter()
+        .map(TrustedKey::from_file)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let options = Options::new().trusted_keys(keys);
+    Ok(if allow_unsafe_path {
+        options.allow_unsafe_path()
+    } else {
+        options
+    })
+}
+
+/// Which trust policy is in force, in one line.
+pub fn policy(options: &Options) -> String {
+    let paths = if options.unsafe_path_allowed() {
+        "safe-path policy RELAXED (--allow-unsafe-path: plugins others can write are loaded)"
+    } else {
+        "safe-path policy on"
+    };
+    let keys = options.trusted_key_ids();
+    let signatures = if keys.is_empty() {
+        "signatures not required".to_string()
+    } else {
+        format!("signatures required (trusted keys: {})", keys.join(", "))
+    };
+    format!("policy: {paths}; {signatures}")
+}
+
+/// A generation's state in words, with the reason when it is pinned.
+fn state_text(state: &State) -> String {
+    match state {
+        State::Current => "current".into(),
+        State::Draining => "draining".into(),
+        State::Unloaded => "unloaded".into(),
+        State::Pinned { reason } => format!("pinned ({reason})"),
+    }
 }

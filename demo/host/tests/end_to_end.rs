@@ -91,11 +91,15 @@ struct Demo {
 }
 
 impl Demo {
-    fn start(plugin: &Path, options: &[&str]) -> Self {
+    fn start(plugin: &Path) -> Self {
+        Self::start_with(plugin, &[])
+    }
+
+    fn start_with(plugin: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_liveswap-demo"))
             .arg(plugin)
             .args(["--interval", "100ms", "--workers", "2"])
-            .args(options)
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -178,7 +182,7 @@ impl Drop for Demo {
 fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
     let plugin = EditablePlugin::new("edited");
     let path = plugin.build();
-    let mut demo = Demo::start(&path, &[]);
+    let mut demo = Demo::start(&path);
     demo.expect("on load", |l| {
         l.starts_with("loaded ") && l.contains("\"Adding to 10: 17\"")
     });
@@ -270,7 +274,7 @@ fn without_the_bundled_plugin_the_demo_says_how_to_build_it() {
 #[test]
 fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
     let path = EditablePlugin::new("pristine").build();
-    let mut demo = Demo::start(&path, &["--verbose"]);
+    let mut demo = Demo::start_with(&path, &["--verbose"]);
     demo.expect_busy_tick(1);
     // SAFETY: sending a signal to our own child process.
     let sent = unsafe { libc::kill(demo.child.id() as libc::pid_t, libc::SIGINT) };
@@ -284,4 +288,190 @@ fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
         stderr.contains("plugin loaded"),
         "--verbose shows the library's log: {stderr}"
     );
+}
+
+/// `liveswapctl`, built beside this demo binary (by `cargo build` or
+/// `cargo test` of the workspace; built here when missing).
+fn liveswapctl() -> PathBuf {
+    let demo = Path::new(env!("CARGO_BIN_EXE_liveswap-demo"));
+    let ctl = demo.with_file_name("liveswapctl");
+    if !ctl.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "liveswap-cli",
+                "--bin",
+                "liveswapctl",
+            ])
+            .current_dir(root())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building liveswapctl failed");
+    }
+    ctl
+}
+
+/// Runs `liveswapctl --socket SOCKET ARGS`, as `uid` when given; returns
+/// the exit code and standard output and error together.
+fn ctl(ctl: &Path, socket: &Path, args: &[&str], uid: Option<u32>) -> (i32, String) {
+    let mut command = Command::new(ctl);
+    command.arg("--socket").arg(socket).args(args);
+    if let Some(uid) = uid {
+        use std::os::unix::process::CommandExt;
+        command.uid(uid).gid(uid);
+    }
+    let out = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The body of `GET /metrics` from `addr`, over a plain TCP connection.
+fn scrape(addr: &str) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+}
+
+/// The value of the sample `name{...}` whose labels include every one of
+/// `labels`, read from Prometheus's text format.
+fn sample(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
+    let plugin = EditablePlugin::new("operated");
+    let path = plugin.build();
+    let ctl_bin = liveswapctl();
+    // A directory other users can reach (for the check of another uid).
+    let scratch = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let socket = scratch.path().join("run").join("control.sock");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let allowed_uid = 65533;
+    let mut demo = Demo::start_with(
+        &path,
+        &[
+            "--control",
+            socket.to_str().unwrap(),
+            "--metrics",
+            &metrics,
+            "--control-allow-uid",
+            &allowed_uid.to_string(),
+        ],
+    );
+    demo.expect("naming the control socket", |l| {
+        l.starts_with("control socket: ")
+    });
+    demo.expect_busy_tick(1);
+
+    let (code, out) = ctl(&ctl_bin, &socket, &["status"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("generation 1 current"), "{out}");
+
+    plugin.edit("Adding to 10: {}\", i + 10", "Adding to 100: {}\", i + 100");
+    let rebuilt = plugin.build();
+    let (code, out) = ctl(
+        &ctl_bin,
+        &socket,
+        &["swap", rebuilt.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("generation 2 now serving (was 1)"), "{out}");
+    let tick = demo.expect_busy_tick(2);
+    assert!(tick.contains("Adding to 100: 107"), "{tick}");
+
+    let calc = liveswap_tests::fixture("calc");
+    let (code, out) = ctl(&ctl_bin, &socket, &["swap", calc.to_str().unwrap()], None);
+    assert_eq!(code, 1, "a refused swap exits 1: {out}");
+    assert!(
+        out.contains("refused") && out.contains("libcalc.so"),
+        "{out}"
+    );
+    demo.expect_busy_tick(2);
+
+    let (code, out) = ctl(&ctl_bin, &socket, &["rollback"], None);
+    assert_eq!(code, 0, "{out}");
+    let tick = demo.expect_busy_tick(3);
+    assert!(tick.contains("Adding to 10: 17"), "{tick}");
+
+    let (code, out) = ctl(&ctl_bin, &socket, &["--json", "status"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"current\":3"), "{out}");
+    let (code, out) = ctl(
+        &ctl_bin,
+        Path::new("/nonexistent/ctl.sock"),
+        &["status"],
+        None,
+    );
+    assert_eq!(code, 2, "a connection error exits 2: {out}");
+    assert_eq!(out.lines().count(), 1, "one line: {out}");
+
+    let body = scrape(&metrics);
+    let ok = |kind: &str| {
+        sample(
+            &body,
+            "liveswap_swaps_total",
+            &[&format!("kind=\"{kind}\""), "outcome=\"ok\""],
+        )
+    };
+    assert_eq!(ok("swap"), Some(1.0), "{body}");
+    assert_eq!(ok("rollback"), Some(1.0), "{body}");
+    assert_eq!(
+        sample(&body, "liveswap_swaps_total", &["outcome=\"refused\""]),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "liveswap_rollbacks_total", &["cause=\"control\""]),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "liveswap_generation", &[]),
+        Some(3.0),
+        "{body}"
+    );
+
+    if unsafe { libc::geteuid() } == 0 {
+        // Another user's client: copied where that user can run it.
+        let copy = scratch.path().join("liveswapctl");
+        fs::copy(&ctl_bin, &copy).unwrap();
+        let (code, out) = ctl(&copy, &socket, &["status"], Some(65534));
+        assert_eq!(code, 2, "uid 65534 is not served: {out}");
+        assert!(out.contains("without a reply"), "{out}");
+        let (code, out) = ctl(&copy, &socket, &["status"], Some(allowed_uid));
+        assert_eq!(code, 0, "an allowed uid is served: {out}");
+    }
+    demo.send("");
+    drop(demo);
 }

@@ -60,8 +60,19 @@ unsafe extern "C" fn host_realloc(ptr: *mut u8, size: usize, align: usize, new: 
 /// attaches the host's, the host's after.
 pub struct RoutedAllocator {
     host: AtomicPtr<HostAllocator>,
-    /// Blocks allocated from the system allocator and not yet freed.
+    /// Blocks allocated from the system allocator and not yet freed, or
+    /// [`ATTACHED`] once the switch to the host's allocator is decided.
     early: AtomicIsize,
+}
+
+/// `early` once the host's allocator is chosen: no block may be taken from
+/// (or given back to) the system allocator from then on.
+const ATTACHED: isize = isize::MIN;
+
+/// Which allocator serves one call.
+enum Route<'a> {
+    Host(&'a HostAllocator),
+    System,
 }
 
 impl RoutedAllocator {
@@ -76,15 +87,14 @@ impl RoutedAllocator {
 
     /// Routes every later allocation to `host`. Refused, with the number of
     /// blocks still held, if the plugin holds memory from the system
-    /// allocator.
+    /// allocator. The decision is one compare-and-swap on the count, so no
+    /// system block can be taken between the check and the switch, even by
+    /// a thread of the plugin's own.
     pub(crate) fn attach(&self, host: *const HostAllocator) -> Result<(), isize> {
-        match self.early.load(Ordering::Acquire) {
-            0 => {
-                self.host.store(host.cast_mut(), Ordering::Release);
-                Ok(())
-            }
-            held => Err(held),
-        }
+        self.early
+            .compare_exchange(0, ATTACHED, Ordering::AcqRel, Ordering::Acquire)?;
+        self.host.store(host.cast_mut(), Ordering::Release);
+        Ok(())
     }
 
     #[inline]
@@ -93,56 +103,78 @@ impl RoutedAllocator {
         // `&'static HOST_ALLOCATOR`, and the host outlives its plugins.
         unsafe { self.host.load(Ordering::Acquire).as_ref() }
     }
+
+    /// The allocator for one call; `delta` is what a system-allocator call
+    /// changes the count of early blocks by (+1 alloc, -1 free, 0 realloc).
+    #[inline]
+    fn route(&self, delta: isize) -> Route<'_> {
+        if let Some(host) = self.host() {
+            return Route::Host(host);
+        }
+        let mut early = self.early.load(Ordering::Acquire);
+        loop {
+            if early == ATTACHED {
+                // Attached, the pointer about to be stored: wait for it.
+                loop {
+                    if let Some(host) = self.host() {
+                        return Route::Host(host);
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+            match self.early.compare_exchange_weak(
+                early,
+                early + delta,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Route::System,
+                Err(now) => early = now,
+            }
+        }
+    }
 }
 
-// SAFETY: every method forwards to one allocator, chosen once: blocks taken
-// from the system allocator before `attach` are counted, and `attach`
-// refuses to switch while any is held, so a block is always freed by the
-// allocator that made it.
+// SAFETY: every method forwards to one allocator, chosen by `route`: blocks
+// taken from the system allocator before `attach` are counted, and
+// `attach` switches only when none is held (one compare-and-swap, after
+// which no call can reach the system allocator), so a block is always freed
+// by the allocator that made it.
 unsafe impl GlobalAlloc for RoutedAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.host() {
+        match self.route(1) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Some(h) => unsafe { (h.alloc)(layout.size(), layout.align()) },
-            None => {
-                self.early.fetch_add(1, Ordering::AcqRel);
-                // SAFETY: as above.
-                unsafe { System.alloc(layout) }
-            }
+            Route::Host(h) => unsafe { (h.alloc)(layout.size(), layout.align()) },
+            // SAFETY: as above.
+            Route::System => unsafe { System.alloc(layout) },
         }
     }
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        match self.host() {
+        match self.route(1) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Some(h) => unsafe { (h.alloc_zeroed)(layout.size(), layout.align()) },
-            None => {
-                self.early.fetch_add(1, Ordering::AcqRel);
-                // SAFETY: as above.
-                unsafe { System.alloc_zeroed(layout) }
-            }
+            Route::Host(h) => unsafe { (h.alloc_zeroed)(layout.size(), layout.align()) },
+            // SAFETY: as above.
+            Route::System => unsafe { System.alloc_zeroed(layout) },
         }
     }
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        match self.host() {
+        match self.route(-1) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Some(h) => unsafe { (h.dealloc)(ptr, layout.size(), layout.align()) },
-            None => {
-                self.early.fetch_sub(1, Ordering::AcqRel);
-                // SAFETY: as above.
-                unsafe { System.dealloc(ptr, layout) }
-            }
+            Route::Host(h) => unsafe { (h.dealloc)(ptr, layout.size(), layout.align()) },
+            // SAFETY: as above.
+            Route::System => unsafe { System.dealloc(ptr, layout) },
         }
     }
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        match self.host() {
+        match self.route(0) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Some(h) => unsafe { (h.realloc)(ptr, layout.size(), layout.align(), new_size) },
+            Route::Host(h) => unsafe { (h.realloc)(ptr, layout.size(), layout.align(), new_size) },
             // SAFETY: as above.
-            None => unsafe { System.realloc(ptr, layout, new_size) },
+            Route::System => unsafe { System.realloc(ptr, layout, new_size) },
         }
     }
 }

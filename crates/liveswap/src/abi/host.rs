@@ -125,6 +125,7 @@ pub unsafe fn finish_call<R>(
         // SAFETY: the shim wrote the result (caller's guarantee).
         Ok(unsafe { ret.assume_init() })
     } else {
+        crate::telemetry::plugin_panic();
         Err(crate::CallError::Panicked(crate::error::Panic::new(
             message.unwrap_or_default(),
         )))

@@ -32,6 +32,10 @@ pub struct RawObject {
     pub vtable: *const c_void,
     /// Drops the boxed instance; catches its panics.
     pub drop: unsafe extern "C" fn(*mut c_void),
+    /// The number of panics the plugin's shims have caught, in the
+    /// plugin's memory (each loaded copy has its own). Read by the host
+    /// off the call path; the plugin counts only when a call panics.
+    pub panics: *const std::sync::atomic::AtomicU64,
 }
 
 /// The arguments of the entry point.

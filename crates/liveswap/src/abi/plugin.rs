@@ -8,6 +8,7 @@ use std::ffi::c_void;
 use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::alloc::RoutedAllocator;
 use super::host::MessageSink;
@@ -58,9 +59,13 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// Panics caught by this plugin's shims (this library copy's own static).
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
 /// Writes a caught panic's message and location into `sink`, then drops
 /// the payload; a payload whose own drop panics is leaked, not unwound.
 fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Send>) {
+    PANICS.fetch_add(1, Ordering::Relaxed);
     sink.write(FIELD_MESSAGE, &panic_message(&*payload));
     let (buf, len) = LAST_PANIC_LOCATION.with(|l| l.replace(([0; LOCATION_CAP], 0)));
     if len > 0 {
@@ -174,6 +179,7 @@ where
             instance: Box::into_raw(Box::new(value)).cast(),
             vtable: (I::vtable() as *const I::VTable).cast(),
             drop: drop_boxed::<T>,
+            panics: &PANICS,
         }),
         Err(error) => Err(error.to_string()),
     }));

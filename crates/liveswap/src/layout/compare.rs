@@ -26,6 +26,7 @@ pub fn compare_tables(host: &Table, plugin: &Table) -> Result<(), String> {
         host,
         plugin,
         seen: HashSet::new(),
+        same: HashSet::new(),
         trail: Vec::new(),
     };
     cmp.methods()
@@ -35,6 +36,8 @@ struct Comparer<'a> {
     host: &'a Table,
     plugin: &'a Table,
     seen: HashSet<(usize, usize)>,
+    /// Pairs whose identities were found equal.
+    same: HashSet<(usize, usize)>,
     trail: Vec<String>,
 }
 
@@ -113,7 +116,7 @@ impl Comparer<'_> {
             return self.fail(format!("types nested deeper than {MAX_DEPTH}"));
         }
         let (ht, pt) = (&self.host.types[h], &self.plugin.types[p]);
-        if let Some(detail) = identity(self.host, h, self.plugin, p, 0) {
+        if let Some(detail) = self.identity(h, p, 0) {
             return self.fail(detail);
         }
         if !self.seen.insert((h, p)) {
@@ -181,6 +184,63 @@ impl Comparer<'_> {
         Ok(())
     }
 
+    /// `None` when `h` and `p` name the same type (path, crate, version,
+    /// kind, generic arguments); otherwise the innermost difference.
+    /// Pairs found equal are remembered, so a shared type is walked once.
+    fn identity(&mut self, h: usize, p: usize, depth: usize) -> Option<String> {
+        if self.same.contains(&(h, p)) {
+            return None;
+        }
+        let (host, plugin) = (self.host, self.plugin);
+        let (ht, pt) = (&host.types[h], &plugin.types[p]);
+        let shown = || {
+            format!(
+                "the host has `{}`, the plugin `{}`",
+                display(host, h, 0),
+                display(plugin, p, 0)
+            )
+        };
+        if depth > MAX_DEPTH {
+            return Some(format!("types nested deeper than {MAX_DEPTH}"));
+        }
+        let same_kind = std::mem::discriminant(&ht.shape) == std::mem::discriminant(&pt.shape)
+            || matches!(
+                (&ht.shape, &pt.shape),
+                (Shape::ByName, _) | (_, Shape::ByName)
+            );
+        if ht.name != pt.name
+            || ht.package != pt.package
+            || !same_kind
+            || ht.args.len() != pt.args.len()
+        {
+            return Some(shown());
+        }
+        if ht.version != pt.version {
+            return Some(format!(
+                "`{}` comes from {} {} in the host, {} {} in the plugin",
+                display(host, h, 0),
+                ht.package,
+                ht.version,
+                pt.package,
+                pt.version
+            ));
+        }
+        match (&ht.shape, &pt.shape) {
+            (Shape::Array(a), Shape::Array(b)) if a != b => return Some(shown()),
+            (Shape::Ref(a), Shape::Ref(b)) if a != b => return Some(shown()),
+            _ => {}
+        }
+        // The innermost difference says the most: `rules_api::Request`
+        // comes from another version, rather than `&Request` differs.
+        for (&a, &b) in ht.args.iter().zip(&pt.args) {
+            if let Some(difference) = self.identity(a, b, depth + 1) {
+                return Some(difference);
+            }
+        }
+        self.same.insert((h, p));
+        None
+    }
+
     fn fields(&mut self, hf: &[FieldRef], pf: &[FieldRef], depth: usize) -> Result<(), String> {
         let show = |t: &Table, f: Option<&FieldRef>| match f {
             None => "no such field".to_string(),
@@ -198,7 +258,7 @@ impl Comparer<'_> {
                 (Some(a), Some(b)) => {
                     a.name != b.name
                         || a.offset != b.offset
-                        || identity(self.host, a.ty, self.plugin, b.ty, 0).is_some()
+                        || self.identity(a.ty, b.ty, 0).is_some()
                 }
                 _ => true,
             };
@@ -219,61 +279,26 @@ impl Comparer<'_> {
     }
 }
 
-/// `None` when `h` and `p` name the same type (path, crate, version, kind,
-/// generic arguments); otherwise the difference.
-fn identity(host: &Table, h: usize, plugin: &Table, p: usize, depth: usize) -> Option<String> {
-    let (ht, pt) = (&host.types[h], &plugin.types[p]);
-    let (hs, ps) = (display(host, h, 0), display(plugin, p, 0));
-    if depth > MAX_DEPTH {
-        return Some(format!("types nested deeper than {MAX_DEPTH}"));
-    }
-    let same_kind = std::mem::discriminant(&ht.shape) == std::mem::discriminant(&pt.shape)
-        || matches!(
-            (&ht.shape, &pt.shape),
-            (Shape::ByName, _) | (_, Shape::ByName)
-        );
-    if ht.name != pt.name
-        || ht.package != pt.package
-        || !same_kind
-        || ht.args.len() != pt.args.len()
-    {
-        return Some(format!("the host has `{hs}`, the plugin `{ps}`"));
-    }
-    if ht.version != pt.version {
-        return Some(format!(
-            "`{hs}` comes from {} {} in the host, {} {} in the plugin",
-            ht.package, ht.version, pt.package, pt.version
-        ));
-    }
-    if let (Shape::Array(a), Shape::Array(b)) = (&ht.shape, &pt.shape)
-        && a != b
-    {
-        return Some(format!("the host has `{hs}`, the plugin `{ps}`"));
-    }
-    if let (Shape::Ref(a), Shape::Ref(b)) = (&ht.shape, &pt.shape)
-        && a != b
-    {
-        return Some(format!("the host has `{hs}`, the plugin `{ps}`"));
-    }
-    // The innermost difference says the most: `rules_api::Request` comes
-    // from another version, rather than `&Request` differs.
-    ht.args
-        .iter()
-        .zip(&pt.args)
-        .find_map(|(&a, &b)| identity(host, a, plugin, b, depth + 1))
-}
-
 /// A type as written: `Vec<String>`, `&[u8]`, `(u8, rules_api::Request)`.
 /// User types keep their path; standard types their last segment.
-pub(crate) fn display(table: &Table, index: usize, depth: usize) -> String {
+pub(crate) fn display(table: &Table, index: usize, _depth: usize) -> String {
+    let mut budget = DISPLAY_BUDGET;
+    shown(table, index, 0, &mut budget)
+}
+
+/// Most types one displayed name shows; the rest is `..`.
+const DISPLAY_BUDGET: usize = 32;
+
+fn shown(table: &Table, index: usize, depth: usize, budget: &mut usize) -> String {
     let t: &Type = &table.types[index];
-    if depth > 8 {
+    if depth > 8 || *budget == 0 {
         return "..".into();
     }
+    *budget -= 1;
     let args: Vec<String> = t
         .args
         .iter()
-        .map(|&a| display(table, a, depth + 1))
+        .map(|&a| shown(table, a, depth + 1, budget))
         .collect();
     match &t.shape {
         Shape::Tuple(_) => format!("({})", args.join(", ")),
@@ -309,4 +334,16 @@ pub(crate) fn signature(table: &Table, m: &super::decode::Method) -> String {
         args.join(", "),
         display(table, m.ret, 0)
     )
+}
+
+impl Table {
+    /// Type `index` as written (`Vec<String>`, `&[u8]`, `rules_api::Request`).
+    pub fn type_name(&self, index: usize) -> String {
+        display(self, index, 0)
+    }
+
+    /// Method `index` as a signature: `fn name(A, B) -> R`.
+    pub fn method_signature(&self, index: usize) -> String {
+        signature(self, &self.methods[index])
+    }
 }

@@ -8,6 +8,59 @@ use super::table::{
     KIND_STRUCT, KIND_TUPLE, MAX_TYPES,
 };
 
+/// Most generic arguments (or tuple elements) one type may have.
+const MAX_ARGS: usize = 16;
+
+/// The types a type refers to: its arguments, its fields' and its
+/// variants' fields' types.
+pub(crate) fn children(t: &Type) -> impl Iterator<Item = usize> + '_ {
+    let fields: Box<dyn Iterator<Item = &FieldRef>> = match &t.shape {
+        Shape::Struct(f) => Box::new(f.iter()),
+        Shape::Enum(_, v) => Box::new(v.iter().flat_map(|v| v.fields.iter())),
+        _ => Box::new(std::iter::empty()),
+    };
+    t.args.iter().copied().chain(fields.map(|f| f.ty))
+}
+
+/// Whether the references between types loop. A table the library wrote
+/// never does: a type that contains itself refers to itself by name
+/// (`Shape::ByName`, a leaf); a loop is a hostile table, which would make
+/// every walk over it endless.
+fn has_cycle(types: &[Type]) -> bool {
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; types.len()];
+    for root in 0..types.len() {
+        if state[root] != NEW {
+            continue;
+        }
+        // Each entry: a type and how many of its children were visited.
+        let mut stack = vec![(root, 0usize)];
+        state[root] = OPEN;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            match children(&types[node]).nth(*next) {
+                Some(child) => {
+                    *next += 1;
+                    match state[child] {
+                        OPEN => return true,
+                        NEW => {
+                            state[child] = OPEN;
+                            stack.push((child, 0));
+                        }
+                        _ => {}
+                    }
+                }
+                None => {
+                    state[node] = DONE;
+                    stack.pop();
+                }
+            }
+        }
+    }
+    false
+}
+
 /// A decoded type table (see the `table` module for the format).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
@@ -210,6 +263,12 @@ impl Table {
         for _ in 0..n {
             types.push(read_type(&mut r)?);
         }
+        if has_cycle(&types) {
+            return Err(DecodeError {
+                offset: r.pos,
+                what: "type references form a cycle",
+            });
+        }
         let m = r.count(13)?;
         let mut methods = Vec::with_capacity(m);
         for _ in 0..m {
@@ -236,6 +295,9 @@ fn read_type(r: &mut Reader<'_>) -> Result<Type, DecodeError> {
     let option_size = r.u64()?;
     let kind = r.u8()?;
     let args = r.indexes()?;
+    if args.len() > MAX_ARGS {
+        return r.fail("more generic arguments than a type may have");
+    }
     let shape = match kind {
         KIND_SCALAR => Shape::Scalar,
         KIND_STD => Shape::Std,

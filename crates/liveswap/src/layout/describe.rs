@@ -9,10 +9,13 @@
 /// [`#[derive(CrossSafe)]`](derive@crate::CrossSafe); the library
 /// implements it for integers, floats, `bool`, `char`, `()`, `String`,
 /// `Vec<T>`, `Option<T>`, `Result<T, E>`, `Box<T>`, tuples up to twelve,
-/// arrays, `HashMap`, `BTreeMap`, `HashSet`, `BTreeSet`, `VecDeque`, the
+/// arrays, `BTreeMap`, `BTreeSet`, `VecDeque`, the
 /// `NonZero` integers, `Duration` and [`RemoteError`](crate::RemoteError).
 /// References (`&T`, `&mut T`, `&[T]`, `&str`) cross only at the top of a
 /// method's signature, where the interface macro ties them to the call.
+/// `HashMap` and `HashSet` do not cross: an empty one points at a static
+/// inside the binary that made it, which dangles once a plugin is
+/// unloaded; use `BTreeMap` and `BTreeSet`.
 ///
 /// # Safety
 ///
@@ -29,7 +32,8 @@
     note = "what crosses must own its data: a `&'static str`, `Box<dyn Trait>`, `std::io::Error`, \
             `anyhow::Error`, `Box<dyn Any>`, a `Waker`, `bytes::Bytes` or a function pointer \
             would point into the plugin and dangle once it is unloaded",
-    note = "use `String` for text, `Vec<u8>` for bytes, `liveswap::RemoteError` for errors, and \
+    note = "use `String` for text, `Vec<u8>` for bytes, `BTreeMap` for maps (an empty `HashMap` \
+            points into the plugin), `liveswap::RemoteError` for errors, and \
             `#[derive(liveswap::CrossSafe)]` on your own structs and enums"
 )]
 pub unsafe trait CrossSafe: Sized + 'static {

@@ -22,10 +22,9 @@ pub(crate) mod std_impls;
 mod table;
 
 pub use compare::compare_tables;
-pub use decode::{DecodeError, Table};
+pub use decode::{DecodeError, FieldRef, Shape, Table, VariantRef};
 pub use describe::{CrossSafe, Field, Kind, MethodLayout, TypeLayout, Variant};
-pub(crate) use table::encode_vec;
-pub use table::{encode_table, table_len};
+pub use table::{encode_table, encode_vec, table_len};
 
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,7 @@
 //! [`CrossSafe`] for primitives and the standard library's owning types,
 //! and the layouts of the references a signature may hold.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::hash::RandomState;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::marker::PhantomData;
 use std::mem::{align_of, offset_of, size_of};
 use std::num::NonZero;
@@ -95,7 +94,6 @@ macro_rules! std_type {
 
 std_type!("alloc::string::String", [], String);
 std_type!("core::time::Duration", [], Duration);
-std_type!("std::hash::RandomState", [], RandomState);
 std_type!("alloc::vec::Vec", [T], Vec<T>);
 std_type!("alloc::boxed::Box", [T], Box<T>);
 std_type!("core::option::Option", [T], Option<T>);
@@ -103,9 +101,9 @@ std_type!("core::result::Result", [T, E], Result<T, E>);
 std_type!("alloc::collections::VecDeque", [T], VecDeque<T>);
 std_type!("alloc::collections::BTreeSet", [T], BTreeSet<T>);
 std_type!("alloc::collections::BTreeMap", [K, V], BTreeMap<K, V>);
-// The hasher is part of the type: a key hashed differently is missed.
-std_type!("std::collections::HashSet", [T, S], HashSet<T, S>);
-std_type!("std::collections::HashMap", [K, V, S], HashMap<K, V, S>);
+// No `HashMap` or `HashSet`: an empty one points at a static "empty group"
+// inside the binary that made it, which dangles once a plugin's copy of it
+// is unloaded. `BTreeMap` and `BTreeSet` own all they point to.
 
 // SAFETY: an array of crossing values; its layout is measured.
 unsafe impl<T: CrossSafe, const N: usize> CrossSafe for [T; N] {

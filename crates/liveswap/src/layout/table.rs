@@ -54,9 +54,15 @@ pub const fn encode_table<const N: usize>(methods: &[MethodLayout]) -> [u8; N] {
 }
 
 /// The table of `methods`, at run time (the host's side of the check).
-pub(crate) fn encode_vec(methods: &[MethodLayout]) -> Vec<u8> {
-    let mut out = vec![0u8; table_len(methods)];
-    encode_into(methods, &mut out);
+pub fn encode_vec(methods: &[MethodLayout]) -> Vec<u8> {
+    // One pass when the table fits the first guess (it nearly always does).
+    let mut out = vec![0u8; 16 * 1024];
+    let len = encode_into(methods, &mut out);
+    if len > out.len() {
+        out = vec![0u8; len];
+        encode_into(methods, &mut out);
+    }
+    out.truncate(len);
     out
 }
 
@@ -223,7 +229,20 @@ impl TypeSet {
     }
 
     const fn insert(&mut self, t: &'static TypeLayout) {
-        if self.find(t).is_none() {
+        if let Some(i) = self.find(t) {
+            let Some(known) = self.items[i] else {
+                unreachable!()
+            };
+            // Same path, crate and version, other contents: two types
+            // declared in function bodies (or `const` blocks) of one module
+            // share a `module_path!()`. Describing one as the other would
+            // hide the second's changes.
+            assert!(
+                same_contents(known, t),
+                "liveswap: two different types that cross have the same path (types declared \
+                 inside functions share their module's path): rename one, or move it to a module"
+            );
+        } else {
             assert!(
                 self.len < MAX_TYPES,
                 "liveswap: an interface may reach at most 512 distinct types"
@@ -288,7 +307,11 @@ const fn insert_fields(set: &mut TypeSet, fields: &'static [Field]) {
 /// Whether two layouts describe the same type: same path, crate, version,
 /// kind and generic arguments.
 const fn same_type(a: &TypeLayout, b: &TypeLayout) -> bool {
-    if !str_eq(a.name, b.name)
+    // Integers first: most different types differ there, and it is cheap.
+    if a.size != b.size
+        || a.align != b.align
+        || a.option_size != b.option_size
+        || !str_eq(a.name, b.name)
         || !str_eq(a.package, b.package)
         || !str_eq(a.version, b.version)
         || kind_tag(&a.kind) != kind_tag(&b.kind)
@@ -311,17 +334,82 @@ const fn same_type(a: &TypeLayout, b: &TypeLayout) -> bool {
     true
 }
 
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+/// Compared from the end: paths of one crate share their beginning.
+/// Whether two layouts of one identity have the same fields or variants
+/// (names, offsets, discriminants, and the identity of each field's type).
+const fn same_contents(a: &TypeLayout, b: &TypeLayout) -> bool {
+    match (&a.kind, &b.kind) {
+        (Kind::Struct(x), Kind::Struct(y)) => same_fields(x, y),
+        (
+            Kind::Enum {
+                repr: ra,
+                variants: va,
+            },
+            Kind::Enum {
+                repr: rb,
+                variants: vb,
+            },
+        ) => {
+            if !str_eq(ra, rb) || va.len() != vb.len() {
+                return false;
+            }
+            let mut i = 0;
+            while i < va.len() {
+                if !str_eq(va[i].name, vb[i].name)
+                    || va[i].discriminant != vb[i].discriminant
+                    || !same_fields(va[i].fields, vb[i].fields)
+                {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        (Kind::Tuple(x), Kind::Tuple(y)) => {
+            if x.len() != y.len() {
+                return false;
+            }
+            let mut i = 0;
+            while i < x.len() {
+                if x[i] != y[i] {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        _ => true,
+    }
+}
+
+const fn same_fields(a: &[Field], b: &[Field]) -> bool {
     if a.len() != b.len() {
         return false;
     }
     let mut i = 0;
     while i < a.len() {
-        if a[i] != b[i] {
+        if !str_eq(a[i].name, b[i].name)
+            || a[i].offset != b[i].offset
+            || !same_type(a[i].ty, b[i].ty)
+        {
             return false;
         }
         i += 1;
+    }
+    true
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = a.len();
+    while i > 0 {
+        i -= 1;
+        if a[i] != b[i] {
+            return false;
+        }
     }
     true
 }

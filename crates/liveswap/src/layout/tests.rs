@@ -55,16 +55,13 @@ fn an_array_length_is_part_of_the_type() {
 }
 
 #[test]
-fn a_hash_map_is_known_by_its_key_value_and_hasher_types() {
-    use std::collections::HashMap;
-    use std::hash::RandomState;
-    let d = difference::<HashMap<u64, String, RandomState>, HashMap<u64, u64, RandomState>>();
+fn a_map_is_known_by_its_key_and_value_types() {
+    use std::collections::BTreeMap;
+    let d = difference::<BTreeMap<u64, String>, BTreeMap<u64, u64>>();
     assert_eq!(
         d.unwrap(),
         "method `get`, result: the host has `String`, the plugin `u64`"
     );
-    let layout = <HashMap<u64, String, RandomState> as CrossSafe>::LAYOUT;
-    assert_eq!(layout.args.len(), 3, "the hasher is an argument");
 }
 
 mod a {
@@ -144,4 +141,72 @@ fn no_truncation_or_corruption_of_a_table_panics() {
             let _ = compare_tables(&t, &good);
         }
     }
+}
+
+/// A table written by hand: `types` as (name, args), all of kind `Std`,
+/// and one method `get` returning type 0.
+fn hand_table(types: &[(&str, Vec<u32>)]) -> Vec<u8> {
+    fn str(out: &mut Vec<u8>, s: &str) {
+        out.extend((s.len() as u32).to_le_bytes());
+        out.extend(s.as_bytes());
+    }
+    let mut out = Vec::new();
+    out.extend((types.len() as u32).to_le_bytes());
+    for (name, args) in types {
+        str(&mut out, name);
+        str(&mut out, "std");
+        str(&mut out, "");
+        for v in [8u64, 8, 16] {
+            out.extend(v.to_le_bytes());
+        }
+        out.push(super::table::KIND_STD);
+        out.extend((args.len() as u32).to_le_bytes());
+        for a in args {
+            out.extend(a.to_le_bytes());
+        }
+    }
+    out.extend(1u32.to_le_bytes());
+    str(&mut out, "get");
+    out.push(0);
+    out.extend(0u32.to_le_bytes());
+    out.extend(0u32.to_le_bytes());
+    out
+}
+
+#[test]
+fn a_table_whose_types_refer_to_themselves_is_refused() {
+    let own = hand_table(&[("loop", vec![0; 12])]);
+    let err = Table::decode(&own).unwrap_err();
+    assert_eq!(err.what, "type references form a cycle");
+    let pair = hand_table(&[("a", vec![1]), ("b", vec![0])]);
+    assert!(Table::decode(&pair).is_err());
+    let wide = hand_table(&[("wide", vec![1; 17]), ("leaf", vec![])]);
+    assert_eq!(
+        Table::decode(&wide).unwrap_err().what,
+        "more generic arguments than a type may have"
+    );
+}
+
+#[test]
+fn a_deep_diamond_of_types_is_compared_and_shown_in_bounded_work() {
+    // Type i has sixteen arguments, all type i + 1: 16^40 paths, 41 types.
+    let depth = 40u32;
+    let mut types: Vec<(String, Vec<u32>)> = (0..depth)
+        .map(|i| (format!("t{i}"), vec![i + 1; 16]))
+        .collect();
+    types.push(("leaf".into(), vec![]));
+    let as_refs: Vec<(&str, Vec<u32>)> =
+        types.iter().map(|(n, a)| (n.as_str(), a.clone())).collect();
+    let host = Table::decode(&hand_table(&as_refs)).unwrap();
+    let mut plugin = host.clone();
+    plugin.methods[0].name = "got".into();
+    let d = compare_tables(&host, &plugin).unwrap_err();
+    assert!(d.len() < 8_000, "{} bytes", d.len());
+    plugin = host.clone();
+    plugin.types[depth as usize].name = "other".into();
+    let d = compare_tables(&host, &plugin).unwrap_err();
+    assert!(
+        d.ends_with("the host has `leaf`, the plugin `other`"),
+        "{d}"
+    );
 }

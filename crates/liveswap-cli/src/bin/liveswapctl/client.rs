@@ -1,0 +1,40 @@
+//! One request, one reply, over the control socket.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Sends `request` and returns the reply, or a one-line reason.
+pub fn ask(socket: &Path, request: &Value, timeout: Duration) -> Result<Value, String> {
+    let stream = UnixStream::connect(socket).map_err(|e| format!("cannot connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| e.to_string())?;
+    const CLOSED: &str = "the host closed the connection without a reply (not allowed?)";
+    let closed = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        )
+    };
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    match writeln!(writer, "{request}") {
+        Ok(()) => {}
+        Err(e) if closed(&e) => return Err(CLOSED.into()),
+        Err(e) => return Err(format!("cannot send: {e}")),
+    }
+    let mut line = String::new();
+    match BufReader::new(stream).read_line(&mut line) {
+        Ok(_) => {}
+        Err(e) if closed(&e) => return Err(CLOSED.into()),
+        Err(e) => return Err(format!("no reply: {e}")),
+    }
+    if line.is_empty() {
+        return Err(CLOSED.into());
+    }
+    serde_json::from_str(&line).map_err(|e| format!("unreadable reply: {e}"))
+}

@@ -1,0 +1,119 @@
+//! `liveswapctl`: operate a running liveswap host through its control
+//! socket.
+//!
+//! ```text
+//! liveswapctl --socket /run/app/control.sock status
+//! liveswapctl --socket /run/app/control.sock swap /srv/plugins/librules.so
+//! liveswapctl --socket /run/app/control.sock --json history
+//! ```
+//!
+//! Exit status: 0 done, 1 refused by the process (a swap, a rollback or an
+//! inspection it said no to), 2 usage or connection error. Every error is
+//! one line on standard error.
+
+mod client;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Operate a running liveswap host through its control socket"
+)]
+struct Cli {
+    /// The host's control socket
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    /// Which slot, when the host has several
+    #[arg(long)]
+    slot: Option<String>,
+    /// Print the host's JSON reply instead of a table
+    #[arg(long)]
+    json: bool,
+    /// How long to wait for the host's reply, in seconds
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// What the host runs: generations and their states
+    Status,
+    /// The host's recent swap attempts
+    History,
+    /// Swap to the plugin at FILE
+    Swap {
+        /// The plugin file, as the host sees the path
+        file: PathBuf,
+    },
+    /// Return to the previous build
+    Rollback,
+    /// Ask the host whether it would accept FILE, without loading it
+    Inspect {
+        /// The plugin file, as the host sees the path
+        file: PathBuf,
+    },
+    /// The slots the host serves
+    Slots,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("usage error"));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let absolute = |file: &PathBuf| std::path::absolute(file).unwrap_or_else(|_| file.clone());
+    let (cmd, path) = match &cli.command {
+        Command::Status => ("status", None),
+        Command::History => ("history", None),
+        Command::Swap { file } => ("swap", Some(absolute(file))),
+        Command::Rollback => ("rollback", None),
+        Command::Inspect { file } => ("inspect", Some(absolute(file))),
+        Command::Slots => ("slots", None),
+    };
+    let mut request = json!({"v": 1, "cmd": cmd});
+    if let Some(slot) = &cli.slot {
+        request["slot"] = json!(slot);
+    }
+    if let Some(path) = path {
+        request["path"] = json!(path);
+    }
+    let reply = match client::ask(&cli.socket, &request, Duration::from_secs(cli.timeout)) {
+        Ok(reply) => reply,
+        Err(e) => {
+            eprintln!("liveswapctl: {}: {e}", cli.socket.display());
+            return ExitCode::from(2);
+        }
+    };
+    if cli.json {
+        println!("{reply}");
+    }
+    if reply["ok"] == Value::Bool(true) {
+        if !cli.json {
+            print!("{}", render::result(cmd, &reply["result"]));
+        }
+        return ExitCode::SUCCESS;
+    }
+    let kind = reply["error"]["kind"].as_str().unwrap_or("unknown");
+    let message = reply["error"]["message"].as_str().unwrap_or("no message");
+    if !cli.json {
+        eprintln!("liveswapctl: {kind}: {message}");
+    }
+    ExitCode::from(if kind == "refused" { 1 } else { 2 })
+}

@@ -1,0 +1,88 @@
+//! Replies as text for people.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// The text of a successful reply to `cmd`.
+pub fn result(cmd: &str, result: &Value) -> String {
+    match cmd {
+        "status" | "history" => status(result),
+        "swap" | "rollback" => swapped(result),
+        "inspect" => inspected(result),
+        "slots" => slots(result),
+        _ => format!("{result}\n"),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn status(r: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "slot {} ({}): generation {} current; {} draining, {} pinned, {} loaded in this process{}",
+        text(&r["slot"]),
+        text(&r["interface"]),
+        text(&r["current"]),
+        text(&r["draining"]),
+        text(&r["pinned"]),
+        text(&r["loaded_in_process"]),
+        if r["near_generation_limit"] == Value::Bool(true) {
+            " (near the generation limit: plan a restart)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "{:>10}  {:<9}  source", "generation", "state");
+    for g in r["generations"].as_array().into_iter().flatten() {
+        let reason = match &g["reason"] {
+            Value::String(r) => format!("  ({r})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:>10}  {:<9}  {}{reason}",
+            text(&g["generation"]),
+            text(&g["state"]),
+            text(&g["source"])
+        );
+    }
+    out
+}
+
+fn swapped(r: &Value) -> String {
+    let mut out = format!(
+        "generation {} now serving (was {}), from {} in {:.2} ms\n",
+        text(&r["generation"]),
+        text(&r["previous"]),
+        text(&r["source"]),
+        r["total_ms"].as_f64().unwrap_or(0.0)
+    );
+    for w in r["warnings"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "warning: {}", text(w));
+    }
+    out
+}
+
+fn inspected(r: &Value) -> String {
+    let mut out = format!("{}: the host would accept it\n", text(&r["path"]));
+    for w in r["warnings"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "warning: {}", text(w));
+    }
+    out
+}
+
+fn slots(r: &Value) -> String {
+    let mut out = String::new();
+    for s in r["slots"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "{}  {}", text(&s["slot"]), text(&s["interface"]));
+    }
+    out
+}

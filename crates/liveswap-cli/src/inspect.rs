@@ -1,0 +1,244 @@
+//! `liveswap inspect`: what a plugin file declares.
+
+use std::path::{Path, PathBuf};
+
+use liveswap::FLAG_PANIC_UNWIND;
+use liveswap::check::{self, TrustedKey};
+use liveswap::layout::{Shape, Table};
+use serde_json::{Value, json};
+
+use crate::Failure;
+use crate::read::{self, text};
+
+/// Imports worth knowing of that do not, alone, make a hazard: every
+/// plugin that links Rust's std imports them.
+const NOTED_IMPORTS: &[(&str, &str)] = &[(
+    "pthread_key_create",
+    "imports pthread_key_create, as every plugin linking Rust's std does: if its code calls \
+     std::thread::current() (or creates pthread keys), a thread that exits after the plugin \
+     is unloaded crashes; the file alone cannot tell whether it does",
+)];
+
+pub fn run(path: &Path, json: bool, key_files: &[PathBuf]) -> Result<(), Failure> {
+    let keys = read::keys(key_files)?;
+    let bytes = read::bytes(path, "plugin")?;
+    let file = read::elf(path, "plugin", &bytes)?;
+    let declared = read::declared(path, &file)?;
+    let hazards = check::hazards(&file);
+    let mut report = report(path, &declared, hazards, signature(path, &bytes, &keys));
+    report["notes"] = json!(noted_imports(&file));
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", as_text(&report));
+    }
+    Ok(())
+}
+
+fn noted_imports(file: &object::File<'_>) -> Vec<String> {
+    use object::{Object, ObjectSymbol};
+    file.dynamic_symbols()
+        .filter(|s| s.is_undefined())
+        .filter_map(|s| {
+            let name = s.name().ok()?;
+            NOTED_IMPORTS
+                .iter()
+                .find(|(i, _)| *i == name)
+                .map(|(_, why)| (*why).to_string())
+        })
+        .collect()
+}
+
+/// The signature beside the plugin, verified when keys were given.
+fn signature(path: &Path, bytes: &[u8], keys: &[TrustedKey]) -> Value {
+    let file = match check::read_signature(path) {
+        Ok(file) => file,
+        Err(liveswap::Error::Signature {
+            signature, problem, ..
+        }) => {
+            let status = match problem {
+                liveswap::SignatureProblem::Missing => "none".to_string(),
+                other => format!("unreadable: {other}"),
+            };
+            return json!({ "file": signature.display().to_string(), "status": status });
+        }
+        Err(other) => return json!({ "status": format!("unreadable: {other}") }),
+    };
+    let status = if keys.is_empty() {
+        "not verified (no --trusted-key given)".to_string()
+    } else {
+        match check::verify(path, bytes, keys) {
+            Ok(_) => "verified".to_string(),
+            Err(liveswap::Error::Signature { problem, .. }) => format!("refused: {problem}"),
+            Err(other) => format!("refused: {other}"),
+        }
+    };
+    json!({
+        "file": file.path.display().to_string(),
+        "status": status,
+        "key_id": file.key_id,
+        "trusted_comment": file.trusted_comment,
+    })
+}
+
+fn report(path: &Path, d: &read::Declared, hazards: Vec<String>, signature: Value) -> Value {
+    let desc = &d.descriptor;
+    let methods: Vec<Value> = (0..d.table.methods.len())
+        .map(|i| {
+            json!({
+                "name": d.table.methods[i].name,
+                "signature": d.table.method_signature(i),
+                "direct": d.table.methods[i].direct,
+            })
+        })
+        .collect();
+    let types: Vec<Value> = (0..d.table.types.len())
+        .map(|i| type_json(&d.table, i))
+        .collect();
+    json!({
+        "plugin": path.display().to_string(),
+        "interface": text(&desc.interface_name),
+        "interface_version": desc.interface_version,
+        "compiler": text(&desc.rustc),
+        "target": text(&desc.target),
+        "liveswap_version": text(&desc.liveswap_version),
+        "panic_strategy": if desc.flags & FLAG_PANIC_UNWIND != 0 { "unwind" } else { "abort" },
+        "fingerprint": format!("{:016x}", desc.fingerprint),
+        "methods": methods,
+        "types": types,
+        "hazards": hazards,
+        "signature": signature,
+    })
+}
+
+fn type_json(table: &Table, index: usize) -> Value {
+    let t = &table.types[index];
+    let fields = |fields: &[liveswap::layout::FieldRef]| -> Vec<Value> {
+        fields
+            .iter()
+            .map(|f| {
+                let offset = (f.offset != u64::MAX).then_some(f.offset);
+                json!({ "name": f.name, "type": table.type_name(f.ty), "offset": offset })
+            })
+            .collect()
+    };
+    let (kind, detail) = match &t.shape {
+        Shape::Scalar => ("scalar", Value::Null),
+        Shape::Std => ("std", Value::Null),
+        Shape::Struct(f) => ("struct", json!({ "fields": fields(f) })),
+        Shape::Enum(repr, variants) => (
+            "enum",
+            json!({
+                "repr": repr,
+                "variants": variants.iter().map(|v| json!({
+                    "name": v.name,
+                    "discriminant": v.discriminant.to_string(),
+                    "fields": fields(&v.fields),
+                })).collect::<Vec<_>>(),
+            }),
+        ),
+        Shape::Tuple(offsets) => ("tuple", json!({ "offsets": offsets })),
+        Shape::Array(len) => ("array", json!({ "len": len })),
+        Shape::Ref(mutable) => ("reference", json!({ "mutable": mutable })),
+        Shape::Str => ("str", Value::Null),
+        Shape::Slice => ("slice", Value::Null),
+        Shape::ByName => ("by-name", Value::Null),
+    };
+    json!({
+        "name": table.type_name(index),
+        "crate": t.package,
+        "crate_version": t.version,
+        "size": t.size,
+        "align": t.align,
+        "option_size": t.option_size,
+        "kind": kind,
+        "detail": detail,
+    })
+}
+
+fn as_text(r: &Value) -> String {
+    let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let mut out = String::new();
+    let mut line = |l: String| {
+        out.push_str(&l);
+        out.push('\n');
+    };
+    line(format!("plugin:      {}", s(&r["plugin"])));
+    line(format!(
+        "interface:   {} version {}",
+        s(&r["interface"]),
+        r["interface_version"]
+    ));
+    line(format!("compiler:    {}", s(&r["compiler"])));
+    line(format!("target:      {}", s(&r["target"])));
+    line(format!("liveswap:    {}", s(&r["liveswap_version"])));
+    line(format!("panic:       {}", s(&r["panic_strategy"])));
+    line(format!("fingerprint: {}", s(&r["fingerprint"])));
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    line(format!("methods ({}):", list(&r["methods"]).len()));
+    for m in list(&r["methods"]) {
+        line(format!("  {}", s(&m["signature"])));
+    }
+    line(format!("types that cross ({}):", list(&r["types"]).len()));
+    for t in list(&r["types"]) {
+        let origin = format!("{} {}", s(&t["crate"]), s(&t["crate_version"]));
+        let mut entry = format!(
+            "  {}: {}{}, size {}, align {}, Option size {}",
+            s(&t["name"]),
+            s(&t["kind"]),
+            if origin.trim().is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", origin.trim())
+            },
+            t["size"],
+            t["align"],
+            t["option_size"]
+        );
+        let fields = list(&t["detail"]["fields"]);
+        if !fields.is_empty() {
+            let shown: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {} @{}", s(&f["name"]), s(&f["type"]), f["offset"]))
+                .collect();
+            entry.push_str(&format!(" {{ {} }}", shown.join(", ")));
+        }
+        let variants = list(&t["detail"]["variants"]);
+        if !variants.is_empty() {
+            let shown: Vec<String> = variants
+                .iter()
+                .map(|v| format!("{} = {}", s(&v["name"]), s(&v["discriminant"])))
+                .collect();
+            entry.push_str(&format!(" {{ {} }}", shown.join(", ")));
+        }
+        line(entry);
+    }
+    let hazards = list(&r["hazards"]);
+    if hazards.is_empty() {
+        line("hazards:     none found in its imports".into());
+    } else {
+        line("hazards:".into());
+        for h in hazards {
+            line(format!("  - {}", s(&h)));
+        }
+    }
+    for note in list(&r["notes"]) {
+        line(format!("note:        {}", s(&note)));
+    }
+    let sig = &r["signature"];
+    let mut signature = format!("signature:   {}", s(&sig["status"]));
+    if let Some(file) = sig["file"].as_str() {
+        signature.push_str(&format!(" ({file})"));
+    }
+    if let Some(id) = sig["key_id"].as_str() {
+        signature.push_str(&format!(
+            "; key {id}, trusted comment {:?}",
+            s(&sig["trusted_comment"])
+        ));
+    }
+    line(signature);
+    out
+}

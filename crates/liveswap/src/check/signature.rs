@@ -1,0 +1,258 @@
+//! Detached minisign signatures: `<plugin>.minisig` beside the plugin,
+//! verified (with the `minisign-verify` crate) over the exact bytes that
+//! are then written to the private copy and mapped.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use minisign_verify::{PublicKey, Signature};
+
+use crate::error::{Error, SignatureProblem};
+
+/// Largest `.minisig` file read; a real one is about 300 bytes.
+const MAX_SIGNATURE_FILE: u64 = 64 * 1024;
+
+/// A public key whose signatures a handle accepts (minisign format).
+#[derive(Clone)]
+pub struct TrustedKey {
+    key: PublicKey,
+    id: String,
+}
+
+impl fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustedKey").field("id", &self.id).finish()
+    }
+}
+
+impl TrustedKey {
+    /// A key from its base64 line (`RW...`, as `minisign -G` prints it), or
+    /// from the whole text of a `minisign.pub` file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadKey`] when the text is not a minisign public key.
+    pub fn from_text(text: &str) -> Result<Self, Error> {
+        let bad = |reason: String| Error::BadKey {
+            origin: "key text".into(),
+            reason,
+        };
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+            .ok_or_else(|| bad("no key in it".into()))?;
+        let key = PublicKey::from_base64(line).map_err(|e| bad(e.to_string()))?;
+        let raw = base64_decode(line).ok_or_else(|| bad("invalid base64".into()))?;
+        Ok(TrustedKey {
+            key,
+            id: key_id(&raw[2..10]),
+        })
+    }
+
+    /// A key from a `minisign.pub` file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadKey`] naming the file when it cannot be read or holds no
+    /// minisign public key.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let text = read_small(path).map_err(|e| Error::BadKey {
+            origin: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        Self::from_text(&text).map_err(|e| match e {
+            Error::BadKey { reason, .. } => Error::BadKey { origin, reason },
+            other => other,
+        })
+    }
+
+    /// The key's id, as minisign shows it (16 hex digits).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Who signed an accepted plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The id of the trusted key that verified the signature.
+    pub key_id: String,
+    /// The signature's trusted comment (signed with the file).
+    pub trusted_comment: String,
+}
+
+/// A signature file as read, before (or without) verification.
+#[derive(Clone)]
+pub struct SignatureFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The id of the key that made it.
+    pub key_id: String,
+    /// Its trusted comment (authentic only once verified).
+    pub trusted_comment: String,
+    signature: Signature,
+}
+
+impl fmt::Debug for SignatureFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignatureFile")
+            .field("path", &self.path)
+            .field("key_id", &self.key_id)
+            .field("trusted_comment", &self.trusted_comment)
+            .finish()
+    }
+}
+
+/// Where the signature of `plugin` is looked for: `<plugin>.minisig`.
+pub fn signature_path(plugin: &Path) -> PathBuf {
+    let mut name = plugin.as_os_str().to_os_string();
+    name.push(".minisig");
+    PathBuf::from(name)
+}
+
+/// Reads and parses the signature beside `plugin`.
+///
+/// # Errors
+///
+/// [`Error::Signature`] with [`SignatureProblem::Missing`] or
+/// [`SignatureProblem::Malformed`].
+pub fn read_signature(plugin: &Path) -> Result<SignatureFile, Error> {
+    let path = signature_path(plugin);
+    let error = |problem| Error::Signature {
+        path: plugin.to_path_buf(),
+        signature: path.clone(),
+        problem,
+    };
+    let text = read_small(&path).map_err(|e| {
+        error(if e.kind() == io::ErrorKind::NotFound {
+            SignatureProblem::Missing
+        } else {
+            SignatureProblem::Malformed(e.to_string())
+        })
+    })?;
+    let signature =
+        Signature::decode(&text).map_err(|e| error(SignatureProblem::Malformed(e.to_string())))?;
+    let raw = text
+        .lines()
+        .nth(1)
+        .and_then(|l| base64_decode(l.trim()))
+        .filter(|raw| raw.len() >= 10)
+        .ok_or_else(|| error(SignatureProblem::Malformed("invalid base64".into())))?;
+    Ok(SignatureFile {
+        path: path.clone(),
+        key_id: key_id(&raw[2..10]),
+        trusted_comment: signature.trusted_comment().to_string(),
+        signature,
+    })
+}
+
+/// Verifies the signature beside `plugin` over `bytes` with one of `keys`.
+///
+/// # Errors
+///
+/// [`Error::Signature`]: missing, malformed, made by a key not in `keys`,
+/// or not matching `bytes`.
+pub fn verify(plugin: &Path, bytes: &[u8], keys: &[TrustedKey]) -> Result<Signer, Error> {
+    let file = read_signature(plugin)?;
+    let error = |problem| Error::Signature {
+        path: plugin.to_path_buf(),
+        signature: file.path.clone(),
+        problem,
+    };
+    let Some(key) = keys.iter().find(|k| k.id == file.key_id) else {
+        return Err(error(SignatureProblem::UnknownKey {
+            key_id: file.key_id.clone(),
+            trusted: keys.iter().map(|k| k.id.clone()).collect(),
+        }));
+    };
+    key.key
+        .verify(bytes, &file.signature, true)
+        .map_err(|e| match e {
+            minisign_verify::Error::InvalidSignature => SignatureProblem::Invalid {
+                key_id: key.id.clone(),
+            },
+            other => SignatureProblem::Malformed(other.to_string()),
+        })
+        .map_err(error)?;
+    Ok(Signer {
+        key_id: key.id.clone(),
+        trusted_comment: file.trusted_comment,
+    })
+}
+
+fn read_small(path: &Path) -> io::Result<String> {
+    let mut text = String::new();
+    fs::File::open(path)?
+        .take(MAX_SIGNATURE_FILE)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// minisign shows a key id as the little-endian number its 8 bytes make.
+fn key_id(bytes: &[u8]) -> String {
+    let mut id = [0u8; 8];
+    id.copy_from_slice(bytes);
+    format!("{:016X}", u64::from_le_bytes(id))
+}
+
+/// Standard base64 with padding (the only form minisign writes).
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_what_minisign_writes() {
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64_decode("aGk=").unwrap(), b"hi");
+        assert!(base64_decode("a*b").is_none());
+    }
+
+    #[test]
+    fn key_ids_read_like_minisigns() {
+        // minisign's own example key: `minisign -V -P RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3`
+        let key = TrustedKey::from_text("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3")
+            .unwrap();
+        assert_eq!(key.id(), "E7620F1842B4E81F");
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        assert!(matches!(
+            TrustedKey::from_text("untrusted comment: x\nnot base64!"),
+            Err(Error::BadKey { .. })
+        ));
+        assert!(matches!(
+            TrustedKey::from_text(""),
+            Err(Error::BadKey { .. })
+        ));
+    }
+}

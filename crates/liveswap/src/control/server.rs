@@ -1,0 +1,476 @@
+//! The control server: a Unix socket in a directory only this process's
+//! user can enter, one thread per client, peers checked with
+//! `SO_PEERCRED`.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::protocol::{self, ErrorKind, Request};
+use crate::manage::ManagedSlot;
+use crate::stats::State;
+
+/// Settings of a [`ControlServer`].
+#[derive(Debug, Clone)]
+pub struct ControlOptions {
+    allowed_uids: Vec<u32>,
+    max_line: usize,
+    idle_timeout: Duration,
+    max_clients: usize,
+}
+
+impl Default for ControlOptions {
+    fn default() -> Self {
+        ControlOptions {
+            allowed_uids: Vec::new(),
+            max_line: 64 * 1024,
+            idle_timeout: Duration::from_secs(30),
+            max_clients: 128,
+        }
+    }
+}
+
+impl ControlOptions {
+    /// Root and this process's effective user only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Also serves these users.
+    pub fn allow_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
+        self.allowed_uids.extend(uids);
+        self
+    }
+    /// Longest request line, in bytes (default 64 KiB); a longer one gets
+    /// an error reply and is skipped.
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes;
+        self
+    }
+    /// A client that sends nothing for this long is disconnected (default
+    /// 30 s). Other clients are never blocked by it.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+    /// Clients served at once (default 128); one more gets a `busy` error
+    /// reply and is disconnected.
+    pub fn max_clients(mut self, clients: usize) -> Self {
+        self.max_clients = clients;
+        self
+    }
+}
+
+/// Why the control server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// The socket's directory is reachable by other users.
+    #[error(
+        "control socket directory {dir}: owned by uid {owner} with mode {mode:o}; it must be owned by uid {euid} and closed to group and others (mode 700; 711 or 755 when other uids are allowed)"
+    )]
+    UnsafeDirectory {
+        /// The directory.
+        dir: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// This process's effective uid.
+        euid: u32,
+    },
+    /// Another process serves this socket.
+    #[error("control socket {path}: another process is listening on it")]
+    InUse {
+        /// The socket.
+        path: PathBuf,
+    },
+    /// The socket's path has no parent directory or no file name.
+    #[error("control socket {path}: not a path to a socket file")]
+    BadPath {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// An operating-system error.
+    #[error("control socket {path}: {source}")]
+    Io {
+        /// The path concerned.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// The slots a server serves, by name.
+type Slots = Arc<Vec<(String, Arc<dyn ManagedSlot>)>>;
+
+/// A running control server; dropping it stops it and removes the socket.
+pub struct ControlServer {
+    path: PathBuf,
+    listener: Arc<UnixListener>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ControlServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlServer")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ControlError + '_ {
+    move |source| ControlError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Makes `dir` (mode 700) if it is missing, and checks that it is this
+/// process's user's and closed to others: with an allow-list, others may
+/// search it (so allowed users can reach the socket), never write it.
+fn private_dir(dir: &Path, others_may_search: bool) -> Result<(), ControlError> {
+    let mode = if others_may_search { 0o711 } else { 0o700 };
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_error(dir)(e)),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(io_error(dir))?;
+    let euid = rustix::process::geteuid().as_raw();
+    let mode = meta.permissions().mode() & 0o7777;
+    let closed = if others_may_search { 0o022 } else { 0o077 };
+    if !meta.is_dir() || meta.uid() != euid || mode & closed != 0 {
+        return Err(ControlError::UnsafeDirectory {
+            dir: dir.to_path_buf(),
+            owner: meta.uid(),
+            mode,
+            euid,
+        });
+    }
+    Ok(())
+}
+
+impl ControlServer {
+    /// Listens on the Unix socket `socket` and serves `slots` by name.
+    ///
+    /// The socket's directory is created with mode 700 if missing (711 with
+    /// an allow-list), and must
+    /// otherwise be owned by this process's effective user and closed to
+    /// group and others; the socket itself is made mode 600. With an
+    /// allow-list of other uids, the directory may be searchable by others
+    /// (never writable) and the socket is mode 666: every connection is then
+    /// checked with `SO_PEERCRED`, and only root, this process's user and
+    /// the allowed uids are served (others are closed and logged). A stale
+    /// socket left by a process that died is replaced; a live one is an
+    /// error.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError`], naming the path and what was wrong.
+    pub fn start(
+        socket: impl AsRef<Path>,
+        slots: Vec<(String, Arc<dyn ManagedSlot>)>,
+        options: ControlOptions,
+    ) -> Result<Self, ControlError> {
+        let path = socket.as_ref().to_path_buf();
+        let dir = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(_)) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            (Some(_), Some(_)) => PathBuf::from("."),
+            _ => return Err(ControlError::BadPath { path }),
+        };
+        let shared = !options.allowed_uids.is_empty();
+        private_dir(&dir, shared)?;
+        let listener = match UnixListener::bind(&path) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                if UnixStream::connect(&path).is_ok() {
+                    return Err(ControlError::InUse { path });
+                }
+                std::fs::remove_file(&path).map_err(io_error(&path))?;
+                UnixListener::bind(&path).map_err(io_error(&path))?
+            }
+            Err(e) => return Err(io_error(&path)(e)),
+        };
+        // With an allow-list, everyone may connect and `SO_PEERCRED`
+        // decides; without, only this user can.
+        let mode = if shared { 0o666 } else { 0o600 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .map_err(io_error(&path))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let slots: Slots = Arc::new(slots);
+        let listener = Arc::new(listener);
+        let thread = {
+            let (stop, listener) = (Arc::clone(&stop), Arc::clone(&listener));
+            std::thread::Builder::new()
+                .name("liveswap-control".into())
+                .spawn(move || accept_loop(&listener, &slots, &options, &stop))
+                .map_err(io_error(&path))?
+        };
+        tracing::info!(socket = %path.display(), "control server listening");
+        Ok(ControlServer {
+            path,
+            listener,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        // Wake the accept loop (shutting a listening socket down makes a
+        // blocked `accept` return, whatever became of its path); it sees
+        // the flag and ends.
+        let _ = rustix::net::shutdown(&*self.listener, rustix::net::Shutdown::Read);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn accept_loop(
+    listener: &UnixListener,
+    slots: &Slots,
+    options: &ControlOptions,
+    stop: &AtomicBool,
+) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
+        let Ok(stream) = stream else {
+            // `accept` failing over and over (out of descriptors) must not
+            // spin a core.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let Some(uid) = peer_uid(&stream) else {
+            continue;
+        };
+        let euid = rustix::process::geteuid().as_raw();
+        if uid != 0 && uid != euid && !options.allowed_uids.contains(&uid) {
+            tracing::warn!(uid, "control connection refused: uid not allowed");
+            continue;
+        }
+        if active.fetch_add(1, Ordering::AcqRel) >= options.max_clients {
+            active.fetch_sub(1, Ordering::AcqRel);
+            let mut stream = stream;
+            let _ = writeln!(
+                stream,
+                "{}",
+                protocol::error(ErrorKind::BadRequest, "busy: too many control clients")
+            );
+            continue;
+        }
+        let (slots, options, active) = (Arc::clone(slots), options.clone(), Arc::clone(&active));
+        let spawned = std::thread::Builder::new()
+            .name("liveswap-control-client".into())
+            .spawn(move || {
+                let _ = serve(stream, &slots, &options);
+                active.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            tracing::warn!("control connection dropped: cannot start a thread");
+        }
+    }
+}
+
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    rustix::net::sockopt::socket_peercred(stream)
+        .ok()
+        .map(|cred| cred.uid.as_raw())
+}
+
+/// Serves one client until it hangs up or stays idle too long.
+fn serve(stream: UnixStream, slots: &Slots, options: &ControlOptions) -> io::Result<()> {
+    stream.set_read_timeout(Some(options.idle_timeout))?;
+    stream.set_write_timeout(Some(options.idle_timeout))?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        let Some(too_long) = read_line(&mut reader, &mut line, options.max_line)? else {
+            return Ok(());
+        };
+        let reply = if too_long {
+            protocol::error(
+                ErrorKind::BadRequest,
+                format!("request line longer than {} bytes", options.max_line),
+            )
+        } else if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        } else {
+            match protocol::parse(&line) {
+                Ok(request) => handle(&request, slots),
+                Err(reply) => reply,
+            }
+        };
+        writer.write_all(reply.as_bytes())?;
+        writer.write_all(b"\n")?;
+    }
+}
+
+/// Reads one line into `line` (without its newline). `None` at the end of
+/// the stream; `Some(true)` when the line was longer than `max` (its bytes
+/// are skipped, not kept).
+fn read_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<bool>> {
+    line.clear();
+    let mut too_long = false;
+    let mut read_any = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(read_any.then_some(too_long));
+        }
+        read_any = true;
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        if !too_long && line.len() + chunk.len() <= max {
+            line.extend_from_slice(chunk);
+        } else {
+            too_long = true;
+            line.clear();
+        }
+        let used = done.unwrap_or(available.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(Some(too_long));
+        }
+    }
+}
+
+fn handle(request: &Request, slots: &Slots) -> String {
+    if request.cmd == "slots" {
+        let list: Vec<Value> = slots
+            .iter()
+            .map(|(name, slot)| json!({"slot": name, "interface": slot.interface()}))
+            .collect();
+        return protocol::ok(json!({ "slots": list }));
+    }
+    let slot = match (&request.slot, slots.as_slice()) {
+        (Some(name), all) => all.iter().find(|(n, _)| n == name),
+        (None, [only]) => Some(only),
+        (None, _) => {
+            return protocol::error(
+                ErrorKind::BadRequest,
+                "this process has several slots: name one with \"slot\"",
+            );
+        }
+    };
+    let Some((name, slot)) = slot else {
+        return protocol::error(
+            ErrorKind::NoSuchSlot,
+            format!("no slot named {:?}", request.slot.as_deref().unwrap_or("")),
+        );
+    };
+    let path = || {
+        request.path.as_deref().map(Path::new).ok_or_else(|| {
+            protocol::error(
+                ErrorKind::BadRequest,
+                format!("`{}` needs a \"path\"", request.cmd),
+            )
+        })
+    };
+    match request.cmd.as_str() {
+        "status" | "history" => protocol::ok(status(name, slot.as_ref())),
+        "swap" => match path() {
+            Ok(path) => swapped(slot.swap_to(path)),
+            Err(reply) => reply,
+        },
+        "rollback" => swapped(slot.roll_back()),
+        "inspect" => match path() {
+            Ok(path) => {
+                let inspection = slot.inspect(path);
+                match inspection.verdict {
+                    Ok(()) => protocol::ok(json!({
+                        "path": path,
+                        "accepted": true,
+                        "warnings": inspection.warnings,
+                    })),
+                    Err(message) => protocol::error(ErrorKind::Refused, message),
+                }
+            }
+            Err(reply) => reply,
+        },
+        other => protocol::error(
+            ErrorKind::BadRequest,
+            format!(
+                "unknown command {other:?}: expected status, history, swap, rollback, inspect or slots"
+            ),
+        ),
+    }
+}
+
+fn swapped(result: Result<crate::SwapReport, crate::Error>) -> String {
+    match result {
+        Ok(report) => protocol::ok(json!({
+            "generation": report.generation,
+            "previous": report.previous,
+            "source": report.source,
+            "total_ms": report.total().as_secs_f64() * 1e3,
+            "warnings": report.warnings,
+        })),
+        Err(e) => protocol::error(ErrorKind::Refused, e.to_string()),
+    }
+}
+
+fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
+    let stats = slot.stats();
+    let generations: Vec<Value> = stats
+        .generations
+        .iter()
+        .map(|g| {
+            let (state, reason) = match &g.state {
+                State::Current => ("current", None),
+                State::Draining => ("draining", None),
+                State::Unloaded => ("unloaded", None),
+                State::Pinned { reason } => ("pinned", Some(reason.clone())),
+            };
+            let loaded_at = g
+                .loaded_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            json!({
+                "generation": g.generation,
+                "source": g.source,
+                "loaded_at_unix": loaded_at,
+                "state": state,
+                "reason": reason,
+            })
+        })
+        .collect();
+    json!({
+        "slot": name,
+        "interface": slot.interface(),
+        "current": stats.current,
+        "live": stats.live(),
+        "draining": stats.draining(),
+        "pinned": stats.pinned(),
+        "unloaded": stats.unloaded(),
+        "loaded_in_process": stats.loaded_in_process,
+        "near_generation_limit": stats.near_generation_limit,
+        "generations": generations,
+    })
+}

@@ -1,0 +1,317 @@
+//! A loaded library's own address ranges, and the questions asked about
+//! them at unload: is the loader still holding it, is any of its file still
+//! mapped there, does a pthread key destructor point into it.
+//!
+//! Every question costs in proportion to the library's own segments (and
+//! the number of loaded libraries), never to the number of mappings in the
+//! process: the ranges are recorded once after `dlopen` from the loader's
+//! program headers (`dl_iterate_phdr`), and the kernel is asked about those
+//! ranges only, with the `PROCMAP_QUERY` ioctl on `/proc/self/maps` (Linux
+//! 6.11+). Older kernels fall back to one streaming pass over
+//! `/proc/self/maps` that stops past the library's last address.
+
+use std::ffi::{CStr, CString, c_int, c_void};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The loaded segments (`PT_LOAD`) of one library, page-aligned.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ranges(pub Vec<Range<usize>>);
+
+struct Search<'a> {
+    name: &'a CStr,
+    found: Option<Vec<Range<usize>>>,
+}
+
+unsafe extern "C" fn visit(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: `data` is the `Search` passed to `dl_iterate_phdr` below, and
+    // `info` a valid record for the duration of this call.
+    let (search, info) = unsafe { (&mut *data.cast::<Search<'_>>(), &*info) };
+    if info.dlpi_name.is_null() {
+        return 0;
+    }
+    // SAFETY: the loader's names are NUL-terminated strings.
+    let name = unsafe { CStr::from_ptr(info.dlpi_name) };
+    if name != search.name {
+        return 0;
+    }
+    let page = page_size();
+    let mut ranges = Vec::new();
+    for i in 0..usize::from(info.dlpi_phnum) {
+        // SAFETY: `dlpi_phdr` points to `dlpi_phnum` program headers.
+        let ph = unsafe { &*info.dlpi_phdr.add(i) };
+        if ph.p_type != libc::PT_LOAD || ph.p_memsz == 0 {
+            continue;
+        }
+        let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
+        let end = start.wrapping_add(ph.p_memsz as usize);
+        ranges.push(start & !(page - 1)..end.next_multiple_of(page));
+    }
+    search.found = Some(ranges);
+    1
+}
+
+fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+/// The segments of the loaded object named `name` (the exact string given
+/// to `dlopen`), or `None` if the loader has no object of that name.
+pub(crate) fn find(name: &Path) -> Option<Ranges> {
+    let name = CString::new(name.as_os_str().as_bytes()).ok()?;
+    let mut search = Search {
+        name: &name,
+        found: None,
+    };
+    // SAFETY: `visit` matches the callback type and only reads what the
+    // loader hands it; `search` outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(visit), (&raw mut search).cast()) };
+    search.found.map(Ranges)
+}
+
+/// Whether the loader still lists an object named `name`.
+pub(crate) fn loader_has(name: &Path) -> bool {
+    find(name).is_some()
+}
+
+/// Whether any page of `ranges` is still mapped from the file `dev:ino`.
+pub(crate) fn still_mapped(ranges: &Ranges, dev: u64, ino: u64) -> bool {
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    match query_kernel(ranges, major, minor, ino) {
+        Some(answer) => answer,
+        None => scan_maps(ranges, major, minor, ino),
+    }
+}
+
+/// `struct procmap_query` of `<linux/fs.h>`.
+#[repr(C)]
+#[derive(Default)]
+struct ProcmapQuery {
+    size: u64,
+    query_flags: u64,
+    query_addr: u64,
+    vma_start: u64,
+    vma_end: u64,
+    vma_flags: u64,
+    vma_page_size: u64,
+    vma_offset: u64,
+    inode: u64,
+    dev_major: u32,
+    dev_minor: u32,
+    vma_name_size: u32,
+    build_id_size: u32,
+    vma_name_addr: u64,
+    build_id_addr: u64,
+}
+
+const PROCMAP_QUERY: libc::c_ulong = (3 << 30)
+    | ((size_of::<ProcmapQuery>() as libc::c_ulong) << 16)
+    | ((b'f' as libc::c_ulong) << 8)
+    | 17;
+const PROCMAP_QUERY_COVERING_OR_NEXT_VMA: u64 = 0x10;
+
+/// Asks the kernel about the mappings within `ranges` only. `None` if the
+/// kernel does not know the ioctl.
+fn query_kernel(ranges: &Ranges, major: u32, minor: u32, ino: u64) -> Option<bool> {
+    let maps = File::open("/proc/self/maps").ok()?;
+    for range in &ranges.0 {
+        let mut addr = range.start as u64;
+        while addr < range.end as u64 {
+            let mut q = ProcmapQuery {
+                size: size_of::<ProcmapQuery>() as u64,
+                query_flags: PROCMAP_QUERY_COVERING_OR_NEXT_VMA,
+                query_addr: addr,
+                ..ProcmapQuery::default()
+            };
+            // SAFETY: PROCMAP_QUERY reads and writes one `procmap_query`,
+            // whose size it is told; no name or build-id buffers are given.
+            let rc = unsafe { libc::ioctl(maps.as_raw_fd(), PROCMAP_QUERY as _, &raw mut q) };
+            if rc != 0 {
+                return match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::ENOENT) => break, // nothing mapped at or after addr
+                    _ => None,
+                };
+            }
+            if q.vma_start >= range.end as u64 {
+                break;
+            }
+            if q.inode == ino && q.dev_major == major && q.dev_minor == minor {
+                return Some(true);
+            }
+            addr = q.vma_end.max(addr + 1);
+        }
+    }
+    Some(false)
+}
+
+/// The fallback: one pass over `/proc/self/maps`, looking only at lines
+/// that overlap `ranges`, stopping past the last of them.
+fn scan_maps(ranges: &Ranges, major: u32, minor: u32, ino: u64) -> bool {
+    let Ok(maps) = File::open("/proc/self/maps") else {
+        return false;
+    };
+    let last = ranges.0.iter().map(|r| r.end).max().unwrap_or(0);
+    let want_dev = format!("{major:02x}:{minor:02x}");
+    let mut line = String::new();
+    let mut reader = BufReader::new(maps);
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        let mut fields = line.split_ascii_whitespace();
+        let Some((start, end)) = fields.next().and_then(|f| f.split_once('-')) else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        if start >= last {
+            return false;
+        }
+        if !ranges.0.iter().any(|r| r.start < end && start < r.end) {
+            continue;
+        }
+        let (_perms, _offset, dev, inode) =
+            (fields.next(), fields.next(), fields.next(), fields.next());
+        if dev == Some(want_dev.as_str()) && inode.and_then(|i| i.parse::<u64>().ok()) == Some(ino)
+        {
+            return true;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct KeyTable {
+    base: usize,
+    count: usize,
+    entry: usize,
+    seq: usize,
+    destr: usize,
+}
+
+/// glibc's key table, located through the descriptors it exports for
+/// debuggers (`libthread_db`).
+fn key_table() -> Option<KeyTable> {
+    static TABLE: OnceLock<Option<KeyTable>> = OnceLock::new();
+    *TABLE.get_or_init(|| {
+        let sym = |name: &CStr| {
+            // SAFETY: `dlsym` on the global scope with a valid name only
+            // looks a symbol up.
+            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            (!p.is_null()).then_some(p)
+        };
+        let table = sym(c"__pthread_keys")?;
+        let array = sym(c"_thread_db___pthread_keys")?.cast::<[u32; 3]>();
+        let seq = sym(c"_thread_db_pthread_key_struct_seq")?.cast::<[u32; 3]>();
+        let destr = sym(c"_thread_db_pthread_key_struct_destr")?.cast::<[u32; 3]>();
+        // SAFETY: these libthread_db descriptors are `const uint32_t[3]`:
+        // element or field size in bits, count, offset.
+        let (array, seq, destr) = unsafe { (*array, *seq, *destr) };
+        let entry = array[0] as usize / 8;
+        let word = size_of::<usize>();
+        let fits = |field: [u32; 3]| {
+            field[0] == usize::BITS
+                && (field[2] as usize).is_multiple_of(word)
+                && field[2] as usize + word <= entry
+        };
+        if entry == 0 || !entry.is_multiple_of(word) || !fits(seq) || !fits(destr) {
+            return None;
+        }
+        Some(KeyTable {
+            base: table as usize,
+            count: array[1] as usize,
+            entry,
+            seq: seq[2] as usize,
+            destr: destr[2] as usize,
+        })
+    })
+}
+
+/// The pthread keys whose destructor lies in `ranges`: a thread that set
+/// such a key would call into unmapped code at exit once the library is
+/// closed. Empty when the table cannot be read.
+pub(crate) fn keys_with_destructor_in(ranges: &Ranges) -> Vec<(usize, usize)> {
+    let Some(t) = key_table() else {
+        return Vec::new();
+    };
+    let word = |at: usize| {
+        // SAFETY: `at` is an aligned word inside glibc's static key table
+        // (laid out as its libthread_db descriptors say, checked in
+        // `key_table`); read atomically, since other threads may create or
+        // delete keys meanwhile.
+        unsafe { (*(at as *const AtomicUsize)).load(Ordering::Acquire) }
+    };
+    (0..t.count)
+        .filter_map(|key| {
+            let at = t.base + key * t.entry;
+            let (seq, destr) = (word(at + t.seq), word(at + t.destr));
+            // An odd sequence number marks a key in use.
+            (seq & 1 == 1 && destr != 0 && ranges.0.iter().any(|r| r.contains(&destr)))
+                .then_some((key, destr))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// The C library's name as the loader knows it, its ranges and its file.
+    fn libc_image() -> (std::path::PathBuf, Ranges, u64, u64) {
+        // SAFETY: `Dl_info` is plain pointers and integers; all-zero is valid.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: `dladdr` fills `info` for an address inside a loaded
+        // object (here `malloc`'s); the name it returns is the loader's.
+        assert_ne!(
+            unsafe { libc::dladdr(libc::malloc as *const c_void, &mut info) },
+            0
+        );
+        // SAFETY: a NUL-terminated name owned by the loader.
+        let name = unsafe { CStr::from_ptr(info.dli_fname) };
+        let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        let ranges = find(&path).expect("the loader lists the C library");
+        let meta = std::fs::metadata(&path).unwrap();
+        (path, ranges, meta.dev(), meta.ino())
+    }
+
+    #[test]
+    fn a_loaded_library_has_ranges_and_is_seen_mapped_by_both_checks() {
+        let (path, ranges, dev, ino) = libc_image();
+        assert!(!ranges.0.is_empty());
+        assert!(loader_has(&path));
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        assert!(still_mapped(&ranges, dev, ino));
+        assert!(scan_maps(&ranges, major, minor, ino));
+        if let Some(answer) = query_kernel(&ranges, major, minor, ino) {
+            assert!(answer);
+        }
+    }
+
+    #[test]
+    fn another_inode_at_those_ranges_is_not_this_library() {
+        let (_, ranges, dev, ino) = libc_image();
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        assert!(!still_mapped(&ranges, dev, ino + 1));
+        assert!(!scan_maps(&ranges, major, minor, ino + 1));
+    }
+
+    #[test]
+    fn an_unknown_name_is_not_loaded() {
+        assert!(!loader_has(Path::new("/proc/self/fd/999999")));
+    }
+}

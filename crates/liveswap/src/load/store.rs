@@ -1,0 +1,419 @@
+//! Where a load's private copy lives: storage no other user can reach, that
+//! is never written after it is checked, and that leaves nothing behind
+//! when the process dies.
+//!
+//! Two kinds, chosen per load by the file's size ([`StorePolicy`]):
+//!
+//! - **A sealed memfd** (files up to `memfd_max`, 16 MiB by default):
+//!   `memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING)`, the bytes copied in the
+//!   kernel, then sealed `F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+//!   F_SEAL_SEAL`: nobody, this process included, can change it again. It has
+//!   no name in any filesystem, so a `noexec` temporary directory, a temp
+//!   cleaner or another user cannot touch it. Its cost: the whole file sits
+//!   in shared memory (RAM or swap) for as long as the copy is kept.
+//! - **An unnamed file on disk** (bigger files): `open(dir, O_TMPFILE)` in
+//!   [`Options::store_dir`](crate::Options::store_dir) or else in the
+//!   source file's own directory (same filesystem: `copy_file_range` may
+//!   share extents instead of copying), mode 0500, reopened read-only
+//!   through `/proc/self/fd` and the writable descriptor closed. It has no
+//!   name either: no other user can open it, nothing is left after a crash,
+//!   and its pages are ordinary page cache the kernel can drop. A directory
+//!   on a `noexec` mount is skipped (its files could not be mapped
+//!   executable).
+//!
+//! Each falls back to the other when it is unavailable (memfds forbidden
+//! executable by `vm.memfd_noexec`, no writable or `O_TMPFILE`-capable
+//! directory). Either way the loader `dlopen`s `/proc/self/fd/N`, a unique
+//! inode per load, and keeps the descriptor open until the library is
+//! verified unmapped.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{FileType, MemfdFlags, Mode, OFlags, SealFlags, StatVfsMountFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+
+use crate::error::Error;
+
+/// The default size up to which a copy is held in a sealed memfd: 16 MiB.
+pub const DEFAULT_MEMFD_MAX: u64 = 16 << 20;
+
+/// Longest memfd name the kernel accepts (`NAME_MAX` minus `memfd:`).
+const MEMFD_NAME_MAX: usize = 249;
+
+/// How copies are stored, owned by a handle.
+#[derive(Debug, Clone)]
+pub(crate) struct StorePolicy {
+    /// Files up to this size go to a memfd.
+    pub memfd_max: u64,
+    /// A directory held by descriptor for bigger files; without one, the
+    /// source file's directory.
+    pub dir: Option<Arc<StoreDir>>,
+    /// `liveswap-<16 hex digits>`: names this handle's memfds.
+    pub tag: String,
+    /// `/memfd:<tag>`, how `/proc/self/maps` shows them.
+    prefix: String,
+}
+
+static COPIES: AtomicU64 = AtomicU64::new(0);
+
+impl StorePolicy {
+    pub(crate) fn new(memfd_max: u64, dir: Option<Arc<StoreDir>>) -> Self {
+        // Fixed width, so that no handle's tag is a prefix of another's.
+        let unique = (u64::from(std::process::id()) << 32)
+            ^ COPIES.fetch_add(1, Ordering::Relaxed)
+            ^ (std::ptr::from_ref(&COPIES) as u64).rotate_left(17);
+        let tag = format!("liveswap-{unique:016x}");
+        StorePolicy {
+            memfd_max,
+            dir,
+            prefix: format!("/memfd:{tag}"),
+            tag,
+        }
+    }
+
+    /// How `/proc/self/maps` names this handle's memfds: this prefix,
+    /// then `/`, a load number, `-` and the source file's name.
+    pub(crate) fn maps_prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// A directory given by the user for on-disk copies, opened once and held
+/// by descriptor: it is never looked up by path again, and its owner and
+/// mode are checked on every use.
+#[derive(Debug)]
+pub(crate) struct StoreDir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl StoreDir {
+    /// Opens `path` (not following a final symlink) and checks it.
+    pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::StoreDir {
+            dir: path.to_path_buf(),
+            reason: format!("cannot open it as a directory (symlinks are not followed): {e}"),
+        })?;
+        let dir = StoreDir {
+            fd,
+            path: path.to_path_buf(),
+        };
+        dir.check()?;
+        Ok(dir)
+    }
+
+    /// Owned by this user (or root), not writable by group or others unless
+    /// sticky, and mounted so that its files can be mapped executable.
+    fn check(&self) -> Result<(), Error> {
+        let refuse = |reason: String| Error::StoreDir {
+            dir: self.path.clone(),
+            reason,
+        };
+        let stat = rustix::fs::fstat(&self.fd).map_err(|e| refuse(format!("fstat: {e}")))?;
+        let euid = rustix::process::geteuid().as_raw();
+        if stat.st_uid != euid && stat.st_uid != 0 {
+            return Err(refuse(format!(
+                "it is owned by uid {}, not by this process's uid {euid} or root",
+                stat.st_uid
+            )));
+        }
+        let mode = stat.st_mode;
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(refuse(format!(
+                "it is writable by others (mode {:o}) and not sticky",
+                mode & 0o7777
+            )));
+        }
+        if is_noexec(&self.fd) {
+            return Err(refuse("it is on a noexec mount".into()));
+        }
+        Ok(())
+    }
+}
+
+fn is_noexec(dir: impl AsFd) -> bool {
+    rustix::fs::fstatvfs(dir).is_ok_and(|s| s.f_flag.contains(StatVfsMountFlags::NOEXEC))
+}
+
+/// Where a version's private copy is held (see [`Options::memfd_max`](crate::Options::memfd_max)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// A sealed memfd: shared memory, nothing on disk.
+    Memfd,
+    /// An unnamed (`O_TMPFILE`) file on disk, in page cache.
+    Disk,
+}
+
+/// A private, immutable copy of a plugin file, held by descriptor.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    fd: OwnedFd,
+    pub len: u64,
+    pub kind: Storage,
+    /// `/proc/self/fd/N`, the name `dlopen` is given.
+    pub path: PathBuf,
+    /// Device and inode, as `/proc/self/maps` shows them.
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Stored {
+    fn new(fd: OwnedFd, len: u64, kind: Storage) -> io::Result<Self> {
+        let stat = rustix::fs::fstat(&fd)?;
+        if u64::try_from(stat.st_size).ok() != Some(len) {
+            return Err(io::Error::other(
+                "the copy's size differs from the source's",
+            ));
+        }
+        let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        Ok(Stored {
+            fd,
+            len,
+            kind,
+            path,
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+        })
+    }
+
+    /// Maps the copy read-only, for the handshake to read.
+    pub(crate) fn map(&self) -> io::Result<Mapping> {
+        let len = usize::try_from(self.len).map_err(io::Error::other)?;
+        // SAFETY: a fresh read-only shared mapping of a file nobody can
+        // write any more (sealed, or an unnamed file whose only writable
+        // descriptor is closed) and whose size cannot shrink under it;
+        // `Mapping` unmaps it once, on drop.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::SHARED,
+                &self.fd,
+                0,
+            )
+        }?;
+        Ok(Mapping { ptr, len })
+    }
+
+    /// The descriptor, to copy from (rollback).
+    pub(crate) fn file(&self) -> io::Result<File> {
+        Ok(File::from(self.fd.try_clone()?))
+    }
+}
+
+/// A read-only mapping of a [`Stored`] copy.
+pub(crate) struct Mapping {
+    ptr: *mut std::ffi::c_void,
+    len: usize,
+}
+
+impl Mapping {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+len` is a live read-only mapping of an immutable
+        // file (see `Stored::map`), valid until `self` drops.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the mapping `Stored::map` made, once;
+        // no borrow of `bytes()` outlives `self`.
+        let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
+    }
+}
+
+/// Copies `len` bytes of `src` into private storage chosen by `policy`.
+/// `source_dir` is the directory of the file the bytes come from. `label`
+/// names the memfd (cut to fit the kernel's limit).
+pub(crate) fn store(
+    src: &File,
+    len: u64,
+    source_dir: Option<&Path>,
+    policy: &StorePolicy,
+    label: &str,
+) -> Result<Stored, (PathBuf, io::Error)> {
+    let n = COPIES.fetch_add(1, Ordering::Relaxed);
+    let name = memfd_name(&policy.tag, &format!("{n}-{label}"));
+    let memfd = || memfd(src, len, &name).map_err(|e| (PathBuf::from(format!("/memfd:{name}")), e));
+    let disk = || -> Result<Stored, (PathBuf, io::Error)> {
+        if let Some(dir) = &policy.dir {
+            dir.check()
+                .map_err(|e| (dir.path.clone(), io::Error::other(e.to_string())))?;
+            return on_disk(src, len, &dir.fd).map_err(|e| (dir.path.clone(), e));
+        }
+        let dir = source_dir.unwrap_or(Path::new("."));
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| (dir.to_path_buf(), e.into()))?;
+        if is_noexec(&fd) {
+            return Err((dir.to_path_buf(), io::Error::other("noexec mount")));
+        }
+        on_disk(src, len, &fd).map_err(|e| (dir.to_path_buf(), e))
+    };
+    if len <= policy.memfd_max {
+        memfd().or_else(|first| {
+            if is_copy_failure(&first.1) {
+                return Err(first);
+            }
+            disk().map_err(|_| first)
+        })
+    } else {
+        disk().or_else(|first| {
+            if is_copy_failure(&first.1) {
+                return Err(first);
+            }
+            tracing::debug!(dir = %first.0.display(), error = %first.1, "no on-disk store; the copy goes to a memfd");
+            memfd().map_err(|_| first)
+        })
+    }
+}
+
+/// Failures of the copy itself (the source, or room to write), as opposed to
+/// a kind of storage being unavailable: trying the other kind would not help.
+fn is_copy_failure(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EFBIG | libc::ENOSPC | libc::EIO | libc::EDQUOT)
+    ) || e.kind() == io::ErrorKind::UnexpectedEof
+}
+
+/// `tag/label`, cut at a character boundary to the kernel's limit.
+fn memfd_name(tag: &str, label: &str) -> String {
+    let mut name = format!("{tag}/{label}");
+    if name.len() > MEMFD_NAME_MAX {
+        let mut cut = MEMFD_NAME_MAX;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    name
+}
+
+fn memfd(src: &File, len: u64, name: &str) -> io::Result<Stored> {
+    let base = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+    // Ask for an executable memfd explicitly where the kernel knows the
+    // flag (6.3+, where `vm.memfd_noexec` may otherwise make it
+    // non-executable); older kernels refuse the flag with EINVAL.
+    let fd = rustix::fs::memfd_create(name, base | MemfdFlags::EXEC).or_else(|e| {
+        if e == rustix::io::Errno::INVAL {
+            rustix::fs::memfd_create(name, base)
+        } else {
+            Err(e)
+        }
+    })?;
+    copy(src, &fd, len)?;
+    rustix::fs::fcntl_add_seals(
+        &fd,
+        SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
+    )?;
+    Stored::new(fd, len, Storage::Memfd)
+}
+
+fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
+    let rw = rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        // Read-only to its owner from the start: once the writable
+        // descriptor is closed, not even this user can open it for writing
+        // (root can; so could anyone able to ptrace this process).
+        Mode::from_raw_mode(0o500),
+    )?;
+    copy(src, &rw, len)?;
+    // Keep only a read-only descriptor: nothing writes the copy again.
+    let ro = rustix::fs::open(
+        format!("/proc/self/fd/{}", rw.as_raw_fd()),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    drop(rw);
+    if FileType::from_raw_mode(rustix::fs::fstat(&ro)?.st_mode) != FileType::RegularFile {
+        return Err(io::Error::other("the store's file is not a regular file"));
+    }
+    Stored::new(ro, len, Storage::Disk)
+}
+
+/// Copies the first `len` bytes of `src` to the start of `dst`: in the
+/// kernel with `copy_file_range`, else `sendfile`, else through a 256 KiB
+/// buffer. A source that ends early is an `UnexpectedEof` error.
+fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<()> {
+    let mut done = 0u64;
+    // copy_file_range
+    while done < len {
+        let mut off_in = done;
+        let mut off_out = done;
+        let chunk = usize::try_from((len - done).min(1 << 30)).unwrap_or(1 << 30);
+        match rustix::fs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), chunk) {
+            Ok(0) => return Err(shrank()),
+            Ok(n) => done += n as u64,
+            Err(e) if done == 0 && fallback_errno(e) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if done == len {
+        return Ok(());
+    }
+    // sendfile: writes at the destination's file offset, which is 0.
+    while done < len {
+        let mut off_in = done;
+        let chunk = usize::try_from((len - done).min(1 << 30)).unwrap_or(1 << 30);
+        match rustix::fs::sendfile(dst, src, Some(&mut off_in), chunk) {
+            Ok(0) => return Err(shrank()),
+            Ok(n) => done += n as u64,
+            Err(e) if done == 0 && fallback_errno(e) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if done == len {
+        return Ok(());
+    }
+    let mut out = File::from(dst.try_clone()?);
+    let mut buf = vec![0u8; 256 << 10];
+    while done < len {
+        let want = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = src.read_at(&mut buf[..want], done)?;
+        if n == 0 {
+            return Err(shrank());
+        }
+        out.write_all(&buf[..n])?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+fn shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file got shorter while it was being copied",
+    )
+}
+
+fn fallback_errno(e: rustix::io::Errno) -> bool {
+    use rustix::io::Errno;
+    [
+        Errno::XDEV,
+        Errno::INVAL,
+        Errno::NOSYS,
+        Errno::OPNOTSUPP,
+        Errno::PERM,
+        Errno::BADF,
+    ]
+    .contains(&e)
+}

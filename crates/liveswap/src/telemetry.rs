@@ -1,0 +1,85 @@
+//! Numbers for a fleet's monitoring, through the `metrics` facade (feature
+//! `metrics`; without it every function here is empty and inlined away).
+//! The host installs a recorder (such as `metrics-exporter-prometheus`);
+//! without one, `metrics` drops the values.
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `liveswap_swaps_total` | counter | `interface`, `kind` (`swap`, `rollback`), `outcome` (`ok`, `refused`) |
+//! | `liveswap_rollbacks_total` | counter | `interface`, `cause` (`api`, `control`, or what the caller names) |
+//! | `liveswap_swap_step_seconds` | histogram | `interface`, `step` (`copy`, `check`, `load`, `publish`) |
+//! | `liveswap_generation` | gauge | `interface`: the generation serving |
+//! | `liveswap_versions` | gauge | `interface`, `state` (`draining`, `pinned`) |
+//! | `liveswap_generations_loaded` | gauge | loaded by this process, all slots |
+//! | `liveswap_generations_warning` | gauge | the count past which `Stats::near_generation_limit` is set |
+//! | `liveswap_plugin_panics_total` | counter | panics caught in plugins and returned as errors |
+//!
+//! Nothing here is on the read path: calls that do not panic touch none of
+//! it.
+
+#[cfg(feature = "metrics")]
+mod enabled {
+    use crate::error::Error;
+    use crate::slot::SwapReport;
+    use crate::stats::Stats;
+
+    pub(crate) fn attempt(
+        interface: &'static str,
+        kind: &'static str,
+        result: &Result<SwapReport, Error>,
+    ) {
+        let outcome = if result.is_ok() { "ok" } else { "refused" };
+        metrics::counter!("liveswap_swaps_total", "interface" => interface, "kind" => kind, "outcome" => outcome)
+            .increment(1);
+        if let Ok(report) = result {
+            for (step, took) in [
+                ("copy", report.copy),
+                ("check", report.check),
+                ("load", report.load),
+                ("publish", report.publish),
+            ] {
+                metrics::histogram!("liveswap_swap_step_seconds", "interface" => interface, "step" => step)
+                    .record(took.as_secs_f64());
+            }
+        }
+    }
+
+    pub(crate) fn rollback(interface: &'static str, cause: &'static str) {
+        metrics::counter!("liveswap_rollbacks_total", "interface" => interface, "cause" => cause)
+            .increment(1);
+    }
+
+    pub(crate) fn states(interface: &'static str, stats: &Stats) {
+        metrics::gauge!("liveswap_generation", "interface" => interface).set(stats.current as f64);
+        metrics::gauge!("liveswap_versions", "interface" => interface, "state" => "draining")
+            .set(stats.draining() as f64);
+        metrics::gauge!("liveswap_versions", "interface" => interface, "state" => "pinned")
+            .set(stats.pinned() as f64);
+        metrics::gauge!("liveswap_generations_loaded").set(stats.loaded_in_process as f64);
+        metrics::gauge!("liveswap_generations_warning")
+            .set(crate::stats::GENERATION_WARNING as f64);
+    }
+
+    #[cold]
+    pub(crate) fn plugin_panic() {
+        metrics::counter!("liveswap_plugin_panics_total").increment(1);
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+mod enabled {
+    use crate::error::Error;
+    use crate::slot::SwapReport;
+    use crate::stats::Stats;
+
+    #[inline(always)]
+    pub(crate) fn attempt(_: &'static str, _: &'static str, _: &Result<SwapReport, Error>) {}
+    #[inline(always)]
+    pub(crate) fn rollback(_: &'static str, _: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn states(_: &'static str, _: &Stats) {}
+    #[inline(always)]
+    pub(crate) fn plugin_panic() {}
+}
+
+pub(crate) use enabled::{attempt, plugin_panic, rollback, states};

@@ -1,0 +1,212 @@
+//! The control socket: a real Unix socket, real clients, a real plugin.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use liveswap::control::{ControlError, ControlOptions, ControlServer};
+use liveswap::{ManagedSlot, Slot};
+use liveswap_tests::{Greeter, fixture};
+use serde_json::{Value, json};
+
+/// Fields drop in order: the server stops before its directory goes.
+struct Fixture {
+    server: ControlServer,
+    socket: PathBuf,
+    slot: Arc<Slot<Greeter>>,
+    _dir: tempfile::TempDir,
+}
+
+fn serve(options: ControlOptions) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run").join("control.sock");
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let managed: Arc<dyn ManagedSlot> = slot.clone();
+    let server = ControlServer::start(&socket, vec![("greeter".into(), managed)], options).unwrap();
+    Fixture {
+        _dir: dir,
+        socket,
+        slot,
+        server,
+    }
+}
+
+struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Client {
+    fn connect(path: &Path) -> Client {
+        let stream = UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Client {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
+    }
+    fn send_raw(&mut self, line: &[u8]) -> Value {
+        self.writer.write_all(line).unwrap();
+        self.writer.write_all(b"\n").unwrap();
+        let mut reply = String::new();
+        self.reader.read_line(&mut reply).unwrap();
+        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{e}: {reply:?}"))
+    }
+    fn send(&mut self, request: Value) -> Value {
+        self.send_raw(request.to_string().as_bytes())
+    }
+}
+
+fn error_kind(reply: &Value) -> &str {
+    assert_eq!(reply["ok"], false, "{reply}");
+    reply["error"]["kind"].as_str().unwrap()
+}
+
+#[test]
+fn status_reports_the_serving_generation() {
+    let f = serve(ControlOptions::new());
+    let reply = Client::connect(&f.socket).send(json!({"v": 1, "cmd": "status"}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["result"]["current"], 1);
+    assert_eq!(reply["result"]["interface"], "fixture::Greeter");
+    assert_eq!(reply["result"]["generations"][0]["state"], "current");
+}
+
+#[test]
+fn swap_then_rollback_through_the_socket() {
+    let f = serve(ControlOptions::new());
+    let mut c = Client::connect(&f.socket);
+    let v2 = fixture("greeter-v2");
+    let reply = c.send(json!({"v": 1, "cmd": "swap", "slot": "greeter", "path": v2}));
+    assert_eq!(reply["result"]["generation"], 2, "{reply}");
+    assert_eq!(f.slot.current().build(), 2);
+    let reply = c.send(json!({"v": 1, "cmd": "rollback"}));
+    assert_eq!(reply["result"]["generation"], 3, "{reply}");
+    assert_eq!(f.slot.current().build(), 1);
+}
+
+#[test]
+fn a_refused_swap_is_a_refused_reply_and_the_old_version_serves() {
+    let f = serve(ControlOptions::new());
+    let mut c = Client::connect(&f.socket);
+    let reply = c.send(json!({"v": 1, "cmd": "swap", "path": fixture("calc")}));
+    assert_eq!(error_kind(&reply), "refused");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("libcalc.so"),
+        "{reply}"
+    );
+    assert_eq!(f.slot.current().build(), 1);
+}
+
+#[test]
+fn inspect_runs_the_handshake_without_loading() {
+    let f = serve(ControlOptions::new());
+    let mut c = Client::connect(&f.socket);
+    let good = c.send(json!({"v": 1, "cmd": "inspect", "path": fixture("greeter-v2")}));
+    assert_eq!(good["result"]["accepted"], true, "{good}");
+    let bad = c.send(json!({"v": 1, "cmd": "inspect", "path": fixture("calc")}));
+    assert_eq!(error_kind(&bad), "refused");
+    assert_eq!(f.slot.generation(), 1);
+}
+
+#[test]
+fn bad_requests_get_an_error_reply_and_the_connection_goes_on() {
+    let f = serve(ControlOptions::new().max_line(1024));
+    let mut c = Client::connect(&f.socket);
+    assert_eq!(error_kind(&c.send_raw(b"{not json")), "bad_request");
+    assert_eq!(
+        error_kind(&c.send(json!({"v": 1, "cmd": "explode"}))),
+        "bad_request"
+    );
+    assert_eq!(
+        error_kind(&c.send(json!({"v": 2, "cmd": "status"}))),
+        "bad_request"
+    );
+    assert_eq!(
+        error_kind(&c.send(json!({"v": 1, "cmd": "swap"}))),
+        "bad_request"
+    );
+    let long = vec![b'x'; 5000];
+    assert_eq!(error_kind(&c.send_raw(&long)), "bad_request");
+    let reply = c.send(json!({"v": 1, "cmd": "status", "slot": "nope"}));
+    assert_eq!(error_kind(&reply), "no_such_slot");
+    let reply = c.send(json!({"v": 1, "cmd": "status"}));
+    assert_eq!(
+        reply["ok"], true,
+        "the same connection still works: {reply}"
+    );
+}
+
+#[test]
+fn a_hundred_concurrent_clients_are_served_beside_an_idle_one() {
+    let f = serve(ControlOptions::new());
+    // A client that connects and says nothing.
+    let _idle = UnixStream::connect(&f.socket).unwrap();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..100)
+        .map(|_| {
+            let socket = f.socket.clone();
+            std::thread::spawn(move || {
+                let reply = Client::connect(&socket).send(json!({"v": 1, "cmd": "status"}));
+                assert_eq!(reply["ok"], true, "{reply}");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "served while an idle client held its connection"
+    );
+}
+
+#[test]
+fn the_socket_is_private_and_removed_when_the_server_stops() {
+    let f = serve(ControlOptions::new());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&f.socket), 0o600);
+    assert_eq!(mode(f.socket.parent().unwrap()), 0o700);
+    let Fixture { socket, server, .. } = f;
+    assert_eq!(server.path(), socket);
+    drop(server);
+    assert!(!socket.exists());
+}
+
+#[test]
+fn a_directory_others_can_write_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let slot: Arc<dyn ManagedSlot> =
+        Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let err = ControlServer::start(
+        run.join("control.sock"),
+        vec![("greeter".into(), slot)],
+        ControlOptions::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ControlError::UnsafeDirectory { mode: 0o770, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("mode 770"), "{err}");
+}
+
+#[test]
+fn a_second_server_on_a_live_socket_is_refused() {
+    let f = serve(ControlOptions::new());
+    let slot: Arc<dyn ManagedSlot> = f.slot.clone();
+    let err = ControlServer::start(&f.socket, vec![("g".into(), slot)], ControlOptions::new())
+        .unwrap_err();
+    assert!(matches!(err, ControlError::InUse { .. }), "{err}");
+}
