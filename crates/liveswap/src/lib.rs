@@ -160,14 +160,18 @@ mod abi;
 pub mod check;
 #[cfg(feature = "control")]
 pub mod control;
+#[cfg(feature = "deploy")]
+pub mod deploy;
 mod descriptor;
 mod error;
 mod handshake;
+mod history;
 mod interface;
 pub mod layout;
 mod load;
 mod loader;
 mod manage;
+mod preflight;
 mod reaper;
 mod remote_error;
 mod slot;
@@ -181,6 +185,7 @@ pub use descriptor::{
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
 pub use error::{CallError, Error, Panic, SignatureProblem};
+pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Outcome, Steps, Trigger};
 pub use interface::{Export, Interface};
 pub use layout::CrossSafe;
 /// Derives [`CrossSafe`] for a struct or an enum whose every field is
@@ -278,7 +283,9 @@ pub use liveswap_macros::CrossSafe;
 pub use liveswap_macros::interface;
 pub use load::open::DEFAULT_MAX_FILE_SIZE;
 pub use load::store::{DEFAULT_MEMFD_MAX, Storage};
+pub use loader::Candidate;
 pub use manage::{Inspection, ManagedSlot};
+pub use preflight::{DEFAULT_PREFLIGHT_TIMEOUT, Preflight, SwapOptions};
 pub use remote_error::RemoteError;
 pub use slot::{
     DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader, Slot, SwapReport,
