@@ -129,6 +129,14 @@ impl Options {
         self
     }
 
+    /// For the isolated preflight's child: the plugin is a descriptor
+    /// inherited from a parent that checked its path and signature.
+    #[cfg(feature = "deploy")]
+    pub(crate) fn inherited(mut self) -> Self {
+        self.trust.inherited = true;
+        self
+    }
+
     /// Whether plugins must be signed, and by which keys.
     pub fn trusted_key_ids(&self) -> Vec<&str> {
         self.trust.keys.iter().map(TrustedKey::id).collect()

@@ -14,7 +14,8 @@
 //! check on its main thread and exits with status 0 (passed), 1 (the check
 //! said no; its message on standard error) or 2 (the copy did not load).
 //! The parent reads the status; a signal, or no exit within the timeout
-//! (the child is then killed), refuses the candidate. Costs a process
+//! (the child is then killed), refuses the candidate. The child dumps no
+//! core (`RLIMIT_CORE` 0). Costs a process
 //! start, a load and the check: tens of milliseconds for a small plugin.
 
 use std::io::Read;
@@ -89,11 +90,17 @@ impl IsolatedPreflight {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         // SAFETY: the closure runs in the child between fork and exec and
-        // calls only `dup2` and `fcntl`, which are async-signal-safe; `fd`
-        // is open in the parent (borrowed from the candidate for this
-        // call), so it is open in the child.
+        // calls only `setrlimit`, `dup2` and `fcntl`, which are
+        // async-signal-safe; `fd` is open in the parent (borrowed from the
+        // candidate for this call), so it is open in the child.
         unsafe {
             command.pre_exec(move || {
+                // A crashing candidate leaves no core file behind.
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &none);
                 if fd == CHILD_FD {
                     // Already in place: only clear close-on-exec.
                     if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
@@ -223,7 +230,7 @@ fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> ExitCode {
     let path = format!("/proc/self/fd/{CHILD_FD}");
     // The parent checked who wrote the file and its signature; the copy
     // is sealed and reached by descriptor only.
-    let slot = match Slot::<I>::load_with(&path, Options::new().allow_unsafe_path()) {
+    let slot = match Slot::<I>::load_with(&path, Options::new().inherited()) {
         Ok(slot) => slot,
         Err(e) => {
             eprintln!("{e}");

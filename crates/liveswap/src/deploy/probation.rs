@@ -183,6 +183,9 @@ impl Watch {
             self.generation = generation;
             self.since = Some(now);
             self.samples.clear();
+            // A fresh load's counter starts at zero: panics before this
+            // first look count towards this second.
+            self.samples.push_back((now, 0));
             self.done = self.restored.contains(&generation);
         }
         if self.done {
@@ -200,6 +203,7 @@ impl Watch {
             .samples
             .front()
             .is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(1))
+            && self.samples.len() > 1
         {
             self.samples.pop_front();
         }
