@@ -515,7 +515,11 @@ impl<I: Interface + ?Sized> Slot<I> {
             Ok(loaded) => loaded,
             Err(e) => {
                 self.registry.release();
-                tracing::warn!(path = %path.display(), error = %e, "plugin swap rejected");
+                if matches!(e, Error::Unchanged { .. }) {
+                    tracing::debug!(path = %path.display(), "plugin swap skipped: unchanged");
+                } else {
+                    tracing::warn!(path = %path.display(), error = %e, "plugin swap rejected");
+                }
                 return Err(e);
             }
         };
