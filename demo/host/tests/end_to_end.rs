@@ -274,7 +274,7 @@ fn with_watch_a_rebuild_serves_by_itself_with_no_failed_call() {
     assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
 
     // A broken file that lands is refused, and the demo goes on serving.
-    fs::write(&path.with_extension("tmp"), b"not a plugin").unwrap();
+    fs::write(path.with_extension("tmp"), b"not a plugin").unwrap();
     fs::rename(path.with_extension("tmp"), &path).unwrap();
     let line = demo.expect("after a bad file", |l| l.starts_with("watch: swap"));
     assert!(line.starts_with("watch: swap refused: "), "{line}");
