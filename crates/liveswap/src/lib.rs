@@ -97,6 +97,16 @@
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
+//! # Deploying
+//!
+//! [`Slot::swap_with`] runs checks between load and publish
+//! ([`SwapOptions`]: skip a build already serving, a [`Preflight`] of
+//! golden requests, a gate before the candidate is mapped). With the
+//! `deploy` feature, `deploy::Watcher` swaps to each new build that lands
+//! at a path, `deploy::IsolatedPreflight` runs the preflight in a child
+//! process, and `deploy::Probation` rolls back a new build that panics too
+//! often. [`Slot::history`] lists the last attempts, whatever asked.
+//!
 //! # The plugin contract
 //!
 //! Host and plugin must be built by the same compiler, for the same target,

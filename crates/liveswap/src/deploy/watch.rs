@@ -5,7 +5,7 @@
 //! whose inode changes with every rename), with `notify` and its
 //! debouncer (inotify on Linux; a `PollWatcher` in
 //! [`WatchOptions::poll`] mode). After a burst of events settles for the
-//! debounce time (default 5 ms), it looks at the target again: `stat`
+//! debounce time (default 2 ms), it looks at the target again: `stat`
 //! (following symbolic links, so a Kubernetes `..data` link swap is seen
 //! through) gives an identity, device, inode, size and modification time,
 //! and an identity is attempted at most once. A file that is not yet a
@@ -39,7 +39,7 @@ use super::isolated::IsolatedPreflight;
 
 /// The debounce time by default: how long events must pause before the
 /// target is looked at.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(5);
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(2);
 /// How long an incomplete file must go unmodified before it is attempted.
 pub const DEFAULT_SETTLE: Duration = Duration::from_millis(100);
 /// The least time between two swaps by a watcher, by default.
@@ -194,9 +194,13 @@ impl<I: Interface + ?Sized> WatchOptions<I> {
     }
 
     /// How long events must pause before the target is looked at (default
-    /// [`DEFAULT_DEBOUNCE`], 5 ms): the watcher's share of the latency
-    /// from a rename to the first call served by the new build; the
-    /// debouncer's thread wakes this often while the watcher lives.
+    /// [`DEFAULT_DEBOUNCE`], 2 ms): the watcher's share of the latency
+    /// from a rename to the first call served by the new build. The
+    /// debouncer's thread wakes every half of it (at least every
+    /// millisecond) while the watcher lives: about 1,000 wakeups a second
+    /// at the default. Completeness is judged separately
+    /// ([`settle`](Self::settle)), so a short debounce never loads a
+    /// half-written file.
     pub fn debounce(mut self, debounce: Duration) -> Self {
         self.debounce = debounce.max(Duration::from_millis(1));
         self
@@ -279,19 +283,21 @@ impl Backend {
             };
             let _ = tx.send(message);
         };
-        // The tick is the debounce time itself: an event is passed on
-        // between one and two debounce times after the burst ends.
+        // The debouncer's thread wakes every tick: an event is passed on
+        // between one and one and a half debounce times after the burst
+        // ends.
+        let tick = (debounce / 2).max(Duration::from_millis(1));
         Ok(match poll {
             None => Backend::Native(new_debouncer_opt(
                 debounce,
-                Some(debounce),
+                Some(tick),
                 handler,
                 RecommendedCache::new(),
                 notify::Config::default(),
             )?),
             Some(interval) => Backend::Poll(new_debouncer_opt(
                 debounce,
-                Some(debounce),
+                Some(tick),
                 handler,
                 NoCache,
                 notify::Config::default().with_poll_interval(interval),
