@@ -94,6 +94,32 @@ fn a_sound_candidate_passes_and_is_published(slot: &Slot<dyn Calc>) {
     assert!(last.steps.isolated_preflight > Duration::ZERO);
 }
 
+/// Through the watcher: a slot of its own, watching a directory of its own.
+fn a_watched_build_that_segfaults_in_the_child_is_refused(_: &Slot<dyn Calc>) {
+    use liveswap::deploy::{WatchEvent, WatchOptions, Watcher};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libcalc.so");
+    liveswap_tests::install("calc", &path);
+    let watched = std::sync::Arc::new(Slot::<dyn Calc>::load(&path).unwrap());
+    let (tx, events) = std::sync::mpsc::channel();
+    let watcher = Watcher::start(
+        std::sync::Arc::clone(&watched),
+        WatchOptions::path(&path)
+            .isolated(IsolatedPreflight::new("segfault").timeout(Duration::from_secs(3)))
+            .on_event(move |event| {
+                if let WatchEvent::Refused { error, .. } = event {
+                    let _ = tx.send(error.to_string());
+                }
+            }),
+    )
+    .unwrap();
+    liveswap_tests::install("calc-faulty", &path);
+    let refusal = events.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(refusal.contains("SIGSEGV"), "{refusal}");
+    assert_eq!(watched.current().label().unwrap(), "calc v1");
+    drop(watcher);
+}
+
 /// One test case: a name and its body.
 type Case = fn(&Slot<dyn Calc>);
 
@@ -101,7 +127,7 @@ fn main() {
     for name in ["segfault", "abort", "overflow", "hang"] {
         serve_isolated(name, &greets(name));
     }
-    let tests: [(&str, Case); 5] = [
+    let tests: [(&str, Case); 6] = [
         (
             "a_candidate_that_segfaults_is_refused_and_the_serving_process_lives_on",
             a_candidate_that_segfaults_is_refused_and_the_serving_process_lives_on,
@@ -121,6 +147,10 @@ fn main() {
         (
             "a_sound_candidate_passes_and_is_published",
             a_sound_candidate_passes_and_is_published,
+        ),
+        (
+            "a_watched_build_that_segfaults_in_the_child_is_refused",
+            a_watched_build_that_segfaults_in_the_child_is_refused,
         ),
     ];
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
