@@ -16,6 +16,7 @@ pub mod read_path;
 pub mod soak;
 pub mod storm;
 pub mod swaps;
+pub mod watch;
 
 /// The bench plugin through hot-lib-reloader: every call takes its
 /// `RwLock` read lock and looks the symbol up (what its macro generates).

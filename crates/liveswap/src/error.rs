@@ -224,6 +224,29 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// Not loaded: the file's bytes are those of the serving generation
+    /// (asked for with [`SwapOptions::skip_unchanged`](crate::SwapOptions::skip_unchanged)).
+    #[error("plugin {path}: unchanged (content hash {hash} is already serving)")]
+    Unchanged {
+        /// The path asked for.
+        path: PathBuf,
+        /// The content hash the file and the serving generation share.
+        hash: crate::ContentHash,
+    },
+    /// The host's preflight check refused the candidate (a failed or
+    /// panicking check, one that ran past its timeout, or, in a child
+    /// process, one that crashed it); nothing of the candidate stays
+    /// mapped, except a candidate still held by a check that did not return
+    /// (see [`Preflight::timeout`](crate::Preflight::timeout)).
+    #[error("plugin {path}: refused by the {} preflight: {message}", if *isolated { "isolated" } else { "in-process" })]
+    Preflight {
+        /// The path asked for.
+        path: PathBuf,
+        /// Whether the check ran in a child process.
+        isolated: bool,
+        /// What the check said, or how it failed.
+        message: String,
+    },
 }
 
 /// Why a plugin's signature was refused.
@@ -284,7 +307,9 @@ impl Error {
             | Error::TooLarge { path, .. }
             | Error::Superseded { path, .. }
             | Error::UnsafePath { path, .. }
-            | Error::Signature { path, .. } => Some(path),
+            | Error::Signature { path, .. }
+            | Error::Unchanged { path, .. }
+            | Error::Preflight { path, .. } => Some(path),
             Error::StoreDir { .. }
             | Error::Backlog { .. }
             | Error::Forked { .. }

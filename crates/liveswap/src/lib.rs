@@ -115,6 +115,16 @@
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
+//! # Deploying
+//!
+//! [`Slot::swap_with`] runs checks between load and publish
+//! ([`SwapOptions`]: skip a build already serving, a [`Preflight`] of
+//! golden requests, a gate before the candidate is mapped). With the
+//! `deploy` feature, `deploy::Watcher` swaps to each new build that lands
+//! at a path, `deploy::IsolatedPreflight` runs the preflight in a child
+//! process, and `deploy::Probation` rolls back a new build that panics too
+//! often. [`Slot::history`] lists the last attempts, whatever asked.
+//!
 //! # The plugin contract
 //!
 //! Host and plugin must be built by the same compiler, for the same target,
@@ -179,15 +189,19 @@ mod abi;
 pub mod check;
 #[cfg(feature = "control")]
 pub mod control;
+#[cfg(feature = "deploy")]
+pub mod deploy;
 mod descriptor;
 mod error;
 mod filekind;
 mod handshake;
+mod history;
 mod interface;
 pub mod layout;
 mod load;
 mod loader;
 mod manage;
+mod preflight;
 mod reaper;
 mod remote_error;
 mod slot;
@@ -202,6 +216,7 @@ pub use descriptor::{
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
 pub use error::{CallError, Error, Panic, SignatureProblem};
+pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Outcome, Steps, Trigger};
 pub use interface::{Export, Interface};
 pub use layout::CrossSafe;
 /// Derives [`CrossSafe`] for a struct or an enum whose every field is
@@ -299,7 +314,9 @@ pub use liveswap_macros::CrossSafe;
 pub use liveswap_macros::interface;
 pub use load::open::DEFAULT_MAX_FILE_SIZE;
 pub use load::store::{DEFAULT_MEMFD_MAX, Storage};
+pub use loader::Candidate;
 pub use manage::{Inspection, ManagedSlot};
+pub use preflight::{DEFAULT_PREFLIGHT_TIMEOUT, Preflight, SwapOptions};
 pub use remote_error::RemoteError;
 pub use slot::{
     DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader, Slot, SwapReport,

@@ -32,6 +32,7 @@ use crate::check::{Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::handshake;
+use crate::history::ContentHash;
 use crate::interface::Interface;
 use crate::load::image::{self, Ranges};
 use crate::load::open;
@@ -61,7 +62,40 @@ pub(crate) struct LoadInfo {
     pub load: Duration,
     pub warnings: Vec<String>,
     pub signer: Option<Signer>,
+    /// The hash of the bytes checked and mapped, once read.
+    pub hash: Option<ContentHash>,
+    /// The check the caller ran between handshake and `dlopen`.
+    pub gate: Duration,
 }
+
+/// A candidate plugin between its handshake and `dlopen`: checked, not yet
+/// mapped, no code of it run. What a gate given to
+/// [`SwapOptions::before_load`](crate::SwapOptions::before_load) sees.
+pub struct Candidate<'a> {
+    source: &'a Path,
+    hash: ContentHash,
+    stored: &'a Stored,
+}
+
+impl Candidate<'_> {
+    /// The path it was read from.
+    pub fn source(&self) -> &Path {
+        self.source
+    }
+    /// The hash of its bytes.
+    pub fn content_hash(&self) -> ContentHash {
+        self.hash
+    }
+    /// A read-only descriptor of its private copy (the bytes checked,
+    /// immutable), for example to hand to a child process, which can load
+    /// it as `/proc/self/fd/N`.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.stored.fd()
+    }
+}
+
+/// A check run on a candidate before it is mapped; `Err` refuses it.
+pub(crate) type Gate<'g> = &'g dyn Fn(&Candidate<'_>) -> Result<(), Error>;
 
 /// A loaded plugin: its instance, its library and its private copy.
 pub(crate) struct Plugin {
@@ -70,6 +104,7 @@ pub(crate) struct Plugin {
     library: Library,
     pub image: Arc<Stored>,
     ranges: Ranges,
+    pub hash: ContentHash,
 }
 
 // SAFETY: the instance is of a type the interface requires to be
@@ -160,6 +195,7 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
 pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
     policy: &LoadPolicy,
+    gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
     let (stored, mut warnings) = store_source(source, policy)?;
@@ -168,6 +204,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
         Arc::new(stored),
         started.elapsed(),
         Some(&policy.trust),
+        gate,
     )?;
     warnings.append(&mut info.warnings);
     info.warnings = warnings;
@@ -196,7 +233,7 @@ pub(crate) fn reload<I: Interface + ?Sized>(
     .map_err(|e| copy_error(source, e))?;
     // The kept copy was checked and verified when it was first loaded, and
     // no name reaches it since: its signer is carried by the caller.
-    load_stored::<I>(source, Arc::new(stored), started.elapsed(), None)
+    load_stored::<I>(source, Arc::new(stored), started.elapsed(), None, None)
 }
 
 /// Checks the stored copy (its signature, when `trust` asks, and the
@@ -206,6 +243,7 @@ fn load_stored<I: Interface + ?Sized>(
     image: Arc<Stored>,
     copy: Duration,
     trust: Option<&TrustPolicy>,
+    gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let mut info = LoadInfo {
         copy,
@@ -219,12 +257,24 @@ fn load_stored<I: Interface + ?Sized>(
         info.signer = trust.check_signature(source, mapping.bytes())?;
     }
     let checked = handshake::check::<I>(source, mapping.bytes())?;
+    let hash = ContentHash::of(mapping.bytes());
     drop(mapping);
+    info.hash = Some(hash);
     info.check = started.elapsed();
     for warning in &checked.warnings {
         tracing::warn!(path = %source.display(), %warning, "plugin hazard");
     }
     info.warnings = checked.warnings;
+    if let Some(gate) = gate {
+        let started = Instant::now();
+        let verdict = gate(&Candidate {
+            source,
+            hash,
+            stored: &image,
+        });
+        info.gate = started.elapsed();
+        verdict?;
+    }
 
     let started = Instant::now();
     let result = open_and_construct(source, &image, &checked.section);
@@ -238,6 +288,7 @@ fn load_stored<I: Interface + ?Sized>(
             library,
             image,
             ranges,
+            hash,
         },
         info,
     ))

@@ -8,6 +8,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::check::Signer;
+use crate::history::ContentHash;
 use crate::loader::LOADED_IN_PROCESS;
 
 /// Loaded generations per process past which [`Stats::near_generation_limit`]
@@ -48,6 +49,8 @@ pub struct GenerationInfo {
     pub state: State,
     /// Who signed it, when signatures are required.
     pub signer: Option<Signer>,
+    /// The BLAKE3 hash of the bytes it was loaded from.
+    pub content_hash: Option<ContentHash>,
 }
 
 /// A snapshot of a handle's generations.
@@ -129,6 +132,7 @@ impl Registry {
         source: PathBuf,
         loaded_at: SystemTime,
         signer: Option<Signer>,
+        content_hash: Option<ContentHash>,
     ) {
         let mut inner = self.lock();
         let previous = inner.current;
@@ -146,6 +150,7 @@ impl Registry {
                 loaded_at,
                 state: State::Current,
                 signer,
+                content_hash,
             },
         );
         drop(inner);

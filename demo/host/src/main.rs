@@ -7,6 +7,10 @@
 //!   works); prints the outcome;
 //! - an empty line: print the status of every generation;
 //! - end of input (or Ctrl-C): stop the workers and exit with status 0.
+//!
+//! With `--watch`, the plugin's path is watched as well: each new build
+//! that lands there (`cargo build -p liveswap-demo-plugin`) is swapped in
+//! by itself, and the outcome printed.
 
 mod output;
 mod workers;
@@ -70,6 +74,10 @@ struct Args {
     /// without a value: 127.0.0.1:9464]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
     metrics: Option<std::net::SocketAddr>,
+
+    /// Watch the plugin's path and swap to each new build that lands there
+    #[arg(long)]
+    watch: bool,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -114,6 +122,7 @@ fn bundled_plugin() -> Result<PathBuf, String> {
 
 enum Event {
     Line(String),
+    Watched(String),
     End,
     Interrupt,
 }
@@ -186,6 +195,7 @@ fn main() -> ExitCode {
 
     let (events, incoming) = mpsc::channel();
     let interrupts = events.clone();
+    let events_tx_for_watch = events.clone();
     if let Err(e) = ctrlc::set_handler(move || {
         let _ = interrupts.send(Event::Interrupt);
     }) {
@@ -208,6 +218,32 @@ fn main() -> ExitCode {
         let _ = events.send(Event::End);
     });
 
+    // Keep the watcher alive until the end; dropping it stops it.
+    let _watcher = if args.watch {
+        let watched = events_tx_for_watch.clone();
+        let options = liveswap::deploy::WatchOptions::path(&first).on_event(move |event| {
+            if let Some(line) = output::watched(event) {
+                let _ = watched.send(Event::Watched(line));
+            }
+        });
+        match liveswap::deploy::Watcher::start(Arc::clone(&plugin), options) {
+            Ok(watcher) => {
+                println!(
+                    "watching {}: rebuild the plugin there and the new build serves",
+                    first.display()
+                );
+                Some(watcher)
+            }
+            Err(e) => {
+                eprintln!("liveswap-demo: cannot watch {}: {e}", first.display());
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    drop(events_tx_for_watch);
+
     let workers = workers::start(&plugin, args.workers);
     let mut meter = workers.meter();
     let mut next_tick = Instant::now() + args.interval;
@@ -221,6 +257,10 @@ fn main() -> ExitCode {
                 } else {
                     println!("{}", output::swap(&plugin, Path::new(line)));
                 }
+            }
+            Ok(Event::Watched(line)) => {
+                let (_, says) = output::says(&plugin);
+                println!("{line}: {says}");
             }
             Ok(Event::End) => break,
             Ok(Event::Interrupt) => {

@@ -14,7 +14,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// What the current version says: `someData` and `someFn 7`.
-fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
+pub fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
     let current = plugin.current();
     let show = |r: Result<String, liveswap::CallError>| match r {
         Ok(text) => format!("{text:?}"),
@@ -155,4 +155,25 @@ fn state_text(state: &State) -> String {
         State::Unloaded => "unloaded".into(),
         State::Pinned { reason } => format!("pinned ({reason})"),
     }
+}
+
+/// A watcher's event (`--watch`), or `None` for one not worth a line.
+/// The caller appends what the plugin now says.
+pub fn watched(event: &liveswap::deploy::WatchEvent) -> Option<String> {
+    use liveswap::deploy::WatchEvent;
+    Some(match event {
+        WatchEvent::Swapped(report) => format!(
+            "watch: swap ok: generation {} (was {}) from {} in {}",
+            report.generation,
+            report.previous,
+            report.source.display(),
+            ms(report.total())
+        ),
+        WatchEvent::Refused { error, .. } => format!("watch: swap refused: {error}"),
+        WatchEvent::Missing { path } => {
+            format!("watch: {} is gone; waiting for a new build", path.display())
+        }
+        WatchEvent::WatchError { message } => format!("watch: watcher error: {message}"),
+        _ => return None,
+    })
 }

@@ -98,6 +98,7 @@ impl Demo {
     fn start_with(plugin: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_liveswap-demo"))
             .arg(plugin)
+            .args(extra)
             .args(["--interval", "100ms", "--workers", "2"])
             .args(extra)
             .stdin(Stdio::piped())
@@ -256,6 +257,47 @@ fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
         stderr.is_empty(),
         "one line per event: without --verbose the library's log stays off the console, got:\n{stderr}"
     );
+}
+
+#[test]
+fn with_watch_a_rebuild_serves_by_itself_with_no_failed_call() {
+    let plugin = EditablePlugin::new("watched");
+    let path = plugin.build();
+    let mut demo = Demo::start_with(&path, &["--watch"]);
+    demo.expect("watching", |l| l.starts_with("watching "));
+    demo.expect_busy_tick(1);
+
+    // The seed's loop, hands-free: edit, build, and nothing else.
+    plugin.edit("Adding to 10: {}\", i + 10", "Adding to 100: {}\", i + 100");
+    assert_eq!(plugin.build(), path);
+    let line = demo.expect("after the rebuild", |l| l.starts_with("watch: swap"));
+    assert!(
+        line.starts_with("watch: swap ok: generation 2 (was 1)"),
+        "{line}"
+    );
+    assert!(line.contains("\"Adding to 100: 107\""), "{line}");
+    let tick = demo.expect_busy_tick(2);
+    assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
+
+    // A broken file that lands is refused, and the demo goes on serving.
+    fs::write(path.with_extension("tmp"), b"not a plugin").unwrap();
+    fs::rename(path.with_extension("tmp"), &path).unwrap();
+    let line = demo.expect("after a bad file", |l| l.starts_with("watch: swap"));
+    assert!(line.starts_with("watch: swap refused: "), "{line}");
+    demo.expect_busy_tick(2);
+
+    plugin.edit(
+        "Adding to 100: {}\", i + 100",
+        "Adding to 1000: {}\", i + 1000",
+    );
+    plugin.build();
+    let line = demo.expect("after the fix", |l| l.starts_with("watch: swap ok"));
+    assert!(line.contains("\"Adding to 1000: 1007\""), "{line}");
+
+    drop(demo.stdin.take());
+    let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
+    assert!(bye.contains(", 0 failed, last generation 3"), "{bye}");
+    assert!(demo.child.wait().unwrap().success());
 }
 
 #[test]
