@@ -98,7 +98,6 @@ impl Demo {
     fn start_with(plugin: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_liveswap-demo"))
             .arg(plugin)
-            .args(extra)
             .args(["--interval", "100ms", "--workers", "2"])
             .args(extra)
             .stdin(Stdio::piped())
