@@ -63,18 +63,45 @@ fn the_readme_shows_each_quickstart_file_exactly_as_it_is() {
     }
 }
 
+/// The visible lines of the doc examples of a source file: compiled by
+/// the doc tests, so a README block equal to one is checked too.
+fn doc_examples(file: &str) -> Vec<String> {
+    let text = fs::read_to_string(root().join(file)).unwrap();
+    let mut examples = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let Some(doc) = line.trim_start().strip_prefix("//!") else {
+            continue;
+        };
+        let doc = doc.strip_prefix(' ').unwrap_or(doc);
+        if doc.starts_with("```") {
+            match current.take() {
+                Some(example) => examples.push(example),
+                None => current = Some(String::new()),
+            }
+        } else if let Some(example) = current.as_mut()
+            && !(doc.starts_with("# ") || doc == "#")
+        {
+            example.push_str(doc);
+            example.push('\n');
+        }
+    }
+    examples
+}
+
 #[test]
 fn every_rust_and_toml_block_of_the_readme_is_a_checked_file() {
-    let files: Vec<String> = SHOWN
+    let mut files: Vec<String> = SHOWN
         .iter()
         .map(|f| fs::read_to_string(root().join(f)).unwrap())
         .collect();
+    files.extend(doc_examples("crates/liveswap/src/deploy/mod.rs"));
     for (lang, block) in readme_blocks() {
         if lang == "rust" || lang == "toml" {
             assert!(
                 files.contains(&block),
-                "a {lang} block of README.md is not one of the quickstart files, so no \
-                 build checks it:\n{block}"
+                "a {lang} block of README.md is not one of the quickstart files nor a doc \
+                 example of the deploy module, so no build checks it:\n{block}"
             );
         }
     }

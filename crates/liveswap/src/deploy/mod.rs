@@ -14,6 +14,30 @@
 //! - [`Probation`] (`probation`): rolls a new generation back by itself
 //!   when it panics too often soon after publish.
 //!
+//! The pipeline on one machine (the README shows the same lines):
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use liveswap::deploy::{IsolatedPreflight, Probation, ProbationPolicy, WatchOptions, Watcher};
+//! # use liveswap::{Preflight, Slot};
+//! # #[liveswap::interface(version = 1)]
+//! # pub trait Handles: Send + Sync { fn some_fn(&self, i: i64) -> String; }
+//! # fn golden() -> Preflight<dyn Handles> {
+//! #     Preflight::new(|v: &liveswap::Version<dyn Handles>| v.some_fn(7).map(drop).map_err(|e| e.to_string()))
+//! # }
+//! # let path = std::path::PathBuf::from("target/debug/libmy_plugin.so");
+//! let slot = Arc::new(Slot::<dyn Handles>::load(&path)?);
+//! let _watcher = Watcher::start(
+//!     Arc::clone(&slot),
+//!     WatchOptions::path(&path)
+//!         .preflight(golden())                          // in this process, before publish
+//!         .isolated(IsolatedPreflight::new("handles"))  // in a child process, before mapping
+//!         .on_event(|event| println!("{event:?}")),
+//! )?;
+//! let _probation = Probation::start(Arc::clone(&slot), ProbationPolicy::new(), |_| {})?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Costs: a watcher is three threads (notify's inotify reader, the
 //! debouncer, which wakes every half debounce interval, 1 ms by default, and the
 //! worker that attempts swaps), and one `stat` plus a 64-byte read per
