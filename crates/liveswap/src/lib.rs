@@ -172,10 +172,13 @@ mod manage;
 mod reaper;
 mod remote_error;
 mod slot;
+#[cfg(feature = "state")]
+pub mod state;
 mod stats;
 mod telemetry;
 mod verify;
 mod version;
+mod warm;
 
 pub use check::{Signer, TrustedKey};
 pub use descriptor::{
@@ -283,11 +286,13 @@ pub use load::store::{DEFAULT_MEMFD_MAX, Storage};
 pub use manage::{Inspection, ManagedSlot};
 pub use remote_error::RemoteError;
 pub use slot::{
-    DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader, Slot, SwapReport,
+    DEFAULT_MAX_STATE_SIZE, DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader,
+    Slot, SwapReport,
 };
 pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};
 pub use verify::mapped_files;
 pub use version::Version;
+pub use warm::{Snapshot, StateReport, WarmStart};
 
 // The derive and the attribute name the library `::liveswap`; inside the
 // library itself, that is this crate.
@@ -301,7 +306,7 @@ extern crate self as liveswap;
 pub mod __private {
     pub use crate::abi::alloc::{HostAllocator, RoutedAllocator};
     pub use crate::abi::host::{MessageSink, RawView, finish_call, finish_direct};
-    pub use crate::abi::plugin::{call_direct, call_shim, entry};
+    pub use crate::abi::plugin::{call_direct, call_shim, entry, entry_warm};
     pub use crate::abi::{
         CALL_OK, CALL_PANICKED, Direct, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED, ENTRY_OK,
         ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject,

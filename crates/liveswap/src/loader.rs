@@ -27,7 +27,10 @@ use libloading::os::unix::Library;
 
 use crate::abi::alloc::HOST_ALLOCATOR;
 use crate::abi::host::MessageSink;
-use crate::abi::{ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject};
+use crate::abi::{
+    ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject, STATE_COLD, STATE_FAILED,
+    STATE_NONE, STATE_RESTORED,
+};
 use crate::check::{Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
@@ -36,6 +39,7 @@ use crate::interface::Interface;
 use crate::load::image::{self, Ranges};
 use crate::load::open;
 use crate::load::store::{self, StorePolicy, Stored};
+use crate::warm::{self, Carry, HandoverSlot, Prior, StatePolicy, StateReport};
 
 /// Generations loaded by this process, all handles together. A plugin that
 /// creates a pthread key keeps one per loaded copy (and is never closed),
@@ -51,6 +55,16 @@ pub(crate) struct LoadPolicy {
     pub store: StorePolicy,
     /// Who may have written a plugin, and who must have signed it.
     pub trust: TrustPolicy,
+    /// The cap on state snapshots, and what a state failure does.
+    pub state: StatePolicy,
+}
+
+/// The version serving when a load starts: its instance, whose state the
+/// new one may restore, and its generation.
+#[derive(Clone, Copy)]
+pub(crate) struct Serving<'a> {
+    pub object: &'a RawObject,
+    pub generation: u64,
 }
 
 /// Time spent in each step of a load, and what the handshake warned of.
@@ -61,6 +75,10 @@ pub(crate) struct LoadInfo {
     pub load: Duration,
     pub warnings: Vec<String>,
     pub signer: Option<Signer>,
+    /// What became of the serving version's state.
+    pub state: StateReport,
+    /// The snapshot the new instance was restored from.
+    pub prior: Option<Prior>,
 }
 
 /// A loaded plugin: its instance, its library and its private copy.
@@ -70,6 +88,8 @@ pub(crate) struct Plugin {
     library: Library,
     pub image: Arc<Stored>,
     ranges: Ranges,
+    /// Once replaced: the snapshot carried from it, for its final merge.
+    pub handover: HandoverSlot,
 }
 
 // SAFETY: the instance is of a type the interface requires to be
@@ -153,6 +173,7 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
 pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
     policy: &LoadPolicy,
+    serving: Option<Serving<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
     let mut warnings: Vec<String> = policy.trust.check_path(source)?.into_iter().collect();
@@ -171,6 +192,8 @@ pub(crate) fn load<I: Interface + ?Sized>(
         Arc::new(stored),
         started.elapsed(),
         Some(&policy.trust),
+        policy.state,
+        serving,
     )?;
     warnings.append(&mut info.warnings);
     info.warnings = warnings;
@@ -184,6 +207,7 @@ pub(crate) fn reload<I: Interface + ?Sized>(
     kept: &Stored,
     source: &Path,
     policy: &LoadPolicy,
+    serving: Option<Serving<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
     let file = kept
@@ -199,16 +223,25 @@ pub(crate) fn reload<I: Interface + ?Sized>(
     .map_err(|e| copy_error(source, e))?;
     // The kept copy was checked and verified when it was first loaded, and
     // no name reaches it since: its signer is carried by the caller.
-    load_stored::<I>(source, Arc::new(stored), started.elapsed(), None)
+    load_stored::<I>(
+        source,
+        Arc::new(stored),
+        started.elapsed(),
+        None,
+        policy.state,
+        serving,
+    )
 }
 
 /// Checks the stored copy (its signature, when `trust` asks, and the
-/// handshake) and loads it.
+/// handshake), takes the serving version's state snapshot, and loads it.
 fn load_stored<I: Interface + ?Sized>(
     source: &Path,
     image: Arc<Stored>,
     copy: Duration,
     trust: Option<&TrustPolicy>,
+    state: StatePolicy,
+    serving: Option<Serving<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let mut info = LoadInfo {
         copy,
@@ -229,10 +262,18 @@ fn load_stored<I: Interface + ?Sized>(
     }
     info.warnings = checked.warnings;
 
+    // The file passed every check: only now is the serving version asked
+    // for its state, just before the new constructor runs.
+    let mut carry = match serving {
+        Some(s) => warm::take(s.object, s.generation, state, source)?,
+        None => Carry::default(),
+    };
     let started = Instant::now();
-    let result = open_and_construct(source, &image, &checked.section);
+    let result = open_and_construct(source, &image, &checked.section, &mut carry);
     info.load = started.elapsed();
     let (library, ranges, object) = result?;
+    info.state = carry.report;
+    info.prior = carry.prior;
     LOADED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
     Ok((
         Plugin {
@@ -241,6 +282,7 @@ fn load_stored<I: Interface + ?Sized>(
             library,
             image,
             ranges,
+            handover: HandoverSlot::default(),
         },
         info,
     ))
@@ -250,6 +292,7 @@ fn open_and_construct(
     source: &Path,
     image: &Stored,
     section: &[u8],
+    carry: &mut Carry,
 ) -> Result<(Library, Ranges, RawObject), Error> {
     // SAFETY: the handshake accepted the file: it was built by this compiler
     // for this target against this interface with `liveswap::export!`, whose
@@ -267,7 +310,7 @@ fn open_and_construct(
         message: with_causes(&e),
     })?;
     let ranges = image::find(&image.path).unwrap_or_default();
-    match construct(source, &library, section) {
+    match construct(source, &library, section, carry) {
         Ok(object) => Ok((library, ranges, object)),
         Err(e) => {
             let outcome = close(library, image, &ranges);
@@ -279,7 +322,12 @@ fn open_and_construct(
     }
 }
 
-fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObject, Error> {
+fn construct(
+    source: &Path,
+    library: &Library,
+    section: &[u8],
+    carry: &mut Carry,
+) -> Result<RawObject, Error> {
     // SAFETY: `EntryFn` is the type `liveswap::export!` gives the symbol; the
     // handshake established that the plugin was built with that macro by a
     // crate speaking this descriptor version.
@@ -299,14 +347,27 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             vtable: std::ptr::null(),
             drop: noop_drop,
             panics: std::ptr::null(),
+            schema: 0,
+            snapshot: None,
+            merge: None,
         },
         error: MessageSink::new(&mut message),
+        prior: carry
+            .prior
+            .as_ref()
+            .map_or(std::ptr::null(), |p| p.bytes.as_ptr()),
+        prior_len: carry.prior.as_ref().map_or(0, |p| p.bytes.len()),
+        prior_schema: carry.prior.as_ref().map_or(0, |p| p.schema),
+        has_prior: u32::from(carry.prior.is_some()),
+        cold_on_failure: u32::from(carry.cold_on_failure),
+        state: STATE_NONE,
     };
     // SAFETY: `call` is a valid `EntryCall` that lives across the call; the
     // entry point catches every panic of the plugin's constructor.
     let status = unsafe { entry(&mut call) };
     let object = call.object;
     let returned_section = call.section;
+    let state = call.state;
     // The section the running code returns must be the one the file
     // showed: otherwise the section and the code disagree.
     let returned = (!returned_section.is_null()).then(|| {
@@ -329,6 +390,16 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             found: "a different descriptor".into(),
         });
     }
+    if status != ENTRY_OK && state == STATE_FAILED {
+        let message = message.unwrap_or_default();
+        return Err(Error::Restore {
+            path: source.to_path_buf(),
+            schema: carry.prior.as_ref().map_or(0, |p| p.schema),
+            panicked: status == ENTRY_PANICKED,
+            message: message.message,
+            location: message.location,
+        });
+    }
     if status != ENTRY_OK {
         let message = message.unwrap_or_default();
         return Err(Error::ConstructorFailed {
@@ -337,6 +408,17 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             message: message.message,
             location: message.location,
         });
+    }
+    carry.report.to_schema = object.snapshot.is_some().then_some(object.schema);
+    carry.report.restored = state == STATE_RESTORED;
+    if state == STATE_COLD {
+        let message = message.unwrap_or_default();
+        tracing::warn!(path = %source.display(), reason = %message.message, "plugin state not restored: started cold");
+        carry.report.cold = Some(message.message);
+    }
+    if state != STATE_RESTORED {
+        // Not carried: nothing for the replaced version to merge later.
+        carry.prior = None;
     }
     Ok(object)
 }

@@ -19,9 +19,12 @@ use crate::loader::{self, LoadInfo, LoadPolicy, Plugin};
 use crate::reaper::{self, ReaperSender};
 use crate::stats::{Registry, Stats};
 use crate::version::Version;
+use crate::warm::{self, StatePolicy, StateReport};
 
 /// The default cap on replaced versions waiting to be unloaded.
 pub const DEFAULT_MAX_UNLOADING: usize = 16;
+/// The default cap on a plugin's state snapshot: 256 MiB.
+pub const DEFAULT_MAX_STATE_SIZE: usize = 256 << 20;
 /// How long a swap waits, by default, for room under that cap.
 pub const DEFAULT_UNLOAD_WAIT: Duration = Duration::from_secs(10);
 
@@ -34,6 +37,7 @@ pub struct Options {
     max_unloading: usize,
     unload_wait: Duration,
     trust: TrustPolicy,
+    state: StatePolicy,
 }
 
 impl Default for Options {
@@ -45,6 +49,10 @@ impl Default for Options {
             max_unloading: DEFAULT_MAX_UNLOADING,
             unload_wait: DEFAULT_UNLOAD_WAIT,
             trust: TrustPolicy::default(),
+            state: StatePolicy {
+                max_size: DEFAULT_MAX_STATE_SIZE,
+                cold_on_failure: false,
+            },
         }
     }
 }
@@ -116,6 +124,25 @@ impl Options {
         self
     }
 
+    /// Refuses a swap whose serving version's state snapshot (see
+    /// [`WarmStart`](crate::WarmStart)) is bigger than `bytes`
+    /// ([`Error::StateTooLarge`]). Checked once the snapshot is taken.
+    /// Default [`DEFAULT_MAX_STATE_SIZE`] (256 MiB).
+    pub fn max_state_size(mut self, bytes: usize) -> Self {
+        self.state.max_size = bytes;
+        self
+    }
+
+    /// When the serving version's state cannot be carried (its snapshot
+    /// fails, panics or is over [`max_state_size`](Self::max_state_size),
+    /// or the new version's restore fails or panics), start the new
+    /// version cold rather than refuse the swap;
+    /// [`SwapReport::state`] says why. Off by default.
+    pub fn cold_on_state_failure(mut self, cold: bool) -> Self {
+        self.state.cold_on_failure = cold;
+        self
+    }
+
     /// Whether plugins must be signed, and by which keys.
     pub fn trusted_key_ids(&self) -> Vec<&str> {
         self.trust.keys.iter().map(TrustedKey::id).collect()
@@ -152,6 +179,8 @@ pub struct SwapReport {
     pub warnings: Vec<String>,
     /// Who signed the plugin, when signatures are required.
     pub signer: Option<Signer>,
+    /// What became of the plugin's warm-start state.
+    pub state: StateReport,
 }
 
 impl SwapReport {
@@ -248,9 +277,10 @@ impl<I: Interface + ?Sized> Slot<I> {
             max_file_size: options.max_file_size,
             store: StorePolicy::new(options.memfd_max, dir),
             trust: options.trust.clone(),
+            state: options.state,
         };
         let registry = Arc::new(Registry::new(I::NAME));
-        let (mut plugin, info) = loader::load::<I>(path, &policy).inspect_err(|e| {
+        let (mut plugin, info) = loader::load::<I>(path, &policy, None).inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
         let (reaper_tx, reaper) = match reaper::spawn(Arc::clone(&registry)) {
@@ -393,7 +423,8 @@ impl<I: Interface + ?Sized> Slot<I> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         self.reserve()?;
-        match loader::load::<I>(path, &self.policy) {
+        let serving = self.current.load_full();
+        match loader::load::<I>(path, &self.policy, serving.serving()) {
             Ok((plugin, info)) => self.publish(ticket, plugin, info, path, None),
             Err(e) => {
                 self.registry.release();
@@ -439,7 +470,8 @@ impl<I: Interface + ?Sized> Slot<I> {
             return Err(Error::NoRollback);
         };
         self.reserve()?;
-        match loader::reload::<I>(&kept, &source, &self.policy) {
+        let serving = self.current.load_full();
+        match loader::reload::<I>(&kept, &source, &self.policy, serving.serving()) {
             Ok((plugin, info)) => self.publish(ticket, plugin, info, &source, Some(signer)),
             Err(e) => {
                 self.registry.release();
@@ -471,6 +503,12 @@ impl<I: Interface + ?Sized> Slot<I> {
                 by,
             });
         }
+        if let Err(e) = warm::check_fresh(info.prior.as_ref(), &self.current.load(), source) {
+            drop(control);
+            self.registry.release();
+            loader::discard(plugin);
+            return Err(e);
+        }
         if let Some(signer) = verified {
             info.signer = signer;
         }
@@ -486,6 +524,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             Arc::clone(&self.alive),
         ));
         let old = self.current.swap(Arc::clone(&version));
+        warm::hand_over(&old, &version, info.prior.take(), &self.current);
         let publish = started.elapsed();
         self.registry.published(
             generation,
@@ -509,6 +548,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             publish,
             warnings: info.warnings,
             signer: info.signer,
+            state: info.state,
         };
         drop(old);
         tracing::info!(
