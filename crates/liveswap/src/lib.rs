@@ -80,6 +80,16 @@
 //! - **Unloads keep up**: at most [`Options::max_unloading`] replaced
 //!   versions wait to unload; beyond that a swap waits, then fails with
 //!   [`Error::Backlog`].
+//! - **State can survive a swap** ([`WarmStart`], `export!(Trait => warm
+//!   Type)`): the serving version's snapshot, taken after the new file
+//!   passed every check, restores the new one, which migrates older
+//!   schemas in its own code; calls on the old version after the snapshot
+//!   are merged once it drains when the plugin implements
+//!   [`WarmStart::merge`]. A snapshot or restore that fails, panics or is
+//!   over [`Options::max_state_size`] refuses the swap and the old version
+//!   keeps its state (or, by [`Options::cold_on_state_failure`], the new
+//!   one starts cold, as [`SwapReport::state`] says). Tests:
+//!   `tests/warm_start.rs`; semantics in the `WarmStart` docs.
 //! - **fork**: a child may read and call; swapping there is
 //!   [`Error::Forked`], and dropping the handle there does nothing.
 //!
@@ -96,6 +106,13 @@
 //! process's RSS does not grow with the file's size. A copy up to 16 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
+//!
+//! Warm start adds nothing to a call. A swap of a plugin with state adds
+//! its snapshot and restore: with postcard, 1.2 ms and 0.5 ms for 1 MiB
+//! of `u64` counters, 146 ms and 102 ms for 100 MiB (BENCHMARKS.md,
+//! "Warm start"); the
+//! snapshot is held until the new version is built, and, when the plugin
+//! merges, until the replaced version drains.
 //!
 //! # The plugin contract
 //!

@@ -362,9 +362,14 @@ fn construct(
         cold_on_failure: u32::from(carry.cold_on_failure),
         state: STATE_NONE,
     };
-    // SAFETY: `call` is a valid `EntryCall` that lives across the call; the
-    // entry point catches every panic of the plugin's constructor.
+    let started = Instant::now();
+    // SAFETY: `call` is a valid `EntryCall` that lives across the call (its
+    // `prior` points into `carry`, which outlives it); the entry point
+    // catches every panic of the plugin's constructor.
     let status = unsafe { entry(&mut call) };
+    if carry.prior.is_some() {
+        carry.report.restore = started.elapsed();
+    }
     let object = call.object;
     let returned_section = call.section;
     let state = call.state;

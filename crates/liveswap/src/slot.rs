@@ -184,9 +184,9 @@ pub struct SwapReport {
 }
 
 impl SwapReport {
-    /// The whole swap.
+    /// The whole swap (with the state snapshot, when one was taken).
     pub fn total(&self) -> Duration {
-        self.copy + self.check + self.load + self.publish
+        self.copy + self.check + self.state.snapshot + self.load + self.publish
     }
 }
 

@@ -9,24 +9,6 @@
 //! [`WarmStart::restore`], which migrates them in its own code. Only bytes
 //! cross: the new build never sees the old build's types.
 //!
-//! What reaches the new version:
-//!
-//! - everything the old version did before its snapshot (`S1`);
-//! - calls that go on on the old version after `S1` (in flight, or started
-//!   before the new version was published): when the new version's type
-//!   sets [`WarmStart::MERGES`], once the old version has drained (in the
-//!   reaper, before its instance is dropped) the host takes a final
-//!   snapshot `S2` and hands `S1` and `S2` to the *serving* version's
-//!   [`WarmStart::merge`], which folds in the difference; without `MERGES`
-//!   these changes are not carried;
-//! - a failure anywhere (a snapshot that fails or panics, one over
-//!   [`Options::max_state_size`](crate::Options::max_state_size), a restore
-//!   that fails or panics) refuses the swap, and the old version keeps
-//!   serving with its state untouched (a snapshot only reads it); with
-//!   [`Options::cold_on_state_failure`](crate::Options::cold_on_state_failure)
-//!   the new version starts cold instead and the report says why. A merge
-//!   that fails at drain is logged and its difference is lost.
-//!
 //! The host side lives here too: taking `S1`, keeping it on the replaced
 //! version, and the final merge.
 
@@ -86,8 +68,33 @@ pub struct Snapshot<'a> {
 /// liveswap::export!(Counter => warm Hits);
 /// ```
 ///
-/// With the `state` feature, [`state::encode`](crate::state::encode) and
-/// [`state::decode`](crate::state::decode) do the serde part.
+/// With the `state` feature, `liveswap::state::encode` and
+/// `liveswap::state::decode` do the serde part.
+///
+/// What reaches the new version:
+///
+/// - everything the old version did before its snapshot (`S1`);
+/// - calls that go on on the old version after `S1` (in flight, or started
+///   before the new version was published): when the new version's type
+///   sets [`MERGES`](Self::MERGES), once the old version has drained (in the
+///   reaper, before its instance is dropped) the host takes a final
+///   snapshot `S2` and hands `S1` and `S2` to the *serving* version's
+///   [`merge`](Self::merge), which folds in the difference; without `MERGES`
+///   these changes are not carried;
+/// - a failure anywhere (a snapshot that fails or panics, one over
+///   [`Options::max_state_size`](crate::Options::max_state_size), a restore
+///   that fails or panics) refuses the swap, and the old version keeps
+///   serving with its state untouched (a snapshot only reads it); with
+///   [`Options::cold_on_state_failure`](crate::Options::cold_on_state_failure)
+///   the new version starts cold instead and the report says why. A merge
+///   that fails at drain is logged and its difference is lost.
+///
+///
+/// Rollback carries state the same way. A swap whose snapshot was taken
+/// from a version another swap replaced meanwhile is refused
+/// ([`Error::StateStale`](crate::Error::StateStale)), so that nothing is
+/// carried twice or skipped. Each of these lines is a test in
+/// `tests/warm_start.rs`.
 pub trait WarmStart: Sized + Send + Sync + 'static {
     /// The version of the snapshot's format. Bump it when the format
     /// changes, and teach [`restore`](Self::restore) to read the old one.
@@ -142,9 +149,12 @@ pub struct StateReport {
     pub to_schema: Option<u32>,
     /// The snapshot's size in bytes.
     pub bytes: usize,
-    /// How long the snapshot took (its restore is part of
-    /// [`SwapReport::load`](crate::SwapReport::load)).
+    /// How long the snapshot took.
     pub snapshot: Duration,
+    /// How long the new version's entry point took when it was given the
+    /// snapshot: its restore (decode and migration), part of
+    /// [`SwapReport::load`](crate::SwapReport::load).
+    pub restore: Duration,
     /// Whether the new version was restored from it.
     pub restored: bool,
     /// Why the new version started cold instead, under

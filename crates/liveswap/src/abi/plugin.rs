@@ -376,6 +376,11 @@ unsafe extern "C" fn merge_shim<T: WarmStart>(
 /// [`Error::ConstructorFailed`](crate::Error::ConstructorFailed). A panic in
 /// either is caught and reported the same way.
 ///
+/// `export!(Trait => warm Type)` (or `export!(Iface, warm Type)`) exports a
+/// type with state that survives swaps: it implements
+/// [`WarmStart`](crate::WarmStart), and the instance is built by
+/// `Type::restore` from the serving version's snapshot (or from nothing).
+///
 /// The macro emits the entry point, the descriptor section (with the
 /// interface's type table, computed at compile time) and the plugin's
 /// global allocator, which routes every allocation to the host's (so a
