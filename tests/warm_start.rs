@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use counter_api::{
-    Counter, FAULT_GARBAGE, FAULT_NONE, FAULT_RESTORE_PANICS, FAULT_SNAPSHOT_FAILS,
-    FAULT_SNAPSHOT_HUGE, FAULT_SNAPSHOT_PANICS,
+    Counter, FAULT_GARBAGE, FAULT_NONE, FAULT_RESTORE_PANICS, FAULT_SLOW_RESTORE,
+    FAULT_SNAPSHOT_FAILS, FAULT_SNAPSHOT_HUGE, FAULT_SNAPSHOT_PANICS,
 };
 use liveswap::{Error, Options, Slot, Version};
 use liveswap_tests::{REAP_TIMEOUT, fixture, mapped_under};
@@ -327,4 +327,41 @@ fn a_swap_to_a_build_without_state_drops_it_and_says_so() {
         (None, Some(1))
     );
     assert_eq!(count(&slot), 0, "restored from nothing");
+}
+
+#[test]
+fn a_swap_whose_snapshot_is_of_a_version_replaced_meanwhile_is_refused() {
+    let slot = Arc::new(load("counter-v1"));
+    hits(&slot, 4);
+    slot.current().set_fault(FAULT_SLOW_RESTORE).unwrap();
+    // The first swap snapshots generation 1 and restores for two seconds.
+    let first = {
+        let slot = Arc::clone(&slot);
+        thread::spawn(move || slot.swap(fixture("counter-v1")))
+    };
+    thread::sleep(std::time::Duration::from_millis(300));
+    // The second (a later call) snapshots generation 1 too, and finishes
+    // after the first has published generation 2.
+    let err = slot.swap(fixture("counter-v1")).unwrap_err();
+    let published = first.join().unwrap().unwrap();
+    assert_eq!(published.generation, 2);
+    assert!(
+        matches!(
+            err,
+            Error::StateStale {
+                taken_from: 1,
+                serving: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(count(&slot), 4, "carried once, by the swap that published");
+    slot.current().set_fault(FAULT_NONE).unwrap();
+    assert!(slot.wait_drained(REAP_TIMEOUT));
+    assert_eq!(
+        mapped_under(slot.copy_prefix()).len(),
+        1,
+        "the refused build is unmapped"
+    );
 }

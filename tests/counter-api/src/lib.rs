@@ -30,3 +30,5 @@ pub const FAULT_SNAPSHOT_HUGE: u32 = 3;
 pub const FAULT_RESTORE_PANICS: u32 = 4;
 /// The snapshot is garbage: no valid state.
 pub const FAULT_GARBAGE: u32 = 5;
+/// The restore of this state takes two seconds.
+pub const FAULT_SLOW_RESTORE: u32 = 6;
