@@ -55,6 +55,14 @@ fn schema_1_state_is_migrated_by_a_schema_2_build() {
     assert_eq!(slot.current().build().unwrap(), 2);
     assert_eq!(count(&slot), 7);
     assert_eq!(slot.current().label().unwrap(), "migrated from schema 1");
+    let history: Vec<_> = slot
+        .stats()
+        .generations
+        .iter()
+        .map(|g| (g.generation, g.state_schema, g.restored_from))
+        .collect();
+    assert!(history.contains(&(1, Some(1), None)), "{history:?}");
+    assert!(history.contains(&(2, Some(2), Some(1))), "{history:?}");
     hits(&slot, 1);
     slot.swap(fixture("counter-v2")).unwrap();
     assert_eq!(count(&slot), 8, "schema 2 to schema 2");

@@ -304,6 +304,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             Version::loaded_at(&version),
             info.signer,
         );
+        registry.record_state(1, Version::state_schema(&version), None);
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
         Ok(Slot {
             current: ManuallyDrop::new(Arc::new(ArcSwap::from_pointee(version))),
@@ -524,7 +525,6 @@ impl<I: Interface + ?Sized> Slot<I> {
             Arc::clone(&self.alive),
         ));
         let old = self.current.swap(Arc::clone(&version));
-        warm::hand_over(&old, &version, info.prior.take(), &self.current);
         let publish = started.elapsed();
         self.registry.published(
             generation,
@@ -532,6 +532,8 @@ impl<I: Interface + ?Sized> Slot<I> {
             Version::loaded_at(&version),
             info.signer.clone(),
         );
+        let prior = info.prior.take();
+        warm::published(&self.registry, &old, &version, prior, &self.current);
         let old_signer = self.registry.signer(Version::generation(&old));
         control.rollback = old
             .image()

@@ -48,6 +48,11 @@ pub struct GenerationInfo {
     pub state: State,
     /// Who signed it, when signatures are required.
     pub signer: Option<Signer>,
+    /// The schema of its warm-start state (`None`: it declares no state).
+    pub state_schema: Option<u32>,
+    /// The schema of the snapshot it was restored from (`None`: it started
+    /// from nothing, or cold).
+    pub restored_from: Option<u32>,
 }
 
 /// A snapshot of a handle's generations.
@@ -146,6 +151,8 @@ impl Registry {
                 loaded_at,
                 state: State::Current,
                 signer,
+                state_schema: None,
+                restored_from: None,
             },
         );
         drop(inner);
@@ -169,6 +176,15 @@ impl Registry {
     }
 
     /// Who signed `generation`, if it is still known.
+    /// Records a generation's state schema and the schema it was restored
+    /// from.
+    pub(crate) fn record_state(&self, generation: u64, schema: Option<u32>, from: Option<u32>) {
+        if let Some(g) = self.lock().generations.get_mut(&generation) {
+            g.state_schema = schema;
+            g.restored_from = from;
+        }
+    }
+
     pub(crate) fn signer(&self, generation: u64) -> Option<Signer> {
         self.lock()
             .generations

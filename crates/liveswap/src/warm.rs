@@ -24,6 +24,7 @@ use crate::abi::{CALL_OK, CALL_PANICKED, MergeFn, Message, RawObject};
 use crate::error::Error;
 use crate::interface::Interface;
 use crate::remote_error::RemoteError;
+use crate::stats::Registry;
 use crate::version::Version;
 
 /// A state snapshot as it crosses: the schema it was written with and its
@@ -325,14 +326,21 @@ pub(crate) fn check_fresh<I: Interface + ?Sized>(
     }
 }
 
-/// After a publish: when the new version merges, the replaced one keeps
-/// the snapshot carried from it, for its final merge at drain.
-pub(crate) fn hand_over<I: Interface + ?Sized>(
+/// After a publish: records the new generation's schemas, and, when the
+/// new version merges, the replaced one keeps the snapshot carried from
+/// it, for its final merge at drain.
+pub(crate) fn published<I: Interface + ?Sized>(
+    registry: &Registry,
     replaced: &Version<I>,
     new: &Version<I>,
     prior: Option<Prior>,
     slot: &Arc<ArcSwap<Version<I>>>,
 ) {
+    registry.record_state(
+        Version::generation(new),
+        Version::state_schema(new),
+        prior.as_ref().map(|p| p.schema),
+    );
     let merges = new.object().is_some_and(|o| o.merge.is_some());
     if let (true, Some(base), Some(handover)) = (merges, prior, replaced.handover()) {
         *handover.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handover {

@@ -458,6 +458,8 @@ fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
                 "loaded_at_unix": loaded_at,
                 "state": state,
                 "reason": reason,
+                "state_schema": g.state_schema,
+                "restored_from": g.restored_from,
             })
         })
         .collect();
