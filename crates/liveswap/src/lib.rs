@@ -108,8 +108,8 @@
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! Warm start adds nothing to a call. A swap of a plugin with state adds
-//! its snapshot and restore: with postcard, 1.2 ms and 0.5 ms for 1 MiB
-//! of `u64` counters, 146 ms and 102 ms for 100 MiB (BENCHMARKS.md,
+//! its snapshot and restore: with postcard, 1.3 ms each for 1 MiB of
+//! `u64` counters, 119 ms and 82 ms for 100 MiB (BENCHMARKS.md,
 //! "Warm start"); the
 //! snapshot is held until the new version is built, and, when the plugin
 //! merges, until the replaced version drains.

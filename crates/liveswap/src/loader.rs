@@ -68,7 +68,7 @@ pub(crate) struct Serving<'a> {
 }
 
 /// Time spent in each step of a load, and what the handshake warned of.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct LoadInfo {
     pub copy: Duration,
     pub check: Duration,

@@ -171,12 +171,12 @@ pub(crate) struct StatePolicy {
 }
 
 /// A snapshot taken from the serving version for the next one.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Prior {
     /// The generation it was taken from.
     pub generation: u64,
     pub schema: u32,
-    pub bytes: Arc<[u8]>,
+    pub bytes: Vec<u8>,
 }
 
 /// What the loader is given for one load: the snapshot (if any) and the
@@ -244,7 +244,7 @@ pub(crate) fn take(
             carry.prior = Some(Prior {
                 generation,
                 schema: object.schema,
-                bytes: bytes.into(),
+                bytes,
             });
             return Ok(carry);
         }
@@ -316,12 +316,21 @@ pub(crate) fn check_fresh<I: Interface + ?Sized>(
     serving: &Version<I>,
     path: &Path,
 ) -> Result<(), Error> {
+    let now = Version::generation(serving);
     match prior {
-        Some(prior) if prior.generation != Version::generation(serving) => Err(Error::StateStale {
-            path: path.to_path_buf(),
-            taken_from: prior.generation,
-            serving: Version::generation(serving),
-        }),
+        Some(prior) if prior.generation != now => {
+            tracing::warn!(
+                path = %path.display(),
+                taken_from = prior.generation,
+                serving = now,
+                "plugin swap refused: its state snapshot is of a version replaced meanwhile"
+            );
+            Err(Error::StateStale {
+                path: path.to_path_buf(),
+                taken_from: prior.generation,
+                serving: now,
+            })
+        }
         _ => Ok(()),
     }
 }
