@@ -215,6 +215,8 @@ fn snapshot_of(object: &RawObject) -> Option<Result<Vec<u8>, Failure>> {
     Some(if status == CALL_OK {
         Ok(out)
     } else {
+        // The shim assigns `out` only on success; on failure it is still
+        // the empty vector, but nothing is gained by trusting that.
         std::mem::forget(out);
         Err(failure(status, message))
     })

@@ -490,6 +490,12 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("generation 2 now serving (was 1)"), "{out}");
+    let (code, out) = ctl(&ctl_bin, &socket, &["status"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("[state schema 1, restored from schema 1]"),
+        "the history shows the state carried: {out}"
+    );
     let tick = demo.expect_busy_tick(2);
     assert!(tick.contains("Adding to 100: 107"), "{tick}");
 
