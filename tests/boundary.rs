@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use liveswap::{Error, Slot};
-use liveswap_tests::{build_alone, fixture, marker_path};
+use liveswap_tests::{build_alone, build_with_profile, fixture, marker_path};
 use rules_api::{Action, Rules, request};
 
 /// The rules plugin's load-time constructor writes one marker for the
@@ -152,4 +152,26 @@ fn the_types_crate_at_another_version_is_refused_naming_both_versions() {
         "method `check`, argument 1: `rules_api::Request` comes from rules_api 1.0.0 in the \
          host, rules_api 1.1.0 in the plugin"
     );
+}
+
+/// Slow (a release build with LTO of the library and its dependencies), so
+/// `.ci/run` runs it on its own: `cargo test -p liveswap-tests --test
+/// boundary -- --ignored`.
+#[test]
+#[ignore = "builds the library with LTO; run by .ci/run"]
+fn a_plugin_built_with_lto_and_strip_keeps_its_descriptor_and_loads() {
+    let _turn = one_at_a_time();
+    let plugin = build_with_profile("rules-plugin", "lto-strip");
+    let baseline = fixture("rules-plugin");
+    // Same types, same table: only the build profile differs.
+    assert_eq!(
+        section(&plugin)[liveswap::DESCRIPTOR_SIZE..],
+        section(&baseline)[liveswap::DESCRIPTOR_SIZE..]
+    );
+    let slot = Slot::<dyn Rules>::load(&baseline).unwrap();
+    let report = slot.swap(&plugin).expect("an LTO, stripped plugin loads");
+    assert_eq!(report.generation, 2);
+    let verdict = slot.current().check(&request("lto", 80)).unwrap();
+    assert_eq!(verdict.action, Action::Block);
+    let _ = std::fs::remove_file(marker_path("rules-plugin"));
 }

@@ -91,6 +91,44 @@ fn swap_then_rollback_through_the_socket() {
 }
 
 #[test]
+fn history_lists_each_attempt_with_its_trigger_outcome_and_hash() {
+    let f = serve(ControlOptions::new());
+    let mut c = Client::connect(&f.socket);
+    f.slot.swap(fixture("greeter-v2")).unwrap();
+    c.send(json!({"v": 1, "cmd": "swap", "path": fixture("calc")}));
+    c.send(json!({"v": 1, "cmd": "rollback"}));
+    let reply = c.send(json!({"v": 1, "cmd": "history"}));
+    let attempts = reply["result"]["attempts"].as_array().unwrap();
+    let summary: Vec<(&str, &str)> = attempts
+        .iter()
+        .map(|a| {
+            (
+                a["trigger"].as_str().unwrap(),
+                a["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("api", "published"),
+            ("api", "published"),
+            ("control", "refused"),
+            ("control", "published"),
+        ],
+        "{reply}"
+    );
+    assert_eq!(attempts[1]["content_hash"].as_str().unwrap().len(), 64);
+    assert!(
+        attempts[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("libcalc.so")
+    );
+    assert!(attempts[1]["steps_ms"]["total"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
 fn a_refused_swap_is_a_refused_reply_and_the_old_version_serves() {
     let f = serve(ControlOptions::new());
     let mut c = Client::connect(&f.socket);

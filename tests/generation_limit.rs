@@ -112,5 +112,8 @@ fn main() {
         if failed == 0 { "ok" } else { "FAILED" },
         4 - failed
     );
+    // Unload the last generation and remove the private copies before
+    // leaving: `exit` runs no destructors.
+    drop(hs);
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }

@@ -64,6 +64,48 @@ fn deleting_the_source_while_loaded_is_harmless() {
 }
 
 #[test]
+fn overwriting_and_truncating_the_source_in_place_while_loaded_is_harmless() {
+    // Each load maps a private copy, so writing into the source file (the
+    // same inode: `cp` over it, a linker writing in place, a truncation)
+    // never touches mapped code.
+    use std::os::unix::fs::MetadataExt;
+    let dir = plugin_dir();
+    let path = dir.path().join("libgreeter.so");
+    install("greeter-v1", &path);
+    let inode = fs::metadata(&path).unwrap().ino();
+    let hs = Slot::<Greeter>::load(&path).unwrap();
+    let guard = hs.current();
+
+    fs::copy(fixture("greeter-v2"), &path).unwrap();
+    assert_eq!(
+        fs::metadata(&path).unwrap().ino(),
+        inode,
+        "written in place"
+    );
+    assert_eq!(guard.answer(1), 2, "the loaded build keeps answering");
+    assert_eq!(hs.current().answer(1), 2);
+
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().ino(), inode);
+    assert_eq!(guard.answer(1), 2, "truncating the source changes nothing");
+    assert!(
+        hs.swap(&path).is_err(),
+        "an empty source is refused, and generation 1 keeps serving"
+    );
+    assert_eq!(hs.current().answer(1), 2);
+
+    fs::copy(fixture("greeter-v2"), &path).unwrap();
+    drop(guard);
+    hs.swap(&path).unwrap();
+    assert_eq!(hs.current().build(), 2, "a rebuild in place swaps in");
+}
+
+#[test]
 fn guard_taken_before_a_swap_keeps_the_old_version_mapped_until_it_drops() {
     let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let old = hs.current();

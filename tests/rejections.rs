@@ -94,6 +94,71 @@ fn cut(s: &Serving, num: usize, den: usize) -> PathBuf {
     s.file(&format!("cut-{num}-{den}.so"), &bytes[..at])
 }
 
+/// A refusal as not a shared object whose reason contains `text`.
+fn says(err: &Error, text: &str) -> bool {
+    matches!(err, Error::NotSharedObject { reason, .. } if reason.contains(text))
+}
+
+/// A real `.rlib` (an ar archive), as cargo left it beside the fixtures.
+fn fixture_rlib() -> PathBuf {
+    let deps = liveswap_tests::fixtures_dir().join("deps");
+    fs::read_dir(&deps)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("libfixture_api-") && name.ends_with(".rlib")
+        })
+        .expect("cargo built fixture-api as an .rlib")
+}
+
+/// Offsets in the ELF header (the same in 32- and 64-bit files).
+const E_TYPE: usize = 16;
+const E_MACHINE: usize = 18;
+const ET_REL: u16 = 1;
+const ET_EXEC: u16 = 2;
+
+/// A real plugin's bytes with one 16-bit field of its ELF header changed,
+/// in the file's own byte order.
+fn elf_header_edit(offset: usize, value: u16) -> Vec<u8> {
+    let mut bytes = fs::read(fixture("greeter-v2")).unwrap();
+    let value = if bytes[5] == 2 {
+        value.to_be_bytes()
+    } else {
+        value.to_le_bytes()
+    };
+    bytes[offset..offset + 2].copy_from_slice(&value);
+    bytes
+}
+
+/// The architecture the fixtures (and this process) are built for.
+fn fixture_architecture() -> object::Architecture {
+    use object::Object;
+    object::File::parse(&*fs::read(fixture("greeter-v2")).unwrap())
+        .unwrap()
+        .architecture()
+}
+
+/// An ELF machine other than this one's: AArch64 on any other host,
+/// x86-64 on AArch64.
+fn other_machine() -> u16 {
+    const EM_X86_64: u16 = 62;
+    const EM_AARCH64: u16 = 183;
+    if fixture_architecture() == object::Architecture::Aarch64 {
+        EM_X86_64
+    } else {
+        EM_AARCH64
+    }
+}
+
+fn other_architecture() -> object::Architecture {
+    if other_machine() == 62 {
+        object::Architecture::X86_64
+    } else {
+        object::Architecture::Aarch64
+    }
+}
+
 fn is_field(err: &Error, want: &str) -> bool {
     matches!(err, Error::DescriptorMismatch { field, .. } if *field == want)
 }
@@ -134,12 +199,22 @@ const CORPUS: &[(&str, Make, Expect)] = &[
     (
         "empty file",
         |s| s.file("empty.so", b""),
-        |e| matches!(e, Error::NotSharedObject { .. }),
+        |e| says(e, "the file is empty"),
     ),
     (
         "text file",
         |s| s.file("notes.so", b"this is not a plugin\n"),
-        |e| matches!(e, Error::NotSharedObject { .. }),
+        |e| {
+            says(
+                e,
+                "it is a text file; build the plugin crate with crate-type = [\"cdylib\"]",
+            )
+        },
+    ),
+    (
+        "an .rlib (ar archive)",
+        |s| s.file("libfixture_api.rlib", &fs::read(fixture_rlib()).unwrap()),
+        |e| says(e, "it is an ar archive (an .rlib"),
     ),
     (
         "truncated to 64 bytes",
@@ -179,24 +254,26 @@ const CORPUS: &[(&str, Make, Expect)] = &[
     (
         "ELF for another architecture",
         |s| {
-            use object::{Architecture, BinaryFormat, Endianness, write::Object};
-            let elf = Object::new(BinaryFormat::Elf, Architecture::Aarch64, Endianness::Little)
-                .write()
-                .unwrap();
-            s.file("arm64.so", &elf)
+            s.file(
+                "other-arch.so",
+                &elf_header_edit(E_MACHINE, other_machine()),
+            )
         },
-        |e| matches!(e, Error::WrongArchitecture { expected, found, .. } if expected == "X86_64" && found == "Aarch64"),
+        |e| {
+            matches!(e, Error::WrongArchitecture { expected, found, .. }
+                if *expected == format!("{:?}", fixture_architecture())
+                    && *found == format!("{:?}", other_architecture()))
+        },
     ),
     (
-        "ELF relocatable object, not a shared object",
-        |s| {
-            use object::{Architecture, BinaryFormat, Endianness, write::Object};
-            let elf = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little)
-                .write()
-                .unwrap();
-            s.file("object.o", &elf)
-        },
-        |e| matches!(e, Error::NotSharedObject { .. }),
+        "ELF relocatable object (a static object), not a shared object",
+        |s| s.file("object.o", &elf_header_edit(E_TYPE, ET_REL)),
+        |e| says(e, "it is an ELF relocatable object"),
+    ),
+    (
+        "ELF executable, not a shared object",
+        |s| s.file("program", &elf_header_edit(E_TYPE, ET_EXEC)),
+        |e| says(e, "it is an ELF executable"),
     ),
     (
         "system library (libc)",
@@ -245,7 +322,8 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         "future descriptor version",
         |s| {
             descriptor_edit(s, "future.so", |d| {
-                d[at!(descriptor_version)..][..4].copy_from_slice(&3u32.to_ne_bytes())
+                d[at!(descriptor_version)..][..4]
+                    .copy_from_slice(&(liveswap::DESCRIPTOR_VERSION + 1).to_ne_bytes())
             })
         },
         |e| is_field(e, "descriptor version"),
@@ -404,64 +482,89 @@ fn assert_permission_denied(err: &Error) {
     );
 }
 
+/// Drops, for the calling thread only, the capabilities that let root read
+/// through permission bits (`CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`).
+/// Linux keeps capabilities per thread, and the raw `capset` system call
+/// changes only the caller's; other threads of the process keep theirs.
+fn drop_read_override_on_this_thread() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const DAC: u32 = (1 << 1) | (1 << 2); // CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget with a version-3 header and room for its two data
+    // structs; pid 0 is the calling thread.
+    let got = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    assert_eq!(got, 0, "capget: {}", std::io::Error::last_os_error());
+    data[0].effective &= !DAC;
+    data[0].permitted &= !DAC;
+    // SAFETY: as above; only lowers this thread's own capabilities.
+    let set = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
+}
+
 #[test]
 fn a_path_without_read_permission_is_unreadable() {
     let s = serving();
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let locked = dir.path().join("locked.so");
+    let locked = s.dir.path().join("locked.so");
     fs::copy(fixture("greeter-v2"), &locked).unwrap();
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert_permission_denied(&s.refuse(&locked));
-        return;
-    }
-    // Root reads through permission bits: ask a child process running as
-    // `nobody` to do the swap (see `unreadable_as_another_user`).
-    drop(s);
-    let serving_copy = dir.path().join("serving.so");
-    fs::copy(fixture("greeter-v1"), &serving_copy).unwrap();
-    fs::set_permissions(&serving_copy, fs::Permissions::from_mode(0o644)).unwrap();
-    use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "unreadable_as_another_user",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("LIVESWAP_TEST_SERVING", &serving_copy)
-        .env("LIVESWAP_TEST_LOCKED", &locked)
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("refused as unreadable"),
-        "child as nobody: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Run by `a_path_without_read_permission_is_unreadable` in a child process
-/// as another user; does nothing when run any other way.
-#[test]
-#[ignore = "runs as a child of a_path_without_read_permission_is_unreadable"]
-fn unreadable_as_another_user() {
-    let (Some(serving), Some(locked)) = (
-        std::env::var_os("LIVESWAP_TEST_SERVING"),
-        std::env::var_os("LIVESWAP_TEST_LOCKED"),
-    ) else {
-        return;
-    };
-    let hs = Slot::<Greeter>::load(&serving).unwrap();
-    let err = hs.swap(&locked).unwrap_err();
+    // Root reads through permission bits; a thread without the capabilities
+    // that allow it reads as any other user would (and a non-root user has
+    // none of them to drop). No other user and no other process is needed,
+    // so this works wherever the tests run.
+    let err = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                drop_read_override_on_this_thread();
+                s.refuse(&locked)
+            })
+            .join()
+            .unwrap()
+    });
     assert_permission_denied(&err);
     assert!(err.to_string().contains("locked.so"), "{err}");
-    assert_eq!(hs.current().answer(1), 2);
-    println!("refused as unreadable: {err}");
+}
+
+#[test]
+fn a_missing_relative_path_names_the_directory_it_was_relative_to() {
+    let s = serving();
+    let err = s.refuse(Path::new("no-such-dir/libmissing.so"));
+    let cwd = std::env::current_dir().unwrap();
+    assert!(
+        matches!(&err, Error::NotFound { relative_to: Some(dir), .. } if *dir == cwd),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("relative to {}", cwd.display())),
+        "{err}"
+    );
+    let absolute = s.refuse(&s.dir.path().join("missing.so"));
+    assert!(
+        matches!(
+            absolute,
+            Error::NotFound {
+                relative_to: None,
+                ..
+            }
+        ),
+        "an absolute path needs no directory: {absolute:?}"
+    );
 }
 
 #[test]

@@ -70,6 +70,28 @@ fn schema_1_state_is_migrated_by_a_schema_2_build() {
 }
 
 #[test]
+fn the_history_records_each_attempts_state_schemas() {
+    let slot = load("counter-v1");
+    hits(&slot, 3);
+    slot.swap(fixture("counter-v2")).unwrap();
+    let refused = slot.swap(fixture("calc"));
+    assert!(refused.is_err());
+    let schemas: Vec<_> = slot
+        .history()
+        .iter()
+        .map(|a| (a.outcome.as_str(), a.state_schema, a.restored_from))
+        .collect();
+    assert_eq!(
+        schemas,
+        [
+            ("published", Some(1), None),
+            ("published", Some(2), Some(1)),
+            ("refused", None, None),
+        ]
+    );
+}
+
+#[test]
 fn a_build_that_cannot_read_the_serving_schema_is_refused_and_the_old_keeps_its_state() {
     let slot = load("counter-v1");
     slot.swap(fixture("counter-v2")).unwrap();

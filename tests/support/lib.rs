@@ -20,68 +20,94 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The target directory this test binary was built into
+/// (`<target>/<profile>/deps/<test>`), wherever it is: `target/` or
+/// `CARGO_TARGET_DIR`.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.ancestors()
+        .find(|dir| dir.file_name().is_some_and(|n| n == "deps"))
+        .and_then(|deps| deps.parent()?.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Where every plugin the tests build goes, fixtures and the demo's test
+/// copies alike, so that they share one build of `liveswap` and its
+/// dependencies.
+pub fn plugin_target_dir() -> PathBuf {
+    target_dir().join("fixtures")
+}
+
+/// The cargo profile of this test binary: `dev`, or `release` for the soak
+/// runs.
+fn test_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    }
+}
+
+/// Builds the plugin crate(s) of `manifest` (plus `args`) with cargo into
+/// [`plugin_target_dir`], in the profile of this test binary, and returns
+/// the directory that holds the `.so` files.
+pub fn build_plugins(manifest: &Path, args: &[&str]) -> PathBuf {
+    build_plugins_with_profile(manifest, args, test_profile())
+}
+
+/// [`build_plugins`] with a cargo profile of the manifest's workspace
+/// (`dev`, `release`, `lto-strip`).
+pub fn build_plugins_with_profile(manifest: &Path, args: &[&str], profile: &str) -> PathBuf {
+    let target = plugin_target_dir();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .arg("build")
+        .args(["--profile", profile])
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .args(args)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("run cargo to build plugins");
+    assert!(
+        out.status.success(),
+        "building {} {args:?} failed:\n{}",
+        manifest.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.join(if profile == "dev" { "debug" } else { profile })
+}
+
 /// Builds every fixture plugin (once per process) and returns the directory
 /// holding the `.so` files. Tests built in release (the soak runs) get
 /// release plugins.
 pub fn fixtures_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = workspace_root();
-        let target = root.join("target").join("fixtures");
-        let release = !cfg!(debug_assertions);
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .arg("build")
-            .args(release.then_some("--release"))
-            .arg("--quiet")
-            .arg("--manifest-path")
-            .arg(root.join("tests/fixtures/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .expect("run cargo to build the fixture plugins");
-        assert!(
-            out.status.success(),
-            "building the fixture plugins failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join(if release { "release" } else { "debug" })
-    })
+    DIR.get_or_init(|| build_plugins(&workspace_root().join("tests/fixtures/Cargo.toml"), &[]))
 }
 
 /// Builds the fixture package `package` on its own (`cargo build -p`), so
 /// that the features it asks of its dependencies are not unified with any
 /// other package's, and returns its `.so`.
 pub fn build_alone(package: &str) -> PathBuf {
-    let root = workspace_root();
-    let target = root.join("target").join("fixtures");
-    let release = !cfg!(debug_assertions);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .arg("build")
-        .args(release.then_some("--release"))
-        .arg("--quiet")
-        .arg("--manifest-path")
-        .arg(root.join("tests/fixtures/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .args(["-p", package])
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .expect("run cargo to build a fixture plugin");
-    assert!(
-        out.status.success(),
-        "building fixture {package} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target
-        .join(if release { "release" } else { "debug" })
-        .join(format!("lib{}.so", package.replace('-', "_")))
+    build_with_profile(package, test_profile())
+}
+
+/// [`build_alone`] with a profile of the fixtures workspace (`dev`,
+/// `release`, `lto-strip`).
+pub fn build_with_profile(package: &str, profile: &str) -> PathBuf {
+    build_plugins_with_profile(
+        &workspace_root().join("tests/fixtures/Cargo.toml"),
+        &["-p", package],
+        profile,
+    )
+    .join(format!("lib{}.so", package.replace('-', "_")))
 }
 
 /// The built `.so` of fixture `name` (e.g. `"greeter-v1"`).

@@ -17,13 +17,15 @@ pub mod soak;
 pub mod state;
 pub mod storm;
 pub mod swaps;
+pub mod watch;
 
 /// The bench plugin through hot-lib-reloader: every call takes its
 /// `RwLock` read lock and looks the symbol up (what its macro generates).
-/// It watches `target/release/libliveswap_bench_plugin.so`.
+/// It watches `libliveswap_bench_plugin.so` in the release directory of
+/// the target directory this binary was built into.
 #[hot_lib_reloader::hot_module(
     dylib = "liveswap_bench_plugin",
-    lib_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/release"),
+    lib_dir = crate::plugins::release_dir(),
     file_watch_debounce = 10
 )]
 pub mod hot_adder {

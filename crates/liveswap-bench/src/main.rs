@@ -1,25 +1,78 @@
 //! `liveswap-bench`: every measurement side by side, in one run.
 //!
-//! `cargo run --release -p liveswap-bench -- --quick` (under 3 minutes) or
-//! without `--quick` for the full run; `--json` adds one JSON object as the
-//! last line. See BENCHMARKS.md for what the figures mean.
+//! `cargo run --release -p liveswap-bench -- --quick` for a short run, or
+//! without `--quick` for the full run (BENCHMARKS.md says how long each
+//! took); `--json` adds one JSON object as the last line. See BENCHMARKS.md
+//! for what the figures mean.
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use liveswap_bench::{big_files, plugins, read_path, soak, state, storm, swaps};
+use liveswap_bench::{big_files, plugins, read_path, soak, state, storm, swaps, watch};
 use liveswap_demo_types::Handles;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
 #[command(about = "Side-by-side measurements of liveswap")]
 struct Args {
-    /// A shorter run of everything (under 3 minutes)
+    /// A shorter run of everything (BENCHMARKS.md says how long it took)
     #[arg(long)]
     quick: bool,
     /// Print one JSON object with every figure as the last line
     #[arg(long)]
     json: bool,
+    /// Only the watcher's rename-to-serve latency beside hot-lib-reloader's
+    #[arg(long)]
+    only_watch: bool,
+}
+
+/// Builds renamed into place for the watch latency (as many in a quick
+/// run: the figure is a p99 over them).
+const WATCH_BUILDS: usize = 50;
+
+/// The watcher's rename-to-first-call latency and hot-lib-reloader's
+/// change-to-reload latency, both in ms (p50, p99), over `WATCH_BUILDS`.
+fn watch_section(p: &plugins::Plugins) -> Result<serde_json::Value, String> {
+    eprintln!("watch to serve...");
+    let ours = watch::watch_to_serve(&p.bench, WATCH_BUILDS)?;
+    let theirs = swaps::hot_lib_reloader(&p.bench, WATCH_BUILDS);
+    let (hlr_p50, hlr_p99) = match &theirs {
+        Ok(r) => (r.noticed.p50_us / 1e3, r.noticed.p99_us / 1e3),
+        Err(_) => (f64::NAN, f64::NAN),
+    };
+    println!("\n## From a build landing to serving it (ms, over {WATCH_BUILDS} builds)\n");
+    println!("| watcher | p50 | p99 |");
+    println!("|---|---:|---:|");
+    println!(
+        "| liveswap `deploy::Watcher`: rename into place -> first call on the new build | {:.2} | {:.2} |",
+        ours.latency.p50_us / 1e3,
+        ours.latency.p99_us / 1e3
+    );
+    println!(
+        "| of which the swap itself (copy, checks, hash, load, publish) | {:.2} | {:.2} |",
+        ours.swap.p50_us / 1e3,
+        ours.swap.p99_us / 1e3
+    );
+    match &theirs {
+        Ok(_) => println!(
+            "| hot-lib-reloader: write -> `update()` reloads (its watcher, 10 ms debounce) | {hlr_p50:.2} | {hlr_p99:.2} |"
+        ),
+        Err(e) => println!("| hot-lib-reloader | not measured: {e} | |"),
+    }
+    let met = ours.latency.p50_us / 1e3 <= hlr_p50;
+    println!(
+        "\ntarget: watch-to-serve p50 <= hot-lib-reloader's: {}",
+        if met { "met" } else { "**missed**" }
+    );
+    Ok(json!({
+        "watch_to_serve_p50_ms": ours.latency.p50_us / 1e3,
+        "watch_to_serve_p99_ms": ours.latency.p99_us / 1e3,
+        "watch_swap_p50_ms": ours.swap.p50_us / 1e3,
+        "hot_lib_reloader_watch_p50_ms": hlr_p50,
+        "hot_lib_reloader_watch_p99_ms": hlr_p99,
+        "watch_builds": ours.builds,
+        "watch_target_met": met,
+    }))
 }
 
 struct Plan {
@@ -91,6 +144,13 @@ fn run(args: Args) -> Result<(), String> {
     }
     eprintln!("building the plugins...");
     let p = plugins::build()?;
+    if args.only_watch {
+        let figures = watch_section(&p)?;
+        if args.json {
+            println!("{figures}");
+        }
+        return Ok(());
+    }
 
     eprintln!("read path...");
     let (subjects, _keeper) = read_path::Subjects::load(&p.bench)?;
@@ -116,6 +176,8 @@ fn run(args: Args) -> Result<(), String> {
     let swap_release = swaps::liveswap::<dyn Handles>(&p.demo_release, plan.swaps)?;
     let swap_bench = swaps::liveswap::<dyn liveswap_bench_api::Adder>(&p.bench, plan.swaps)?;
     let hlr_reload = swaps::hot_lib_reloader(&p.bench, plan.reloads);
+
+    let watched = watch_section(&p)?;
 
     eprintln!("callers during a swap storm...");
     let every = Some(Duration::from_millis(10));
@@ -425,6 +487,11 @@ fn run(args: Args) -> Result<(), String> {
             "big_swap_peak_rss_mb": big.peak_rss_mb,
             "targets_met": targets.iter().map(|t| (t.name.to_string(), json!(t.met()))).collect::<serde_json::Map<_, _>>(),
             "ratios": ratios,
+            "watch_to_serve_p50_ms": watched["watch_to_serve_p50_ms"],
+            "watch_to_serve_p99_ms": watched["watch_to_serve_p99_ms"],
+            "hot_lib_reloader_watch_p50_ms": watched["hot_lib_reloader_watch_p50_ms"],
+            "hot_lib_reloader_watch_p99_ms": watched["hot_lib_reloader_watch_p99_ms"],
+            "watch_target_met": watched["watch_target_met"],
         });
         println!("{out}");
     }

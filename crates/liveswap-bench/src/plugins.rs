@@ -22,11 +22,37 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The target directory this binary was built into (`target/` or
+/// `CARGO_TARGET_DIR`), read from its own path: `<target>/<profile>/<bin>`,
+/// or `<target>/<profile>/deps/<bench>` under `cargo bench`. The plugins are
+/// built there and looked for there.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().ok();
+    let profile_dir = exe.as_deref().and_then(Path::parent).map(|dir| {
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.parent().unwrap_or(dir)
+        } else {
+            dir
+        }
+    });
+    profile_dir
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Where release plugins land.
+pub fn release_dir() -> PathBuf {
+    target_dir().join("release")
+}
+
 fn cargo_build(release: bool, packages: &[&str]) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
         .arg("--quiet")
+        .arg("--target-dir")
+        .arg(target_dir())
         .current_dir(workspace_root());
     if release {
         cmd.arg("--release");
@@ -57,7 +83,7 @@ pub fn build() -> Result<Plugins, String> {
         ],
     )?;
     cargo_build(false, &["liveswap-demo-plugin"])?;
-    let target = workspace_root().join("target");
+    let target = target_dir();
     let plugins = Plugins {
         bench: target.join("release/libliveswap_bench_plugin.so"),
         state: target.join("release/libliveswap_bench_state_plugin.so"),
@@ -95,4 +121,27 @@ pub fn tagged(path: &Path, tag: u8) -> Result<Vec<u8>, String> {
     }
     bytes[(offset + size - 1) as usize] = tag;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_dir;
+
+    #[test]
+    fn the_target_dir_is_the_one_this_binary_was_built_into() {
+        // `<target>/debug/deps/<test>`, wherever CARGO_TARGET_DIR put it.
+        let exe = std::env::current_exe().unwrap();
+        let target = target_dir();
+        assert!(
+            exe.starts_with(&target),
+            "{} in {}",
+            exe.display(),
+            target.display()
+        );
+        assert!(target.join("debug").is_dir() || target.join("release").is_dir());
+        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+            let dir = std::path::Path::new(&dir).canonicalize().unwrap();
+            assert_eq!(target.canonicalize().unwrap(), dir);
+        }
+    }
 }

@@ -10,10 +10,16 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The path does not exist.
-    #[error("plugin {path}: no such file")]
+    #[error(
+        "plugin {path}: no such file{}",
+        relative_to.as_ref().map(|dir| format!(" (looked for relative to {}, the current directory)", dir.display())).unwrap_or_default()
+    )]
     NotFound {
         /// The path asked for.
         path: PathBuf,
+        /// For a relative path, the directory it was relative to: the
+        /// process's current directory at the time.
+        relative_to: Option<PathBuf>,
     },
     /// The path exists but is a directory, a socket, a device or a fifo.
     #[error("plugin {path}: not a regular file (it is {what})")]
@@ -278,6 +284,29 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// Not loaded: the file's bytes are those of the serving generation
+    /// (asked for with [`SwapOptions::skip_unchanged`](crate::SwapOptions::skip_unchanged)).
+    #[error("plugin {path}: unchanged (content hash {hash} is already serving)")]
+    Unchanged {
+        /// The path asked for.
+        path: PathBuf,
+        /// The content hash the file and the serving generation share.
+        hash: crate::ContentHash,
+    },
+    /// The host's preflight check refused the candidate (a failed or
+    /// panicking check, one that ran past its timeout, or, in a child
+    /// process, one that crashed it); nothing of the candidate stays
+    /// mapped, except a candidate still held by a check that did not return
+    /// (see [`Preflight::timeout`](crate::Preflight::timeout)).
+    #[error("plugin {path}: refused by the {} preflight: {message}", if *isolated { "isolated" } else { "in-process" })]
+    Preflight {
+        /// The path asked for.
+        path: PathBuf,
+        /// Whether the check ran in a child process.
+        isolated: bool,
+        /// What the check said, or how it failed.
+        message: String,
+    },
 }
 
 /// Why a plugin's signature was refused.
@@ -308,10 +337,22 @@ pub enum SignatureProblem {
 }
 
 impl Error {
+    /// [`Error::NotFound`] for `path`; a relative path records the current
+    /// directory it was looked for in.
+    pub(crate) fn not_found(path: &std::path::Path) -> Self {
+        Error::NotFound {
+            path: path.to_path_buf(),
+            relative_to: path
+                .is_relative()
+                .then(std::env::current_dir)
+                .and_then(Result::ok),
+        }
+    }
+
     /// The plugin path the error is about, if any.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
-            Error::NotFound { path }
+            Error::NotFound { path, .. }
             | Error::NotAFile { path, .. }
             | Error::Unreadable { path, .. }
             | Error::NotSharedObject { path, .. }
@@ -330,7 +371,9 @@ impl Error {
             | Error::TooLarge { path, .. }
             | Error::Superseded { path, .. }
             | Error::UnsafePath { path, .. }
-            | Error::Signature { path, .. } => Some(path),
+            | Error::Signature { path, .. }
+            | Error::Unchanged { path, .. }
+            | Error::Preflight { path, .. } => Some(path),
             Error::StoreDir { .. }
             | Error::Backlog { .. }
             | Error::Forked { .. }

@@ -18,6 +18,7 @@ use crate::descriptor::{
     expected_section, field_text,
 };
 use crate::error::Error;
+use crate::filekind;
 use crate::interface::Interface;
 use crate::layout::{Table, compare_tables};
 
@@ -101,9 +102,13 @@ pub fn check_section(path: &Path, bytes: &[u8], expected: &[u8]) -> Result<Check
         path: path.to_path_buf(),
         reason,
     };
-    let file = object::File::parse(bytes).map_err(|e| not_so(e.to_string()))?;
+    // A file that is not an ELF shared object is named for what it is.
+    let file = object::File::parse(bytes)
+        .map_err(|e| not_so(filekind::explain(bytes).unwrap_or_else(|| e.to_string())))?;
     if file.format() != BinaryFormat::Elf {
-        return Err(not_so(format!("it is a {:?} file", file.format())));
+        return Err(not_so(
+            filekind::explain(bytes).unwrap_or_else(|| format!("it is a {:?} file", file.format())),
+        ));
     }
     let host = architecture_of(&field_text(&expected_descriptor.target));
     if host != Architecture::Unknown && file.architecture() != host {
@@ -114,7 +119,10 @@ pub fn check_section(path: &Path, bytes: &[u8], expected: &[u8]) -> Result<Check
         });
     }
     if file.kind() != ObjectKind::Dynamic {
-        return Err(not_so(format!("it is an ELF {:?} file", file.kind())));
+        return Err(not_so(
+            filekind::explain(bytes)
+                .unwrap_or_else(|| format!("it is an ELF {:?} file", file.kind())),
+        ));
     }
     let section = file.section_by_name(SECTION).ok_or_else(|| {
         let reason = if file.section_by_name(".hotswap").is_some() {

@@ -35,6 +35,7 @@ use crate::check::{Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::handshake;
+use crate::history::ContentHash;
 use crate::interface::Interface;
 use crate::load::image::{self, Ranges};
 use crate::load::open;
@@ -79,7 +80,40 @@ pub(crate) struct LoadInfo {
     pub state: StateReport,
     /// The snapshot the new instance was restored from.
     pub prior: Option<Prior>,
+    /// The hash of the bytes checked and mapped, once read.
+    pub hash: Option<ContentHash>,
+    /// The check the caller ran between handshake and `dlopen`.
+    pub gate: Duration,
 }
+
+/// A candidate plugin between its handshake and `dlopen`: checked, not yet
+/// mapped, no code of it run. What a gate given to
+/// [`SwapOptions::before_load`](crate::SwapOptions::before_load) sees.
+pub struct Candidate<'a> {
+    source: &'a Path,
+    hash: ContentHash,
+    stored: &'a Stored,
+}
+
+impl Candidate<'_> {
+    /// The path it was read from.
+    pub fn source(&self) -> &Path {
+        self.source
+    }
+    /// The hash of its bytes.
+    pub fn content_hash(&self) -> ContentHash {
+        self.hash
+    }
+    /// A read-only descriptor of its private copy (the bytes checked,
+    /// immutable), for example to hand to a child process, which can load
+    /// it as `/proc/self/fd/N`.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.stored.fd()
+    }
+}
+
+/// A check run on a candidate before it is mapped; `Err` refuses it.
+pub(crate) type Gate<'g> = &'g dyn Fn(&Candidate<'_>) -> Result<(), Error>;
 
 /// A loaded plugin: its instance, its library and its private copy.
 pub(crate) struct Plugin {
@@ -90,6 +124,7 @@ pub(crate) struct Plugin {
     ranges: Ranges,
     /// Once replaced: the snapshot carried from it, for its final merge.
     pub handover: HandoverSlot,
+    pub hash: ContentHash,
 }
 
 // SAFETY: the instance is of a type the interface requires to be
@@ -143,14 +178,11 @@ fn copy_error(source: &Path, (dest, err): (std::path::PathBuf, std::io::Error)) 
     }
 }
 
-/// Runs the handshake of interface `I` on the file at `path`, without
-/// loading it (a private copy is checked, as a load would); returns the
-/// hazards it read from the file's imports.
-pub(crate) fn check_file<I: Interface + ?Sized>(
-    path: &Path,
-    policy: &LoadPolicy,
-) -> Result<Vec<String>, Error> {
-    let mut warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
+/// The safe-path check, then one open of `path` and its private copy:
+/// what every load and inspection starts with. Returns the copy and the
+/// path check's warning, if the policy let a violation through.
+fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>), Error> {
+    let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
     let src = open::open(path, policy.max_file_size)?;
     let stored = store::store(
         &src.file,
@@ -160,7 +192,17 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
         &label(path),
     )
     .map_err(|e| copy_error(path, e))?;
-    drop(src);
+    Ok((stored, warnings))
+}
+
+/// Runs the handshake of interface `I` on the file at `path`, without
+/// loading it (a private copy is checked, as a load would); returns the
+/// hazards it read from the file's imports.
+pub(crate) fn check_file<I: Interface + ?Sized>(
+    path: &Path,
+    policy: &LoadPolicy,
+) -> Result<Vec<String>, Error> {
+    let (stored, mut warnings) = store_source(path, policy)?;
     let mapping = stored
         .map()
         .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
@@ -174,19 +216,10 @@ pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
     policy: &LoadPolicy,
     serving: Option<Serving<'_>>,
+    gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
-    let mut warnings: Vec<String> = policy.trust.check_path(source)?.into_iter().collect();
-    let src = open::open(source, policy.max_file_size)?;
-    let stored = store::store(
-        &src.file,
-        src.len,
-        source.parent(),
-        &policy.store,
-        &label(source),
-    )
-    .map_err(|e| copy_error(source, e))?;
-    drop(src);
+    let (stored, mut warnings) = store_source(source, policy)?;
     let (plugin, mut info) = load_stored::<I>(
         source,
         Arc::new(stored),
@@ -194,6 +227,7 @@ pub(crate) fn load<I: Interface + ?Sized>(
         Some(&policy.trust),
         policy.state,
         serving,
+        gate,
     )?;
     warnings.append(&mut info.warnings);
     info.warnings = warnings;
@@ -230,6 +264,7 @@ pub(crate) fn reload<I: Interface + ?Sized>(
         None,
         policy.state,
         serving,
+        None,
     )
 }
 
@@ -242,6 +277,7 @@ fn load_stored<I: Interface + ?Sized>(
     trust: Option<&TrustPolicy>,
     state: StatePolicy,
     serving: Option<Serving<'_>>,
+    gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let mut info = LoadInfo {
         copy,
@@ -255,12 +291,24 @@ fn load_stored<I: Interface + ?Sized>(
         info.signer = trust.check_signature(source, mapping.bytes())?;
     }
     let checked = handshake::check::<I>(source, mapping.bytes())?;
+    let hash = ContentHash::of(mapping.bytes());
     drop(mapping);
+    info.hash = Some(hash);
     info.check = started.elapsed();
     for warning in &checked.warnings {
         tracing::warn!(path = %source.display(), %warning, "plugin hazard");
     }
     info.warnings = checked.warnings;
+    if let Some(gate) = gate {
+        let started = Instant::now();
+        let verdict = gate(&Candidate {
+            source,
+            hash,
+            stored: &image,
+        });
+        info.gate = started.elapsed();
+        verdict?;
+    }
 
     // The file passed every check: only now is the serving version asked
     // for its state, just before the new constructor runs.
@@ -283,6 +331,7 @@ fn load_stored<I: Interface + ?Sized>(
             image,
             ranges,
             handover: HandoverSlot::default(),
+            hash,
         },
         info,
     ))

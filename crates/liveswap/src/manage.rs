@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use crate::error::Error;
+use crate::history::{Attempt, Trigger};
 use crate::interface::Interface;
+use crate::preflight::SwapOptions;
 use crate::slot::{Slot, SwapReport};
 use crate::stats::Stats;
 
@@ -42,6 +44,22 @@ pub trait ManagedSlot: Send + Sync {
     /// Runs the handshake on the file at `path` without loading it: no
     /// code of the file runs.
     fn inspect(&self, path: &Path) -> Inspection;
+    /// The last attempts to change the slot's code ([`Slot::history`]).
+    fn history(&self) -> Vec<Attempt>;
+    /// [`swap_to`](Self::swap_to), recorded in the history as asked by
+    /// `trigger` (the control socket says [`Trigger::Control`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Slot::swap`].
+    fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error>;
+    /// [`roll_back`](Self::roll_back), recorded in the history as asked by
+    /// `trigger`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Slot::rollback`].
+    fn roll_back_by(&self, trigger: Trigger) -> Result<SwapReport, Error>;
 }
 
 impl<I: Interface + ?Sized> ManagedSlot for Slot<I>
@@ -58,7 +76,16 @@ where
         Slot::swap(self, path)
     }
     fn roll_back(&self) -> Result<SwapReport, Error> {
-        Slot::rollback_because(self, "control")
+        Slot::rollback(self)
+    }
+    fn history(&self) -> Vec<Attempt> {
+        Slot::history(self)
+    }
+    fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error> {
+        Slot::swap_with(self, path, &SwapOptions::new().trigger(trigger))
+    }
+    fn roll_back_by(&self, trigger: Trigger) -> Result<SwapReport, Error> {
+        Slot::rollback_by(self, trigger, None)
     }
     fn inspect(&self, path: &Path) -> Inspection {
         match Slot::check(self, path) {

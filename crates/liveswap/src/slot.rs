@@ -1,21 +1,24 @@
 //! The handle: [`Slot`], the slot that holds the current [`Version`],
 //! and the ways to read it.
 
+use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, Cache};
 
 use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
+use crate::history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, History, Outcome, Steps, Trigger};
 use crate::interface::Interface;
 use crate::load::open::DEFAULT_MAX_FILE_SIZE;
 use crate::load::store::{DEFAULT_MEMFD_MAX, StoreDir, StorePolicy, Stored};
-use crate::loader::{self, LoadInfo, LoadPolicy, Plugin};
+use crate::loader::{self, Candidate, LoadInfo, LoadPolicy, Plugin};
+use crate::preflight::SwapOptions;
 use crate::reaper::{self, ReaperSender};
 use crate::stats::{Registry, Stats};
 use crate::version::Version;
@@ -38,6 +41,7 @@ pub struct Options {
     unload_wait: Duration,
     trust: TrustPolicy,
     state: StatePolicy,
+    history_len: usize,
 }
 
 impl Default for Options {
@@ -53,6 +57,7 @@ impl Default for Options {
                 max_size: DEFAULT_MAX_STATE_SIZE,
                 cold_on_failure: false,
             },
+            history_len: DEFAULT_HISTORY_LEN,
         }
     }
 }
@@ -143,6 +148,22 @@ impl Options {
         self
     }
 
+    /// How many attempts [`Slot::history`] remembers (default
+    /// [`DEFAULT_HISTORY_LEN`](crate::DEFAULT_HISTORY_LEN), 64; `0` keeps
+    /// none).
+    pub fn history_len(mut self, attempts: usize) -> Self {
+        self.history_len = attempts;
+        self
+    }
+
+    /// For the isolated preflight's child: the plugin is a descriptor
+    /// inherited from a parent that checked its path and signature.
+    #[cfg(feature = "deploy")]
+    pub(crate) fn inherited(mut self) -> Self {
+        self.trust.inherited = true;
+        self
+    }
+
     /// Whether plugins must be signed, and by which keys.
     pub fn trusted_key_ids(&self) -> Vec<&str> {
         self.trust.keys.iter().map(TrustedKey::id).collect()
@@ -170,6 +191,9 @@ pub struct SwapReport {
     pub check: Duration,
     /// `dlopen`, the entry point and the plugin's constructor.
     pub load: Duration,
+    /// The preflight checks asked for by [`Slot::swap_with`], isolated and
+    /// in-process together (zero without).
+    pub preflight: Duration,
     /// Publishing the new version to readers.
     pub publish: Duration,
     /// Hazards the handshake read from the plugin's imports (such as
@@ -181,12 +205,14 @@ pub struct SwapReport {
     pub signer: Option<Signer>,
     /// What became of the plugin's warm-start state.
     pub state: StateReport,
+    /// The BLAKE3 hash of the bytes loaded.
+    pub content_hash: Option<ContentHash>,
 }
 
 impl SwapReport {
     /// The whole swap (with the state snapshot, when one was taken).
     pub fn total(&self) -> Duration {
-        self.copy + self.check + self.state.snapshot + self.load + self.publish
+        self.copy + self.check + self.state.snapshot + self.load + self.preflight + self.publish
     }
 }
 
@@ -222,6 +248,15 @@ impl<I: Interface + ?Sized> Reader<I> {
     }
 }
 
+/// What an attempt learned before it ended, for its history record.
+#[derive(Default)]
+struct Trail {
+    source: Option<PathBuf>,
+    hash: Option<ContentHash>,
+    signer: Option<Signer>,
+    steps: Steps,
+}
+
 /// What the publish lock guards.
 struct Control {
     next_generation: u64,
@@ -242,6 +277,7 @@ pub struct Slot<I: Interface + ?Sized> {
     control: Mutex<Control>,
     tickets: AtomicU64,
     registry: Arc<Registry>,
+    history: History,
     policy: LoadPolicy,
     max_unloading: usize,
     unload_wait: Duration,
@@ -257,6 +293,20 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Errors
     ///
     /// Any [`Error`] about the file, its handshake or its constructor.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// use liveswap::Slot;
+    ///
+    /// match Slot::<dyn Handles>::load("target/debug/libmy_plugin.so") {
+    ///     Ok(plugin) => println!("serving generation {}", plugin.generation()),
+    ///     // Display names the file and what was wrong with it.
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::load_with(path, Options::new())
     }
@@ -280,7 +330,8 @@ impl<I: Interface + ?Sized> Slot<I> {
             state: options.state,
         };
         let registry = Arc::new(Registry::new(I::NAME));
-        let (mut plugin, info) = loader::load::<I>(path, &policy, None).inspect_err(|e| {
+        let at = SystemTime::now();
+        let (mut plugin, info) = loader::load::<I>(path, &policy, None, None).inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
         let (reaper_tx, reaper) = match reaper::spawn(Arc::clone(&registry)) {
@@ -302,9 +353,32 @@ impl<I: Interface + ?Sized> Slot<I> {
             1,
             path.to_path_buf(),
             Version::loaded_at(&version),
-            info.signer,
+            info.signer.clone(),
+            info.hash,
         );
         registry.record_state(1, Version::state_schema(&version), None);
+        let history = History::new(options.history_len);
+        history.record(Attempt {
+            at,
+            trigger: Trigger::Api,
+            source: path.to_path_buf(),
+            content_hash: info.hash,
+            signer: info.signer,
+            outcome: Outcome::Published {
+                generation: 1,
+                previous: 0,
+            },
+            steps: Steps {
+                copy: info.copy,
+                check: info.check,
+                load: info.load,
+                total: at.elapsed().unwrap_or_default(),
+                ..Steps::default()
+            },
+            state_schema: Version::state_schema(&version),
+            restored_from: None,
+            error: None,
+        });
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
         Ok(Slot {
             current: ManuallyDrop::new(Arc::new(ArcSwap::from_pointee(version))),
@@ -316,6 +390,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             }),
             tickets: AtomicU64::new(0),
             registry,
+            history,
             policy,
             max_unloading: options.max_unloading,
             unload_wait: options.unload_wait,
@@ -328,12 +403,39 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// The current version, for one call or a few. Lock-free and
     /// wait-free on its fast path (see [`Guard`]); never waits for a swap, a
     /// load or an unload.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let current = plugin.current();
+    /// // Both calls answer from the same version, even if a swap happens
+    /// // between them.
+    /// println!("{} / {}", current.some_data()?, current.some_fn(7)?);
+    /// println!("generation {}", liveswap::Version::generation(&current));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn current(&self) -> Guard<I> {
         Guard(self.current.load())
     }
 
     /// Runs `f` on the current version, which stays loaded until `f`
     /// returns (GHC hot-swap's `withSO`).
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let answer: Result<String, liveswap::CallError> = plugin.with(|api| api.some_fn(7));
+    /// println!("{}", answer?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with<R>(&self, f: impl FnOnce(&I::View) -> R) -> R {
         f(&self.current())
     }
@@ -341,11 +443,55 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// An owned reference to the current version, for long holds (across
     /// `.await`, or stored in a request). Costs a reference-count increment;
     /// keeps the version loaded until dropped.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let pinned = plugin.current_owned(); // an `Arc<Version<dyn Handles>>`
+    /// let worker = std::thread::spawn(move || {
+    ///     // However many swaps happen meanwhile, this is the same version.
+    ///     let generation = liveswap::Version::generation(&pinned);
+    ///     pinned.some_fn(7).map(|text| (generation, text))
+    /// });
+    /// let (generation, text) = worker.join().unwrap()?;
+    /// println!("generation {generation} said {text}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn current_owned(&self) -> Arc<Version<I>> {
         self.current.load_full()
     }
 
     /// A cached reader for one thread's hot loop; see [`Reader`].
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// let plugin = std::sync::Arc::new(plugin);
+    /// let worker = {
+    ///     let plugin = std::sync::Arc::clone(&plugin);
+    ///     std::thread::spawn(move || {
+    ///         let mut reader = plugin.reader(); // one per thread
+    ///         let mut total = 0;
+    ///         for i in 0..1_000_000 {
+    ///             // One relaxed load while nothing was swapped; the next call
+    ///             // after a swap sees the new version.
+    ///             total += reader.get().some_fn(i).map_or(0, |s| s.len());
+    ///         }
+    ///         total
+    ///     })
+    /// };
+    /// plugin.swap("target/debug/libmy_plugin.so")?; // the worker never waits
+    /// println!("{}", worker.join().unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reader(&self) -> Reader<I> {
         Reader(Cache::new(Arc::clone(&*self.current)))
     }
@@ -414,25 +560,152 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// [`Error::Backlog`], [`Error::Superseded`], or [`Error::Forked`] in a
     /// forked child. The current version keeps serving and nothing of the
     /// file stays mapped.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// // Rebuilt at the same path (`cargo build`): swap it in.
+    /// match plugin.swap("target/debug/libmy_plugin.so") {
+    ///     Ok(report) => println!(
+    ///         "generation {} (was {}) in {:?}",
+    ///         report.generation,
+    ///         report.previous,
+    ///         report.total()
+    ///     ),
+    ///     // A refusal changes nothing: the previous version keeps serving.
+    ///     Err(e) => eprintln!("swap refused: {e}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
-        let result = self.swap_path(path.as_ref());
+        self.swap_with(path, &SwapOptions::new())
+    }
+
+    /// [`swap`](Self::swap), with checks between loading and publishing
+    /// (see [`SwapOptions`]): skip a file whose bytes are already serving,
+    /// run a gate before the candidate is mapped (an isolated preflight),
+    /// run a [`Preflight`](crate::Preflight) against the loaded candidate.
+    /// A refusal by any of them leaves the serving generation in place and
+    /// unloads the candidate before returning. Every call is recorded in
+    /// [`history`](Self::history) under the options' trigger.
+    ///
+    /// # Errors
+    ///
+    /// As [`swap`](Self::swap), and [`Error::Unchanged`] or
+    /// [`Error::Preflight`].
+    pub fn swap_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: &SwapOptions<I>,
+    ) -> Result<SwapReport, Error> {
+        let path = path.as_ref();
+        let at = SystemTime::now();
+        let started = Instant::now();
+        let mut trail = Trail::default();
+        let result = self.try_swap(path, options, &mut trail);
+        self.record(options.trigger, path, at, started, trail, &result, None);
         crate::telemetry::attempt(I::NAME, "swap", &result);
         result
     }
 
-    fn swap_path(&self, path: &Path) -> Result<SwapReport, Error> {
+    fn try_swap(
+        &self,
+        path: &Path,
+        options: &SwapOptions<I>,
+        trail: &mut Trail,
+    ) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         self.reserve()?;
-        let serving = self.current.load_full();
-        match loader::load::<I>(path, &self.policy, serving.serving()) {
-            Ok((plugin, info)) => self.publish(ticket, plugin, info, path, None),
+        let current = self.current.load_full();
+        let serving = options
+            .skip_unchanged
+            .then(|| Version::content_hash(&current))
+            .flatten();
+        let seen = Cell::new(None);
+        let isolated = Cell::new(Duration::ZERO);
+        let gate = |candidate: &Candidate<'_>| -> Result<(), Error> {
+            let hash = candidate.content_hash();
+            seen.set(Some(hash));
+            if serving == Some(hash) {
+                return Err(Error::Unchanged {
+                    path: path.to_path_buf(),
+                    hash,
+                });
+            }
+            if let Some(before) = &options.before_load {
+                let started = Instant::now();
+                let verdict = before(candidate);
+                isolated.set(started.elapsed());
+                verdict.map_err(|message| Error::Preflight {
+                    path: path.to_path_buf(),
+                    isolated: true,
+                    message,
+                })?;
+            }
+            Ok(())
+        };
+        let loaded = loader::load::<I>(path, &self.policy, current.serving(), Some(&gate));
+        trail.hash = seen.get();
+        trail.steps.isolated_preflight = isolated.get();
+        let (plugin, mut info) = match loaded {
+            Ok(loaded) => loaded,
             Err(e) => {
                 self.registry.release();
-                tracing::warn!(path = %path.display(), error = %e, "plugin swap rejected");
-                Err(e)
+                if matches!(e, Error::Unchanged { .. }) {
+                    tracing::debug!(path = %path.display(), "plugin swap skipped: unchanged");
+                } else {
+                    tracing::warn!(path = %path.display(), error = %e, "plugin swap rejected");
+                }
+                return Err(e);
             }
-        }
+        };
+        trail.signer.clone_from(&info.signer);
+        trail.steps.copy = info.copy;
+        trail.steps.check = info.check;
+        trail.steps.load = info.load;
+        let plugin = match &options.preflight {
+            None => plugin,
+            Some(preflight) => {
+                let started = Instant::now();
+                let reaper = self.lock_control().reaper.clone();
+                let candidate = Arc::new(Version::new(
+                    plugin,
+                    path.to_path_buf(),
+                    reaper,
+                    Arc::clone(&self.alive),
+                ));
+                let verdict = preflight.run(Arc::clone(&candidate), path);
+                trail.steps.preflight = started.elapsed();
+                // The check's thread has let go of the candidate unless it
+                // timed out; then the reaper unloads it when it does.
+                let plugin = Arc::try_unwrap(candidate)
+                    .ok()
+                    .and_then(Version::into_plugin);
+                match (verdict, plugin) {
+                    (Ok(()), Some(plugin)) => plugin,
+                    (verdict, plugin) => {
+                        self.registry.release();
+                        if let Some(plugin) = plugin {
+                            loader::discard(plugin);
+                        }
+                        let e = verdict.err().unwrap_or_else(|| Error::Preflight {
+                            path: path.to_path_buf(),
+                            isolated: false,
+                            message: "the check kept a reference to the candidate".into(),
+                        });
+                        tracing::warn!(path = %path.display(), error = %e, "plugin swap refused by preflight");
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        info.gate = trail.steps.isolated_preflight + trail.steps.preflight;
+        self.publish(ticket, plugin, info, path, None)
     }
 
     /// Returns to the version that was current before the last swap or
@@ -445,31 +718,53 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Errors
     ///
     /// [`Error::NoRollback`] before any swap; otherwise as [`swap`](Self::swap).
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Handles: Send + Sync {
+    /// #     fn some_data(&self) -> String;
+    /// #     fn some_fn(&self, i: i64) -> String;
+    /// # }
+    /// # let plugin = liveswap::Slot::<dyn Handles>::load("target/debug/libmy_plugin.so")?;
+    /// plugin.swap("target/debug/libmy_plugin.so")?;
+    /// if plugin.current().some_fn(7).is_err() {
+    ///     // The new build panics: go back to the one before it.
+    ///     let report = plugin.rollback()?;
+    ///     println!("back on the previous build, as generation {}", report.generation);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rollback(&self) -> Result<SwapReport, Error> {
-        self.rollback_because("api")
+        self.rollback_by(Trigger::Rollback, None)
     }
 
-    /// [`rollback`](Self::rollback), counted in the metrics under `cause`
-    /// (`liveswap_rollbacks_total`; feature `metrics`).
-    ///
-    /// # Errors
-    ///
-    /// As [`rollback`](Self::rollback).
-    pub fn rollback_because(&self, cause: &'static str) -> Result<SwapReport, Error> {
-        let result = self.roll_back_now();
+    /// [`rollback`](Self::rollback), recorded in the history under
+    /// `trigger`, with `reason` as its note.
+    pub(crate) fn rollback_by(
+        &self,
+        trigger: Trigger,
+        reason: Option<String>,
+    ) -> Result<SwapReport, Error> {
+        let at = SystemTime::now();
+        let started = Instant::now();
+        let mut trail = Trail::default();
+        let result = self.try_rollback(&mut trail);
+        let source = trail.source.clone().unwrap_or_default();
+        self.record(trigger, &source, at, started, trail, &result, reason);
         crate::telemetry::attempt(I::NAME, "rollback", &result);
         if result.is_ok() {
-            crate::telemetry::rollback(I::NAME, cause);
+            crate::telemetry::rollback(I::NAME, trigger.as_str());
         }
         result
     }
 
-    fn roll_back_now(&self) -> Result<SwapReport, Error> {
+    fn try_rollback(&self, trail: &mut Trail) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         let Some((kept, source, signer)) = self.lock_control().rollback.clone() else {
             return Err(Error::NoRollback);
         };
+        trail.source = Some(source.clone());
         self.reserve()?;
         let serving = self.current.load_full();
         match loader::reload::<I>(&kept, &source, &self.policy, serving.serving()) {
@@ -480,6 +775,76 @@ impl<I: Interface + ?Sized> Slot<I> {
                 Err(e)
             }
         }
+    }
+
+    /// Records an attempt in the history.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        trigger: Trigger,
+        source: &Path,
+        at: SystemTime,
+        started: Instant,
+        trail: Trail,
+        result: &Result<SwapReport, Error>,
+        note: Option<String>,
+    ) {
+        let mut steps = trail.steps;
+        let (mut state_schema, mut restored_from) = (None, None);
+        let (outcome, error, hash, signer) = match result {
+            Ok(report) => {
+                steps.copy = report.copy;
+                steps.check = report.check;
+                steps.load = report.load;
+                steps.publish = report.publish;
+                state_schema = report.state.to_schema;
+                restored_from = report
+                    .state
+                    .restored
+                    .then_some(report.state.from_schema)
+                    .flatten();
+                (
+                    Outcome::Published {
+                        generation: report.generation,
+                        previous: report.previous,
+                    },
+                    note,
+                    report.content_hash,
+                    report.signer.clone(),
+                )
+            }
+            Err(Error::Unchanged { hash, .. }) => (Outcome::Unchanged, None, Some(*hash), None),
+            Err(e) => (
+                Outcome::Refused,
+                Some(match note {
+                    Some(note) => format!("{note}: {e}"),
+                    None => e.to_string(),
+                }),
+                trail.hash,
+                trail.signer,
+            ),
+        };
+        steps.total = started.elapsed();
+        self.history.record(Attempt {
+            at,
+            trigger,
+            source: source.to_path_buf(),
+            content_hash: hash,
+            signer,
+            outcome,
+            steps,
+            state_schema,
+            restored_from,
+            error,
+        });
+    }
+
+    /// The last attempts to change this slot's code (the first load
+    /// included), oldest first: when, what asked, from where, the content
+    /// hash and signer, the outcome, each step's duration and the error.
+    /// At most [`Options::history_len`] are kept.
+    pub fn history(&self) -> Vec<Attempt> {
+        self.history.snapshot()
     }
 
     /// Publishes a loaded plugin, under the publish lock.
@@ -531,6 +896,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             source.to_path_buf(),
             Version::loaded_at(&version),
             info.signer.clone(),
+            info.hash,
         );
         let prior = info.prior.take();
         warm::published(&self.registry, &old, &version, prior, &self.current);
@@ -547,10 +913,12 @@ impl<I: Interface + ?Sized> Slot<I> {
             copy: info.copy,
             check: info.check,
             load: info.load,
+            preflight: info.gate,
             publish,
             warnings: info.warnings,
             signer: info.signer,
             state: info.state,
+            content_hash: info.hash,
         };
         drop(old);
         tracing::info!(

@@ -8,6 +8,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::check::Signer;
+use crate::history::ContentHash;
 use crate::loader::LOADED_IN_PROCESS;
 
 /// Loaded generations per process past which [`Stats::near_generation_limit`]
@@ -53,6 +54,8 @@ pub struct GenerationInfo {
     /// The schema of the snapshot it was restored from (`None`: it started
     /// from nothing, or cold).
     pub restored_from: Option<u32>,
+    /// The BLAKE3 hash of the bytes it was loaded from.
+    pub content_hash: Option<ContentHash>,
 }
 
 /// A snapshot of a handle's generations.
@@ -134,6 +137,7 @@ impl Registry {
         source: PathBuf,
         loaded_at: SystemTime,
         signer: Option<Signer>,
+        content_hash: Option<ContentHash>,
     ) {
         let mut inner = self.lock();
         let previous = inner.current;
@@ -153,6 +157,7 @@ impl Registry {
                 signer,
                 state_schema: None,
                 restored_from: None,
+                content_hash,
             },
         );
         drop(inner);

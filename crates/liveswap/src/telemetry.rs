@@ -6,7 +6,7 @@
 //! | name | kind | labels |
 //! |---|---|---|
 //! | `liveswap_swaps_total` | counter | `interface`, `kind` (`swap`, `rollback`), `outcome` (`ok`, `refused`) |
-//! | `liveswap_rollbacks_total` | counter | `interface`, `cause` (`api`, `control`, or what the caller names) |
+//! | `liveswap_rollbacks_total` | counter | `interface`, `cause`: the history's trigger (`rollback` by the host's code, `control`, `probation`) |
 //! | `liveswap_swap_step_seconds` | histogram | `interface`, `step` (`copy`, `check`, `load`, `publish`) |
 //! | `liveswap_generation` | gauge | `interface`: the generation serving |
 //! | `liveswap_versions` | gauge | `interface`, `state` (`draining`, `pinned`) |

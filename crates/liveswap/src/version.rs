@@ -122,6 +122,18 @@ impl<I: Interface + ?Sized> Version<I> {
         self.plugin.as_ref().map(|p| &p.handover)
     }
 
+    /// The BLAKE3 hash of the bytes this version was loaded from (an
+    /// associated function, like [`generation`](Self::generation)).
+    pub fn content_hash(this: &Self) -> Option<crate::ContentHash> {
+        this.plugin.as_ref().map(|p| p.hash)
+    }
+
+    /// Takes the plugin back out of a version never published (a
+    /// candidate after its preflight), to publish it.
+    pub(crate) fn into_plugin(mut self) -> Option<Plugin> {
+        self.plugin.take()
+    }
+
     /// When this version was loaded (an associated function, like
     /// [`generation`](Self::generation)).
     pub fn loaded_at(this: &Self) -> SystemTime {

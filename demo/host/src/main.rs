@@ -7,6 +7,10 @@
 //!   works); prints the outcome;
 //! - an empty line: print the status of every generation;
 //! - end of input (or Ctrl-C): stop the workers and exit with status 0.
+//!
+//! With `--watch`, the plugin's path is watched as well: each new build
+//! that lands there (`cargo build -p liveswap-demo-plugin`) is swapped in
+//! by itself, and the outcome printed.
 
 mod output;
 mod workers;
@@ -42,7 +46,8 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     workers: usize,
 
-    /// Also log the library's informational events (to standard error)
+    /// Also show the library's own log (tracing events: loads, swaps,
+    /// refusals, unloads, warnings) on standard error
     #[arg(long)]
     verbose: bool,
 
@@ -69,6 +74,10 @@ struct Args {
     /// without a value: 127.0.0.1:9464]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
     metrics: Option<std::net::SocketAddr>,
+
+    /// Watch the plugin's path and swap to each new build that lands there
+    #[arg(long)]
+    watch: bool,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -113,21 +122,22 @@ fn bundled_plugin() -> Result<PathBuf, String> {
 
 enum Event {
     Line(String),
+    Watched(String),
     End,
     Interrupt,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(if args.verbose {
-            tracing::Level::INFO
-        } else {
-            tracing::Level::WARN
-        })
-        .init();
+    // By default the demo prints one line of its own per event, and what
+    // the library logs would only repeat it; `--verbose` shows the log too.
+    if args.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_max_level(tracing::Level::INFO)
+            .init();
+    }
 
     let options = match output::options(&args.trusted_keys, args.allow_unsafe_path) {
         Ok(options) => options,
@@ -185,6 +195,7 @@ fn main() -> ExitCode {
 
     let (events, incoming) = mpsc::channel();
     let interrupts = events.clone();
+    let events_tx_for_watch = events.clone();
     if let Err(e) = ctrlc::set_handler(move || {
         let _ = interrupts.send(Event::Interrupt);
     }) {
@@ -207,6 +218,32 @@ fn main() -> ExitCode {
         let _ = events.send(Event::End);
     });
 
+    // Keep the watcher alive until the end; dropping it stops it.
+    let _watcher = if args.watch {
+        let watched = events_tx_for_watch.clone();
+        let options = liveswap::deploy::WatchOptions::path(&first).on_event(move |event| {
+            if let Some(line) = output::watched(event) {
+                let _ = watched.send(Event::Watched(line));
+            }
+        });
+        match liveswap::deploy::Watcher::start(Arc::clone(&plugin), options) {
+            Ok(watcher) => {
+                println!(
+                    "watching {}: rebuild the plugin there and the new build serves",
+                    first.display()
+                );
+                Some(watcher)
+            }
+            Err(e) => {
+                eprintln!("liveswap-demo: cannot watch {}: {e}", first.display());
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    drop(events_tx_for_watch);
+
     let workers = workers::start(&plugin, args.workers);
     let mut meter = workers.meter();
     let mut next_tick = Instant::now() + args.interval;
@@ -220,6 +257,10 @@ fn main() -> ExitCode {
                 } else {
                     println!("{}", output::swap(&plugin, Path::new(line)));
                 }
+            }
+            Ok(Event::Watched(line)) => {
+                let (_, says) = output::says(&plugin);
+                println!("{line}: {says}");
             }
             Ok(Event::End) => break,
             Ok(Event::Interrupt) => {

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use liveswap::{Options, Slot, StateReport, Stats, TrustedKey, Version};
+use liveswap::{Options, Slot, State, StateReport, Stats, TrustedKey, Version};
 use liveswap_demo_types::Handles;
 
 use crate::workers::Meter;
@@ -14,7 +14,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// What the current version says: `someData` and `someFn 7`.
-fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
+pub fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
     let current = plugin.current();
     let show = |r: Result<String, liveswap::CallError>| match r {
         Ok(text) => format!("{text:?}"),
@@ -129,9 +129,9 @@ pub fn status(stats: &Stats) -> String {
     }
     for g in &stats.generations {
         line.push_str(&format!(
-            "\n  gen {}: {:?} from {}",
+            "\n  gen {}: {}, from {}",
             g.generation,
-            g.state,
+            state_text(&g.state),
             g.source.display()
         ));
     }
@@ -170,4 +170,35 @@ pub fn policy(options: &Options) -> String {
         format!("signatures required (trusted keys: {})", keys.join(", "))
     };
     format!("policy: {paths}; {signatures}")
+}
+
+/// A generation's state in words, with the reason when it is pinned.
+fn state_text(state: &State) -> String {
+    match state {
+        State::Current => "current".into(),
+        State::Draining => "draining".into(),
+        State::Unloaded => "unloaded".into(),
+        State::Pinned { reason } => format!("pinned ({reason})"),
+    }
+}
+
+/// A watcher's event (`--watch`), or `None` for one not worth a line.
+/// The caller appends what the plugin now says.
+pub fn watched(event: &liveswap::deploy::WatchEvent) -> Option<String> {
+    use liveswap::deploy::WatchEvent;
+    Some(match event {
+        WatchEvent::Swapped(report) => format!(
+            "watch: swap ok: generation {} (was {}) from {} in {}",
+            report.generation,
+            report.previous,
+            report.source.display(),
+            ms(report.total())
+        ),
+        WatchEvent::Refused { error, .. } => format!("watch: swap refused: {error}"),
+        WatchEvent::Missing { path } => {
+            format!("watch: {} is gone; waiting for a new build", path.display())
+        }
+        WatchEvent::WatchError { message } => format!("watch: watcher error: {message}"),
+        _ => return None,
+    })
 }

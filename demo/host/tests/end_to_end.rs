@@ -18,19 +18,20 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
-/// An editable copy of `demo/plugin`, built as its own crate into a target
-/// directory of its own, the way a user edits `my_code.rs` and rebuilds.
-/// Each test names its own copy, so tests running at once do not share one.
+/// An editable copy of `demo/plugin`, built as a crate of its own the way
+/// a user edits `my_code.rs` and rebuilds. Each test names its own copy (a
+/// package of its own name, so its `.so` has its own name too), and all
+/// build into the tests' shared plugin target directory, where `liveswap`
+/// and its dependencies are built once for every test plugin.
 struct EditablePlugin {
     dir: PathBuf,
-    target: PathBuf,
+    package: String,
 }
 
 impl EditablePlugin {
     fn new(name: &str) -> Self {
         let root = root();
-        let base = root.join("target/demo-e2e").join(name);
-        let dir = base.join("plugin");
+        let dir = liveswap_tests::target_dir().join("demo-e2e").join(name);
         let _ = fs::remove_dir_all(dir.join("src"));
         fs::create_dir_all(dir.join("src")).unwrap();
         for file in ["lib.rs", "handles.rs", "my_code.rs", "state.rs"] {
@@ -40,10 +41,11 @@ impl EditablePlugin {
             )
             .unwrap();
         }
+        let package = format!("liveswap-demo-plugin-{name}");
         fs::write(
             dir.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"liveswap-demo-plugin\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
                  [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
                  liveswap = {{ path = {:?}, features = [\"state\"] }}\nliveswap-demo-types = {{ path = {:?} }}\n\
                  serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n",
@@ -52,11 +54,14 @@ impl EditablePlugin {
             ),
         )
         .unwrap();
-        fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-        EditablePlugin {
-            dir,
-            target: base.join("target"),
-        }
+        // The fixtures' lock file: the same dependency versions as the
+        // fixture plugins, so the shared build is reused.
+        fs::copy(
+            root.join("tests/fixtures/Cargo.lock"),
+            dir.join("Cargo.lock"),
+        )
+        .unwrap();
+        EditablePlugin { dir, package }
     }
 
     /// Replaces a source file of the plugin.
@@ -77,21 +82,8 @@ impl EditablePlugin {
     /// Builds and returns the path cargo writes the plugin to (the same
     /// path every time).
     fn build(&self) -> PathBuf {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--quiet", "--manifest-path"])
-            .arg(self.dir.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&self.target)
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "plugin build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.target.join("debug/libliveswap_demo_plugin.so")
+        liveswap_tests::build_plugins(&self.dir.join("Cargo.toml"), &[])
+            .join(format!("lib{}.so", self.package.replace('-', "_")))
     }
 }
 
@@ -101,6 +93,7 @@ struct Demo {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     seen: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Demo {
@@ -115,9 +108,15 @@ impl Demo {
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -132,6 +131,7 @@ impl Demo {
             child,
             lines,
             seen: Vec::new(),
+            stderr: Some(stderr),
         }
     }
 
@@ -257,6 +257,52 @@ fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
         status.success(),
         "end of input exits with status 0, got {status}"
     );
+    let stderr = demo.stderr.take().unwrap().join().unwrap();
+    assert!(
+        stderr.is_empty(),
+        "one line per event: without --verbose the library's log stays off the console, got:\n{stderr}"
+    );
+}
+
+#[test]
+fn with_watch_a_rebuild_serves_by_itself_with_no_failed_call() {
+    let plugin = EditablePlugin::new("watched");
+    let path = plugin.build();
+    let mut demo = Demo::start_with(&path, &["--watch"]);
+    demo.expect("watching", |l| l.starts_with("watching "));
+    demo.expect_busy_tick(1);
+
+    // The seed's loop, hands-free: edit, build, and nothing else.
+    plugin.edit("Adding to 10: {}\", i + 10", "Adding to 100: {}\", i + 100");
+    assert_eq!(plugin.build(), path);
+    let line = demo.expect("after the rebuild", |l| l.starts_with("watch: swap"));
+    assert!(
+        line.starts_with("watch: swap ok: generation 2 (was 1)"),
+        "{line}"
+    );
+    assert!(line.contains("\"Adding to 100: 107\""), "{line}");
+    let tick = demo.expect_busy_tick(2);
+    assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
+
+    // A broken file that lands is refused, and the demo goes on serving.
+    fs::write(path.with_extension("tmp"), b"not a plugin").unwrap();
+    fs::rename(path.with_extension("tmp"), &path).unwrap();
+    let line = demo.expect("after a bad file", |l| l.starts_with("watch: swap"));
+    assert!(line.starts_with("watch: swap refused: "), "{line}");
+    demo.expect_busy_tick(2);
+
+    plugin.edit(
+        "Adding to 100: {}\", i + 100",
+        "Adding to 1000: {}\", i + 1000",
+    );
+    plugin.build();
+    let line = demo.expect("after the fix", |l| l.starts_with("watch: swap ok"));
+    assert!(line.contains("\"Adding to 1000: 1007\""), "{line}");
+
+    drop(demo.stdin.take());
+    let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
+    assert!(bye.contains(", 0 failed, last generation 3"), "{bye}");
+    assert!(demo.child.wait().unwrap().success());
 }
 
 /// The demo's `state.rs` after a user added a field: schema 2, which
@@ -362,7 +408,7 @@ fn without_the_bundled_plugin_the_demo_says_how_to_build_it() {
 #[test]
 fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
     let path = EditablePlugin::new("pristine").build();
-    let mut demo = Demo::start(&path);
+    let mut demo = Demo::start_with(&path, &["--verbose"]);
     demo.expect_busy_tick(1);
     // SAFETY: sending a signal to our own child process.
     let sent = unsafe { libc::kill(demo.child.id() as libc::pid_t, libc::SIGINT) };
@@ -371,6 +417,11 @@ fn ctrl_c_stops_the_workers_and_exits_with_status_0() {
     let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
     assert!(bye.contains(", 0 failed,"), "{bye}");
     assert!(demo.child.wait().unwrap().success());
+    let stderr = demo.stderr.take().unwrap().join().unwrap();
+    assert!(
+        stderr.contains("plugin loaded"),
+        "--verbose shows the library's log: {stderr}"
+    );
 }
 
 /// `liveswapctl`, built beside this demo binary (by `cargo build` or

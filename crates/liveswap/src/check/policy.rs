@@ -14,12 +14,18 @@ pub(crate) struct TrustPolicy {
     pub allow_unsafe_path: bool,
     /// Keys whose signatures are accepted; none: signatures not required.
     pub keys: Vec<TrustedKey>,
+    /// The file is an inherited descriptor of a copy the parent process
+    /// already checked (the isolated preflight's child): no path to walk.
+    pub inherited: bool,
 }
 
 impl TrustPolicy {
     /// The safe-path check, before the file is read. A violation is an
     /// error, or with `allow_unsafe_path`, a warning returned.
     pub fn check_path(&self, path: &Path) -> Result<Option<String>, Error> {
+        if self.inherited {
+            return Ok(None);
+        }
         match trust::check_path(path) {
             Err(e @ Error::UnsafePath { .. }) if self.allow_unsafe_path => {
                 let warning = format!("loaded despite the safe-path policy (relaxed): {e}");

@@ -67,9 +67,7 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn io_error(&self, e: io::Error) -> Error {
         if e.kind() == io::ErrorKind::NotFound {
-            Error::NotFound {
-                path: self.path.to_path_buf(),
-            }
+            Error::not_found(self.path)
         } else {
             Error::Unreadable {
                 path: self.path.to_path_buf(),

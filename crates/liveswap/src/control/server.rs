@@ -14,6 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::protocol::{self, ErrorKind, Request};
+use crate::history::{Outcome, Trigger};
 use crate::manage::ManagedSlot;
 use crate::stats::State;
 
@@ -394,12 +395,13 @@ fn handle(request: &Request, slots: &Slots) -> String {
         })
     };
     match request.cmd.as_str() {
-        "status" | "history" => protocol::ok(status(name, slot.as_ref())),
+        "status" => protocol::ok(status(name, slot.as_ref())),
+        "history" => protocol::ok(history(name, slot.as_ref())),
         "swap" => match path() {
-            Ok(path) => swapped(slot.swap_to(path)),
+            Ok(path) => swapped(slot.swap_by(path, Trigger::Control)),
             Err(reply) => reply,
         },
-        "rollback" => swapped(slot.roll_back()),
+        "rollback" => swapped(slot.roll_back_by(Trigger::Control)),
         "inspect" => match path() {
             Ok(path) => {
                 let inspection = slot.inspect(path);
@@ -474,5 +476,50 @@ fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
         "loaded_in_process": stats.loaded_in_process,
         "near_generation_limit": stats.near_generation_limit,
         "generations": generations,
+    })
+}
+
+/// The `history` reply: the slot's last attempts, oldest first.
+fn history(name: &str, slot: &dyn ManagedSlot) -> Value {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let attempts: Vec<Value> = slot
+        .history()
+        .iter()
+        .map(|a| {
+            let (generation, previous) = match a.outcome {
+                Outcome::Published {
+                    generation,
+                    previous,
+                } => (Some(generation), Some(previous)),
+                _ => (None, None),
+            };
+            json!({
+                "at_unix": a.at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+                "trigger": a.trigger.as_str(),
+                "source": a.source,
+                "content_hash": a.content_hash.map(|h| h.to_string()),
+                "signer": a.signer.as_ref().map(|s| s.key_id.clone()),
+                "outcome": a.outcome.as_str(),
+                "generation": generation,
+                "previous": previous,
+                "state_schema": a.state_schema,
+                "restored_from": a.restored_from,
+                "error": a.error,
+                "steps_ms": {
+                    "copy": ms(a.steps.copy),
+                    "check": ms(a.steps.check),
+                    "isolated_preflight": ms(a.steps.isolated_preflight),
+                    "load": ms(a.steps.load),
+                    "preflight": ms(a.steps.preflight),
+                    "publish": ms(a.steps.publish),
+                    "total": ms(a.steps.total),
+                },
+            })
+        })
+        .collect();
+    json!({
+        "slot": name,
+        "interface": slot.interface(),
+        "attempts": attempts,
     })
 }

@@ -61,8 +61,16 @@ unsafe extern "C" fn visit(
     1
 }
 
+/// The page size, from the C library (`sysconf`): rustix's own reading of
+/// the auxiliary vector walks the vDSO's ELF header, which a process run
+/// under valgrind does not map where the vector says.
 fn page_size() -> usize {
-    rustix::param::page_size()
+    // SAFETY: `sysconf` has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|s| s.is_power_of_two())
+        .unwrap_or(4096)
 }
 
 /// The segments of the loaded object named `name` (the exact string given

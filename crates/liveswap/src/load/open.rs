@@ -6,7 +6,8 @@
 //! flipped to a FIFO cannot block the open (`O_NONBLOCK`), and `fstat` on the
 //! descriptor refuses anything that is not a regular file before a byte is
 //! read. A file over the size cap is refused from its `fstat` size, and a
-//! file whose first bytes are not ELF magic from four bytes: neither is read.
+//! file whose first bytes are not ELF magic from four bytes (and at most a
+//! kilobyte, to say what it is instead): neither is read further.
 
 use std::fs::File;
 use std::io;
@@ -35,9 +36,7 @@ pub(crate) struct Source {
 /// The error for an I/O failure on the source file.
 pub(crate) fn source_error(path: &Path, source: io::Error) -> Error {
     match source.kind() {
-        io::ErrorKind::NotFound => Error::NotFound {
-            path: path.to_path_buf(),
-        },
+        io::ErrorKind::NotFound => Error::not_found(path),
         _ => Error::Unreadable {
             path: path.to_path_buf(),
             source,
@@ -80,19 +79,29 @@ pub(crate) fn open(path: &Path, max_size: u64) -> Result<Source, Error> {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    if len < ELF_HEADER_MIN {
-        return Err(not_so(&format!(
-            "the file is {len} bytes, too short for an ELF header"
-        )));
-    }
     let file = File::from(fd);
+    if len < ELF_HEADER_MIN {
+        // Say what the file is (empty, text, a cut ELF header...).
+        return Err(not_so(&explain_head(&file, len).unwrap_or_else(|| {
+            format!("the file is {len} bytes, too short for an ELF header")
+        })));
+    }
     let mut magic = [0u8; 4];
     file.read_exact_at(&mut magic, 0)
         .map_err(|e| source_error(path, e))?;
     if magic != *b"\x7fELF" {
-        return Err(not_so(&format!(
-            "its first bytes are {magic:02x?}, not ELF magic"
-        )));
+        // Say what the file is instead (an .rlib, text, ...) and the fix.
+        return Err(not_so(&explain_head(&file, len).unwrap_or_else(|| {
+            format!("its first bytes are {magic:02x?}, not ELF magic")
+        })));
     }
     Ok(Source { file, len })
+}
+
+/// What the first kilobyte of a file that is not a shared object says it
+/// is (`filekind`); `None` if it cannot be read.
+fn explain_head(file: &File, len: u64) -> Option<String> {
+    let mut head = vec![0u8; len.min(1024) as usize];
+    file.read_exact_at(&mut head, 0).ok()?;
+    crate::filekind::explain(&head)
 }

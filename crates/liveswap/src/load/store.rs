@@ -207,6 +207,11 @@ impl Stored {
         Ok(Mapping { ptr, len })
     }
 
+    /// The descriptor, borrowed.
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// The descriptor, to copy from (rollback).
     pub(crate) fn file(&self) -> io::Result<File> {
         Ok(File::from(self.fd.try_clone()?))

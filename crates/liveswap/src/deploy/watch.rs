@@ -1,0 +1,638 @@
+//! [`Watcher`]: swaps a slot to each new complete build that lands at a
+//! path, however it lands.
+//!
+//! The watcher watches the *directory* holding the plugin (not the file,
+//! whose inode changes with every rename), with `notify` and its
+//! debouncer (inotify on Linux; a `PollWatcher` in
+//! [`WatchOptions::poll`] mode). After a burst of events settles for the
+//! debounce time (default 2 ms), it looks at the target again: `stat`
+//! (following symbolic links, so a Kubernetes `..data` link swap is seen
+//! through) gives an identity, device, inode, size and modification time,
+//! and an identity is attempted at most once. A file that is not yet a
+//! complete ELF object (its section headers past its end: a write in
+//! progress) and was modified within the settle time (default 100 ms) is
+//! left until it has been quiet that long; then it is attempted once. An
+//! attempt is [`Slot::swap_with`] with the watcher's preflights and
+//! `skip_unchanged`: a build whose bytes are already serving is reported
+//! [`WatchEvent::Unchanged`] and not loaded.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{
+    DebounceEventResult, Debouncer, NoCache, RecommendedCache, new_debouncer_opt,
+};
+
+use crate::error::Error;
+use crate::history::Trigger;
+use crate::interface::Interface;
+use crate::preflight::{Preflight, SwapOptions};
+use crate::slot::{Slot, SwapReport};
+
+use super::isolated::IsolatedPreflight;
+
+/// The debounce time by default: how long events must pause before the
+/// target is looked at.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(2);
+/// How long an incomplete file must go unmodified before it is attempted.
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(100);
+/// The least time between two swaps by a watcher, by default.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_millis(100);
+/// The polling interval of [`WatchOptions::poll`] by default.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What a watcher saw and did; every attempt produces one, and a
+/// `tracing` event too.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WatchEvent {
+    /// A new build was published.
+    Swapped(SwapReport),
+    /// A build was refused; the serving generation goes on.
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: Error,
+    },
+    /// The file's bytes are those of the serving generation: not loaded.
+    Unchanged {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is being written (incomplete and modified within the
+    /// settle time): it will be looked at again when it has been quiet.
+    Waiting {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The target is gone (deleted, or its directory removed); the watcher
+    /// waits for it to come back.
+    Missing {
+        /// The path watched.
+        path: PathBuf,
+    },
+    /// The file system watcher reported an error; watching goes on.
+    WatchError {
+        /// Its message.
+        message: String,
+    },
+}
+
+/// What a watcher watches.
+#[derive(Debug, Clone)]
+enum Target {
+    File(PathBuf),
+    Pattern { dir: PathBuf, pattern: String },
+}
+
+impl Target {
+    fn dir(&self) -> PathBuf {
+        match self {
+            Target::File(path) => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+            Target::Pattern { dir, .. } => dir.clone(),
+        }
+    }
+
+    /// The file to look at now: the path, or the newest match.
+    fn resolve(&self) -> Option<PathBuf> {
+        match self {
+            Target::File(path) => Some(path.clone()),
+            Target::Pattern { dir, pattern } => std::fs::read_dir(dir)
+                .ok()?
+                .filter_map(Result::ok)
+                .filter(|e| glob_match(pattern, &e.file_name().to_string_lossy()))
+                .filter_map(|e| {
+                    let path = e.path();
+                    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+                    Some((modified, path))
+                })
+                .max()
+                .map(|(_, path)| path),
+        }
+    }
+}
+
+/// `*` (any run of characters) and `?` (one character) against a name.
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+type Callback = Box<dyn FnMut(&WatchEvent) + Send>;
+
+/// Settings of a [`Watcher`].
+pub struct WatchOptions<I: Interface + ?Sized> {
+    target: Target,
+    debounce: Duration,
+    settle: Duration,
+    cooldown: Duration,
+    poll: Option<Duration>,
+    preflight: Option<Preflight<I>>,
+    isolated: Option<IsolatedPreflight>,
+    on_event: Option<Callback>,
+}
+
+impl<I: Interface + ?Sized> WatchOptions<I> {
+    /// Watches the plugin at `path` (a symbolic link is followed at each
+    /// look, so the link or anything it points through may change).
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        Self::new(Target::File(path.into()))
+    }
+
+    /// Watches `dir` for files whose name matches `pattern` (`*` and `?`
+    /// wildcards), and swaps to the most recently modified match.
+    pub fn pattern(dir: impl Into<PathBuf>, pattern: impl Into<String>) -> Self {
+        Self::new(Target::Pattern {
+            dir: dir.into(),
+            pattern: pattern.into(),
+        })
+    }
+
+    fn new(target: Target) -> Self {
+        WatchOptions {
+            target,
+            debounce: DEFAULT_DEBOUNCE,
+            settle: DEFAULT_SETTLE,
+            cooldown: DEFAULT_COOLDOWN,
+            poll: None,
+            preflight: None,
+            isolated: None,
+            on_event: None,
+        }
+    }
+
+    /// How long events must pause before the target is looked at (default
+    /// [`DEFAULT_DEBOUNCE`], 2 ms): the watcher's share of the latency
+    /// from a rename to the first call served by the new build. The
+    /// debouncer's thread wakes every half of it (at least every
+    /// millisecond) while the watcher lives: about 1,000 wakeups a second
+    /// at the default. Completeness is judged separately
+    /// ([`settle`](Self::settle)), so a short debounce never loads a
+    /// half-written file.
+    pub fn debounce(mut self, debounce: Duration) -> Self {
+        self.debounce = debounce.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a file that is not yet a complete ELF object must go
+    /// unmodified before it is attempted (default [`DEFAULT_SETTLE`],
+    /// 100 ms). Builds that land by rename are complete at once and never
+    /// wait.
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
+    /// The least time between two swaps (default [`DEFAULT_COOLDOWN`],
+    /// 100 ms): a build that lands sooner after the last swap waits out
+    /// the rest, and builds that land meanwhile are passed over for the
+    /// newest. A build landing after a quiet spell is attempted at once.
+    /// This is what keeps a storm of rebuilds from becoming a storm of
+    /// swaps.
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// Polls the directory every `interval` instead of asking the kernel
+    /// for events: for file systems that do not deliver them (NFS, some
+    /// FUSE and container mounts). A change is seen within `interval` plus
+    /// the debounce time; each poll `stat`s every entry of the directory.
+    /// [`DEFAULT_POLL_INTERVAL`] (500 ms) is a sensible start.
+    pub fn poll(mut self, interval: Duration) -> Self {
+        self.poll = Some(interval);
+        self
+    }
+
+    /// Runs `preflight` against each candidate before it is published.
+    pub fn preflight(mut self, preflight: Preflight<I>) -> Self {
+        self.preflight = Some(preflight);
+        self
+    }
+
+    /// Runs the isolated preflight (a child process) on each candidate
+    /// before it is mapped here.
+    pub fn isolated(mut self, isolated: IsolatedPreflight) -> Self {
+        self.isolated = Some(isolated);
+        self
+    }
+
+    /// Calls `f` with every event, on the watcher's thread (keep it short;
+    /// send to a channel for more).
+    pub fn on_event(mut self, f: impl FnMut(&WatchEvent) + Send + 'static) -> Self {
+        self.on_event = Some(Box::new(f));
+        self
+    }
+}
+
+enum Message {
+    Events(Vec<PathBuf>),
+    Errors(Vec<String>),
+    Stop,
+}
+
+enum Backend {
+    Native(Debouncer<RecommendedWatcher, RecommendedCache>),
+    Poll(Debouncer<PollWatcher, NoCache>),
+}
+
+impl Backend {
+    fn start(
+        debounce: Duration,
+        poll: Option<Duration>,
+        tx: Sender<Message>,
+    ) -> notify::Result<Self> {
+        let handler = move |result: DebounceEventResult| {
+            let message = match result {
+                Ok(events) => {
+                    Message::Events(events.into_iter().flat_map(|e| e.event.paths).collect())
+                }
+                Err(errors) => Message::Errors(errors.iter().map(ToString::to_string).collect()),
+            };
+            let _ = tx.send(message);
+        };
+        // The debouncer's thread wakes every tick: an event is passed on
+        // between one and one and a half debounce times after the burst
+        // ends.
+        let tick = (debounce / 2).max(Duration::from_millis(1));
+        Ok(match poll {
+            None => Backend::Native(new_debouncer_opt(
+                debounce,
+                Some(tick),
+                handler,
+                RecommendedCache::new(),
+                notify::Config::default(),
+            )?),
+            Some(interval) => Backend::Poll(new_debouncer_opt(
+                debounce,
+                Some(tick),
+                handler,
+                NoCache,
+                notify::Config::default().with_poll_interval(interval),
+            )?),
+        })
+    }
+
+    fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+        match self {
+            Backend::Native(d) => d.watch(dir, RecursiveMode::NonRecursive),
+            Backend::Poll(d) => d.watch(dir, RecursiveMode::NonRecursive),
+        }
+    }
+
+    fn unwatch(&mut self, dir: &Path) {
+        let _ = match self {
+            Backend::Native(d) => d.unwatch(dir),
+            Backend::Poll(d) => d.unwatch(dir),
+        };
+    }
+
+    /// Stops the debouncer and joins its thread.
+    fn stop(self) {
+        match self {
+            Backend::Native(d) => d.stop(),
+            Backend::Poll(d) => d.stop(),
+        }
+    }
+}
+
+/// Device, inode, size and modification time: a build's identity.
+type Identity = (u64, u64, u64, i64, i64);
+
+fn identity(meta: &std::fs::Metadata) -> Identity {
+    (
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    )
+}
+
+/// Whether the file at `path` is a whole ELF object: its section header
+/// table, which linkers write last, lies within the file. `false` for a
+/// file cut short and for anything that is not ELF.
+fn elf_complete(path: &Path, len: u64) -> bool {
+    let mut header = [0u8; 64];
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.read_exact(&mut header).is_err() || header[..4] != *b"\x7fELF" {
+        return false;
+    }
+    let little = header[5] == 1;
+    let u16_at = |i: usize| {
+        let b = [header[i], header[i + 1]];
+        u64::from(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let (shoff, entsize, count) = match header[4] {
+        2 => {
+            let b: [u8; 8] = header[0x28..0x30].try_into().unwrap_or_default();
+            let off = if little {
+                u64::from_le_bytes(b)
+            } else {
+                u64::from_be_bytes(b)
+            };
+            (off, u16_at(0x3A), u16_at(0x3C))
+        }
+        1 => {
+            let b: [u8; 4] = header[0x20..0x24].try_into().unwrap_or_default();
+            let off = if little {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            };
+            (u64::from(off), u16_at(0x2E), u16_at(0x30))
+        }
+        _ => return false,
+    };
+    shoff
+        .checked_add(entsize * count)
+        .is_some_and(|end| shoff > 0 && end <= len)
+}
+
+/// Watches a path and swaps a slot to each new complete build that lands
+/// there. Errors never stop it; dropping it stops it and joins its
+/// threads.
+pub struct Watcher {
+    tx: Sender<Message>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Starts watching for `slot`. The build already at the path is not
+    /// attempted unless its bytes differ from the serving generation's
+    /// (so starting a watcher on the file just loaded does nothing).
+    ///
+    /// # Errors
+    ///
+    /// The file system watcher's error (`notify`), e.g. out of inotify
+    /// watches, or the watcher's thread could not start.
+    pub fn start<I: Interface + ?Sized>(
+        slot: Arc<Slot<I>>,
+        options: WatchOptions<I>,
+    ) -> Result<Watcher, std::io::Error> {
+        let (tx, rx) = mpsc::channel();
+        let mut backend =
+            Backend::start(options.debounce, options.poll, tx.clone()).map_err(io_error)?;
+        let dir = options.target.dir();
+        let watching = match backend.watch(&dir) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "plugin directory not watched yet");
+                false
+            }
+        };
+        // The directory's parent too, so that a removed directory is seen
+        // coming back.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = backend.watch(parent);
+        }
+        let mut swap = SwapOptions::new().trigger(Trigger::Watch).skip_unchanged();
+        if let Some(preflight) = options.preflight.clone() {
+            swap = swap.preflight(preflight);
+        }
+        if let Some(isolated) = options.isolated.clone() {
+            swap = swap.before_load(move |candidate| isolated.run(candidate));
+        }
+        let state = State {
+            backend: Some(backend),
+            slot,
+            target: options.target,
+            dir,
+            watching,
+            settle: options.settle,
+            cooldown: options.cooldown,
+            last_swap: None,
+            hold: None,
+            swap,
+            on_event: options.on_event,
+            attempted: None,
+            waiting: None,
+            missing: false,
+        };
+        let worker = std::thread::Builder::new()
+            .name("liveswap-watch".into())
+            .spawn(move || state.run(&rx))?;
+        let watcher = Watcher {
+            tx: tx.clone(),
+            worker: Some(worker),
+        };
+        // Look once at what is there now.
+        let _ = tx.send(Message::Events(Vec::new()));
+        Ok(watcher)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Message::Stop);
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn io_error(e: notify::Error) -> std::io::Error {
+    match e.kind {
+        notify::ErrorKind::Io(io) => io,
+        _ => std::io::Error::other(e.to_string()),
+    }
+}
+
+/// The watcher's thread.
+struct State<I: Interface + ?Sized> {
+    /// Taken and stopped (its thread joined) when the watcher stops.
+    backend: Option<Backend>,
+    slot: Arc<Slot<I>>,
+    target: Target,
+    dir: PathBuf,
+    watching: bool,
+    settle: Duration,
+    cooldown: Duration,
+    /// When the last swap was published.
+    last_swap: Option<Instant>,
+    /// A look put off by the cooldown, until then.
+    hold: Option<Instant>,
+    swap: SwapOptions<I>,
+    on_event: Option<Callback>,
+    /// The last identity attempted: never attempted again.
+    attempted: Option<Identity>,
+    /// An incomplete file waiting to be quiet: its identity and when to
+    /// look again.
+    waiting: Option<(Identity, Instant)>,
+    missing: bool,
+}
+
+impl<I: Interface + ?Sized> State<I> {
+    fn run(mut self, rx: &Receiver<Message>) {
+        self.serve(rx);
+        if let Some(backend) = self.backend.take() {
+            backend.stop();
+        }
+    }
+
+    fn serve(&mut self, rx: &Receiver<Message>) {
+        loop {
+            let next = match (self.waiting.map(|(_, at)| at), self.hold) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let message = match next {
+                Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match message {
+                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Message::Events(paths)) => {
+                    // Whatever else queued meanwhile is covered by one look.
+                    let mut stop = false;
+                    for more in rx.try_iter() {
+                        match more {
+                            Message::Stop => stop = true,
+                            Message::Errors(errors) => self.errors(errors),
+                            Message::Events(_) => {}
+                        }
+                    }
+                    if stop {
+                        return;
+                    }
+                    if !self.watching || paths.iter().any(|p| p == &self.dir) {
+                        self.rewatch();
+                    }
+                    self.look();
+                }
+                Ok(Message::Errors(errors)) => {
+                    self.errors(errors);
+                    self.rewatch();
+                }
+                Err(RecvTimeoutError::Timeout) => self.look(),
+            }
+        }
+    }
+
+    fn emit(&mut self, event: WatchEvent) {
+        if let Some(f) = &mut self.on_event {
+            f(&event);
+        }
+    }
+
+    fn errors(&mut self, errors: Vec<String>) {
+        for message in errors {
+            tracing::warn!(%message, "plugin watcher error");
+            self.emit(WatchEvent::WatchError { message });
+        }
+    }
+
+    /// Watches the directory again (after it was removed and re-created).
+    fn rewatch(&mut self) {
+        let Some(backend) = &mut self.backend else {
+            return;
+        };
+        backend.unwatch(&self.dir);
+        self.watching = self.dir.is_dir() && backend.watch(&self.dir).is_ok();
+        if self.watching {
+            tracing::debug!(dir = %self.dir.display(), "plugin directory watched");
+        }
+    }
+
+    fn look(&mut self) {
+        self.hold = None;
+        let Some(path) = self.target.resolve() else {
+            return self.gone(self.target.dir());
+        };
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(_) => return self.gone(path),
+        };
+        self.missing = false;
+        let id = identity(&meta);
+        let quiet_for = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or(Duration::MAX);
+        if self.attempted == Some(id) {
+            return;
+        }
+        if !elf_complete(&path, meta.len()) && quiet_for < self.settle {
+            let at = Instant::now() + (self.settle - quiet_for);
+            if self.waiting.map(|(w, _)| w) != Some(id) {
+                tracing::debug!(path = %path.display(), "plugin being written; waiting for it to settle");
+                self.emit(WatchEvent::Waiting { path: path.clone() });
+            }
+            self.waiting = Some((id, at));
+            return;
+        }
+        self.waiting = None;
+        if let Some(until) = self.last_swap.map(|at| at + self.cooldown)
+            && until > Instant::now()
+        {
+            self.hold = Some(until);
+            return;
+        }
+        self.attempted = Some(id);
+        let event = match self.slot.swap_with(&path, &self.swap) {
+            Ok(report) => {
+                self.last_swap = Some(Instant::now());
+                tracing::info!(path = %path.display(), generation = report.generation, "watched plugin swapped");
+                WatchEvent::Swapped(report)
+            }
+            Err(Error::Unchanged { .. }) => {
+                tracing::debug!(path = %path.display(), "watched plugin unchanged");
+                WatchEvent::Unchanged { path }
+            }
+            Err(Error::NotFound { .. }) => return self.gone(path),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "watched plugin refused");
+                WatchEvent::Refused { path, error }
+            }
+        };
+        self.emit(event);
+    }
+
+    fn gone(&mut self, path: PathBuf) {
+        self.waiting = None;
+        if !self.missing {
+            self.missing = true;
+            tracing::info!(path = %path.display(), "watched plugin missing");
+            self.emit(WatchEvent::Missing { path });
+        }
+    }
+}

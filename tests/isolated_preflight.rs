@@ -1,0 +1,165 @@
+//! The isolated preflight: the host's check runs on the candidate in a
+//! child process (this test binary, re-executed) before the serving
+//! process maps it. A candidate that crashes or hangs there is refused,
+//! and the serving process lives on. No test harness: `main` must call
+//! `serve_isolated` first, as a host's does.
+
+use std::time::{Duration, Instant};
+
+use fixture_api::Calc;
+use liveswap::deploy::{IsolatedPreflight, serve_isolated};
+use liveswap::{Error, Preflight, Slot, SwapOptions, Version};
+use liveswap_tests::{REAP_TIMEOUT, fixture, mapped_under};
+
+/// A check that greets with `name`: the faulty build crashes in the way
+/// the name says; a sound build answers.
+fn greets(name: &'static str) -> Preflight<dyn Calc> {
+    Preflight::new(move |api: &Version<dyn Calc>| {
+        let answer = api.greet(name).map_err(|e| e.to_string())?;
+        if answer == format!("hello, {name}") {
+            Ok(())
+        } else {
+            Err(format!("greet({name:?}) returned {answer:?}"))
+        }
+    })
+}
+
+fn swap_isolated(slot: &Slot<dyn Calc>, plugin: &str, check: &str) -> Result<u64, Error> {
+    let isolated = IsolatedPreflight::new(check).timeout(Duration::from_secs(3));
+    slot.swap_with(
+        fixture(plugin),
+        &SwapOptions::new().before_load(move |candidate| isolated.run(candidate)),
+    )
+    .map(|report| report.generation)
+}
+
+fn refused_with(result: Result<u64, Error>, expected: &str) {
+    match result {
+        Err(Error::Preflight {
+            isolated: true,
+            message,
+            ..
+        }) => assert!(
+            message.contains(expected),
+            "{expected:?} not in {message:?}"
+        ),
+        other => panic!("expected an isolated preflight refusal, got {other:?}"),
+    }
+}
+
+fn serving_and_clean(slot: &Slot<dyn Calc>) {
+    assert_eq!(slot.generation(), 1);
+    assert_eq!(slot.current().add(2, 2), Ok(4));
+    assert!(slot.wait_drained(REAP_TIMEOUT));
+    assert_eq!(mapped_under(slot.copy_prefix()).len(), 1);
+}
+
+fn a_candidate_that_segfaults_is_refused_and_the_serving_process_lives_on(slot: &Slot<dyn Calc>) {
+    refused_with(
+        swap_isolated(slot, "calc-faulty", "segfault"),
+        "killed by signal 11 (SIGSEGV)",
+    );
+    serving_and_clean(slot);
+}
+
+fn a_candidate_that_aborts_is_refused(slot: &Slot<dyn Calc>) {
+    refused_with(
+        swap_isolated(slot, "calc-faulty", "abort"),
+        "signal 6 (SIGABRT)",
+    );
+    serving_and_clean(slot);
+}
+
+fn a_candidate_that_overflows_its_stack_is_refused(slot: &Slot<dyn Calc>) {
+    refused_with(
+        swap_isolated(slot, "calc-faulty", "overflow"),
+        "killed by signal",
+    );
+    serving_and_clean(slot);
+}
+
+fn a_candidate_that_hangs_is_killed_at_the_timeout_and_refused(slot: &Slot<dyn Calc>) {
+    let started = Instant::now();
+    refused_with(
+        swap_isolated(slot, "calc-faulty", "hang"),
+        "did not finish within 3s",
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    serving_and_clean(slot);
+}
+
+fn a_sound_candidate_passes_and_is_published(slot: &Slot<dyn Calc>) {
+    assert_eq!(swap_isolated(slot, "calc", "segfault").unwrap(), 2);
+    let last = slot.history().pop().unwrap();
+    assert!(last.steps.isolated_preflight > Duration::ZERO);
+}
+
+/// Through the watcher: a slot of its own, watching a directory of its own.
+fn a_watched_build_that_segfaults_in_the_child_is_refused(_: &Slot<dyn Calc>) {
+    use liveswap::deploy::{WatchEvent, WatchOptions, Watcher};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libcalc.so");
+    liveswap_tests::install("calc", &path);
+    let watched = std::sync::Arc::new(Slot::<dyn Calc>::load(&path).unwrap());
+    let (tx, events) = std::sync::mpsc::channel();
+    let watcher = Watcher::start(
+        std::sync::Arc::clone(&watched),
+        WatchOptions::path(&path)
+            .isolated(IsolatedPreflight::new("segfault").timeout(Duration::from_secs(3)))
+            .on_event(move |event| {
+                if let WatchEvent::Refused { error, .. } = event {
+                    let _ = tx.send(error.to_string());
+                }
+            }),
+    )
+    .unwrap();
+    liveswap_tests::install("calc-faulty", &path);
+    let refusal = events.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(refusal.contains("SIGSEGV"), "{refusal}");
+    assert_eq!(watched.current().label().unwrap(), "calc v1");
+    drop(watcher);
+}
+
+/// One test case: a name and its body.
+type Case = fn(&Slot<dyn Calc>);
+
+fn main() {
+    for name in ["segfault", "abort", "overflow", "hang"] {
+        serve_isolated(name, &greets(name));
+    }
+    let tests: [(&str, Case); 6] = [
+        (
+            "a_candidate_that_segfaults_is_refused_and_the_serving_process_lives_on",
+            a_candidate_that_segfaults_is_refused_and_the_serving_process_lives_on,
+        ),
+        (
+            "a_candidate_that_aborts_is_refused",
+            a_candidate_that_aborts_is_refused,
+        ),
+        (
+            "a_candidate_that_overflows_its_stack_is_refused",
+            a_candidate_that_overflows_its_stack_is_refused,
+        ),
+        (
+            "a_candidate_that_hangs_is_killed_at_the_timeout_and_refused",
+            a_candidate_that_hangs_is_killed_at_the_timeout_and_refused,
+        ),
+        (
+            "a_sound_candidate_passes_and_is_published",
+            a_sound_candidate_passes_and_is_published,
+        ),
+        (
+            "a_watched_build_that_segfaults_in_the_child_is_refused",
+            a_watched_build_that_segfaults_in_the_child_is_refused,
+        ),
+    ];
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    for (name, test) in tests {
+        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let slot = Slot::<dyn Calc>::load(fixture("calc")).unwrap();
+        test(&slot);
+        println!("test {name} ... ok");
+    }
+}

@@ -1,0 +1,130 @@
+//! The in-process preflight (`Slot::swap_with`): a candidate that fails
+//! the host's golden requests is never published, and nothing of it stays
+//! mapped.
+
+use std::time::Duration;
+
+use fixture_api::Calc;
+use liveswap::{Error, Outcome, Preflight, Slot, SwapOptions, Version};
+use liveswap_tests::{REAP_TIMEOUT, fixture, mapped_under};
+
+fn calc() -> Slot<dyn Calc> {
+    Slot::<dyn Calc>::load(fixture("calc")).unwrap()
+}
+
+/// The golden requests: `add(3, 4)` is 7.
+fn golden() -> Preflight<dyn Calc> {
+    Preflight::new(|api: &Version<dyn Calc>| match api.add(3, 4) {
+        Ok(7) => Ok(()),
+        other => Err(format!("add(3, 4) returned {other:?}, expected Ok(7)")),
+    })
+}
+
+fn with(preflight: Preflight<dyn Calc>) -> SwapOptions<dyn Calc> {
+    SwapOptions::new().preflight(preflight)
+}
+
+/// Only the serving generation's copy is mapped.
+fn only_one_copy_mapped(slot: &Slot<dyn Calc>) {
+    assert!(slot.wait_drained(REAP_TIMEOUT));
+    let deadline = std::time::Instant::now() + REAP_TIMEOUT;
+    while mapped_under(slot.copy_prefix()).len() != 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        mapped_under(slot.copy_prefix()).len(),
+        1,
+        "{:?}",
+        mapped_under(slot.copy_prefix())
+    );
+}
+
+#[test]
+fn a_candidate_passing_the_preflight_is_published() {
+    let slot = calc();
+    let report = slot.swap_with(fixture("calc"), &with(golden())).unwrap();
+    assert_eq!(report.generation, 2);
+    assert!(report.preflight > Duration::ZERO);
+    let last = slot.history().pop().unwrap();
+    assert!(last.steps.preflight > Duration::ZERO);
+}
+
+#[test]
+fn a_candidate_failing_the_preflight_is_refused_and_unloaded() {
+    let slot = calc();
+    // The faulty build's add(3, _) panics: the check sees an error.
+    let err = slot
+        .swap_with(fixture("calc-faulty"), &with(golden()))
+        .unwrap_err();
+    match &err {
+        Error::Preflight {
+            isolated: false,
+            message,
+            path,
+        } => {
+            assert!(message.contains("add(3, 4) returned Err"), "{message}");
+            assert_eq!(path, &fixture("calc-faulty"));
+        }
+        other => panic!("expected a preflight refusal, got {other:?}"),
+    }
+    assert_eq!(slot.generation(), 1);
+    assert_eq!(slot.current().label().unwrap(), "calc v1");
+    only_one_copy_mapped(&slot);
+    let last = slot.history().pop().unwrap();
+    assert_eq!(last.outcome, Outcome::Refused);
+    assert!(last.error.unwrap().contains("preflight"));
+}
+
+#[test]
+fn a_preflight_that_panics_refuses_the_swap() {
+    let slot = calc();
+    let panicking = Preflight::new(|_: &Version<dyn Calc>| -> Result<(), String> {
+        panic!("the golden file is missing")
+    });
+    let err = slot
+        .swap_with(fixture("calc-faulty"), &with(panicking))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Preflight { message, .. } if message.contains("panicked: the golden file is missing")),
+        "{err}"
+    );
+    assert_eq!(slot.current().add(1, 2), Ok(3));
+    only_one_copy_mapped(&slot);
+}
+
+#[test]
+fn a_preflight_that_hangs_is_refused_at_its_timeout() {
+    let slot = calc();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let hangs = Preflight::new(move |_: &Version<dyn Calc>| {
+        let _ = released.lock().unwrap().recv();
+        Ok(())
+    })
+    .timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = slot
+        .swap_with(fixture("calc-faulty"), &with(hangs))
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        matches!(&err, Error::Preflight { message, .. } if message.contains("did not finish within 200ms")),
+        "{err}"
+    );
+    assert_eq!(slot.generation(), 1);
+    assert_eq!(slot.current().add(1, 2), Ok(3));
+    // Once the check returns, the candidate goes too.
+    release.send(()).unwrap();
+    only_one_copy_mapped(&slot);
+}
+
+#[test]
+fn skip_unchanged_refuses_the_serving_bytes_before_loading_them() {
+    let slot = calc();
+    let err = slot
+        .swap_with(fixture("calc"), &SwapOptions::new().skip_unchanged())
+        .unwrap_err();
+    assert!(matches!(err, Error::Unchanged { .. }), "{err}");
+    assert_eq!(slot.generation(), 1);
+    assert_eq!(slot.history().pop().unwrap().outcome, Outcome::Unchanged);
+}
