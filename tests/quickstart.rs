@@ -1,6 +1,7 @@
 //! The README's quick start is real code: its manifests and sources are the
 //! files of `examples/quickstart` (a workspace member, so CI compiles them),
-//! shown verbatim; and the host, built as a user would, loads and swaps the
+//! shown verbatim (as are the demo plugin's warm-start files, built with
+//! the workspace); and the host, built as a user would, loads and swaps the
 //! plugin.
 
 use std::fs;
@@ -22,6 +23,10 @@ const SHOWN: &[&str] = &[
     "examples/quickstart/plugin/src/lib.rs",
     "examples/quickstart/host/Cargo.toml",
     "examples/quickstart/host/src/main.rs",
+    // "Warm start": the demo plugin's state, built with the workspace and
+    // run by the demo's end-to-end test.
+    "demo/plugin/src/state.rs",
+    "demo/plugin/src/handles.rs",
 ];
 
 /// Every fenced code block of the README: its language and its text.

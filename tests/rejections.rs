@@ -322,7 +322,8 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         "future descriptor version",
         |s| {
             descriptor_edit(s, "future.so", |d| {
-                d[at!(descriptor_version)..][..4].copy_from_slice(&3u32.to_ne_bytes())
+                d[at!(descriptor_version)..][..4]
+                    .copy_from_slice(&(liveswap::DESCRIPTOR_VERSION + 1).to_ne_bytes())
             })
         },
         |e| is_field(e, "descriptor version"),

@@ -14,3 +14,13 @@ pub const PLAIN_ADD: &[u8] = b"add";
 
 /// The plain function's type.
 pub type PlainAdd = fn(i64, i64) -> i64;
+
+/// A plugin holding a large warm-start state, to time its snapshot and
+/// restore at a swap.
+#[liveswap::interface(version = 1)]
+pub trait Store: Send + Sync {
+    /// Replaces the state with about `bytes` bytes of counters.
+    fn fill(&self, bytes: u64);
+    /// How many counters the state holds, and their sum.
+    fn summary(&self) -> (u64, u64);
+}

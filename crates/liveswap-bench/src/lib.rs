@@ -1,7 +1,7 @@
 //! Side-by-side measurements of liveswap: the read path against a plain
 //! function pointer, locks and two peer crates (hot-lib-reloader,
 //! dynamic_reload); swap latency; callers during a swap storm; memory after
-//! thousands of swaps. The `liveswap-bench` binary runs them all in one
+//! thousands of swaps; warm-start snapshot and restore. The `liveswap-bench` binary runs them all in one
 //! process and prints a table (and, with `--json`, one JSON object);
 //! `cargo bench -p liveswap-bench` runs the read path under criterion.
 //!
@@ -14,6 +14,7 @@ pub mod histogram;
 pub mod plugins;
 pub mod read_path;
 pub mod soak;
+pub mod state;
 pub mod storm;
 pub mod swaps;
 pub mod watch;

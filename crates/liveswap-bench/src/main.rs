@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use liveswap_bench::{big_files, plugins, read_path, soak, storm, swaps, watch};
+use liveswap_bench::{big_files, plugins, read_path, soak, state, storm, swaps, watch};
 use liveswap_demo_types::Handles;
 use serde_json::json;
 
@@ -84,6 +84,7 @@ struct Plan {
     soak: Vec<u64>,
     busy_soak: u64,
     big_rounds: usize,
+    state_rounds: usize,
 }
 
 /// A target: the ratio measured and the bound it must meet.
@@ -122,6 +123,7 @@ fn run(args: Args) -> Result<(), String> {
             soak: vec![200, 1_000],
             busy_soak: 2_000,
             big_rounds: 3,
+            state_rounds: 3,
         }
     } else {
         Plan {
@@ -133,6 +135,7 @@ fn run(args: Args) -> Result<(), String> {
             soak: vec![1_000, 10_000],
             busy_soak: 10_000,
             big_rounds: 5,
+            state_rounds: 10,
         }
     };
     let started = Instant::now();
@@ -191,6 +194,12 @@ fn run(args: Args) -> Result<(), String> {
     let work = std::env::temp_dir();
     let big = big_files::big_swap(&p.demo_release, &work, plan.big_rounds)?;
     let sparse = big_files::refuse_sparse(&p.demo_release, &work)?;
+
+    eprintln!("warm start...");
+    let state_costs = [1u64 << 20, 100 << 20]
+        .iter()
+        .map(|&bytes| state::measure(&p.state, bytes, plan.state_rounds))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let ratios = json!({
         "cached_vs_floor": cached.one_thread / floor.one_thread,
@@ -388,6 +397,23 @@ fn run(args: Args) -> Result<(), String> {
         "| swap() to a 2 GiB sparse file (refused) | {:.2} ms | | {:.1} MB | | |",
         sparse.ms, sparse.peak_rss_mb
     );
+    println!(
+        "\n## Warm start: state carried at a swap (ms, p50 / p99, over {} swaps)\n",
+        plan.state_rounds
+    );
+    println!("| state | snapshot size | snapshot | restore | whole swap |");
+    println!("|---:|---:|---|---|---|");
+    let ppm = |p: swaps::Percentiles| format!("{:.1} / {:.1}", p.p50_us / 1e3, p.p99_us / 1e3);
+    for c in &state_costs {
+        println!(
+            "| {} MiB | {:.1} MB | {} | {} | {} |",
+            c.state_bytes >> 20,
+            c.snapshot_bytes as f64 / 1e6,
+            ppm(c.snapshot),
+            ppm(c.restore),
+            ppm(c.total)
+        );
+    }
     println!("\n## Targets\n");
     println!("| target | measured | met |");
     println!("|---|---:|---|");
@@ -449,6 +475,14 @@ fn run(args: Args) -> Result<(), String> {
                 "peak_rss_mb": big.peak_rss_mb, "shmem_mb": big.shmem_mb, "on_disk": big.on_disk,
             }),
             "sparse_refusal": json!({"ms": sparse.ms, "peak_rss_mb": sparse.peak_rss_mb}),
+            "state": state_costs.iter().map(|c| {
+                let p = |p: swaps::Percentiles| json!({"p50_us": p.p50_us, "p99_us": p.p99_us});
+                json!({
+                    "state_bytes": c.state_bytes, "snapshot_bytes": c.snapshot_bytes,
+                    "swaps": c.swaps, "snapshot": p(c.snapshot), "restore": p(c.restore),
+                    "total": p(c.total),
+                })
+            }).collect::<Vec<_>>(),
             "big_swap_vs_cp": big.swap_ms / big.cp_ms,
             "big_swap_peak_rss_mb": big.peak_rss_mb,
             "targets_met": targets.iter().map(|t| (t.name.to_string(), json!(t.met()))).collect::<serde_json::Map<_, _>>(),

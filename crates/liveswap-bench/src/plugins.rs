@@ -9,6 +9,8 @@ use std::process::Command;
 pub struct Plugins {
     /// `liveswap-bench-plugin`, release: the read-path and storm subject.
     pub bench: PathBuf,
+    /// `liveswap-bench-state-plugin`, release: the warm-start subject.
+    pub state: PathBuf,
     /// `liveswap-demo-plugin`, debug.
     pub demo_debug: PathBuf,
     /// `liveswap-demo-plugin`, release.
@@ -72,15 +74,28 @@ fn cargo_build(release: bool, packages: &[&str]) -> Result<(), String> {
 /// Builds the bench plugin (release) and the demo plugin (debug and
 /// release).
 pub fn build() -> Result<Plugins, String> {
-    cargo_build(true, &["liveswap-bench-plugin", "liveswap-demo-plugin"])?;
+    cargo_build(
+        true,
+        &[
+            "liveswap-bench-plugin",
+            "liveswap-bench-state-plugin",
+            "liveswap-demo-plugin",
+        ],
+    )?;
     cargo_build(false, &["liveswap-demo-plugin"])?;
     let target = target_dir();
     let plugins = Plugins {
         bench: target.join("release/libliveswap_bench_plugin.so"),
+        state: target.join("release/libliveswap_bench_state_plugin.so"),
         demo_debug: target.join("debug/libliveswap_demo_plugin.so"),
         demo_release: target.join("release/libliveswap_demo_plugin.so"),
     };
-    for p in [&plugins.bench, &plugins.demo_debug, &plugins.demo_release] {
+    for p in [
+        &plugins.bench,
+        &plugins.state,
+        &plugins.demo_debug,
+        &plugins.demo_release,
+    ] {
         if !p.is_file() {
             return Err(format!("{} was not built", p.display()));
         }

@@ -119,6 +119,66 @@ pub enum Error {
         /// Where it panicked, when known.
         location: Option<String>,
     },
+    /// The serving version's state snapshot failed or panicked; the swap
+    /// was refused before the new file's code ran, and the serving version
+    /// keeps serving with its state.
+    #[error("plugin {path}: the state snapshot of generation {generation} {}: {message}{}", if *.panicked { "panicked" } else { "failed" }, location.as_ref().map(|l| format!(" (at {l})")).unwrap_or_default())]
+    Snapshot {
+        /// The path asked for.
+        path: PathBuf,
+        /// The generation whose snapshot failed.
+        generation: u64,
+        /// Whether it panicked (rather than returned an error).
+        panicked: bool,
+        /// The error's or panic's message.
+        message: String,
+        /// Where it panicked, when known.
+        location: Option<String>,
+    },
+    /// The serving version's state snapshot is bigger than the handle's cap.
+    #[error(
+        "plugin {path}: the state snapshot of generation {generation} is {size} bytes, over the {max}-byte cap (Options::max_state_size)"
+    )]
+    StateTooLarge {
+        /// The path asked for.
+        path: PathBuf,
+        /// The generation whose snapshot it is.
+        generation: u64,
+        /// The snapshot's size.
+        size: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// The new version could not restore the serving version's state (a
+    /// schema it does not read, bytes it cannot decode, a migration that
+    /// failed or panicked); it was unloaded.
+    #[error("plugin {path}: restoring state of schema {schema} {}: {message}{}", if *.panicked { "panicked" } else { "failed" }, location.as_ref().map(|l| format!(" (at {l})")).unwrap_or_default())]
+    Restore {
+        /// The path asked for.
+        path: PathBuf,
+        /// The snapshot's schema.
+        schema: u32,
+        /// Whether it panicked (rather than returned an error).
+        panicked: bool,
+        /// The error's or panic's message.
+        message: String,
+        /// Where it panicked, when known.
+        location: Option<String>,
+    },
+    /// Another swap or rollback published while this one was loading: its
+    /// state snapshot is of a version no longer serving, so it was not
+    /// published (its library was unloaded). Swap again.
+    #[error(
+        "plugin {path}: its state was taken from generation {taken_from}, but generation {serving} was published meanwhile; swap again"
+    )]
+    StateStale {
+        /// The path asked for.
+        path: PathBuf,
+        /// The generation the snapshot was taken from.
+        taken_from: u64,
+        /// The generation serving now.
+        serving: u64,
+    },
     /// The private copy could not be made (no room, the file shrank while
     /// being copied, no usable storage).
     #[error("plugin {path}: cannot copy it to {dest}: {source}")]
@@ -303,6 +363,10 @@ impl Error {
             | Error::Dlopen { path, .. }
             | Error::EntryMissing { path, .. }
             | Error::ConstructorFailed { path, .. }
+            | Error::Snapshot { path, .. }
+            | Error::StateTooLarge { path, .. }
+            | Error::Restore { path, .. }
+            | Error::StateStale { path, .. }
             | Error::Copy { path, .. }
             | Error::TooLarge { path, .. }
             | Error::Superseded { path, .. }

@@ -139,6 +139,12 @@ pub struct Attempt {
     pub outcome: Outcome,
     /// How long each step took.
     pub steps: Steps,
+    /// The warm-start state schema of the generation it published (`None`:
+    /// it declares no state, or nothing was published).
+    pub state_schema: Option<u32>,
+    /// The schema of the snapshot that generation was restored from
+    /// (`None`: it started from nothing, or cold).
+    pub restored_from: Option<u32>,
     /// Why it was refused (the error's message), or, for a probation
     /// rollback, why the generation was rolled back.
     pub error: Option<String>,
@@ -192,6 +198,8 @@ mod tests {
                 previous: n - 1,
             },
             steps: Steps::default(),
+            state_schema: None,
+            restored_from: None,
             error: None,
         }
     }

@@ -27,7 +27,10 @@ use libloading::os::unix::Library;
 
 use crate::abi::alloc::HOST_ALLOCATOR;
 use crate::abi::host::MessageSink;
-use crate::abi::{ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject};
+use crate::abi::{
+    ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject, STATE_COLD, STATE_FAILED,
+    STATE_NONE, STATE_RESTORED,
+};
 use crate::check::{Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
@@ -37,6 +40,7 @@ use crate::interface::Interface;
 use crate::load::image::{self, Ranges};
 use crate::load::open;
 use crate::load::store::{self, StorePolicy, Stored};
+use crate::warm::{self, Carry, HandoverSlot, Prior, StatePolicy, StateReport};
 
 /// Generations loaded by this process, all handles together. A plugin that
 /// creates a pthread key keeps one per loaded copy (and is never closed),
@@ -52,16 +56,30 @@ pub(crate) struct LoadPolicy {
     pub store: StorePolicy,
     /// Who may have written a plugin, and who must have signed it.
     pub trust: TrustPolicy,
+    /// The cap on state snapshots, and what a state failure does.
+    pub state: StatePolicy,
+}
+
+/// The version serving when a load starts: its instance, whose state the
+/// new one may restore, and its generation.
+#[derive(Clone, Copy)]
+pub(crate) struct Serving<'a> {
+    pub object: &'a RawObject,
+    pub generation: u64,
 }
 
 /// Time spent in each step of a load, and what the handshake warned of.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct LoadInfo {
     pub copy: Duration,
     pub check: Duration,
     pub load: Duration,
     pub warnings: Vec<String>,
     pub signer: Option<Signer>,
+    /// What became of the serving version's state.
+    pub state: StateReport,
+    /// The snapshot the new instance was restored from.
+    pub prior: Option<Prior>,
     /// The hash of the bytes checked and mapped, once read.
     pub hash: Option<ContentHash>,
     /// The check the caller ran between handshake and `dlopen`.
@@ -104,6 +122,8 @@ pub(crate) struct Plugin {
     library: Library,
     pub image: Arc<Stored>,
     ranges: Ranges,
+    /// Once replaced: the snapshot carried from it, for its final merge.
+    pub handover: HandoverSlot,
     pub hash: ContentHash,
 }
 
@@ -195,6 +215,7 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
 pub(crate) fn load<I: Interface + ?Sized>(
     source: &Path,
     policy: &LoadPolicy,
+    serving: Option<Serving<'_>>,
     gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
@@ -204,6 +225,8 @@ pub(crate) fn load<I: Interface + ?Sized>(
         Arc::new(stored),
         started.elapsed(),
         Some(&policy.trust),
+        policy.state,
+        serving,
         gate,
     )?;
     warnings.append(&mut info.warnings);
@@ -218,6 +241,7 @@ pub(crate) fn reload<I: Interface + ?Sized>(
     kept: &Stored,
     source: &Path,
     policy: &LoadPolicy,
+    serving: Option<Serving<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
     let file = kept
@@ -233,16 +257,26 @@ pub(crate) fn reload<I: Interface + ?Sized>(
     .map_err(|e| copy_error(source, e))?;
     // The kept copy was checked and verified when it was first loaded, and
     // no name reaches it since: its signer is carried by the caller.
-    load_stored::<I>(source, Arc::new(stored), started.elapsed(), None, None)
+    load_stored::<I>(
+        source,
+        Arc::new(stored),
+        started.elapsed(),
+        None,
+        policy.state,
+        serving,
+        None,
+    )
 }
 
 /// Checks the stored copy (its signature, when `trust` asks, and the
-/// handshake) and loads it.
+/// handshake), takes the serving version's state snapshot, and loads it.
 fn load_stored<I: Interface + ?Sized>(
     source: &Path,
     image: Arc<Stored>,
     copy: Duration,
     trust: Option<&TrustPolicy>,
+    state: StatePolicy,
+    serving: Option<Serving<'_>>,
     gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let mut info = LoadInfo {
@@ -276,10 +310,18 @@ fn load_stored<I: Interface + ?Sized>(
         verdict?;
     }
 
+    // The file passed every check: only now is the serving version asked
+    // for its state, just before the new constructor runs.
+    let mut carry = match serving {
+        Some(s) => warm::take(s.object, s.generation, state, source)?,
+        None => Carry::default(),
+    };
     let started = Instant::now();
-    let result = open_and_construct(source, &image, &checked.section);
+    let result = open_and_construct(source, &image, &checked.section, &mut carry);
     info.load = started.elapsed();
     let (library, ranges, object) = result?;
+    info.state = carry.report;
+    info.prior = carry.prior;
     LOADED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
     Ok((
         Plugin {
@@ -288,6 +330,7 @@ fn load_stored<I: Interface + ?Sized>(
             library,
             image,
             ranges,
+            handover: HandoverSlot::default(),
             hash,
         },
         info,
@@ -298,6 +341,7 @@ fn open_and_construct(
     source: &Path,
     image: &Stored,
     section: &[u8],
+    carry: &mut Carry,
 ) -> Result<(Library, Ranges, RawObject), Error> {
     // SAFETY: the handshake accepted the file: it was built by this compiler
     // for this target against this interface with `liveswap::export!`, whose
@@ -315,7 +359,7 @@ fn open_and_construct(
         message: with_causes(&e),
     })?;
     let ranges = image::find(&image.path).unwrap_or_default();
-    match construct(source, &library, section) {
+    match construct(source, &library, section, carry) {
         Ok(object) => Ok((library, ranges, object)),
         Err(e) => {
             let outcome = close(library, image, &ranges);
@@ -327,7 +371,12 @@ fn open_and_construct(
     }
 }
 
-fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObject, Error> {
+fn construct(
+    source: &Path,
+    library: &Library,
+    section: &[u8],
+    carry: &mut Carry,
+) -> Result<RawObject, Error> {
     // SAFETY: `EntryFn` is the type `liveswap::export!` gives the symbol; the
     // handshake established that the plugin was built with that macro by a
     // crate speaking this descriptor version.
@@ -347,14 +396,32 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             vtable: std::ptr::null(),
             drop: noop_drop,
             panics: std::ptr::null(),
+            schema: 0,
+            snapshot: None,
+            merge: None,
         },
         error: MessageSink::new(&mut message),
+        prior: carry
+            .prior
+            .as_ref()
+            .map_or(std::ptr::null(), |p| p.bytes.as_ptr()),
+        prior_len: carry.prior.as_ref().map_or(0, |p| p.bytes.len()),
+        prior_schema: carry.prior.as_ref().map_or(0, |p| p.schema),
+        has_prior: u32::from(carry.prior.is_some()),
+        cold_on_failure: u32::from(carry.cold_on_failure),
+        state: STATE_NONE,
     };
-    // SAFETY: `call` is a valid `EntryCall` that lives across the call; the
-    // entry point catches every panic of the plugin's constructor.
+    let started = Instant::now();
+    // SAFETY: `call` is a valid `EntryCall` that lives across the call (its
+    // `prior` points into `carry`, which outlives it); the entry point
+    // catches every panic of the plugin's constructor.
     let status = unsafe { entry(&mut call) };
+    if carry.prior.is_some() {
+        carry.report.restore = started.elapsed();
+    }
     let object = call.object;
     let returned_section = call.section;
+    let state = call.state;
     // The section the running code returns must be the one the file
     // showed: otherwise the section and the code disagree.
     let returned = (!returned_section.is_null()).then(|| {
@@ -377,6 +444,16 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             found: "a different descriptor".into(),
         });
     }
+    if status != ENTRY_OK && state == STATE_FAILED {
+        let message = message.unwrap_or_default();
+        return Err(Error::Restore {
+            path: source.to_path_buf(),
+            schema: carry.prior.as_ref().map_or(0, |p| p.schema),
+            panicked: status == ENTRY_PANICKED,
+            message: message.message,
+            location: message.location,
+        });
+    }
     if status != ENTRY_OK {
         let message = message.unwrap_or_default();
         return Err(Error::ConstructorFailed {
@@ -385,6 +462,17 @@ fn construct(source: &Path, library: &Library, section: &[u8]) -> Result<RawObje
             message: message.message,
             location: message.location,
         });
+    }
+    carry.report.to_schema = object.snapshot.is_some().then_some(object.schema);
+    carry.report.restored = state == STATE_RESTORED;
+    if state == STATE_COLD {
+        let message = message.unwrap_or_default();
+        tracing::warn!(path = %source.display(), reason = %message.message, "plugin state not restored: started cold");
+        carry.report.cold = Some(message.message);
+    }
+    if state != STATE_RESTORED {
+        // Not carried: nothing for the replaced version to merge later.
+        carry.prior = None;
     }
     Ok(object)
 }

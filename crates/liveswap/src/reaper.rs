@@ -61,6 +61,9 @@ fn run(rx: &Receiver<Plugin>, registry: &Registry) {
 /// Unloads one plugin and records the outcome.
 fn reap(plugin: Plugin, registry: &Registry, left: &mut Leftovers) {
     let generation = plugin.generation;
+    // Its calls have all returned: carry what they changed since its
+    // state was taken, before its instance is dropped.
+    crate::warm::final_merge(&plugin.object, generation, &plugin.handover);
     match plugin.unload() {
         (Outcome::Unloaded, _) => {
             tracing::debug!(generation, "plugin generation unloaded");

@@ -22,9 +22,12 @@ use crate::preflight::SwapOptions;
 use crate::reaper::{self, ReaperSender};
 use crate::stats::{Registry, Stats};
 use crate::version::Version;
+use crate::warm::{self, StatePolicy, StateReport};
 
 /// The default cap on replaced versions waiting to be unloaded.
 pub const DEFAULT_MAX_UNLOADING: usize = 16;
+/// The default cap on a plugin's state snapshot: 256 MiB.
+pub const DEFAULT_MAX_STATE_SIZE: usize = 256 << 20;
 /// How long a swap waits, by default, for room under that cap.
 pub const DEFAULT_UNLOAD_WAIT: Duration = Duration::from_secs(10);
 
@@ -37,6 +40,7 @@ pub struct Options {
     max_unloading: usize,
     unload_wait: Duration,
     trust: TrustPolicy,
+    state: StatePolicy,
     history_len: usize,
 }
 
@@ -49,6 +53,10 @@ impl Default for Options {
             max_unloading: DEFAULT_MAX_UNLOADING,
             unload_wait: DEFAULT_UNLOAD_WAIT,
             trust: TrustPolicy::default(),
+            state: StatePolicy {
+                max_size: DEFAULT_MAX_STATE_SIZE,
+                cold_on_failure: false,
+            },
             history_len: DEFAULT_HISTORY_LEN,
         }
     }
@@ -121,6 +129,25 @@ impl Options {
         self
     }
 
+    /// Refuses a swap whose serving version's state snapshot (see
+    /// [`WarmStart`](crate::WarmStart)) is bigger than `bytes`
+    /// ([`Error::StateTooLarge`]). Checked once the snapshot is taken.
+    /// Default [`DEFAULT_MAX_STATE_SIZE`] (256 MiB).
+    pub fn max_state_size(mut self, bytes: usize) -> Self {
+        self.state.max_size = bytes;
+        self
+    }
+
+    /// When the serving version's state cannot be carried (its snapshot
+    /// fails, panics or is over [`max_state_size`](Self::max_state_size),
+    /// or the new version's restore fails or panics), start the new
+    /// version cold rather than refuse the swap;
+    /// [`SwapReport::state`] says why. Off by default.
+    pub fn cold_on_state_failure(mut self, cold: bool) -> Self {
+        self.state.cold_on_failure = cold;
+        self
+    }
+
     /// How many attempts [`Slot::history`] remembers (default
     /// [`DEFAULT_HISTORY_LEN`](crate::DEFAULT_HISTORY_LEN), 64; `0` keeps
     /// none).
@@ -176,14 +203,16 @@ pub struct SwapReport {
     pub warnings: Vec<String>,
     /// Who signed the plugin, when signatures are required.
     pub signer: Option<Signer>,
+    /// What became of the plugin's warm-start state.
+    pub state: StateReport,
     /// The BLAKE3 hash of the bytes loaded.
     pub content_hash: Option<ContentHash>,
 }
 
 impl SwapReport {
-    /// The whole swap.
+    /// The whole swap (with the state snapshot, when one was taken).
     pub fn total(&self) -> Duration {
-        self.copy + self.check + self.load + self.preflight + self.publish
+        self.copy + self.check + self.state.snapshot + self.load + self.preflight + self.publish
     }
 }
 
@@ -298,10 +327,11 @@ impl<I: Interface + ?Sized> Slot<I> {
             max_file_size: options.max_file_size,
             store: StorePolicy::new(options.memfd_max, dir),
             trust: options.trust.clone(),
+            state: options.state,
         };
         let registry = Arc::new(Registry::new(I::NAME));
         let at = SystemTime::now();
-        let (mut plugin, info) = loader::load::<I>(path, &policy, None).inspect_err(|e| {
+        let (mut plugin, info) = loader::load::<I>(path, &policy, None, None).inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
         let (reaper_tx, reaper) = match reaper::spawn(Arc::clone(&registry)) {
@@ -326,6 +356,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             info.signer.clone(),
             info.hash,
         );
+        registry.record_state(1, Version::state_schema(&version), None);
         let history = History::new(options.history_len);
         history.record(Attempt {
             at,
@@ -344,6 +375,8 @@ impl<I: Interface + ?Sized> Slot<I> {
                 total: at.elapsed().unwrap_or_default(),
                 ..Steps::default()
             },
+            state_schema: Version::state_schema(&version),
+            restored_from: None,
             error: None,
         });
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
@@ -588,9 +621,10 @@ impl<I: Interface + ?Sized> Slot<I> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         self.reserve()?;
+        let current = self.current.load_full();
         let serving = options
             .skip_unchanged
-            .then(|| Version::content_hash(&self.current.load()))
+            .then(|| Version::content_hash(&current))
             .flatten();
         let seen = Cell::new(None);
         let isolated = Cell::new(Duration::ZERO);
@@ -615,7 +649,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             }
             Ok(())
         };
-        let loaded = loader::load::<I>(path, &self.policy, Some(&gate));
+        let loaded = loader::load::<I>(path, &self.policy, current.serving(), Some(&gate));
         trail.hash = seen.get();
         trail.steps.isolated_preflight = isolated.get();
         let (plugin, mut info) = match loaded {
@@ -732,7 +766,8 @@ impl<I: Interface + ?Sized> Slot<I> {
         };
         trail.source = Some(source.clone());
         self.reserve()?;
-        match loader::reload::<I>(&kept, &source, &self.policy) {
+        let serving = self.current.load_full();
+        match loader::reload::<I>(&kept, &source, &self.policy, serving.serving()) {
             Ok((plugin, info)) => self.publish(ticket, plugin, info, &source, Some(signer)),
             Err(e) => {
                 self.registry.release();
@@ -755,12 +790,19 @@ impl<I: Interface + ?Sized> Slot<I> {
         note: Option<String>,
     ) {
         let mut steps = trail.steps;
+        let (mut state_schema, mut restored_from) = (None, None);
         let (outcome, error, hash, signer) = match result {
             Ok(report) => {
                 steps.copy = report.copy;
                 steps.check = report.check;
                 steps.load = report.load;
                 steps.publish = report.publish;
+                state_schema = report.state.to_schema;
+                restored_from = report
+                    .state
+                    .restored
+                    .then_some(report.state.from_schema)
+                    .flatten();
                 (
                     Outcome::Published {
                         generation: report.generation,
@@ -791,6 +833,8 @@ impl<I: Interface + ?Sized> Slot<I> {
             signer,
             outcome,
             steps,
+            state_schema,
+            restored_from,
             error,
         });
     }
@@ -825,6 +869,12 @@ impl<I: Interface + ?Sized> Slot<I> {
                 by,
             });
         }
+        if let Err(e) = warm::check_fresh(info.prior.as_ref(), &self.current.load(), source) {
+            drop(control);
+            self.registry.release();
+            loader::discard(plugin);
+            return Err(e);
+        }
         if let Some(signer) = verified {
             info.signer = signer;
         }
@@ -848,6 +898,8 @@ impl<I: Interface + ?Sized> Slot<I> {
             info.signer.clone(),
             info.hash,
         );
+        let prior = info.prior.take();
+        warm::published(&self.registry, &old, &version, prior, &self.current);
         let old_signer = self.registry.signer(Version::generation(&old));
         control.rollback = old
             .image()
@@ -865,6 +917,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             publish,
             warnings: info.warnings,
             signer: info.signer,
+            state: info.state,
             content_hash: info.hash,
         };
         drop(old);

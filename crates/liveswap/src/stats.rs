@@ -49,6 +49,11 @@ pub struct GenerationInfo {
     pub state: State,
     /// Who signed it, when signatures are required.
     pub signer: Option<Signer>,
+    /// The schema of its warm-start state (`None`: it declares no state).
+    pub state_schema: Option<u32>,
+    /// The schema of the snapshot it was restored from (`None`: it started
+    /// from nothing, or cold).
+    pub restored_from: Option<u32>,
     /// The BLAKE3 hash of the bytes it was loaded from.
     pub content_hash: Option<ContentHash>,
 }
@@ -150,6 +155,8 @@ impl Registry {
                 loaded_at,
                 state: State::Current,
                 signer,
+                state_schema: None,
+                restored_from: None,
                 content_hash,
             },
         );
@@ -174,6 +181,15 @@ impl Registry {
     }
 
     /// Who signed `generation`, if it is still known.
+    /// Records a generation's state schema and the schema it was restored
+    /// from.
+    pub(crate) fn record_state(&self, generation: u64, schema: Option<u32>, from: Option<u32>) {
+        if let Some(g) = self.lock().generations.get_mut(&generation) {
+            g.state_schema = schema;
+            g.restored_from = from;
+        }
+    }
+
     pub(crate) fn signer(&self, generation: u64) -> Option<Signer> {
         self.lock()
             .generations

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
+use crate::abi::RawObject;
 use crate::interface::Interface;
 use crate::load::store::{Storage, Stored};
-use crate::loader::Plugin;
+use crate::loader::{Plugin, Serving};
 use crate::reaper::ReaperSender;
+use crate::warm::HandoverSlot;
 
 /// One generation of a plugin. Derefs to the interface's view (`I::View`).
 ///
@@ -92,6 +94,32 @@ impl<I: Interface + ?Sized> Version<I> {
         // SAFETY: a non-null counter is a static of the plugin's library,
         // which stays mapped while `this.plugin` is held.
         unsafe { counter.as_ref() }.map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The schema of this version's warm-start state, or `None` if its
+    /// plugin declares none (an associated function, like
+    /// [`generation`](Self::generation)). See [`WarmStart`](crate::WarmStart).
+    pub fn state_schema(this: &Self) -> Option<u32> {
+        this.object()
+            .and_then(|o| o.snapshot.is_some().then_some(o.schema))
+    }
+
+    /// The plugin's instance and its functions.
+    pub(crate) fn object(&self) -> Option<&RawObject> {
+        self.plugin.as_ref().map(|p| &p.object)
+    }
+
+    /// This version as the one serving when a swap starts.
+    pub(crate) fn serving(&self) -> Option<Serving<'_>> {
+        self.object().map(|object| Serving {
+            object,
+            generation: self.generation,
+        })
+    }
+
+    /// Where, once replaced, it keeps what its final merge needs.
+    pub(crate) fn handover(&self) -> Option<&HandoverSlot> {
+        self.plugin.as_ref().map(|p| &p.handover)
     }
 
     /// The BLAKE3 hash of the bytes this version was loaded from (an

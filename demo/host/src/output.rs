@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use liveswap::{Options, Slot, State, Stats, TrustedKey, Version};
+use liveswap::{Options, Slot, State, StateReport, Stats, TrustedKey, Version};
 use liveswap_demo_types::Handles;
 
 use crate::workers::Meter;
@@ -68,6 +68,7 @@ pub fn swap(plugin: &Slot<dyn Handles>, path: &Path) -> String {
             for warning in &report.warnings {
                 extra.push_str(&format!("\n  warning: {warning}"));
             }
+            extra.push_str(&state(&report.state));
             format!(
                 "swap ok: generation {} (was {}) from {} in {} (copy {}, check {}, load {}, publish {}): {says}",
                 report.generation,
@@ -83,6 +84,30 @@ pub fn swap(plugin: &Slot<dyn Handles>, path: &Path) -> String {
         Err(e) => format!(
             "swap refused: {e}; still serving generation {}",
             plugin.generation()
+        ),
+    }
+}
+
+/// What a swap did with the plugin's state, as an indented line (none for
+/// plugins without state).
+fn state(state: &StateReport) -> String {
+    let schema = |s: Option<u32>| s.map_or("none".to_string(), |s| s.to_string());
+    if let Some(why) = &state.cold {
+        return format!("\n  state NOT carried, started cold: {why}");
+    }
+    match (state.from_schema, state.to_schema) {
+        (None, None) => String::new(),
+        _ if state.restored => format!(
+            "\n  state carried: schema {} -> {}, {} bytes, snapshot {}",
+            schema(state.from_schema),
+            schema(state.to_schema),
+            state.bytes,
+            ms(state.snapshot)
+        ),
+        (from, to) => format!(
+            "\n  state not carried: schema {} -> {}",
+            schema(from),
+            schema(to)
         ),
     }
 }

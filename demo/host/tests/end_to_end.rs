@@ -34,7 +34,7 @@ impl EditablePlugin {
         let dir = liveswap_tests::target_dir().join("demo-e2e").join(name);
         let _ = fs::remove_dir_all(dir.join("src"));
         fs::create_dir_all(dir.join("src")).unwrap();
-        for file in ["lib.rs", "handles.rs", "my_code.rs"] {
+        for file in ["lib.rs", "handles.rs", "my_code.rs", "state.rs"] {
             fs::copy(
                 root.join("demo/plugin/src").join(file),
                 dir.join("src").join(file),
@@ -47,7 +47,8 @@ impl EditablePlugin {
             format!(
                 "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
                  [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
-                 liveswap = {{ path = {:?} }}\nliveswap-demo-types = {{ path = {:?} }}\n\n[workspace]\n",
+                 liveswap = {{ path = {:?}, features = [\"state\"] }}\nliveswap-demo-types = {{ path = {:?} }}\n\
+                 serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n",
                 root.join("crates/liveswap"),
                 root.join("demo/types")
             ),
@@ -61,6 +62,11 @@ impl EditablePlugin {
         )
         .unwrap();
         EditablePlugin { dir, package }
+    }
+
+    /// Replaces a source file of the plugin.
+    fn write(&self, file: &str, code: &str) {
+        fs::write(self.dir.join("src").join(file), code).unwrap();
     }
 
     fn edit(&self, from: &str, to: &str) {
@@ -299,6 +305,93 @@ fn with_watch_a_rebuild_serves_by_itself_with_no_failed_call() {
     assert!(demo.child.wait().unwrap().success());
 }
 
+/// The demo's `state.rs` after a user added a field: schema 2, which
+/// reads schema 1 and migrates it.
+const STATE_SCHEMA_2: &str = r#"
+use liveswap::{RemoteError, Snapshot, state};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: u32 = 2;
+
+#[derive(Serialize, Deserialize, Default, Clone)]
+pub struct Saved {
+    pub calls: u64,
+    /// Added in schema 2: how many swaps this state has been carried across.
+    pub carried: u64,
+}
+
+impl Saved {
+    pub fn describe(&self, calls: u64) -> String {
+        format!("called {calls} times, carried across {} swaps", self.carried)
+    }
+}
+
+#[derive(Deserialize)]
+struct SavedV1 {
+    calls: u64,
+}
+
+pub fn restore(prior: Snapshot<'_>) -> Result<Saved, RemoteError> {
+    let mut saved: Saved = match prior.schema {
+        1 => {
+            let old: SavedV1 = state::decode(prior.bytes)?;
+            Saved { calls: old.calls, carried: 0 }
+        }
+        2 => state::decode(prior.bytes)?,
+        n => return Err(RemoteError::new(format!("state schema {n} is unknown"))),
+    };
+    saved.carried += 1;
+    Ok(saved)
+}
+"#;
+
+/// The call count `someData` shows in a line.
+fn calls_in(line: &str) -> u64 {
+    line.split("(called ")
+        .nth(1)
+        .and_then(|rest| rest.split(" times").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no call count in {line:?}"))
+}
+
+#[test]
+fn the_call_count_survives_swaps_and_a_schema_change() {
+    let plugin = EditablePlugin::new("state");
+    let path = plugin.build();
+    let mut demo = Demo::start(&path);
+    demo.expect("on load", |l| l.starts_with("loaded "));
+    let before = calls_in(&demo.expect_busy_tick(1));
+    assert!(before > 0, "the workers' calls are counted");
+
+    demo.send(&path.display().to_string());
+    let line = demo.expect("after the swap", |l| l.starts_with("swap "));
+    assert!(line.starts_with("swap ok: generation 2"), "{line}");
+    let carried = demo.expect("the state line", |l| l.starts_with("  state "));
+    assert!(
+        carried.starts_with("  state carried: schema 1 -> 1, "),
+        "{carried}"
+    );
+    assert!(calls_in(&line) >= before, "the count went on: {line}");
+    let before = calls_in(&demo.expect_busy_tick(2));
+
+    plugin.write("state.rs", STATE_SCHEMA_2);
+    plugin.build();
+    demo.send(&path.display().to_string());
+    let line = demo.expect("after the schema change", |l| l.starts_with("swap "));
+    assert!(line.starts_with("swap ok: generation 3"), "{line}");
+    assert!(line.contains("carried across 1 swaps"), "migrated: {line}");
+    assert!(calls_in(&line) >= before, "the count went on: {line}");
+    let carried = demo.expect("the state line", |l| l.starts_with("  state "));
+    assert!(
+        carried.starts_with("  state carried: schema 1 -> 2, "),
+        "{carried}"
+    );
+    demo.expect_busy_tick(3);
+    drop(demo.stdin.take());
+    let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
+    assert!(bye.contains(", 0 failed, last generation 3"), "{bye}");
+}
+
 #[test]
 fn without_the_bundled_plugin_the_demo_says_how_to_build_it() {
     // A copy of the binary in a directory without the plugin beside it.
@@ -448,6 +541,12 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("generation 2 now serving (was 1)"), "{out}");
+    let (code, out) = ctl(&ctl_bin, &socket, &["status"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("[state schema 1, restored from schema 1]"),
+        "the history shows the state carried: {out}"
+    );
     let tick = demo.expect_busy_tick(2);
     assert!(tick.contains("Adding to 100: 107"), "{tick}");
 

@@ -1,22 +1,64 @@
-//! The exported API object: wires the interface to `my_code`. This part
-//! rarely changes.
+//! The exported API object: wires the interface to `my_code`, and counts
+//! its calls in state that survives swaps (`state`). This part rarely
+//! changes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use liveswap::{RemoteError, Snapshot, WarmStart, state};
 use liveswap_demo_types::Handles;
 
 use crate::my_code;
+use crate::state::{SCHEMA, Saved};
 
 struct DemoHandles {
     data: String,
+    /// Calls so far, all versions together.
+    calls: AtomicU64,
+    /// The rest of the state, as restored.
+    saved: Saved,
 }
 
 impl Handles for DemoHandles {
     fn some_data(&self) -> String {
-        self.data.clone()
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{} ({})", self.data, self.saved.describe(calls))
     }
 
     fn some_fn(&self, i: i64) -> String {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         my_code::some_fn(i)
     }
 }
 
-liveswap::export!(Handles => DemoHandles { data: my_code::some_data() });
+impl WarmStart for DemoHandles {
+    const SCHEMA: u32 = SCHEMA;
+    const MERGES: bool = true;
+
+    fn snapshot(&self) -> Result<Vec<u8>, RemoteError> {
+        let mut saved = self.saved.clone();
+        saved.calls = self.calls.load(Ordering::Relaxed);
+        state::encode(&saved)
+    }
+
+    fn restore(prior: Option<Snapshot<'_>>) -> Result<Self, RemoteError> {
+        let saved = prior
+            .map(crate::state::restore)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(DemoHandles {
+            data: my_code::some_data(),
+            calls: AtomicU64::new(saved.calls),
+            saved,
+        })
+    }
+
+    /// Calls that reached the replaced version after its snapshot.
+    fn merge(&self, base: Snapshot<'_>, last: Snapshot<'_>) -> Result<(), RemoteError> {
+        let (base, last) = (crate::state::restore(base)?, crate::state::restore(last)?);
+        self.calls
+            .fetch_add(last.calls.saturating_sub(base.calls), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+liveswap::export!(Handles => warm DemoHandles);

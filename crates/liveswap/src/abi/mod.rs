@@ -22,7 +22,33 @@ pub(crate) mod alloc;
 pub(crate) mod host;
 pub(crate) mod plugin;
 
-/// The plugin's instance: a boxed value, its vtable and its destructor.
+/// Serializes a plugin instance's state into `out` (a host-owned, empty
+/// `Vec<u8>`, filled with memory from the host's allocator); returns
+/// [`CALL_OK`], [`CALL_FAILED`] or [`CALL_PANICKED`] (message in `sink`).
+pub type SnapshotFn = unsafe extern "C" fn(
+    instance: *const c_void,
+    out: *mut Vec<u8>,
+    sink: *mut host::MessageSink<'_>,
+) -> u32;
+
+/// Folds into a plugin instance what a replaced version changed after its
+/// state was carried: its snapshot when carried (`base`) and its final one
+/// (`last`), both of schema `schema`. Returns as [`SnapshotFn`] does.
+pub type MergeFn = unsafe extern "C" fn(
+    instance: *const c_void,
+    schema: u32,
+    base: *const u8,
+    base_len: usize,
+    last: *const u8,
+    last_len: usize,
+    sink: *mut host::MessageSink<'_>,
+) -> u32;
+
+/// The plugin's instance: a boxed value, its vtable and its destructor,
+/// and, for a plugin with warm-start state, its schema and state functions.
+///
+/// Field order is part of the wire contract: `instance`, `vtable`, `drop`,
+/// `panics`, `schema`, `snapshot`, `merge`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RawObject {
@@ -36,9 +62,21 @@ pub struct RawObject {
     /// plugin's memory (each loaded copy has its own). Read by the host
     /// off the call path; the plugin counts only when a call panics.
     pub panics: *const std::sync::atomic::AtomicU64,
+    /// The instance's state schema (meaningful when `snapshot` is set).
+    pub schema: u32,
+    /// Takes a snapshot of the instance's state; `None` for a plugin that
+    /// declares no state (`export!` without `warm`).
+    pub snapshot: Option<SnapshotFn>,
+    /// Merges a replaced version's late changes; `None` when the plugin
+    /// does not (`WarmStart::MERGES` is false).
+    pub merge: Option<MergeFn>,
 }
 
 /// The arguments of the entry point.
+///
+/// Field order is part of the wire contract: `allocator`, `section`,
+/// `object`, `error`, `prior`, `prior_len`, `prior_schema`, `has_prior`,
+/// `cold_on_failure`, `state`.
 #[repr(C)]
 pub struct EntryCall<'a> {
     /// In: the host's allocator, which the plugin's allocations use from
@@ -50,7 +88,31 @@ pub struct EntryCall<'a> {
     pub object: RawObject,
     /// In: where to write the error of a failed constructor.
     pub error: host::MessageSink<'a>,
+    /// In: the serving version's snapshot (host memory, valid for the
+    /// call), when `has_prior` is 1.
+    pub prior: *const u8,
+    /// In: its length.
+    pub prior_len: usize,
+    /// In: the schema it was written with.
+    pub prior_schema: u32,
+    /// In: 1 when `prior` holds a snapshot, 0 otherwise.
+    pub has_prior: u32,
+    /// In: 1 when a restore that fails should start the instance cold
+    /// (from no snapshot) instead of failing the entry point.
+    pub cold_on_failure: u32,
+    /// Out: one of the `STATE_*` values.
+    pub state: u32,
 }
+
+/// [`EntryCall::state`]: no snapshot was used (none given, or the plugin
+/// declares no state).
+pub const STATE_NONE: u32 = 0;
+/// The instance was restored from the snapshot.
+pub const STATE_RESTORED: u32 = 1;
+/// Restoring failed and the instance started cold; the sink says why.
+pub const STATE_COLD: u32 = 2;
+/// Restoring failed (or panicked: see the entry's status); the sink says why.
+pub const STATE_FAILED: u32 = 3;
 
 /// The entry point: fills `call` and returns an `ENTRY_*` status.
 pub type EntryFn = unsafe extern "C" fn(call: *mut EntryCall<'_>) -> u32;
@@ -66,6 +128,9 @@ pub const ENTRY_EARLY_ALLOCATION: u32 = 3;
 
 /// A method shim's status: the result was written.
 pub const CALL_OK: u32 = 0;
+/// A state shim's status: the plugin's code returned an error; the sink
+/// holds its message.
+pub const CALL_FAILED: u32 = 1;
 /// A method shim's status: the method panicked; the sink holds the message.
 pub const CALL_PANICKED: u32 = 2;
 

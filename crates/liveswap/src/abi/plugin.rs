@@ -13,10 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::alloc::RoutedAllocator;
 use super::host::MessageSink;
 use super::{
-    CALL_OK, CALL_PANICKED, Direct, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED, ENTRY_OK, ENTRY_PANICKED,
-    EntryCall, FIELD_LOCATION, FIELD_MESSAGE, RawObject,
+    CALL_FAILED, CALL_OK, CALL_PANICKED, Direct, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED, ENTRY_OK,
+    ENTRY_PANICKED, EntryCall, FIELD_LOCATION, FIELD_MESSAGE, MergeFn, RawObject, STATE_COLD,
+    STATE_FAILED, STATE_RESTORED, SnapshotFn,
 };
 use crate::interface::Export;
+use crate::warm::{Snapshot, WarmStart};
 
 const LOCATION_CAP: usize = 240;
 
@@ -161,6 +163,102 @@ where
     I: Export<T> + ?Sized,
     E: std::fmt::Display,
 {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        run_entry::<I, T>(call, section, allocator, |_| {
+            construct()
+                .map(|value| (value, None))
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// The body of the entry point of a plugin with warm-start state
+/// (`export!(Trait => warm Type)`): restores a `T` from the host's
+/// snapshot, if any, and hands the host its state functions.
+///
+/// # Safety
+///
+/// As for [`entry`]; moreover `call.prior..call.prior + call.prior_len` is
+/// a live byte slice when `call.has_prior` is 1.
+pub unsafe fn entry_warm<I, T>(
+    call: *mut EntryCall<'_>,
+    section: *const u8,
+    allocator: &RoutedAllocator,
+) -> u32
+where
+    I: Export<T> + ?Sized,
+    T: WarmStart,
+{
+    let state: (u32, SnapshotFn, Option<MergeFn>) = (
+        T::SCHEMA,
+        snapshot_shim::<T>,
+        T::MERGES.then_some(merge_shim::<T> as MergeFn),
+    );
+    let construct = |call: &mut EntryCall<'_>| {
+        if call.has_prior != 1 {
+            return T::restore(None)
+                .map(|v| (v, Some(state)))
+                .map_err(|e| e.to_string());
+        }
+        // SAFETY: the caller guarantees the slice is live for the call.
+        let bytes = unsafe { std::slice::from_raw_parts(call.prior, call.prior_len) };
+        let prior = Snapshot {
+            schema: call.prior_schema,
+            bytes,
+        };
+        let cold = call.cold_on_failure == 1;
+        let error = match catch_unwind(AssertUnwindSafe(|| T::restore(Some(prior)))) {
+            Ok(Ok(value)) => {
+                call.state = STATE_RESTORED;
+                return Ok((value, Some(state)));
+            }
+            Ok(Err(e)) if !cold => {
+                call.state = STATE_FAILED;
+                return Err(e.to_string());
+            }
+            Ok(Err(e)) => format!("failed: {e}"),
+            Err(payload) if !cold => {
+                call.state = STATE_FAILED;
+                // Caught and reported by `run_entry`, as a panic.
+                std::panic::resume_unwind(payload)
+            }
+            Err(payload) => {
+                let text = format!("panicked: {}", panic_message(&*payload));
+                // Counts the panic and records its location.
+                report_panic(&mut call.error, payload);
+                text
+            }
+        };
+        let why = format!("restore from schema {} {error}", prior.schema);
+        call.error.write(FIELD_MESSAGE, &why);
+        call.state = STATE_COLD;
+        T::restore(None)
+            .map(|v| (v, Some(state)))
+            .map_err(|e| format!("{why}; starting cold failed too: {e}"))
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { run_entry::<I, T>(call, section, allocator, construct) }
+}
+
+/// What a constructor hands back: the instance, and its warm-start schema
+/// and state functions when it has state.
+type Constructed<T> = (T, Option<(u32, SnapshotFn, Option<MergeFn>)>);
+
+/// The common body of both entry points.
+///
+/// # Safety
+///
+/// As for [`entry`].
+unsafe fn run_entry<I, T>(
+    call: *mut EntryCall<'_>,
+    section: *const u8,
+    allocator: &RoutedAllocator,
+    construct: impl FnOnce(&mut EntryCall<'_>) -> Result<Constructed<T>, String>,
+) -> u32
+where
+    I: Export<T> + ?Sized,
+{
     // SAFETY: the caller guarantees `call` is valid and exclusively ours.
     let call = unsafe { &mut *call };
     call.section = section;
@@ -174,14 +272,17 @@ where
         return ENTRY_EARLY_ALLOCATION;
     }
     install_panic_hook();
-    let outcome = catch_unwind(AssertUnwindSafe(|| match construct() {
-        Ok(value) => Ok(RawObject {
+    let outcome = catch_unwind(AssertUnwindSafe(|| match construct(call) {
+        Ok((value, state)) => Ok(RawObject {
             instance: Box::into_raw(Box::new(value)).cast(),
             vtable: (I::vtable() as *const I::VTable).cast(),
             drop: drop_boxed::<T>,
             panics: &PANICS,
+            schema: state.map_or(0, |(schema, _, _)| schema),
+            snapshot: state.map(|(_, snapshot, _)| snapshot),
+            merge: state.and_then(|(_, _, merge)| merge),
         }),
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(error),
     }));
     match outcome {
         Ok(Ok(object)) => {
@@ -199,6 +300,72 @@ where
     }
 }
 
+/// Writes a state function's outcome: `CALL_OK`, or the error or panic
+/// into `sink`.
+fn state_call(sink: &mut MessageSink<'_>, f: impl FnOnce() -> Result<(), String>) -> u32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => CALL_OK,
+        Ok(Err(message)) => {
+            sink.write(FIELD_MESSAGE, &message);
+            CALL_FAILED
+        }
+        Err(payload) => {
+            report_panic(sink, payload);
+            CALL_PANICKED
+        }
+    }
+}
+
+unsafe extern "C" fn snapshot_shim<T: WarmStart>(
+    instance: *const c_void,
+    out: *mut Vec<u8>,
+    sink: *mut MessageSink<'_>,
+) -> u32 {
+    // SAFETY: the host passes this plugin's live instance (a `T` boxed by
+    // `run_entry`), a live sink and a live, empty `Vec<u8>` it owns.
+    let (this, out, sink) = unsafe { (&*instance.cast::<T>(), &mut *out, &mut *sink) };
+    state_call(sink, || {
+        // The bytes are allocated through the host's allocator (this
+        // plugin's global allocator routes there), so the host frees them.
+        *out = this.snapshot().map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn merge_shim<T: WarmStart>(
+    instance: *const c_void,
+    schema: u32,
+    base: *const u8,
+    base_len: usize,
+    last: *const u8,
+    last_len: usize,
+    sink: *mut MessageSink<'_>,
+) -> u32 {
+    // SAFETY: the host passes this plugin's live instance, a live sink and
+    // two byte slices it keeps alive for the call.
+    let (this, base, last, sink) = unsafe {
+        (
+            &*instance.cast::<T>(),
+            std::slice::from_raw_parts(base, base_len),
+            std::slice::from_raw_parts(last, last_len),
+            &mut *sink,
+        )
+    };
+    state_call(sink, || {
+        this.merge(
+            Snapshot {
+                schema,
+                bytes: base,
+            },
+            Snapshot {
+                schema,
+                bytes: last,
+            },
+        )
+        .map_err(|e| e.to_string())
+    })
+}
+
 /// Exports an implementation of an interface from a plugin crate.
 ///
 /// For an interface declared with [`#[liveswap::interface]`](crate::interface):
@@ -208,6 +375,11 @@ where
 /// `Err` the host receives as
 /// [`Error::ConstructorFailed`](crate::Error::ConstructorFailed). A panic in
 /// either is caught and reported the same way.
+///
+/// `export!(Trait => warm Type)` (or `export!(Iface, warm Type)`) exports a
+/// type with state that survives swaps: it implements
+/// [`WarmStart`](crate::WarmStart), and the instance is built by
+/// `Type::restore` from the serving version's snapshot (or from nothing).
 ///
 /// The macro emits the entry point, the descriptor section (with the
 /// interface's type table, computed at compile time) and the plugin's
@@ -233,6 +405,11 @@ where
 #[macro_export]
 macro_rules! export {
     (@emit ($iface:ty) $construct:expr) => {
+        $crate::export!(@emit_with ($iface) |call, section, allocator| {
+            $crate::__private::entry::<$iface, _, _>(call, section, allocator, || $construct)
+        });
+    };
+    (@emit_with ($iface:ty) |$call:ident, $section:ident, $allocator:ident| $body:expr) => {
         const __LIVESWAP_TABLE_LEN: usize =
             $crate::__private::table_len(<$iface as $crate::Interface>::METHODS);
 
@@ -251,27 +428,33 @@ macro_rules! export {
         ///
         /// Only the liveswap loader calls it, with a valid `EntryCall`.
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn liveswap_entry(call: *mut $crate::__private::EntryCall<'_>) -> u32 {
+        pub unsafe extern "C" fn liveswap_entry($call: *mut $crate::__private::EntryCall<'_>) -> u32 {
+            let $section: *const u8 = (&raw const __LIVESWAP_SECTION).cast();
+            let $allocator = &__LIVESWAP_ALLOCATOR;
             // SAFETY: forwarded from this function's own contract; the
             // section and the allocator are this plugin's.
-            unsafe {
-                $crate::__private::entry::<$iface, _, _>(
-                    call,
-                    (&raw const __LIVESWAP_SECTION).cast(),
-                    &__LIVESWAP_ALLOCATOR,
-                    || $construct,
-                )
-            }
+            unsafe { $body }
         }
+    };
+    (@emit_warm ($iface:ty) $ty:ty) => {
+        $crate::export!(@emit_with ($iface) |call, section, allocator| {
+            $crate::__private::entry_warm::<$iface, $ty>(call, section, allocator)
+        });
     };
     ($tr:path => try $construct:expr) => {
         $crate::export!(@emit (dyn $tr) $construct);
+    };
+    ($tr:path => warm $ty:ty) => {
+        $crate::export!(@emit_warm (dyn $tr) $ty);
     };
     ($tr:path => $construct:expr) => {
         $crate::export!(@emit (dyn $tr) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));
     };
     ($iface:ty, try $construct:expr) => {
         $crate::export!(@emit ($iface) $construct);
+    };
+    ($iface:ty, warm $ty:ty) => {
+        $crate::export!(@emit_warm ($iface) $ty);
     };
     ($iface:ty, $construct:expr) => {
         $crate::export!(@emit ($iface) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));

@@ -12,7 +12,8 @@
 //! `status`, `history`, `swap` (`path`), `rollback`, `inspect` (`path`),
 //! `slots`. `history` replies with the slot's last attempts, oldest first:
 //! `{"attempts":[{"at_unix","trigger","source","content_hash","signer",
-//! "outcome","generation","previous","error","steps_ms":{...}}]}`; a swap
+//! "outcome","generation","previous","state_schema","restored_from","error",
+//! "steps_ms":{...}}]}`; a swap
 //! or rollback asked for here is recorded with trigger `control`. Error kinds: `refused` (the process said no: a swap or rollback
 //! refused, an inspection that would be refused), `bad_request` (malformed
 //! JSON, unknown command, missing field, line too long, another protocol

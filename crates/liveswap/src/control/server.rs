@@ -460,6 +460,8 @@ fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
                 "loaded_at_unix": loaded_at,
                 "state": state,
                 "reason": reason,
+                "state_schema": g.state_schema,
+                "restored_from": g.restored_from,
             })
         })
         .collect();
@@ -500,6 +502,8 @@ fn history(name: &str, slot: &dyn ManagedSlot) -> Value {
                 "outcome": a.outcome.as_str(),
                 "generation": generation,
                 "previous": previous,
+                "state_schema": a.state_schema,
+                "restored_from": a.restored_from,
                 "error": a.error,
                 "steps_ms": {
                     "copy": ms(a.steps.copy),

@@ -85,8 +85,8 @@ pub enum ProbationEvent {
         generation: u64,
         /// Why.
         reason: String,
-        /// The rollback.
-        report: SwapReport,
+        /// The rollback (boxed: a report is large, an event rare).
+        report: Box<SwapReport>,
     },
     /// A generation crossed a threshold but could not be rolled back.
     RollbackFailed {
@@ -238,7 +238,7 @@ impl Watch {
                 on_event(&ProbationEvent::RolledBack {
                     generation,
                     reason,
-                    report,
+                    report: Box::new(report),
                 });
             }
             Err(error) => {

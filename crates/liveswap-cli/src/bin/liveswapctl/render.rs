@@ -46,9 +46,16 @@ fn status(r: &Value) -> String {
             Value::String(r) => format!("  ({r})"),
             _ => String::new(),
         };
+        let schema = match (&g["state_schema"], &g["restored_from"]) {
+            (Value::Number(to), Value::Number(from)) => {
+                format!("  [state schema {to}, restored from schema {from}]")
+            }
+            (Value::Number(to), _) => format!("  [state schema {to}]"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{:>10}  {:<9}  {}{reason}",
+            "{:>10}  {:<9}  {}{schema}{reason}",
             text(&g["generation"]),
             text(&g["state"]),
             text(&g["source"])
