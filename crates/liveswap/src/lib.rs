@@ -10,9 +10,12 @@
 //! GHC's hot-swap library (`registerHotswap` / `withSO` / `swapSO` are
 //! [`Slot::load`] / [`Slot::with`] / [`Slot::swap`]).
 //!
-//! Code is swapped, not state: each version starts from its constructor,
-//! and whatever the old version held (a counter, a cache) goes with it.
-//! Keep state that must outlive a swap in the host, and pass it in.
+//! By default code is swapped, not state: each version starts from its
+//! constructor, and whatever the old version held (a counter, a cache)
+//! goes with it. A plugin that implements [`WarmStart`] and is exported
+//! with `export!(Trait => warm Type)` carries its state instead: the
+//! serving version's snapshot is handed to the next one (see the README's
+//! "Warm start").
 //!
 //! ```no_run
 //! // The interface, in a crate both sides depend on:

@@ -564,6 +564,13 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     let tick = demo.expect_busy_tick(3);
     assert!(tick.contains("Adding to 10: 17"), "{tick}");
 
+    let (code, out) = ctl(&ctl_bin, &socket, &["history"], None);
+    assert_eq!(code, 0, "{out}");
+    let refused = out
+        .lines()
+        .find(|l| l.starts_with("control") && l.contains("refused"))
+        .unwrap_or_else(|| panic!("the refused swap in the history: {out}"));
+    assert!(refused.contains("libcalc.so"), "{refused}");
     let (code, out) = ctl(&ctl_bin, &socket, &["--json", "status"], None);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"current\":3"), "{out}");

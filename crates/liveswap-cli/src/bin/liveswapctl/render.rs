@@ -7,7 +7,8 @@ use serde_json::Value;
 /// The text of a successful reply to `cmd`.
 pub fn result(cmd: &str, result: &Value) -> String {
     match cmd {
-        "status" | "history" => status(result),
+        "status" => status(result),
+        "history" => history(result),
         "swap" | "rollback" => swapped(result),
         "inspect" => inspected(result),
         "slots" => slots(result),
@@ -59,6 +60,35 @@ fn status(r: &Value) -> String {
             text(&g["generation"]),
             text(&g["state"]),
             text(&g["source"])
+        );
+    }
+    out
+}
+
+fn history(r: &Value) -> String {
+    let mut out = format!(
+        "slot {} ({}): the last attempts, oldest first\n",
+        text(&r["slot"]),
+        text(&r["interface"])
+    );
+    let _ = writeln!(
+        out,
+        "{:<10}  {:<9}  {:>10}  {:>9}  source",
+        "trigger", "outcome", "generation", "total ms"
+    );
+    for a in r["attempts"].as_array().into_iter().flatten() {
+        let error = match &a["error"] {
+            Value::String(e) => format!("  ({e})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<10}  {:<9}  {:>10}  {:>9.2}  {}{error}",
+            text(&a["trigger"]),
+            text(&a["outcome"]),
+            text(&a["generation"]),
+            a["steps_ms"]["total"].as_f64().unwrap_or(0.0),
+            text(&a["source"])
         );
     }
     out
