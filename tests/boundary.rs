@@ -18,9 +18,19 @@ use rules_api::{Action, Rules, request};
 
 /// The rules plugin's load-time constructor writes one marker for the
 /// whole process: tests that read it take turns.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
+/// Its drop removes the marker, whatever the test did, so no run leaves
+/// one in the temporary directory.
+fn one_at_a_time() -> Turn {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+    Turn(LOCK.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+struct Turn(#[allow(dead_code)] MutexGuard<'static, ()>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(marker_path("rules-plugin"));
+    }
 }
 
 fn section(path: &Path) -> Vec<u8> {

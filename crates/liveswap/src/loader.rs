@@ -84,6 +84,9 @@ pub(crate) struct LoadInfo {
     pub hash: Option<ContentHash>,
     /// The check the caller ran between handshake and `dlopen`.
     pub gate: Duration,
+    /// For a rollback asked for because of one generation (probation):
+    /// publish only while that generation still serves.
+    pub expect_current: Option<u64>,
 }
 
 /// A candidate plugin between its handshake and `dlopen`: checked, not yet
@@ -132,8 +135,10 @@ pub(crate) struct Plugin {
 // and a `Library` handle may be closed from any thread.
 unsafe impl Send for Plugin {}
 // SAFETY: shared references to a `Plugin` give access to nothing but its
-// plain fields; the instance is reached only through the interface view,
-// whose `Sync` the interface guarantees.
+// plain fields; the instance is reached through the interface view, whose
+// `Sync` the interface guarantees, and by the warm-start shims (snapshot,
+// merge) from the swapping and reaper threads, which `WarmStart: Send +
+// Sync` allows.
 unsafe impl Sync for Plugin {}
 
 /// What became of a plugin after unload.
@@ -339,7 +344,7 @@ fn load_stored<I: Interface + ?Sized>(
 
 fn open_and_construct(
     source: &Path,
-    image: &Stored,
+    image: &Arc<Stored>,
     section: &[u8],
     carry: &mut Carry,
 ) -> Result<(Library, Ranges, RawObject), Error> {
@@ -365,6 +370,10 @@ fn open_and_construct(
             let outcome = close(library, image, &ranges);
             if outcome != Outcome::Unloaded {
                 tracing::warn!(path = %source.display(), ?outcome, "rejected plugin stays mapped");
+                // The loader still knows it as `/proc/self/fd/N`: keep N
+                // open for good, so that no later copy gets that name and
+                // `dlopen` cannot hand back this library for it.
+                std::mem::forget(Arc::clone(image));
             }
             Err(e)
         }

@@ -85,7 +85,7 @@ where
         Slot::swap_with(self, path, &SwapOptions::new().trigger(trigger))
     }
     fn roll_back_by(&self, trigger: Trigger) -> Result<SwapReport, Error> {
-        Slot::rollback_by(self, trigger, None)
+        Slot::rollback_by(self, trigger, None, None)
     }
     fn inspect(&self, path: &Path) -> Inspection {
         match Slot::check(self, path) {

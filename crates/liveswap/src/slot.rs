@@ -546,8 +546,13 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// outside any lock, so a slow swap delays no other swap or rollback.
     /// Calls publish in the order they were made: a call overtaken by a
     /// later `swap` or `rollback` that published first is refused with
-    /// [`Error::Superseded`] (its library unloaded), so the last call made
-    /// always wins and generations strictly increase. Swapping to the same
+    /// [`Error::Superseded`] (its library unloaded), so of calls that carry
+    /// no state the last one made wins, and generations strictly increase.
+    /// For a plugin with warm-start state, a call whose snapshot came from
+    /// a version another call replaced meanwhile is refused with
+    /// [`Error::StateStale`] instead, whichever was made last: state is
+    /// never carried twice or skipped, and the refused call may be retried.
+    /// Swapping to the same
     /// path again (after rebuilding the plugin there) works.
     ///
     /// When [`Options::max_unloading`] replaced versions are still waiting
@@ -735,20 +740,25 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rollback(&self) -> Result<SwapReport, Error> {
-        self.rollback_by(Trigger::Rollback, None)
+        self.rollback_by(Trigger::Rollback, None, None)
     }
 
     /// [`rollback`](Self::rollback), recorded in the history under
     /// `trigger`, with `reason` as its note.
+    ///
+    /// With `expect`, the rollback publishes only while that generation is
+    /// still the one serving (checked under the publish lock): probation
+    /// never rolls back a build published after the one it judged.
     pub(crate) fn rollback_by(
         &self,
         trigger: Trigger,
         reason: Option<String>,
+        expect: Option<u64>,
     ) -> Result<SwapReport, Error> {
         let at = SystemTime::now();
         let started = Instant::now();
         let mut trail = Trail::default();
-        let result = self.try_rollback(&mut trail);
+        let result = self.try_rollback(&mut trail, expect);
         let source = trail.source.clone().unwrap_or_default();
         self.record(trigger, &source, at, started, trail, &result, reason);
         crate::telemetry::attempt(I::NAME, "rollback", &result);
@@ -758,7 +768,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         result
     }
 
-    fn try_rollback(&self, trail: &mut Trail) -> Result<SwapReport, Error> {
+    fn try_rollback(&self, trail: &mut Trail, expect: Option<u64>) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         let Some((kept, source, signer)) = self.lock_control().rollback.clone() else {
@@ -768,7 +778,10 @@ impl<I: Interface + ?Sized> Slot<I> {
         self.reserve()?;
         let serving = self.current.load_full();
         match loader::reload::<I>(&kept, &source, &self.policy, serving.serving()) {
-            Ok((plugin, info)) => self.publish(ticket, plugin, info, &source, Some(signer)),
+            Ok((plugin, mut info)) => {
+                info.expect_current = expect;
+                self.publish(ticket, plugin, info, &source, Some(signer))
+            }
             Err(e) => {
                 self.registry.release();
                 tracing::warn!(path = %source.display(), error = %e, "plugin rollback rejected");
@@ -858,6 +871,20 @@ impl<I: Interface + ?Sized> Slot<I> {
         verified: Option<Option<Signer>>,
     ) -> Result<SwapReport, Error> {
         let mut control = self.lock_control();
+        let serving = Version::generation(&self.current.load());
+        if info
+            .expect_current
+            .is_some_and(|expected| expected != serving)
+        {
+            drop(control);
+            self.registry.release();
+            loader::discard(plugin);
+            tracing::warn!(path = %source.display(), by = serving, "rollback dropped: its generation was replaced first");
+            return Err(Error::Superseded {
+                path: source.to_path_buf(),
+                by: serving,
+            });
+        }
         if control.last_ticket > ticket {
             let by = control.next_generation - 1;
             drop(control);

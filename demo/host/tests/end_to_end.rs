@@ -466,6 +466,23 @@ fn ctl(ctl: &Path, socket: &Path, args: &[&str], uid: Option<u32>) -> (i32, Stri
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// Whether users other than the owner can reach `dir`: every directory
+/// from the root down lets others search it (a `TMPDIR` under a private
+/// home would not).
+fn others_can_reach(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let reachable = dir
+        .ancestors()
+        .all(|d| fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if !reachable {
+        eprintln!(
+            "{}: not reachable by other users; the other-uid checks are skipped",
+            dir.display()
+        );
+    }
+    reachable
+}
+
 /// The body of `GET /metrics` from `addr`, over a plain TCP connection.
 fn scrape(addr: &str) -> String {
     use std::io::Read;
@@ -609,7 +626,7 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
         "{body}"
     );
 
-    if unsafe { libc::geteuid() } == 0 {
+    if unsafe { libc::geteuid() } == 0 && others_can_reach(scratch.path()) {
         // Another user's client: copied where that user can run it.
         let copy = scratch.path().join("liveswapctl");
         fs::copy(&ctl_bin, &copy).unwrap();

@@ -388,8 +388,9 @@ fn elf_complete(path: &Path, len: u64) -> bool {
 }
 
 /// Watches a path and swaps a slot to each new complete build that lands
-/// there. Errors never stop it; dropping it stops it and joins its
-/// threads.
+/// there. Errors never stop it; dropping it stops it and joins its worker
+/// and debouncer threads (notify's own inotify reader is told to stop and
+/// ends by itself: notify does not offer to join it).
 pub struct Watcher {
     tx: Sender<Message>,
     worker: Option<JoinHandle<()>>,

@@ -190,10 +190,13 @@ impl Stored {
     /// Maps the copy read-only, for the handshake to read.
     pub(crate) fn map(&self) -> io::Result<Mapping> {
         let len = usize::try_from(self.len).map_err(io::Error::other)?;
-        // SAFETY: a fresh read-only shared mapping of a file nobody can
-        // write any more (sealed, or an unnamed file whose only writable
-        // descriptor is closed) and whose size cannot shrink under it;
-        // `Mapping` unmaps it once, on drop.
+        // SAFETY: a fresh read-only shared mapping of a file no other
+        // process of another user can write (sealed, or an unnamed file
+        // whose only writable descriptor is closed) and whose size cannot
+        // shrink under it (a memfd's seals forbid it; an unnamed file could
+        // be reopened for writing through /proc only by root or a process
+        // allowed to ptrace this one, which can write this process's memory
+        // anyway); `Mapping` unmaps it once, on drop.
         let ptr = unsafe {
             rustix::mm::mmap(
                 std::ptr::null_mut(),
