@@ -112,16 +112,21 @@ impl IsolatedPreflight {
                 Ok(())
             });
         }
+        // Its own process group, so that what the candidate starts can be
+        // killed with it: a grandchild holding standard error open would
+        // otherwise keep the reader below, and so the swap, waiting.
+        command.process_group(0);
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
         let stderr = child.stderr.take();
-        let reader = std::thread::spawn(move || {
+        let (said_tx, said_by) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
             let mut text = String::new();
             if let Some(mut stderr) = stderr {
                 let _ = stderr.by_ref().take(64 * 1024).read_to_string(&mut text);
             }
-            text
+            let _ = said_tx.send(text);
         });
         let deadline = Instant::now() + self.timeout;
         let status = loop {
@@ -131,7 +136,11 @@ impl IsolatedPreflight {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 Ok(None) => {
-                    let _ = child.kill();
+                    // The whole group: the child and whatever it started.
+                    // SAFETY: `kill` has no memory preconditions; the group
+                    // is the child's own (made at spawn), and the child is
+                    // not reaped yet, so its id names nothing else.
+                    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
                     let _ = child.wait();
                     break None;
                 }
@@ -142,7 +151,12 @@ impl IsolatedPreflight {
                 }
             }
         };
-        let said = reader.join().unwrap_or_default();
+        // What the child wrote, once every holder of the pipe has closed
+        // it; something the candidate started may still hold it, so wait a
+        // little, then go on without (the reader thread ends with the pipe).
+        let said = said_by
+            .recv_timeout(Duration::from_secs(1))
+            .unwrap_or_default();
         let said = said.trim();
         let Some(status) = status else {
             return Err(format!(
