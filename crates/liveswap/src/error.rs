@@ -222,6 +222,22 @@ pub enum Error {
         /// How long the swap waited (`Options::unload_wait`).
         waited: std::time::Duration,
     },
+    /// The process has almost no pthread keys left: generations that cannot
+    /// unload (their threads still run) keep theirs, and Rust's std aborts
+    /// the process when none is left. Refused before anything is read.
+    #[error(
+        "plugin {path}: swap refused: the process has {free} pthread keys left, under the \
+         reserve of {reserve}; generations that cannot unload keep theirs (see the pinned \
+         reasons in stats), so stop their threads or restart the process"
+    )]
+    KeysExhausted {
+        /// The path asked for.
+        path: PathBuf,
+        /// Keys the process can still create.
+        free: usize,
+        /// The reserve (`KEY_RESERVE`).
+        reserve: usize,
+    },
     /// A later `swap` or `rollback` published first; this one's plugin
     /// was loaded, then unloaded without being published.
     #[error("plugin {path}: superseded by generation {by}, published by a later call")]
@@ -373,7 +389,8 @@ impl Error {
             | Error::UnsafePath { path, .. }
             | Error::Signature { path, .. }
             | Error::Unchanged { path, .. }
-            | Error::Preflight { path, .. } => Some(path),
+            | Error::Preflight { path, .. }
+            | Error::KeysExhausted { path, .. } => Some(path),
             Error::StoreDir { .. }
             | Error::Backlog { .. }
             | Error::Forked { .. }

@@ -42,11 +42,20 @@ fn architecture_of(target: &str) -> Architecture {
 }
 
 /// Imports that tell what a plugin may do that keeps it from unloading.
-const RISKY_IMPORTS: &[(&str, &str)] = &[(
-    "pthread_create",
-    "the plugin can start threads (it imports pthread_create): a thread it starts runs its \
-     code and keeps its library mapped (reported as pinned) for as long as the thread lives",
-)];
+const RISKY_IMPORTS: &[(&str, &str)] = &[
+    (
+        "sigaction",
+        "the plugin can install signal handlers (it imports sigaction): while a handler points \
+         into it, its library is not closed (reported as pinned); restore the previous handler \
+         when its instance is dropped",
+    ),
+    (
+        "signal",
+        "the plugin can install signal handlers (it imports signal): while a handler points \
+         into it, its library is not closed (reported as pinned); restore the previous handler \
+         when its instance is dropped",
+    ),
+];
 
 /// What the handshake learnt of an accepted plugin.
 #[derive(Debug, Clone)]

@@ -214,6 +214,7 @@ pub mod deploy;
 mod descriptor;
 mod error;
 mod filekind;
+mod footprint;
 mod handshake;
 mod history;
 mod interface;
@@ -345,7 +346,7 @@ pub use slot::{
     DEFAULT_MAX_STATE_SIZE, DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader,
     Slot, SwapReport,
 };
-pub use stats::{GENERATION_WARNING, GenerationInfo, State, Stats};
+pub use stats::{GenerationInfo, KEY_RESERVE, KEY_WARNING, State, Stats};
 pub use verify::mapped_files;
 pub use version::Version;
 pub use warm::{Snapshot, StateReport, WarmStart};

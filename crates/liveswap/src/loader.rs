@@ -7,16 +7,20 @@
 //! (`load::store`: a sealed memfd, or an unnamed file on disk); map that
 //! copy read-only, verify its signature when keys are trusted, and check
 //! the handshake on those very bytes (`handshake`); `dlopen("/proc/self/fd/N")` with `RTLD_NOW | RTLD_LOCAL`;
-//! record the library's own address ranges (`load::image`); resolve the
-//! entry point; call it. The bytes checked are the bytes mapped, whatever
+//! record the library's own address ranges (`load::image`); point its
+//! references to the C library's thread-local destructor, pthread key and
+//! thread functions at the hooks of `footprint`; resolve the entry point;
+//! call it. The bytes checked are the bytes mapped, whatever
 //! happens to the source meanwhile, and glibc never sees a path or inode it
 //! has cached: every load is a new inode.
 //!
 //! Unloading is the reverse: drop the instance (its destructor runs while
-//! its code is mapped); refuse to close a library that a pthread key
-//! destructor points into (closing it would crash each thread that used the
-//! key when it exits); `dlclose`; verify, on the library's own ranges, that
-//! it is gone. The copy's descriptor is kept until then.
+//! its code is mapped, and is the plugin's retire hook); take back what it
+//! registered (`footprint::release`: wait a little for the threads it
+//! started, check signal handlers, stop its thread-exit destructors, delete
+//! its pthread keys); `dlclose`; verify, on the library's own ranges, that
+//! it is gone. What still holds it is reported, and the release is tried
+//! again later. The copy's descriptor is kept until then.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,10 +38,11 @@ use crate::abi::{
 use crate::check::{Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
+use crate::footprint::{self, Footprint, patch};
 use crate::handshake;
 use crate::history::ContentHash;
 use crate::interface::Interface;
-use crate::load::image::{self, Ranges};
+use crate::load::image;
 use crate::load::open;
 use crate::load::store::{self, StorePolicy, Stored};
 use crate::warm::{self, Carry, HandoverSlot, Prior, StatePolicy, StateReport};
@@ -124,7 +129,7 @@ pub(crate) struct Plugin {
     pub object: RawObject,
     library: Library,
     pub image: Arc<Stored>,
-    ranges: Ranges,
+    footprint: Arc<Footprint>,
     /// Once replaced: the snapshot carried from it, for its final merge.
     pub handover: HandoverSlot,
     pub hash: ContentHash,
@@ -146,24 +151,33 @@ unsafe impl Sync for Plugin {}
 pub(crate) enum Outcome {
     /// Closed and verified gone.
     Unloaded,
-    /// Closed, but still loaded or mapped; may go later.
+    /// Not closed, or closed but still loaded or mapped: what holds it.
+    /// Looked at again later.
     Pinned(String),
-    /// Deliberately never closed: it would crash the process.
-    Kept(String),
 }
 
 /// What the reaper keeps of a library that did not go: its copy (so that
-/// its name and inode stay reserved) and its ranges, to look again.
+/// its name and inode stay reserved), its footprint, and its handle while
+/// it is not closed yet, to try again.
 pub(crate) struct Remains {
     pub image: Arc<Stored>,
-    ranges: Ranges,
+    footprint: Arc<Footprint>,
+    library: Option<Library>,
 }
 
 impl Remains {
-    /// Whether the library has gone since.
-    pub(crate) fn gone(&self) -> bool {
-        !image::loader_has(&self.image.path)
-            && !image::still_mapped(&self.ranges, self.image.dev, self.image.ino)
+    /// Whether the library has gone since: closes it first if what held
+    /// it has let go.
+    pub(crate) fn gone(&mut self) -> bool {
+        if let Some(library) = self.library.take() {
+            match close(library, &self.image, &self.footprint) {
+                (Outcome::Unloaded, _) => return true,
+                (Outcome::Pinned(_), library) => self.library = library,
+            }
+        }
+        self.library.is_none()
+            && !image::loader_has(&self.image.path)
+            && !image::still_mapped(self.footprint.ranges(), self.image.dev, self.image.ino)
     }
 }
 
@@ -187,6 +201,7 @@ fn copy_error(source: &Path, (dest, err): (std::path::PathBuf, std::io::Error)) 
 /// what every load and inspection starts with. Returns the copy and the
 /// path check's warning, if the policy let a violation through.
 fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>), Error> {
+    check_keys(path)?;
     let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
     let src = open::open(path, policy.max_file_size)?;
     let stored = store::store(
@@ -198,6 +213,18 @@ fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>
     )
     .map_err(|e| copy_error(path, e))?;
     Ok((stored, warnings))
+}
+
+/// Refuses a load when the process is about to run out of pthread keys.
+fn check_keys(path: &Path) -> Result<(), Error> {
+    match footprint::keys::free() {
+        Some(free) if free < crate::stats::KEY_RESERVE => Err(Error::KeysExhausted {
+            path: path.to_path_buf(),
+            free,
+            reserve: crate::stats::KEY_RESERVE,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Runs the handshake of interface `I` on the file at `path`, without
@@ -249,6 +276,7 @@ pub(crate) fn reload<I: Interface + ?Sized>(
     serving: Option<Serving<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
+    check_keys(source)?;
     let file = kept
         .file()
         .map_err(|e| copy_error(source, (kept.path.clone(), e)))?;
@@ -297,6 +325,7 @@ fn load_stored<I: Interface + ?Sized>(
     }
     let checked = handshake::check::<I>(source, mapping.bytes())?;
     let hash = ContentHash::of(mapping.bytes());
+    let sites = patch::sites(mapping.bytes());
     drop(mapping);
     info.hash = Some(hash);
     info.check = started.elapsed();
@@ -322,9 +351,9 @@ fn load_stored<I: Interface + ?Sized>(
         None => Carry::default(),
     };
     let started = Instant::now();
-    let result = open_and_construct(source, &image, &checked.section, &mut carry);
+    let result = open_and_construct(source, &image, &checked.section, &sites, &mut carry);
     info.load = started.elapsed();
-    let (library, ranges, object) = result?;
+    let (library, footprint, object) = result?;
     info.state = carry.report;
     info.prior = carry.prior;
     LOADED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
@@ -334,7 +363,7 @@ fn load_stored<I: Interface + ?Sized>(
             object,
             library,
             image,
-            ranges,
+            footprint,
             handover: HandoverSlot::default(),
             hash,
         },
@@ -346,8 +375,9 @@ fn open_and_construct(
     source: &Path,
     image: &Arc<Stored>,
     section: &[u8],
+    sites: &[patch::Site],
     carry: &mut Carry,
-) -> Result<(Library, Ranges, RawObject), Error> {
+) -> Result<(Library, Arc<Footprint>, RawObject), Error> {
     // SAFETY: the handshake accepted the file: it was built by this compiler
     // for this target against this interface with `liveswap::export!`, whose
     // code runs no unsound initialisers. Constructors of the library run
@@ -363,12 +393,17 @@ fn open_and_construct(
         path: source.to_path_buf(),
         message: with_causes(&e),
     })?;
-    let ranges = image::find(&image.path).unwrap_or_default();
+    let placement = image::find(&image.path).unwrap_or_default();
+    let footprint = Footprint::register(placement.ranges.clone());
+    if let Err(e) = patch::apply(sites, &placement) {
+        tracing::warn!(path = %source.display(), error = %e, "plugin hooks not installed: its threads, keys and thread-locals are glibc's");
+    }
     match construct(source, &library, section, carry) {
-        Ok(object) => Ok((library, ranges, object)),
+        Ok(object) => Ok((library, footprint, object)),
         Err(e) => {
-            let outcome = close(library, image, &ranges);
+            let (outcome, unclosed) = close(library, image, &footprint);
             if outcome != Outcome::Unloaded {
+                std::mem::forget(unclosed);
                 tracing::warn!(path = %source.display(), ?outcome, "rejected plugin stays mapped");
                 // The loader still knows it as `/proc/self/fd/N`: keep N
                 // open for good, so that no later copy gets that name and
@@ -501,39 +536,37 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 
 unsafe extern "C" fn noop_drop(_: *mut std::ffi::c_void) {}
 
-/// Closes a library, unless a pthread key destructor points into it, and
-/// checks that it is gone.
-fn close(library: Library, image: &Stored, ranges: &Ranges) -> Outcome {
-    let keys = image::keys_with_destructor_in(ranges);
-    if let Some(&(key, destructor)) = keys.first() {
-        // Closing would unmap code that glibc calls when any thread that
-        // set the key exits: a crash in `__nptl_deallocate_tsd`.
-        std::mem::forget(library);
-        return Outcome::Kept(format!(
-            "never unloaded: pthread key {key} (of {}) has its destructor at {destructor:#x} in \
-             this library (std::thread::current(), thread::park, thread::scope or a blocking \
-             crossbeam call inside the plugin create one); closing it would crash each thread \
-             that used the key when it exits",
-            keys.len()
-        ));
+/// Takes back what the library's code registered and closes it, unless
+/// something still holds it (then the handle comes back, to try again),
+/// and checks that it is gone.
+fn close(library: Library, image: &Stored, footprint: &Footprint) -> (Outcome, Option<Library>) {
+    if let Err(holdup) = footprint::release(footprint) {
+        return (Outcome::Pinned(holdup.to_string()), Some(library));
     }
     if let Err(e) = library.close() {
-        return Outcome::Pinned(format!("dlclose failed: {e}"));
+        return (Outcome::Pinned(format!("dlclose failed: {e}")), None);
     }
+    let ranges = footprint.ranges();
     if image::loader_has(&image.path) {
-        return Outcome::Pinned(
-            "the loader keeps it loaded after dlclose: most likely the plugin registered a \
-             thread-local destructor (a thread_local! with Drop, std::thread::spawn, an mpsc \
-             timeout, or arc-swap/crossbeam-epoch inside the plugin) on a thread still alive"
-                .into(),
+        return (
+            Outcome::Pinned(
+                "the loader keeps it loaded after dlclose: a thread-local destructor was \
+                 registered with the C library directly (by a library constructor, before the \
+                 hooks were in place) on a thread still alive"
+                    .into(),
+            ),
+            None,
         );
     }
     if image::still_mapped(ranges, image.dev, image.ino) {
-        return Outcome::Pinned(
-            "dlclose succeeded but part of the library is still mapped at its addresses".into(),
+        return (
+            Outcome::Pinned(
+                "dlclose succeeded but part of the library is still mapped at its addresses".into(),
+            ),
+            None,
         );
     }
-    Outcome::Unloaded
+    (Outcome::Unloaded, None)
 }
 
 /// Unloads a plugin that was never published, on this thread. What does
@@ -554,13 +587,20 @@ impl Plugin {
             object,
             library,
             image,
-            ranges,
+            footprint,
             ..
         } = self;
         // SAFETY: the instance was created by this library's entry point and
         // is dropped exactly once, here, while the library is still mapped.
         unsafe { (object.drop)(object.instance) };
-        let outcome = close(library, &image, &ranges);
-        (outcome, Remains { image, ranges })
+        let (outcome, library) = close(library, &image, &footprint);
+        (
+            outcome,
+            Remains {
+                image,
+                footprint,
+                library,
+            },
+        )
     }
 }

@@ -2,10 +2,11 @@
 //! versions and unloads their libraries, so that the caller that drops the
 //! last guard (often a hot request thread) pays only for a channel send.
 //!
-//! After each unload the reaper verifies it (`verify`) and records the
-//! outcome. A pinned library is looked at again now and then: glibc unloads
-//! a library held by thread-local destructors once those threads exit and
-//! another `dlclose` happens, and the reaper then records it as unloaded.
+//! After each unload the reaper verifies it and records the outcome. A
+//! pinned library is looked at again every half second: one not closed yet
+//! (its threads still running, a signal handler still pointing into it) is
+//! closed once that stops, and one that stayed mapped after `dlclose` is
+//! recorded as unloaded once it has gone.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -29,13 +30,12 @@ pub(crate) fn spawn(registry: Arc<Registry>) -> std::io::Result<(ReaperSender, J
     Ok((tx, thread))
 }
 
-/// Libraries that did not go: `pinned` may go later and is looked at
-/// again; `kept` are never closed, and their copies stay open so that
-/// their names and inodes are never reused.
+/// Libraries that did not go, looked at again: each is closed once what
+/// held it lets go (its threads end, a handler is restored), and its copy
+/// stays open meanwhile so that its name and inode are not reused.
 #[derive(Default)]
 struct Leftovers {
     pinned: Vec<(u64, Remains)>,
-    kept: Vec<Remains>,
 }
 
 fn run(rx: &Receiver<Plugin>, registry: &Registry) {
@@ -74,16 +74,11 @@ fn reap(plugin: Plugin, registry: &Registry, left: &mut Leftovers) {
             registry.finished(generation, State::Pinned { reason });
             left.pinned.push((generation, remains));
         }
-        (Outcome::Kept(reason), remains) => {
-            tracing::warn!(generation, %reason, "plugin generation kept loaded");
-            registry.finished(generation, State::Pinned { reason });
-            left.kept.push(remains);
-        }
     }
 }
 
 fn recheck(registry: &Registry, pinned: &mut Vec<(u64, Remains)>) {
-    pinned.retain(|(generation, remains)| {
+    pinned.retain_mut(|(generation, remains)| {
         if !remains.gone() {
             return true;
         }

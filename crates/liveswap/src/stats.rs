@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,11 +11,18 @@ use crate::check::Signer;
 use crate::history::ContentHash;
 use crate::loader::LOADED_IN_PROCESS;
 
-/// Loaded generations per process past which [`Stats::near_generation_limit`]
-/// is set and a warning is logged. glibc has 1,024 pthread keys and a plugin
-/// that calls `std::thread::current()` leaks one per loaded copy; warning at
-/// half leaves room to plan a restart.
-pub const GENERATION_WARNING: u64 = 512;
+/// Free pthread keys below which [`Stats::near_generation_limit`] is set
+/// and a warning is logged. The process has 1,024 (glibc's table, read to
+/// count them); the library deletes a generation's keys when it unloads, so
+/// only generations that cannot unload (their threads still run) keep
+/// theirs.
+pub const KEY_WARNING: usize = 128;
+
+/// Free pthread keys below which a swap or rollback is refused
+/// ([`Error::KeysExhausted`](crate::Error::KeysExhausted)) before anything
+/// is loaded: Rust's std aborts the process when it needs a key and none is
+/// left.
+pub const KEY_RESERVE: usize = 64;
 
 /// Unloaded generations remembered for `stats()`; older ones are forgotten.
 const UNLOADED_KEPT: usize = 64;
@@ -68,7 +75,11 @@ pub struct Stats {
     pub generations: Vec<GenerationInfo>,
     /// Generations loaded by this process, all handles together.
     pub loaded_in_process: u64,
-    /// `loaded_in_process` has passed [`GENERATION_WARNING`].
+    /// pthread keys the process can still create (`None` if the C
+    /// library's key table cannot be read).
+    pub free_pthread_keys: Option<usize>,
+    /// `free_pthread_keys` is below [`KEY_WARNING`]: generations that
+    /// cannot unload are using up the process's keys.
     pub near_generation_limit: bool,
 }
 
@@ -161,20 +172,13 @@ impl Registry {
             },
         );
         drop(inner);
-        // Warn at the threshold and every 128 generations after it.
-        static NEXT_WARNING: AtomicU64 = AtomicU64::new(GENERATION_WARNING);
-        let total = LOADED_IN_PROCESS.load(Ordering::Relaxed);
-        let next = NEXT_WARNING.load(Ordering::Relaxed);
-        if total >= next
-            && NEXT_WARNING
-                .compare_exchange(next, total + 128, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if let Some(free) = crate::footprint::keys::free().filter(|&f| f < KEY_WARNING) {
             tracing::warn!(
-                loaded_in_process = total,
-                "many plugin generations loaded in this process; a plugin that leaks a \
-                 per-library resource (e.g. calls std::thread::current()) exhausts glibc's \
-                 1024 pthread keys near 1022 generations: plan a restart"
+                free_pthread_keys = free,
+                refused_below = KEY_RESERVE,
+                "the process is running short of pthread keys: generations that cannot \
+                 unload (see their pinned reasons) keep theirs; swaps are refused below \
+                 the reserve"
             );
         }
         self.changed_states();
@@ -259,11 +263,13 @@ impl Registry {
     pub(crate) fn snapshot(&self) -> Stats {
         let inner = self.lock();
         let loaded_in_process = LOADED_IN_PROCESS.load(Ordering::Relaxed);
+        let free_pthread_keys = crate::footprint::keys::free();
         Stats {
             current: inner.current,
             generations: inner.generations.values().cloned().collect(),
             loaded_in_process,
-            near_generation_limit: loaded_in_process >= GENERATION_WARNING,
+            free_pthread_keys,
+            near_generation_limit: free_pthread_keys.is_some_and(|f| f < KEY_WARNING),
         }
     }
 

@@ -11,7 +11,7 @@
 //! | `liveswap_generation` | gauge | `interface`: the generation serving |
 //! | `liveswap_versions` | gauge | `interface`, `state` (`draining`, `pinned`) |
 //! | `liveswap_generations_loaded` | gauge | loaded by this process, all slots |
-//! | `liveswap_generations_warning` | gauge | the count past which `Stats::near_generation_limit` is set |
+//! | `liveswap_pthread_keys_free` | gauge | pthread keys the process can still create; swaps are refused below `KEY_RESERVE` |
 //! | `liveswap_plugin_panics_total` | counter | panics caught in plugins and returned as errors |
 //!
 //! Nothing here is on the read path: calls that do not panic touch none of
@@ -56,8 +56,9 @@ mod enabled {
         metrics::gauge!("liveswap_versions", "interface" => interface, "state" => "pinned")
             .set(stats.pinned() as f64);
         metrics::gauge!("liveswap_generations_loaded").set(stats.loaded_in_process as f64);
-        metrics::gauge!("liveswap_generations_warning")
-            .set(crate::stats::GENERATION_WARNING as f64);
+        if let Some(free) = stats.free_pthread_keys {
+            metrics::gauge!("liveswap_pthread_keys_free").set(free as f64);
+        }
     }
 
     #[cold]

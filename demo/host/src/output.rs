@@ -125,7 +125,7 @@ pub fn status(stats: &Stats) -> String {
         stats.loaded_in_process
     );
     if stats.near_generation_limit {
-        line.push_str(" (near the platform's limit: plan a restart)");
+        line.push_str(" (few pthread keys left: pinned generations keep theirs)");
     }
     for g in &stats.generations {
         line.push_str(&format!(

@@ -1,6 +1,6 @@
 //! A loaded library's own address ranges, and the questions asked about
 //! them at unload: is the loader still holding it, is any of its file still
-//! mapped there, does a pthread key destructor point into it.
+//! mapped there.
 //!
 //! Every question costs in proportion to the library's own segments (and
 //! the number of loaded libraries), never to the number of mappings in the
@@ -17,16 +17,32 @@ use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The loaded segments (`PT_LOAD`) of one library, page-aligned.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ranges(pub Vec<Range<usize>>);
 
+impl Ranges {
+    /// Whether `addr` lies in one of the segments.
+    pub(crate) fn contains(&self, addr: usize) -> bool {
+        self.0.iter().any(|r| r.contains(&addr))
+    }
+}
+
+/// Where the loader placed one library: its segments, its load bias (what
+/// the file's virtual addresses are offset by) and the pages the loader
+/// made read-only after relocation (`PT_GNU_RELRO`, rounded as the loader
+/// rounds it: start down, end down).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Placement {
+    pub ranges: Ranges,
+    pub bias: usize,
+    pub relro: Option<Range<usize>>,
+}
+
 struct Search<'a> {
     name: &'a CStr,
-    found: Option<Vec<Range<usize>>>,
+    found: Option<Placement>,
 }
 
 unsafe extern "C" fn visit(
@@ -46,25 +62,35 @@ unsafe extern "C" fn visit(
         return 0;
     }
     let page = page_size();
-    let mut ranges = Vec::new();
+    let bias = info.dlpi_addr as usize;
+    let mut found = Placement {
+        bias,
+        ..Placement::default()
+    };
     for i in 0..usize::from(info.dlpi_phnum) {
         // SAFETY: `dlpi_phdr` points to `dlpi_phnum` program headers.
         let ph = unsafe { &*info.dlpi_phdr.add(i) };
+        let start = bias.wrapping_add(ph.p_vaddr as usize);
+        let end = start.wrapping_add(ph.p_memsz as usize);
+        if ph.p_type == libc::PT_GNU_RELRO {
+            found.relro = Some(start & !(page - 1)..end & !(page - 1));
+        }
         if ph.p_type != libc::PT_LOAD || ph.p_memsz == 0 {
             continue;
         }
-        let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
-        let end = start.wrapping_add(ph.p_memsz as usize);
-        ranges.push(start & !(page - 1)..end.next_multiple_of(page));
+        found
+            .ranges
+            .0
+            .push(start & !(page - 1)..end.next_multiple_of(page));
     }
-    search.found = Some(ranges);
+    search.found = Some(found);
     1
 }
 
 /// The page size, from the C library (`sysconf`): rustix's own reading of
 /// the auxiliary vector walks the vDSO's ELF header, which a process run
 /// under valgrind does not map where the vector says.
-fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     // SAFETY: `sysconf` has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     usize::try_from(size)
@@ -73,9 +99,9 @@ fn page_size() -> usize {
         .unwrap_or(4096)
 }
 
-/// The segments of the loaded object named `name` (the exact string given
-/// to `dlopen`), or `None` if the loader has no object of that name.
-pub(crate) fn find(name: &Path) -> Option<Ranges> {
+/// Where the loaded object named `name` (the exact string given to
+/// `dlopen`) is, or `None` if the loader has no object of that name.
+pub(crate) fn find(name: &Path) -> Option<Placement> {
     let name = CString::new(name.as_os_str().as_bytes()).ok()?;
     let mut search = Search {
         name: &name,
@@ -84,7 +110,7 @@ pub(crate) fn find(name: &Path) -> Option<Ranges> {
     // SAFETY: `visit` matches the callback type and only reads what the
     // loader hands it; `search` outlives the call.
     unsafe { libc::dl_iterate_phdr(Some(visit), (&raw mut search).cast()) };
-    search.found.map(Ranges)
+    search.found
 }
 
 /// Whether the loader still lists an object named `name`.
@@ -202,78 +228,6 @@ fn scan_maps(ranges: &Ranges, major: u32, minor: u32, ino: u64) -> bool {
     }
 }
 
-#[derive(Clone, Copy)]
-struct KeyTable {
-    base: usize,
-    count: usize,
-    entry: usize,
-    seq: usize,
-    destr: usize,
-}
-
-/// glibc's key table, located through the descriptors it exports for
-/// debuggers (`libthread_db`).
-fn key_table() -> Option<KeyTable> {
-    static TABLE: OnceLock<Option<KeyTable>> = OnceLock::new();
-    *TABLE.get_or_init(|| {
-        let sym = |name: &CStr| {
-            // SAFETY: `dlsym` on the global scope with a valid name only
-            // looks a symbol up.
-            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-            (!p.is_null()).then_some(p)
-        };
-        let table = sym(c"__pthread_keys")?;
-        let array = sym(c"_thread_db___pthread_keys")?.cast::<[u32; 3]>();
-        let seq = sym(c"_thread_db_pthread_key_struct_seq")?.cast::<[u32; 3]>();
-        let destr = sym(c"_thread_db_pthread_key_struct_destr")?.cast::<[u32; 3]>();
-        // SAFETY: these libthread_db descriptors are `const uint32_t[3]`:
-        // element or field size in bits, count, offset.
-        let (array, seq, destr) = unsafe { (*array, *seq, *destr) };
-        let entry = array[0] as usize / 8;
-        let word = size_of::<usize>();
-        let fits = |field: [u32; 3]| {
-            field[0] == usize::BITS
-                && (field[2] as usize).is_multiple_of(word)
-                && field[2] as usize + word <= entry
-        };
-        if entry == 0 || !entry.is_multiple_of(word) || !fits(seq) || !fits(destr) {
-            return None;
-        }
-        Some(KeyTable {
-            base: table as usize,
-            count: array[1] as usize,
-            entry,
-            seq: seq[2] as usize,
-            destr: destr[2] as usize,
-        })
-    })
-}
-
-/// The pthread keys whose destructor lies in `ranges`: a thread that set
-/// such a key would call into unmapped code at exit once the library is
-/// closed. Empty when the table cannot be read.
-pub(crate) fn keys_with_destructor_in(ranges: &Ranges) -> Vec<(usize, usize)> {
-    let Some(t) = key_table() else {
-        return Vec::new();
-    };
-    let word = |at: usize| {
-        // SAFETY: `at` is an aligned word inside glibc's static key table
-        // (laid out as its libthread_db descriptors say, checked in
-        // `key_table`); read atomically, since other threads may create or
-        // delete keys meanwhile.
-        unsafe { (*(at as *const AtomicUsize)).load(Ordering::Acquire) }
-    };
-    (0..t.count)
-        .filter_map(|key| {
-            let at = t.base + key * t.entry;
-            let (seq, destr) = (word(at + t.seq), word(at + t.destr));
-            // An odd sequence number marks a key in use.
-            (seq & 1 == 1 && destr != 0 && ranges.0.iter().any(|r| r.contains(&destr)))
-                .then_some((key, destr))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +246,7 @@ mod tests {
         // SAFETY: a NUL-terminated name owned by the loader.
         let name = unsafe { CStr::from_ptr(info.dli_fname) };
         let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
-        let ranges = find(&path).expect("the loader lists the C library");
+        let ranges = find(&path).expect("the loader lists the C library").ranges;
         let meta = std::fs::metadata(&path).unwrap();
         (path, ranges, meta.dev(), meta.ino())
     }

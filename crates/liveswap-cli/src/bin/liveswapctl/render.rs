@@ -36,7 +36,7 @@ fn status(r: &Value) -> String {
         text(&r["pinned"]),
         text(&r["loaded_in_process"]),
         if r["near_generation_limit"] == Value::Bool(true) {
-            " (near the generation limit: plan a restart)"
+            " (few pthread keys left: pinned generations keep theirs)"
         } else {
             ""
         }

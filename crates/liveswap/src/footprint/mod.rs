@@ -1,0 +1,302 @@
+//! What a generation leaves in the process besides its mappings, and how
+//! it is taken back at retire: thread-exit destructors, pthread keys and
+//! threads.
+//!
+//! A `cdylib` links its own std, which registers what it needs with the C
+//! library: a destructor per thread-local with `Drop` and per thread
+//! (`__cxa_thread_atexit_impl`), pthread keys (`thread::current()`,
+//! `thread::park`, blocking crossbeam calls), threads (`pthread_create`:
+//! `std::thread`, rayon, tokio). Left to glibc, each pins or kills the
+//! process: a thread-local destructor keeps the library mapped until the
+//! thread that touched it exits (host worker threads never do), a key whose
+//! destructor is in an unmapped library crashes every thread that set it
+//! when it exits, and a process has 1,024 keys, after which Rust's std
+//! aborts ("out of TLS keys").
+//!
+//! So right after `dlopen`, before the plugin's entry point runs, the
+//! loader points the library's own references to those four functions at
+//! the hooks of this module (`patch`: the relocated words of its global
+//! offset table, found in the checked file's dynamic relocations). The
+//! hooks know which generation called (the address of the destructor, the
+//! DSO handle or the thread's start routine lies in its segments), and
+//! record what it registered in that generation's [`Footprint`]:
+//!
+//! - `tls`: thread-exit destructors go to a host-side list per thread, run
+//!   at thread exit while the generation is loaded, and skipped (their
+//!   values leaked) once it has retired. Nothing pins the library.
+//! - `keys`: keys are created with a destructor of this module (one per key
+//!   index) that calls the plugin's while the generation is loaded; at
+//!   retire the generation's keys are deleted (the values are leaked).
+//! - `threads`: threads started by plugin code run a host start routine
+//!   that counts them; a generation with a live thread is not closed, and
+//!   is reported with its threads' names.
+//!
+//! Retiring is a protocol on one atomic word per generation ([`Footprint`]'s
+//! pin): a hook that is about to run plugin code on behalf of the C library
+//! (a destructor at thread exit) first *enters*, which fails once the
+//! generation is retired; retiring sets the retired bit and waits for the
+//! entered hooks to leave. After that no hook runs the generation's code
+//! again, its keys can be deleted and its library closed.
+//!
+//! Costs: registrations are rare (one per thread and thread-local, key or
+//! thread) and each costs a read-locked scan of the loaded generations; a
+//! call into the plugin costs nothing more.
+
+pub(crate) mod keys;
+pub(crate) mod patch;
+pub(crate) mod signals;
+pub(crate) mod threads;
+pub(crate) mod tls;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::load::image::Ranges;
+
+/// The retired bit of [`Footprint::pin`]; the rest counts entered hooks.
+const RETIRED: usize = 1 << (usize::BITS - 1);
+
+/// What one loaded generation registered with the C library through the
+/// hooks, and the word that orders its retirement.
+#[derive(Debug)]
+pub(crate) struct Footprint {
+    ranges: Ranges,
+    /// [`RETIRED`] | the number of hooks running its code now.
+    pin: AtomicUsize,
+    /// The keys it created and has not deleted.
+    keys: Mutex<Vec<libc::pthread_key_t>>,
+    /// The threads it started that are still running.
+    threads: Mutex<Vec<Arc<threads::ThreadRecord>>>,
+    /// Counters for reports.
+    pub(crate) counts: Counts,
+}
+
+/// What a generation's hooks saw.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Thread-exit destructors registered.
+    pub tls_registered: AtomicU64,
+    /// ... run at thread exit.
+    pub tls_run: AtomicU64,
+    /// ... skipped because the generation had retired (values leaked).
+    pub tls_skipped: AtomicU64,
+    /// Keys created.
+    pub keys_created: AtomicU64,
+    /// Threads started.
+    pub threads_started: AtomicU64,
+}
+
+/// The generations whose hooks are live, looked up by address.
+static LOADED: RwLock<Vec<Arc<Footprint>>> = RwLock::new(Vec::new());
+
+/// The generation whose segments hold `addr`, if it has not retired.
+pub(crate) fn owner_of(addr: usize) -> Option<Arc<Footprint>> {
+    LOADED
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|f| f.ranges.contains(addr))
+        .cloned()
+}
+
+impl Footprint {
+    /// A footprint for a library just placed at `ranges`, known to the
+    /// hooks from now on.
+    pub(crate) fn register(ranges: Ranges) -> Arc<Footprint> {
+        let footprint = Arc::new(Footprint {
+            ranges,
+            pin: AtomicUsize::new(0),
+            keys: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+            counts: Counts::default(),
+        });
+        LOADED
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&footprint));
+        footprint
+    }
+
+    /// The library's segments.
+    pub(crate) fn ranges(&self) -> &Ranges {
+        &self.ranges
+    }
+
+    /// Takes a pin before running this generation's code from a hook;
+    /// `false` once it has retired (the code must not run).
+    pub(crate) fn enter(&self) -> bool {
+        let mut current = self.pin.load(Ordering::Acquire);
+        loop {
+            if current & RETIRED != 0 {
+                return false;
+            }
+            match self.pin.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Gives back a pin taken by a successful [`enter`](Self::enter).
+    pub(crate) fn leave(&self) {
+        self.pin.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Runs `f` under a pin, or returns `None` if the generation retired.
+    pub(crate) fn pinned<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        if !self.enter() {
+            return None;
+        }
+        struct Leave<'a>(&'a Footprint);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.leave();
+            }
+        }
+        let _leave = Leave(self);
+        Some(f())
+    }
+
+    /// Whether [`retire`](Self::retire) has begun.
+    pub(crate) fn retired(&self) -> bool {
+        self.pin.load(Ordering::Acquire) & RETIRED != 0
+    }
+
+    /// Stops every hook from running this generation's code again: sets the
+    /// retired bit, then waits up to `within` for the hooks inside to
+    /// leave. `true` once none is inside (then, and only then, its keys may
+    /// be deleted and its library closed). Called again after a `false`,
+    /// it waits again.
+    pub(crate) fn retire(&self, within: Duration) -> bool {
+        self.pin.fetch_or(RETIRED, Ordering::AcqRel);
+        let deadline = Instant::now() + within;
+        loop {
+            if self.pin.load(Ordering::Acquire) == RETIRED {
+                LOADED
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|f| !std::ptr::eq(&raw const **f, self));
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The threads it started that are still running, named.
+    pub(crate) fn live_threads(&self) -> Vec<threads::LiveThread> {
+        self.threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|t| t.describe())
+            .collect()
+    }
+}
+
+/// What a retiring generation still has that stops it from being closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Holdup {
+    /// Threads it started are still running.
+    Threads(Vec<threads::LiveThread>),
+    /// A signal handler of the process points into it.
+    SignalHandlers(Vec<signals::Handler>),
+    /// A hook is still running its code (a thread-exit destructor).
+    HookRunning,
+    /// A pthread key with a destructor in it was created out of the hooks'
+    /// sight (by a library constructor, before the hooks were in place).
+    UnroutedKey { key: usize, destructor: usize },
+}
+
+impl std::fmt::Display for Holdup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holdup::Threads(threads) => {
+                let names: Vec<String> = threads.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "{} thread{} started by this plugin {} still running ({}): stop and \
+                     join them when the plugin's instance is dropped (shut a tokio runtime \
+                     down, drop a rayon ThreadPool, join a std::thread), or run the work on \
+                     the host's runtime; the library is closed once they end",
+                    threads.len(),
+                    if threads.len() == 1 { "" } else { "s" },
+                    if threads.len() == 1 { "is" } else { "are" },
+                    names.join(", ")
+                )
+            }
+            Holdup::SignalHandlers(handlers) => {
+                let names: Vec<String> = handlers.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "the process's handler for {} is code of this plugin: closing it would \
+                     crash the process at the next such signal; restore the previous handler \
+                     when the plugin's instance is dropped",
+                    names.join(", ")
+                )
+            }
+            Holdup::HookRunning => write!(
+                f,
+                "a thread is running one of its thread-exit destructors; closed once it returns"
+            ),
+            Holdup::UnroutedKey { key, destructor } => write!(
+                f,
+                "never unloaded: pthread key {key} has its destructor at {destructor:#x} in this \
+                 library and was created before its hooks were in place (in a library \
+                 constructor); closing it would crash each thread that set the key when it exits"
+            ),
+        }
+    }
+}
+
+/// How long a retiring generation's threads are given to end after its
+/// instance is dropped, before it is reported.
+const THREAD_GRACE: Duration = Duration::from_millis(250);
+/// How long hooks already inside are given to leave.
+const HOOK_GRACE: Duration = Duration::from_secs(1);
+
+/// Takes back what a generation whose instance was dropped registered,
+/// so that its library can be closed: waits a little for its threads,
+/// checks the signal handlers, retires it, deletes its keys. `Err` names
+/// what still holds it (try again later); `Ok` means no hook, thread,
+/// key or handler of the process can run its code any more.
+pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
+    if !footprint.retired() {
+        let deadline = Instant::now() + THREAD_GRACE;
+        loop {
+            let live = footprint.live_threads();
+            if live.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(Holdup::Threads(live));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let handlers = signals::handlers_in(&footprint.ranges);
+        if !handlers.is_empty() {
+            return Err(Holdup::SignalHandlers(handlers));
+        }
+    }
+    if !footprint.retire(HOOK_GRACE) {
+        return Err(Holdup::HookRunning);
+    }
+    let late = footprint.live_threads();
+    if !late.is_empty() {
+        // Started by a destructor that ran while it retired.
+        return Err(Holdup::Threads(late));
+    }
+    keys::delete_all(footprint);
+    if let Some(&(key, destructor)) = keys::unrouted_in(&footprint.ranges).first() {
+        return Err(Holdup::UnroutedKey { key, destructor });
+    }
+    Ok(())
+}
