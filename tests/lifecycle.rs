@@ -275,3 +275,22 @@ fn a_destructor_that_panics_twice_at_unload_neither_unwinds_nor_aborts() {
     let swapped_again = hs.swap(fixture("greeter-v2")).unwrap();
     assert_eq!(swapped_again.generation, 3);
 }
+
+#[test]
+fn dropping_the_handle_of_a_plugin_whose_drop_blocks_returns_after_the_unload_wait() {
+    let hs = Slot::<Greeter>::load_with(
+        fixture("drop-blocks"),
+        liveswap::Options::default().unload_wait(Duration::from_millis(300)),
+    )
+    .unwrap();
+    assert_eq!(hs.current().answer(1), 14);
+    let started = std::time::Instant::now();
+    drop(hs);
+    // The reaper thread stays parked in the plugin's Drop; the library
+    // stays mapped; the caller goes on.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "drop(Slot) returned after {:?}",
+        started.elapsed()
+    );
+}

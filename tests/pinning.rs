@@ -116,3 +116,24 @@ fn a_plugin_that_joins_its_thread_when_dropped_is_unloaded() {
     assert_eq!(state, State::Unloaded);
     assert_eq!(mapped_under(hs.copy_prefix()).len(), 1);
 }
+
+#[test]
+fn a_signal_handler_in_the_plugin_keeps_its_generation_until_it_is_restored() {
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    hs.swap(fixture("signal-handler")).unwrap();
+    assert_eq!(hs.current().answer(1), 15);
+    hs.swap(fixture("greeter-v2")).unwrap();
+    assert!(hs.wait_drained(REAP_TIMEOUT));
+    let state = wait_for_state(&hs, 2, |s| matches!(s, State::Pinned { .. }));
+    assert!(
+        matches!(&state, State::Pinned { reason } if reason.contains("signal 12")),
+        "{state:?}"
+    );
+    assert_eq!(mapped_under(hs.copy_prefix()).len(), 2, "kept mapped");
+
+    // The host restores the default: the reaper's next look closes it.
+    // SAFETY: resets SIGUSR2 to its default action.
+    unsafe { libc::signal(libc::SIGUSR2, libc::SIG_DFL) };
+    let state = wait_for_state(&hs, 2, |s| *s == State::Unloaded);
+    assert_eq!(state, State::Unloaded);
+}

@@ -84,3 +84,38 @@ fn a_plugin_without_pthread_keys_is_unloaded() {
     let stats = hs.stats();
     assert_eq!((stats.pinned(), stats.unloaded()), (0, 2));
 }
+
+#[test]
+fn forty_candidates_refused_by_the_preflight_leave_no_key_copy_or_descriptor() {
+    use liveswap::{Preflight, SwapOptions, Version};
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let refuse = SwapOptions::new().preflight(Preflight::new(|api: &Version<Greeter>| {
+        // The candidate's code runs (thread::current() in its constructor
+        // took a key), then the host refuses it.
+        assert_eq!(api.answer(1), 7);
+        Err("refused by the test".to_string())
+    }));
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    // One refusal first, so that what is opened once per process is not
+    // counted.
+    assert!(hs.swap_with(fixture("thread-current"), &refuse).is_err());
+    let (keys_before, fds_before) = (hs.stats().free_pthread_keys.unwrap(), fds());
+    for _ in 0..40 {
+        let err = hs
+            .swap_with(fixture("thread-current"), &refuse)
+            .unwrap_err();
+        assert!(matches!(err, liveswap::Error::Preflight { .. }), "{err}");
+    }
+    assert_eq!(hs.current().answer(1), 2, "the serving version answers");
+    assert_eq!(
+        mapped_under(hs.copy_prefix()).len(),
+        1,
+        "only the serving copy"
+    );
+    assert_eq!(
+        hs.stats().free_pthread_keys.unwrap(),
+        keys_before,
+        "no key kept"
+    );
+    assert!(fds() <= fds_before, "no descriptor kept");
+}

@@ -105,8 +105,11 @@ impl Options {
 
     /// How long a swap waits for room under
     /// [`max_unloading`](Self::max_unloading) before it is refused with
-    /// [`Error::Backlog`]. Default [`DEFAULT_UNLOAD_WAIT`] (10 s); zero
-    /// refuses at once.
+    /// [`Error::Backlog`], and how long dropping the handle waits for the
+    /// last version's unload (a plugin whose `Drop` blocks cannot hang the
+    /// drop: past the wait, the version is left loaded and a warning
+    /// logged). Default [`DEFAULT_UNLOAD_WAIT`] (10 s); zero refuses at
+    /// once.
     pub fn unload_wait(mut self, wait: Duration) -> Self {
         self.unload_wait = wait;
         self
@@ -1014,8 +1017,22 @@ impl<I: Interface + ?Sized> Drop for Slot<I> {
             && self.alive.load(Ordering::Acquire) == 0
         {
             // No version is alive, so every sender is gone or going and the
-            // reaper's loop ends once it has unloaded what it was sent.
-            let _ = thread.join();
+            // reaper's loop ends once it has unloaded what it was sent,
+            // unless a plugin's `Drop` blocks: then it is left behind.
+            let deadline = Instant::now() + self.unload_wait;
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                tracing::warn!(
+                    waited = ?self.unload_wait,
+                    "the handle is dropped while its last version is still being unloaded \
+                     (the plugin's Drop has not returned): that version stays loaded, on its \
+                     reaper thread"
+                );
+            }
         }
     }
 }

@@ -1,0 +1,203 @@
+//! Plugins that use tokio and rayon the way their authors would, without
+//! a thought for unloading, called from long-lived host threads and
+//! swapped many times: the host never aborts, every generation that can be
+//! unloaded is, and the one that cannot (rayon's global pool never stops
+//! its threads) is reported with its threads.
+//!
+//! The soak (`--ignored`, with `--release`) runs 2,000 swaps of each.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use liveswap::{Slot, State, Version};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
+
+/// Two long-lived "worker" threads that call whatever version they are
+/// handed, as a host's request threads do.
+struct Workers {
+    send: Vec<mpsc::Sender<std::sync::Arc<Version<Greeter>>>>,
+    answers: mpsc::Receiver<u64>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start() -> Workers {
+        let (answer, answers) = mpsc::channel();
+        let mut send = Vec::new();
+        let mut threads = Vec::new();
+        for _ in 0..2 {
+            let (tx, rx) = mpsc::channel::<std::sync::Arc<Version<Greeter>>>();
+            let answer = answer.clone();
+            threads.push(thread::spawn(move || {
+                for version in rx {
+                    answer.send(version.answer(1)).unwrap();
+                }
+            }));
+            send.push(tx);
+        }
+        Workers {
+            send,
+            answers,
+            threads,
+        }
+    }
+
+    /// Each worker calls the current version once; the answers.
+    fn call(&self, hs: &Slot<Greeter>) -> Vec<u64> {
+        for tx in &self.send {
+            tx.send(hs.current_owned()).unwrap();
+        }
+        self.send
+            .iter()
+            .map(|_| self.answers.recv().unwrap())
+            .collect()
+    }
+
+    fn stop(self) {
+        drop(self.send);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+    }
+}
+
+/// Swaps between `plugin` (answering `answer`) and greeter-v1 `swaps`
+/// times, each generation called from both workers.
+fn cycle(plugin: &str, answer: u64, swaps: usize) -> Slot<Greeter> {
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let workers = Workers::start();
+    for i in 0..swaps {
+        let (path, want) = if i % 2 == 0 {
+            (plugin, answer)
+        } else {
+            ("greeter-v1", 2)
+        };
+        hs.swap(fixture(path)).unwrap();
+        assert_eq!(workers.call(&hs), vec![want, want], "swap {i}");
+    }
+    hs.swap(fixture("greeter-v2")).unwrap();
+    assert_eq!(workers.call(&hs), vec![3, 3]);
+    workers.stop();
+    hs
+}
+
+/// Waits until no generation is pinned, up to `REAP_TIMEOUT`.
+fn wait_none_pinned(hs: &Slot<Greeter>) -> usize {
+    let deadline = Instant::now() + REAP_TIMEOUT;
+    loop {
+        let pinned = hs.stats().pinned();
+        if pinned == 0 || Instant::now() > deadline {
+            return pinned;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn every_generation_unloads(plugin: &str, answer: u64, swaps: usize) {
+    let free_before = liveswap_free_keys();
+    let hs = cycle(plugin, answer, swaps);
+    assert!(hs.wait_drained(REAP_TIMEOUT));
+    assert_eq!(wait_none_pinned(&hs), 0, "{:?}", hs.stats().generations);
+    assert_eq!(
+        mapped_under(hs.copy_prefix()).len(),
+        1,
+        "only the current copy"
+    );
+    let free_after = liveswap_free_keys();
+    assert!(
+        free_after + 4 >= free_before,
+        "keys flat: {free_before} free before, {free_after} after"
+    );
+}
+
+fn liveswap_free_keys() -> usize {
+    Slot::<Greeter>::load(fixture("greeter-v1"))
+        .unwrap()
+        .stats()
+        .free_pthread_keys
+        .expect("the key table is readable")
+}
+
+#[test]
+fn a_tokio_current_thread_runtime_per_call_on_host_threads_unloads_every_generation() {
+    every_generation_unloads("tokio-per-call", 11, 40);
+}
+
+#[test]
+fn a_tokio_runtime_owned_by_the_instance_and_shut_down_in_drop_unloads_every_generation() {
+    every_generation_unloads("tokio-owned", 12, 40);
+}
+
+#[test]
+fn rayons_global_pool_keeps_its_generation_reported_with_its_threads_and_serving_goes_on() {
+    let hs = cycle("rayon-pool", 13, 6);
+    assert!(hs.wait_drained(REAP_TIMEOUT));
+    let stats = hs.stats();
+    let pinned: Vec<_> = stats
+        .generations
+        .iter()
+        .filter_map(|g| match &g.state {
+            State::Pinned { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pinned.len(), 3, "each rayon generation: {pinned:?}");
+    for reason in &pinned {
+        assert!(
+            reason.contains("threads started by this plugin are still running")
+                && reason.contains("tid "),
+            "{reason}"
+        );
+    }
+    assert_eq!(hs.current().answer(1), 3);
+}
+
+/// RSS in KiB, thread count and open descriptors of this process.
+fn figures() -> (u64, usize, usize) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap()
+    };
+    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    (field("VmRSS:"), field("Threads:") as usize, fds)
+}
+
+#[test]
+#[ignore = "soak: 2,000 swaps of each plugin; run with --release --ignored"]
+fn soak_two_thousand_swaps_of_each_plugin_unload_every_generation_with_flat_rss_threads_and_fds() {
+    for plugin in [
+        "tokio-per-call",
+        "tokio-owned",
+        "thread-current",
+        "tls-pin",
+        "joins-thread",
+    ] {
+        let answer = Slot::<Greeter>::load(fixture(plugin))
+            .unwrap()
+            .current()
+            .answer(1);
+        // One short run first, so that what is allocated once per process
+        // is not counted as growth.
+        every_generation_unloads(plugin, answer, 20);
+        let (rss, threads, fds) = figures();
+        let started = Instant::now();
+        every_generation_unloads(plugin, answer, 2_000);
+        let (rss_after, threads_after, fds_after) = figures();
+        println!(
+            "{plugin}: 2,000 swaps in {:.1?}; RSS {rss} -> {rss_after} KiB, threads \
+             {threads} -> {threads_after}, fds {fds} -> {fds_after}",
+            started.elapsed()
+        );
+        assert!(
+            rss_after < rss + 10 * 1024,
+            "{plugin}: RSS grew by more than 10 MB"
+        );
+        assert!(threads_after <= threads, "{plugin}: threads grew");
+        assert!(fds_after <= fds, "{plugin}: descriptors grew");
+    }
+}
