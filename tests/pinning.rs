@@ -89,7 +89,7 @@ fn a_plugin_whose_thread_runs_on_is_reported_pinned_with_the_thread_and_serving_
     assert!(
         matches!(&state, State::Pinned { reason }
             if reason.contains("1 thread started by this plugin is still running")
-                && reason.contains("tid ")),
+                && reason.contains("started by `spawns_thread::construct`")),
         "{state:?}"
     );
     let stats = hs.stats();

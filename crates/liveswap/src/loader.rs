@@ -170,7 +170,7 @@ impl Remains {
     /// it has let go.
     pub(crate) fn gone(&mut self) -> bool {
         if let Some(library) = self.library.take() {
-            match close(library, &self.image, &self.footprint) {
+            match close(library, &self.image, &self.footprint, false) {
                 (Outcome::Unloaded, _) => return true,
                 (Outcome::Pinned(_), library) => self.library = library,
             }
@@ -394,14 +394,14 @@ fn open_and_construct(
         message: with_causes(&e),
     })?;
     let placement = image::find(&image.path).unwrap_or_default();
-    let footprint = Footprint::register(placement.ranges.clone());
+    let footprint = Footprint::register(&placement);
     if let Err(e) = patch::apply(sites, &placement) {
         tracing::warn!(path = %source.display(), error = %e, "plugin hooks not installed: its threads, keys and thread-locals are glibc's");
     }
     match construct(source, &library, section, carry) {
         Ok(object) => Ok((library, footprint, object)),
         Err(e) => {
-            let (outcome, unclosed) = close(library, image, &footprint);
+            let (outcome, unclosed) = close(library, image, &footprint, true);
             if outcome != Outcome::Unloaded {
                 std::mem::forget(unclosed);
                 tracing::warn!(path = %source.display(), ?outcome, "rejected plugin stays mapped");
@@ -538,9 +538,18 @@ unsafe extern "C" fn noop_drop(_: *mut std::ffi::c_void) {}
 
 /// Takes back what the library's code registered and closes it, unless
 /// something still holds it (then the handle comes back, to try again),
-/// and checks that it is gone.
-fn close(library: Library, image: &Stored, footprint: &Footprint) -> (Outcome, Option<Library>) {
-    if let Err(holdup) = footprint::release(footprint) {
+/// and checks that it is gone. With `explain`, a report names what started
+/// the threads that hold it (from the copy's symbol table).
+fn close(
+    library: Library,
+    image: &Stored,
+    footprint: &Footprint,
+    explain: bool,
+) -> (Outcome, Option<Library>) {
+    if let Err(mut holdup) = footprint::release(footprint) {
+        if explain && let Ok(mapping) = image.map() {
+            holdup.explain(mapping.bytes(), footprint);
+        }
         return (Outcome::Pinned(holdup.to_string()), Some(library));
     }
     if let Err(e) = library.close() {
@@ -593,7 +602,7 @@ impl Plugin {
         // SAFETY: the instance was created by this library's entry point and
         // is dropped exactly once, here, while the library is still mapped.
         unsafe { (object.drop)(object.instance) };
-        let (outcome, library) = close(library, &image, &footprint);
+        let (outcome, library) = close(library, &image, &footprint, true);
         (
             outcome,
             Remains {

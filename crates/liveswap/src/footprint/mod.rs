@@ -45,6 +45,7 @@
 pub(crate) mod keys;
 pub(crate) mod patch;
 pub(crate) mod signals;
+pub(crate) mod stack;
 pub(crate) mod threads;
 pub(crate) mod tls;
 
@@ -52,7 +53,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::load::image::Ranges;
+use crate::load::image::{Placement, Ranges};
 
 /// The retired bit of [`Footprint::pin`]; the rest counts entered hooks.
 const RETIRED: usize = 1 << (usize::BITS - 1);
@@ -62,6 +63,8 @@ const RETIRED: usize = 1 << (usize::BITS - 1);
 #[derive(Debug)]
 pub(crate) struct Footprint {
     ranges: Ranges,
+    /// The library's load bias.
+    bias: usize,
     /// [`RETIRED`] | the number of hooks running its code now.
     pin: AtomicUsize,
     /// The keys it created and has not deleted.
@@ -103,9 +106,10 @@ pub(crate) fn owner_of(addr: usize) -> Option<Arc<Footprint>> {
 impl Footprint {
     /// A footprint for a library just placed at `ranges`, known to the
     /// hooks from now on.
-    pub(crate) fn register(ranges: Ranges) -> Arc<Footprint> {
+    pub(crate) fn register(placement: &Placement) -> Arc<Footprint> {
         let footprint = Arc::new(Footprint {
-            ranges,
+            ranges: placement.ranges.clone(),
+            bias: placement.bias,
             pin: AtomicUsize::new(0),
             keys: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
@@ -205,8 +209,12 @@ impl Footprint {
 /// What a retiring generation still has that stops it from being closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Holdup {
-    /// Threads it started are still running.
-    Threads(Vec<threads::LiveThread>),
+    /// Threads it started are still running; what started them, once
+    /// [`explain`](Holdup::explain)ed.
+    Threads {
+        threads: Vec<threads::LiveThread>,
+        causes: Vec<String>,
+    },
     /// A signal handler of the process points into it.
     SignalHandlers(Vec<signals::Handler>),
     /// A hook is still running its code (a thread-exit destructor).
@@ -219,12 +227,30 @@ pub(crate) enum Holdup {
 impl std::fmt::Display for Holdup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Holdup::Threads(threads) => {
-                let names: Vec<String> = threads.iter().map(ToString::to_string).collect();
+            Holdup::Threads { threads, causes } => {
+                let mut names: Vec<(String, usize)> = Vec::new();
+                for t in threads {
+                    match names.iter_mut().find(|(n, _)| *n == t.name) {
+                        Some((_, count)) => *count += 1,
+                        None => names.push((t.name.clone(), 1)),
+                    }
+                }
+                let names: Vec<String> = names
+                    .iter()
+                    .map(|(name, count)| match count {
+                        1 => format!("\"{name}\""),
+                        n => format!("{n} x \"{name}\""),
+                    })
+                    .collect();
+                let causes = if causes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", causes.join("; "))
+                };
                 write!(
                     f,
-                    "{} thread{} started by this plugin {} still running ({}): stop and \
-                     join them when the plugin's instance is dropped (shut a tokio runtime \
+                    "{} thread{} started by this plugin {} still running ({}){causes}: stop \
+                     and join them when the plugin's instance is dropped (shut a tokio runtime \
                      down, drop a rayon ThreadPool, join a std::thread), or run the work on \
                      the host's runtime; the library is closed once they end",
                     threads.len(),
@@ -257,6 +283,22 @@ impl std::fmt::Display for Holdup {
     }
 }
 
+impl Holdup {
+    /// Names what started the threads, from the library's file (`bytes`,
+    /// loaded with `footprint`'s bias).
+    pub(crate) fn explain(&mut self, bytes: &[u8], footprint: &Footprint) {
+        if let Holdup::Threads { threads, causes } = self {
+            for t in threads.iter() {
+                if let Some(cause) = stack::cause(bytes, footprint.bias, &t.started_from)
+                    && !causes.contains(&cause)
+                {
+                    causes.push(cause);
+                }
+            }
+        }
+    }
+}
+
 /// How long a retiring generation's threads are given to end after its
 /// instance is dropped, before it is reported.
 const THREAD_GRACE: Duration = Duration::from_millis(250);
@@ -277,7 +319,10 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
                 break;
             }
             if Instant::now() >= deadline {
-                return Err(Holdup::Threads(live));
+                return Err(Holdup::Threads {
+                    threads: live,
+                    causes: Vec::new(),
+                });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -292,7 +337,10 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
     let late = footprint.live_threads();
     if !late.is_empty() {
         // Started by a destructor that ran while it retired.
-        return Err(Holdup::Threads(late));
+        return Err(Holdup::Threads {
+            threads: late,
+            causes: Vec::new(),
+        });
     }
     keys::delete_all(footprint);
     if let Some(&(key, destructor)) = keys::unrouted_in(&footprint.ranges).first() {

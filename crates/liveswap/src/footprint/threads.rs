@@ -18,19 +18,18 @@ type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
 pub(crate) struct ThreadRecord {
     /// Its kernel thread id once it runs (0 before).
     tid: AtomicI32,
+    /// The stack that started it (return addresses, innermost first).
+    started_from: Vec<usize>,
 }
 
 /// A live thread, as reports name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LiveThread {
     pub tid: i32,
+    /// Its name (`comm`: what it was named, or its creator's name).
     pub name: String,
-}
-
-impl std::fmt::Display for LiveThread {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "\"{}\" (tid {})", self.name, self.tid)
-    }
+    /// The stack that started it.
+    pub started_from: Vec<usize>,
 }
 
 impl ThreadRecord {
@@ -39,7 +38,11 @@ impl ThreadRecord {
         let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
             .map(|n| n.trim_end().to_owned())
             .unwrap_or_else(|_| "?".into());
-        LiveThread { tid, name }
+        LiveThread {
+            tid,
+            name,
+            started_from: self.started_from.clone(),
+        }
     }
 }
 
@@ -105,6 +108,7 @@ pub(crate) unsafe extern "C" fn hook_create(
     };
     let record = Arc::new(ThreadRecord {
         tid: AtomicI32::new(0),
+        started_from: super::stack::addresses(),
     });
     owner
         .threads
