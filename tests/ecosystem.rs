@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 use liveswap::{Slot, State, Version};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
 
+/// The tests count the process's free keys: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Two long-lived "worker" threads that call whatever version they are
 /// handed, as a host's request threads do.
 struct Workers {
@@ -121,16 +130,19 @@ fn liveswap_free_keys() -> usize {
 
 #[test]
 fn a_tokio_current_thread_runtime_per_call_on_host_threads_unloads_every_generation() {
+    let _serial = serial();
     every_generation_unloads("tokio-per-call", 11, 40);
 }
 
 #[test]
 fn a_tokio_runtime_owned_by_the_instance_and_shut_down_in_drop_unloads_every_generation() {
+    let _serial = serial();
     every_generation_unloads("tokio-owned", 12, 40);
 }
 
 #[test]
 fn rayons_global_pool_keeps_its_generation_reported_with_its_threads_and_serving_goes_on() {
+    let _serial = serial();
     let hs = cycle("rayon-pool", 13, 6);
     assert!(hs.wait_drained(REAP_TIMEOUT));
     let stats = hs.stats();
@@ -174,6 +186,7 @@ fn figures() -> (u64, usize, usize) {
 #[test]
 #[ignore = "soak: 2,000 swaps of each plugin; run with --release --ignored"]
 fn soak_two_thousand_swaps_of_each_plugin_unload_every_generation_with_flat_rss_threads_and_fds() {
+    let _serial = serial();
     for plugin in [
         "tokio-per-call",
         "tokio-owned",

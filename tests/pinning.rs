@@ -126,14 +126,46 @@ fn a_signal_handler_in_the_plugin_keeps_its_generation_until_it_is_restored() {
     assert!(hs.wait_drained(REAP_TIMEOUT));
     let state = wait_for_state(&hs, 2, |s| matches!(s, State::Pinned { .. }));
     assert!(
-        matches!(&state, State::Pinned { reason } if reason.contains("signal 12")),
+        matches!(&state, State::Pinned { reason }
+            if reason.contains("signal 12 ")
+                && reason.contains(&format!("signal {} ", libc::SIGRTMAX()))),
         "{state:?}"
     );
     assert_eq!(mapped_under(hs.copy_prefix()).len(), 2, "kept mapped");
 
-    // The host restores the default: the reaper's next look closes it.
+    // One handler restored is not enough.
     // SAFETY: resets SIGUSR2 to its default action.
     unsafe { libc::signal(libc::SIGUSR2, libc::SIG_DFL) };
+    thread::sleep(Duration::from_millis(1200));
+    assert!(matches!(state_of(&hs, 2), State::Pinned { .. }));
+    // The host restores the other: the reaper's next look closes it.
+    // SAFETY: resets the last real-time signal to its default action.
+    unsafe { libc::signal(libc::SIGRTMAX(), libc::SIG_DFL) };
+    let state = wait_for_state(&hs, 2, |s| *s == State::Unloaded);
+    assert_eq!(state, State::Unloaded);
+}
+
+#[test]
+fn a_thread_started_by_a_destructor_while_its_generation_retires_keeps_it_until_it_ends() {
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    hs.swap(fixture("spawn-in-dtor")).unwrap();
+    // A thread touches the thread-local and exits: its destructor waits
+    // 300 ms, then starts a thread of plugin code.
+    let version = hs.current_owned();
+    let exiting = thread::spawn(move || version.answer(1));
+    thread::sleep(Duration::from_millis(100));
+    // Replaced while that destructor runs.
+    hs.swap(fixture("greeter-v2")).unwrap();
+    assert_eq!(exiting.join().unwrap(), 18);
+    let state = wait_for_state(&hs, 2, |s| {
+        matches!(s, State::Pinned { .. } | State::Unloaded)
+    });
+    assert!(
+        matches!(&state, State::Pinned { reason } if reason.contains("still running")
+            || reason.contains("destructors")),
+        "held while the destructor and then its thread run: {state:?}"
+    );
+    // Once the thread ends, closed; a crash here would kill the process.
     let state = wait_for_state(&hs, 2, |s| *s == State::Unloaded);
     assert_eq!(state, State::Unloaded);
 }

@@ -8,11 +8,21 @@ use std::sync::mpsc;
 use std::thread;
 
 use liveswap::{Slot, State};
+
+/// The tests count the process's free keys: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
 
 #[test]
 fn a_plugin_with_a_pthread_key_destructor_is_unloaded_and_a_thread_that_set_the_key_exits_cleanly()
 {
+    let _serial = serial();
     let hs = std::sync::Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
     let free_before = hs
         .stats()
@@ -69,6 +79,7 @@ fn a_plugin_with_a_pthread_key_destructor_is_unloaded_and_a_thread_that_set_the_
 
 #[test]
 fn a_plugin_without_pthread_keys_is_unloaded() {
+    let _serial = serial();
     let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let worker = thread::scope(|s| {
         s.spawn(|| {
@@ -87,6 +98,7 @@ fn a_plugin_without_pthread_keys_is_unloaded() {
 
 #[test]
 fn forty_candidates_refused_by_the_preflight_leave_no_key_copy_or_descriptor() {
+    let _serial = serial();
     use liveswap::{Preflight, SwapOptions, Version};
     let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     let refuse = SwapOptions::new().preflight(Preflight::new(|api: &Version<Greeter>| {
@@ -118,4 +130,20 @@ fn forty_candidates_refused_by_the_preflight_leave_no_key_copy_or_descriptor() {
         "no key kept"
     );
     assert!(fds() <= fds_before, "no descriptor kept");
+}
+
+#[test]
+fn keys_without_a_destructor_are_deleted_with_their_generation() {
+    let _serial = serial();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let free_before = hs.stats().free_pthread_keys.unwrap();
+    for _ in 0..20 {
+        hs.swap(fixture("null-key")).unwrap();
+        assert_eq!(hs.current().answer(1), 17);
+        hs.swap(fixture("greeter-v1")).unwrap();
+    }
+    assert!(hs.wait_drained(REAP_TIMEOUT));
+    let stats = hs.stats();
+    assert_eq!(stats.pinned(), 0, "{:?}", stats.generations);
+    assert_eq!(stats.free_pthread_keys, Some(free_before), "no key kept");
 }

@@ -10,13 +10,12 @@ use serde_json::{Value, json};
 use crate::Failure;
 use crate::read::{self, text};
 
-/// Imports worth knowing of that do not, alone, make a hazard: every
-/// plugin that links Rust's std imports them.
+/// Imports worth knowing of that do not, alone, make a hazard.
 const NOTED_IMPORTS: &[(&str, &str)] = &[(
-    "pthread_key_create",
-    "imports pthread_key_create, as every plugin linking Rust's std does: if its code calls \
-     std::thread::current() (or creates pthread keys), a thread that exits after the plugin \
-     is unloaded crashes; the file alone cannot tell whether it does",
+    "pthread_create",
+    "imports pthread_create: a thread its code starts and does not stop when its instance is \
+     dropped keeps its generation loaded (reported pinned, naming the thread and what started \
+     it); the file alone cannot tell whether it does",
 )];
 
 pub fn run(path: &Path, json: bool, key_files: &[PathBuf]) -> Result<(), Failure> {

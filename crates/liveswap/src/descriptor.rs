@@ -23,7 +23,7 @@ pub const ENTRY_SYMBOL: &str = "liveswap_entry";
 pub const MAGIC: [u8; 8] = *b"LIVESWAP";
 /// Layout version of [`Descriptor`]; bumped on any change to it or to the
 /// entry point's calling convention.
-pub const DESCRIPTOR_VERSION: u32 = 3;
+pub const DESCRIPTOR_VERSION: u32 = 4;
 /// Flag bit: the plugin was built with `panic = "unwind"`.
 pub const FLAG_PANIC_UNWIND: u32 = 1;
 

@@ -82,9 +82,21 @@
 //!   name anyone could plant or remove, nothing left after a crash, and the
 //!   handshake reads the very bytes `dlopen` maps.
 //! - **Every unload is verified** with the loader and the kernel's mappings
-//!   of the library's own address ranges; a library that stays mapped is
-//!   reported as [`State::Pinned`], and one that a pthread key destructor
-//!   points into is never closed (reported pinned, with the reason).
+//!   of the library's own address ranges; a library that stays loaded is
+//!   reported as [`State::Pinned`] with its cause (the threads it started
+//!   and what started them, a signal handler), and closed once that cause
+//!   ends (tested in `tests/pinning.rs` and `tests/ecosystem.rs`).
+//! - **Plugin code cannot make the host abort by creating pthread keys or
+//!   pin it with thread-locals**: the plugin's thread-exit destructors,
+//!   pthread keys and threads go through the library, which runs the
+//!   destructors while the generation serves, deletes its keys when it
+//!   retires, and waits for its threads (`tests/generation_limit.rs`: 1,100
+//!   generations of a `thread::current()` plugin, all unloaded, keys flat).
+//!   Below [`KEY_RESERVE`] free keys a swap is refused
+//!   ([`Error::KeysExhausted`]). Costs: nothing on a call; a
+//!   read-locked scan of the loaded generations when plugin code registers
+//!   a destructor, a key or a thread; up to 250 ms of the reaper's time for
+//!   a retiring generation whose threads are still running.
 //! - **Unloads keep up**: at most [`Options::max_unloading`] replaced
 //!   versions wait to unload; beyond that a swap waits, then fails with
 //!   [`Error::Backlog`].
@@ -158,13 +170,12 @@
 //! abort the process. A destructor that panics while another panic unwinds
 //! aborts the process by Rust's own rules; no shim can catch that.
 //!
-//! A plugin must not keep a thread-local with a destructor, spawn threads,
-//! or use `std::thread::current()`, `mpsc` timeouts, `arc-swap` or
-//! `crossbeam-epoch` internally: each of these registers a thread-local
-//! destructor or pthread key that keeps its library mapped (reported as
-//! pinned). For `thread::current()` the library is never closed, since
-//! threads that used its key would crash at exit: each generation keeps
-//! its copy and a pthread key for the life of the process.
+//! A plugin may use thread-locals with destructors, `std::thread::current()`
+//! and tokio's `block_on`; threads it starts must be stopped and joined in
+//! its instance's `Drop` (the retire hook, run after the last guard and
+//! before the unload), or its generation stays loaded (reported pinned)
+//! for as long as they run. The heap a `static` holds (a `LazyLock` cache)
+//! is never freed. The README's "What plugins may do" has the whole table.
 //!
 //! # Trust model
 //!
@@ -221,6 +232,7 @@ mod interface;
 pub mod layout;
 mod load;
 mod loader;
+mod logs;
 mod manage;
 mod preflight;
 mod reaper;

@@ -375,7 +375,7 @@ fn open_and_construct(
     source: &Path,
     image: &Arc<Stored>,
     section: &[u8],
-    sites: &[patch::Site],
+    sites: &patch::Sites,
     carry: &mut Carry,
 ) -> Result<(Library, Arc<Footprint>, RawObject), Error> {
     // SAFETY: the handshake accepted the file: it was built by this compiler
@@ -395,8 +395,9 @@ fn open_and_construct(
     })?;
     let placement = image::find(&image.path).unwrap_or_default();
     let footprint = Footprint::register(&placement);
-    if let Err(e) = patch::apply(sites, &placement) {
-        tracing::warn!(path = %source.display(), error = %e, "plugin hooks not installed: its threads, keys and thread-locals are glibc's");
+    if let Err(reason) = patch::apply(sites, &placement) {
+        tracing::warn!(path = %source.display(), %reason, "plugin hooks not installed: it will never be unloaded");
+        footprint.set_unhooked(reason);
     }
     match construct(source, &library, section, carry) {
         Ok(object) => Ok((library, footprint, object)),
@@ -454,6 +455,7 @@ fn construct(
         has_prior: u32::from(carry.prior.is_some()),
         cold_on_failure: u32::from(carry.cold_on_failure),
         state: STATE_NONE,
+        logger: &crate::logs::host::HOST_LOGGER,
     };
     let started = Instant::now();
     // SAFETY: `call` is a valid `EntryCall` that lives across the call (its
@@ -555,6 +557,7 @@ fn close(
     if let Err(e) = library.close() {
         return (Outcome::Pinned(format!("dlclose failed: {e}")), None);
     }
+    footprint.forget();
     let ranges = footprint.ranges();
     if image::loader_has(&image.path) {
         return (

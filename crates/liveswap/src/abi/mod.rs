@@ -76,7 +76,7 @@ pub struct RawObject {
 ///
 /// Field order is part of the wire contract: `allocator`, `section`,
 /// `object`, `error`, `prior`, `prior_len`, `prior_schema`, `has_prior`,
-/// `cold_on_failure`, `state`.
+/// `cold_on_failure`, `state`, `logger`.
 #[repr(C)]
 pub struct EntryCall<'a> {
     /// In: the host's allocator, which the plugin's allocations use from
@@ -102,6 +102,9 @@ pub struct EntryCall<'a> {
     pub cold_on_failure: u32,
     /// Out: one of the `STATE_*` values.
     pub state: u32,
+    /// In: the host's logger, which the plugin's `log` and `tracing`
+    /// deliver to from now on.
+    pub logger: *const crate::logs::wire::HostLogger,
 }
 
 /// [`EntryCall::state`]: no snapshot was used (none given, or the plugin

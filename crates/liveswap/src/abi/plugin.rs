@@ -272,6 +272,7 @@ where
         return ENTRY_EARLY_ALLOCATION;
     }
     install_panic_hook();
+    crate::logs::plugin::install(call.logger);
     let outcome = catch_unwind(AssertUnwindSafe(|| match construct(call) {
         Ok((value, state)) => Ok(RawObject {
             instance: Box::into_raw(Box::new(value)).cast(),

@@ -12,15 +12,27 @@
 //! glibc hands out), and if another thread took that index meanwhile,
 //! deletes the key (nobody can hold a value for it yet) and tries again.
 //!
-//! One record (about 32 bytes) is leaked per key created: a thread exiting
-//! at that moment may still read the record a new key replaced.
+//! Which generation creates a key is read from the destructor's address,
+//! or, for a key without one, from the return addresses on the caller's
+//! stack (the first that lies in a loaded generation). Keys without a
+//! destructor are recorded and deleted at retire too. A key with a
+//! destructor that cannot be routed (glibc's table unreadable, no index to
+//! be had) is created as asked, and its generation is never closed.
 //!
-//! A limit: glibc reads a key's destructor and calls it in consecutive
-//! instructions of an exiting thread. A thread preempted between the two
-//! while the generation retires, its key is deleted and the index handed
-//! to a new key of another generation would call the new destructor with
-//! the old value. Every thread that deletes a key its peers may still be
-//! exiting with has this race in glibc; it is noted, not closed.
+//! One record (about 32 bytes) is leaked per key created with a
+//! destructor: a thread exiting at that moment may still read the record a
+//! new key replaced.
+//!
+//! A limit, not closed: an exiting thread in glibc checks that its value
+//! belongs to the key's current sequence number, reads the destructor, and
+//! calls it; the destructor here then reads the index's record. If, within
+//! that window, the generation retires, its key is deleted, and the index
+//! is handed to a new key of another generation, that generation's
+//! destructor is called with the old generation's value: a type confusion,
+//! not a leak. It needs a thread preempted inside glibc's key destructor
+//! loop across a whole retire and a new key's creation. glibc has the same
+//! window for any program that deletes a key while threads that set it
+//! exit.
 
 use std::ffi::{CStr, c_int, c_void};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -124,63 +136,82 @@ pub(crate) unsafe extern "C" fn hook_create(
     key: *mut libc::pthread_key_t,
     destructor: Option<Destructor>,
 ) -> c_int {
-    let owner = destructor.and_then(|d| owner_of(d as usize));
-    if let (Some(owner), Some(destructor)) = (owner, destructor) {
-        for _ in 0..ATTEMPTS {
-            let Some(guess) = lowest_free().filter(|&i| i < KEYS) else {
-                break;
-            };
-            let mut created: libc::pthread_key_t = 0;
-            // SAFETY: `created` is a valid out-pointer; the destructor is a
-            // function of this module, which is never unloaded.
-            let rc = unsafe {
-                libc::pthread_key_create(&mut created, Some(DESTRUCTORS[guess / 32][guess % 32]))
-            };
-            if rc != 0 {
-                return rc;
-            }
-            if created as usize == guess {
-                let record = Box::new(KeyRecord {
-                    owner: std::sync::Arc::downgrade(&owner),
-                    destructor,
-                });
-                RECORDS[guess].store(Box::into_raw(record), Ordering::Release);
-                owner
-                    .keys
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(created);
-                owner.counts.keys_created.fetch_add(1, Ordering::Relaxed);
-                // SAFETY: the caller passes a valid out-pointer, as for
-                // `pthread_key_create`.
-                unsafe { key.write(created) };
-                return 0;
-            }
-            // Another thread took the index guessed: no thread can hold a
-            // value for a key not yet handed out, so it goes at once.
-            // SAFETY: `created` is a key this function just created.
-            unsafe { libc::pthread_key_delete(created) };
+    let owner = destructor
+        .and_then(|d| owner_of(d as usize))
+        .or_else(|| super::stack::addresses().into_iter().find_map(owner_of));
+    let Some(owner) = owner else {
+        // Not a plugin's: glibc's own.
+        // SAFETY: the caller's arguments, passed on as they came.
+        return unsafe { libc::pthread_key_create(key, destructor) };
+    };
+    let Some(destructor) = destructor else {
+        // SAFETY: the caller's arguments, passed on as they came.
+        let rc = unsafe { libc::pthread_key_create(key, None) };
+        if rc == 0 {
+            // SAFETY: glibc wrote the key through the caller's pointer.
+            record(&owner, unsafe { key.read() });
         }
+        return rc;
+    };
+    for _ in 0..ATTEMPTS {
+        let Some(guess) = lowest_free().filter(|&i| i < KEYS) else {
+            break;
+        };
+        let mut created: libc::pthread_key_t = 0;
+        // SAFETY: `created` is a valid out-pointer; the destructor is a
+        // function of this module, which is never unloaded.
+        let rc = unsafe {
+            libc::pthread_key_create(&mut created, Some(DESTRUCTORS[guess / 32][guess % 32]))
+        };
+        if rc != 0 {
+            return rc;
+        }
+        if created as usize == guess {
+            let record = Box::new(KeyRecord {
+                owner: std::sync::Arc::downgrade(&owner),
+                destructor,
+            });
+            RECORDS[guess].store(Box::into_raw(record), Ordering::Release);
+            self::record(&owner, created);
+            // SAFETY: the caller passes a valid out-pointer, as for
+            // `pthread_key_create`.
+            unsafe { key.write(created) };
+            return 0;
+        }
+        // Another thread took the index guessed: no thread can hold a
+        // value for a key not yet handed out, so it goes at once.
+        // SAFETY: `created` is a key this function just created.
+        unsafe { libc::pthread_key_delete(created) };
     }
-    // Not a plugin's, or no routed index to be had: glibc's own.
+    // No routed index to be had: created as asked, and the generation is
+    // never closed.
+    owner.unroutable_key.store(true, Ordering::Release);
     // SAFETY: the caller's arguments, passed on as they came.
-    unsafe { libc::pthread_key_create(key, destructor) }
+    unsafe { libc::pthread_key_create(key, Some(destructor)) }
+}
+
+/// Records `key` as `owner`'s.
+fn record(owner: &Footprint, key: libc::pthread_key_t) {
+    owner
+        .keys
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(key);
+    owner.counts.keys_created.fetch_add(1, Ordering::Relaxed);
 }
 
 /// `pthread_key_delete`, as plugin code sees it.
 pub(crate) unsafe extern "C" fn hook_delete(key: libc::pthread_key_t) -> c_int {
-    if let Some(slot) = RECORDS.get(key as usize) {
-        let record = slot.load(Ordering::Acquire);
-        if !record.is_null() {
-            // SAFETY: records are never freed (see `run_destructor`).
-            if let Some(owner) = unsafe { &*record }.owner.upgrade() {
-                owner
-                    .keys
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .retain(|&k| k != key);
-            }
-        }
+    for owner in super::LOADED
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
+        owner
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|&k| k != key);
     }
     // SAFETY: the caller's key, passed on.
     unsafe { libc::pthread_key_delete(key) }

@@ -49,7 +49,7 @@ pub(crate) mod stack;
 pub(crate) mod threads;
 pub(crate) mod tls;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -71,6 +71,12 @@ pub(crate) struct Footprint {
     keys: Mutex<Vec<libc::pthread_key_t>>,
     /// The threads it started that are still running.
     threads: Mutex<Vec<Arc<threads::ThreadRecord>>>,
+    /// Why the hooks are not (all) in place, if they are not: then what it
+    /// registers is out of sight, and it is never closed.
+    unhooked: Mutex<Option<String>>,
+    /// A key with a destructor in it could not be routed (glibc's key
+    /// table unreadable, or no index to be had): never closed.
+    unroutable_key: AtomicBool,
     /// Counters for reports.
     pub(crate) counts: Counts,
 }
@@ -90,10 +96,11 @@ pub(crate) struct Counts {
     pub threads_started: AtomicU64,
 }
 
-/// The generations whose hooks are live, looked up by address.
+/// The generations loaded and not yet closed, looked up by address.
 static LOADED: RwLock<Vec<Arc<Footprint>>> = RwLock::new(Vec::new());
 
-/// The generation whose segments hold `addr`, if it has not retired.
+/// The generation whose segments hold `addr`, retired or not, until its
+/// library is closed.
 pub(crate) fn owner_of(addr: usize) -> Option<Arc<Footprint>> {
     LOADED
         .read()
@@ -113,6 +120,8 @@ impl Footprint {
             pin: AtomicUsize::new(0),
             keys: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
+            unhooked: Mutex::new(None),
+            unroutable_key: AtomicBool::new(false),
             counts: Counts::default(),
         });
         LOADED
@@ -182,10 +191,6 @@ impl Footprint {
         let deadline = Instant::now() + within;
         loop {
             if self.pin.load(Ordering::Acquire) == RETIRED {
-                LOADED
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .retain(|f| !std::ptr::eq(&raw const **f, self));
                 return true;
             }
             if Instant::now() >= deadline {
@@ -193,6 +198,20 @@ impl Footprint {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Records that the hooks could not be installed, and why.
+    pub(crate) fn set_unhooked(&self, reason: String) {
+        *self.unhooked.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
+    }
+
+    /// Forgets a generation whose library is closed: no hook can be
+    /// reached from its code any more.
+    pub(crate) fn forget(&self) {
+        LOADED
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|f| !std::ptr::eq(&raw const **f, self));
     }
 
     /// The threads it started that are still running, named.
@@ -222,6 +241,10 @@ pub(crate) enum Holdup {
     /// A pthread key with a destructor in it was created out of the hooks'
     /// sight (by a library constructor, before the hooks were in place).
     UnroutedKey { key: usize, destructor: usize },
+    /// A pthread key with a destructor in it could not be routed.
+    UnroutableKey,
+    /// The hooks could not be installed.
+    Unhooked(String),
 }
 
 impl std::fmt::Display for Holdup {
@@ -273,6 +296,17 @@ impl std::fmt::Display for Holdup {
                 f,
                 "a thread is running one of its thread-exit destructors; closed once it returns"
             ),
+            Holdup::UnroutableKey => write!(
+                f,
+                "never unloaded: it created a pthread key with a destructor in it that could not \
+                 be routed (the C library's key table is unreadable, or every key index was \
+                 taken); closing it would crash each thread that set the key when it exits"
+            ),
+            Holdup::Unhooked(reason) => write!(
+                f,
+                "never unloaded: its hooks could not be installed ({reason}), so the threads, \
+                 keys and thread-local destructors its code registered are unknown"
+            ),
             Holdup::UnroutedKey { key, destructor } => write!(
                 f,
                 "never unloaded: pthread key {key} has its destructor at {destructor:#x} in this \
@@ -306,30 +340,40 @@ const THREAD_GRACE: Duration = Duration::from_millis(250);
 const HOOK_GRACE: Duration = Duration::from_secs(1);
 
 /// Takes back what a generation whose instance was dropped registered,
-/// so that its library can be closed: waits a little for its threads,
-/// checks the signal handlers, retires it, deletes its keys. `Err` names
-/// what still holds it (try again later); `Ok` means no hook, thread,
-/// key or handler of the process can run its code any more.
+/// so that its library can be closed: waits a little for its threads (the
+/// first time), retires it, checks again that no thread of its runs and no
+/// signal handler points into it, deletes its keys. `Err` names what still
+/// holds it (try again later); `Ok` means no hook, thread, key or handler
+/// of the process can run its code any more. Every check is made on every
+/// attempt, after the retire: nothing of the generation runs after that
+/// but its own threads, which are counted.
 pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
-    if !footprint.retired() {
-        let deadline = Instant::now() + THREAD_GRACE;
-        loop {
-            let live = footprint.live_threads();
-            if live.is_empty() {
-                break;
-            }
-            if Instant::now() >= deadline {
-                return Err(Holdup::Threads {
-                    threads: live,
-                    causes: Vec::new(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(5));
+    if let Some(reason) = footprint
+        .unhooked
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+    {
+        return Err(Holdup::Unhooked(reason));
+    }
+    let grace = if footprint.retired() {
+        Duration::ZERO
+    } else {
+        THREAD_GRACE
+    };
+    let deadline = Instant::now() + grace;
+    loop {
+        let live = footprint.live_threads();
+        if live.is_empty() {
+            break;
         }
-        let handlers = signals::handlers_in(&footprint.ranges);
-        if !handlers.is_empty() {
-            return Err(Holdup::SignalHandlers(handlers));
+        if Instant::now() >= deadline {
+            return Err(Holdup::Threads {
+                threads: live,
+                causes: Vec::new(),
+            });
         }
+        std::thread::sleep(Duration::from_millis(5));
     }
     if !footprint.retire(HOOK_GRACE) {
         return Err(Holdup::HookRunning);
@@ -342,7 +386,14 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
             causes: Vec::new(),
         });
     }
+    let handlers = signals::handlers_in(&footprint.ranges);
+    if !handlers.is_empty() {
+        return Err(Holdup::SignalHandlers(handlers));
+    }
     keys::delete_all(footprint);
+    if footprint.unroutable_key.load(Ordering::Acquire) {
+        return Err(Holdup::UnroutableKey);
+    }
     if let Some(&(key, destructor)) = keys::unrouted_in(&footprint.ranges).first() {
         return Err(Holdup::UnroutedKey { key, destructor });
     }

@@ -75,18 +75,53 @@ fn writes_address(flags: RelocationFlags, addend: i64) -> bool {
         )
 }
 
+/// Where a library reaches the hooked functions.
+#[derive(Debug, Default)]
+pub(crate) struct Sites {
+    pub sites: Vec<Site>,
+    /// Hooked functions the library imports but reaches some other way
+    /// (a relocation of another kind): then it cannot be hooked.
+    pub unreachable: Vec<&'static str>,
+    /// Why the file could not be read for its sites.
+    pub unreadable: Option<String>,
+}
+
+const HOOKED: [&str; 4] = [
+    "__cxa_thread_atexit_impl",
+    "pthread_key_create",
+    "pthread_key_delete",
+    "pthread_create",
+];
+
 /// The words of `bytes` (a checked ELF shared object of this process's
 /// architecture) that hold the address of a hooked function.
-pub(crate) fn sites(bytes: &[u8]) -> Vec<Site> {
-    let Ok(file) = object::File::parse(bytes) else {
-        return Vec::new();
+pub(crate) fn sites(bytes: &[u8]) -> Sites {
+    let file = match object::File::parse(bytes) {
+        Ok(file) => file,
+        Err(e) => {
+            return Sites {
+                unreadable: Some(e.to_string()),
+                ..Sites::default()
+            };
+        }
     };
+    let imported: Vec<&'static str> = file
+        .dynamic_symbols()
+        .filter(|s| s.is_undefined())
+        .filter_map(|s| {
+            let name = s.name().ok()?;
+            HOOKED.iter().copied().find(|h| *h == name)
+        })
+        .collect();
     let (Some(symbols), Some(relocations)) =
         (file.dynamic_symbol_table(), file.dynamic_relocations())
     else {
-        return Vec::new();
+        return Sites {
+            unreachable: imported,
+            ..Sites::default()
+        };
     };
-    relocations
+    let sites: Vec<Site> = relocations
         .filter_map(|(offset, relocation)| {
             let RelocationTarget::Symbol(index) = relocation.target() else {
                 return None;
@@ -98,54 +133,78 @@ pub(crate) fn sites(bytes: &[u8]) -> Vec<Site> {
             let hook = Hook::of(symbol.name().ok()?)?;
             Some(Site { offset, hook })
         })
-        .collect()
+        .collect();
+    // A hooked import reached only by relocations of other kinds (which
+    // do not write its bare address into a word) cannot be redirected.
+    let unreachable = imported
+        .into_iter()
+        .filter(|name| Hook::of(name).is_some_and(|hook| !sites.iter().any(|s| s.hook == hook)))
+        .collect();
+    Sites {
+        sites,
+        unreachable,
+        unreadable: None,
+    }
 }
 
 /// Writes each hook's address at its sites in the library placed at
 /// `placement`. Must run before any code of the library that could read
-/// those words runs on another thread (right after `dlopen`). Returns how
-/// many words were written.
-pub(crate) fn apply(sites: &[Site], placement: &Placement) -> std::io::Result<usize> {
+/// those words runs on another thread (right after `dlopen`). All or
+/// nothing for the checks: a site outside the library's writable or RELRO
+/// pages, or a hooked import with no site, refuses before any word is
+/// written. The words are written with their RELRO pages made writable,
+/// and the pages are made read-only again after, each once.
+pub(crate) fn apply(found: &Sites, placement: &Placement) -> Result<usize, String> {
+    if let Some(why) = &found.unreadable {
+        return Err(format!("its dynamic relocations are unreadable: {why}"));
+    }
+    if !found.unreachable.is_empty() {
+        return Err(format!(
+            "it reaches {} other than through its global offset table",
+            found.unreachable.join(", ")
+        ));
+    }
+    if placement.ranges.0.is_empty() {
+        return Err("the loader does not list it".into());
+    }
     let page = page_size();
     let word = size_of::<usize>();
-    let mut written = 0;
-    for site in sites {
-        let Some(at) = usize::try_from(site.offset)
+    let mut writes = Vec::with_capacity(found.sites.len());
+    for site in &found.sites {
+        let at = usize::try_from(site.offset)
             .ok()
             .and_then(|o| placement.bias.checked_add(o))
-        else {
-            continue;
-        };
-        // Only a word inside the library's own segments, aligned.
-        if !at.is_multiple_of(word)
-            || !placement
-                .ranges
-                .0
-                .iter()
-                .any(|r| r.start <= at && at + word <= r.end)
-        {
-            continue;
+            .filter(|at| at.is_multiple_of(word))
+            .ok_or_else(|| format!("a site at offset {:#x} is misplaced", site.offset))?;
+        let inside = |r: &std::ops::Range<usize>| r.start <= at && at + word <= r.end;
+        let relro = placement.relro.as_ref().is_some_and(inside);
+        if !relro && !placement.writable.iter().any(inside) {
+            return Err(format!(
+                "a site at offset {:#x} is in neither its writable nor its RELRO pages",
+                site.offset
+            ));
         }
-        let start = at & !(page - 1);
-        let protected = placement
-            .relro
-            .as_ref()
-            .is_some_and(|relro| relro.contains(&start));
-        if protected {
-            protect(start, page, libc::PROT_READ | libc::PROT_WRITE)?;
-        }
-        // SAFETY: `at` is an aligned word inside a segment of the library
-        // just loaded, writable now (a RELRO page was made writable above;
-        // the others are the writable data segment); no code of the library
-        // reads it yet. The mapping is private: the copy's file is not
-        // written.
-        unsafe { (at as *mut usize).write(site.hook.address()) };
-        if protected {
-            protect(start, page, libc::PROT_READ)?;
-        }
-        written += 1;
+        writes.push((at, site.hook.address(), relro.then_some(at & !(page - 1))));
     }
-    Ok(written)
+    let mut pages: Vec<usize> = writes.iter().filter_map(|w| w.2).collect();
+    pages.sort_unstable();
+    pages.dedup();
+    for &start in &pages {
+        protect(start, page, libc::PROT_READ | libc::PROT_WRITE)
+            .map_err(|e| format!("mprotect of its RELRO page at {start:#x}: {e}"))?;
+    }
+    for &(at, address, _) in &writes {
+        // SAFETY: `at` is an aligned word inside a writable segment or a
+        // RELRO page of the library just loaded, writable now (made so
+        // above); no code of the library reads it yet. The mapping is
+        // private: the copy's file is not written.
+        unsafe { (at as *mut usize).write(address) };
+    }
+    for &start in &pages {
+        protect(start, page, libc::PROT_READ)
+            .map_err(|e| format!("mprotect of its RELRO page at {start:#x}: {e}"))?;
+    }
+    Ok(writes.len())
 }
 
 fn protect(start: usize, len: usize, prot: i32) -> std::io::Result<()> {

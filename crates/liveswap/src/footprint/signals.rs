@@ -28,7 +28,7 @@ impl std::fmt::Display for Handler {
 
 /// The signals whose handler lies in `ranges`.
 pub(crate) fn handlers_in(ranges: &Ranges) -> Vec<Handler> {
-    (1..libc::SIGRTMAX())
+    (1..=libc::SIGRTMAX())
         .filter_map(|signal| {
             // SAFETY: all-zero is a valid `sigaction` (plain integers and
             // pointers), which the call below overwrites.

@@ -102,7 +102,9 @@ pub(crate) unsafe extern "C" fn hook_create(
     routine: StartRoutine,
     arg: *mut c_void,
 ) -> c_int {
-    let Some(owner) = owner_of(routine as usize).filter(|o| !o.retired()) else {
+    // A retired generation's too: a destructor running under its pin may
+    // start a thread while it retires, and that thread must hold it.
+    let Some(owner) = owner_of(routine as usize) else {
         // SAFETY: the caller's arguments, passed on as they came.
         return unsafe { libc::pthread_create(thread, attr, routine, arg) };
     };

@@ -10,7 +10,10 @@
 //! retired. The list is drained by one host thread-local with `Drop`,
 //! registered with glibc on the thread's first plugin registration;
 //! destructors registered while it drains (a destructor touching another
-//! thread-local) join the same drain.
+//! thread-local) join the same drain (`DRAINING`: std marks the drain's
+//! own thread-local destroyed before its `drop` runs, so it cannot be
+//! asked). One registered after the drain goes to glibc, which keeps the
+//! library loaded until it has run (the unload check reports that).
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
@@ -37,6 +40,8 @@ thread_local! {
     /// the first. A const-initialised `Cell` has no destructor, so it can
     /// be reached while the thread's other thread-locals are destroyed.
     static PENDING: Cell<*mut Vec<Entry>> = const { Cell::new(std::ptr::null_mut()) };
+    /// Set while this thread's drain runs.
+    static DRAINING: Cell<bool> = const { Cell::new(false) };
     /// Set once this thread's drain has finished.
     static DRAINED: Cell<bool> = const { Cell::new(false) };
     /// Drains `PENDING` when the thread exits.
@@ -47,6 +52,7 @@ struct Drain;
 
 impl Drop for Drain {
     fn drop(&mut self) {
+        DRAINING.with(|d| d.set(true));
         loop {
             let list = PENDING.with(Cell::get);
             if list.is_null() {
@@ -64,6 +70,7 @@ impl Drop for Drain {
             };
             run(entry);
         }
+        DRAINING.with(|d| d.set(false));
         DRAINED.with(|d| d.set(true));
     }
 }
@@ -87,7 +94,12 @@ fn run(entry: Entry) {
 /// Adds a destructor to this thread's list; `false` if the thread's drain
 /// has already run (or cannot be registered).
 fn push(entry: Entry) -> bool {
-    if DRAINED.with(Cell::get) || DRAIN.try_with(|_| ()).is_err() {
+    if DRAINED.with(Cell::get) {
+        return false;
+    }
+    // Touching `DRAIN` registers it (once); during the drain it is marked
+    // destroyed, and the drain itself takes what is pushed.
+    if !DRAINING.with(Cell::get) && DRAIN.try_with(|_| ()).is_err() {
         return false;
     }
     let mut list = PENDING.with(Cell::get);

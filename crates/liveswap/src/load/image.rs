@@ -38,6 +38,8 @@ pub(crate) struct Placement {
     pub ranges: Ranges,
     pub bias: usize,
     pub relro: Option<Range<usize>>,
+    /// The segments mapped writable (`PF_W`).
+    pub writable: Vec<Range<usize>>,
 }
 
 struct Search<'a> {
@@ -78,10 +80,11 @@ unsafe extern "C" fn visit(
         if ph.p_type != libc::PT_LOAD || ph.p_memsz == 0 {
             continue;
         }
-        found
-            .ranges
-            .0
-            .push(start & !(page - 1)..end.next_multiple_of(page));
+        let range = start & !(page - 1)..end.next_multiple_of(page);
+        if ph.p_flags & libc::PF_W != 0 {
+            found.writable.push(range.clone());
+        }
+        found.ranges.0.push(range);
     }
     search.found = Some(found);
     1
