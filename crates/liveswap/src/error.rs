@@ -222,6 +222,32 @@ pub enum Error {
         /// How long the swap waited (`Options::unload_wait`).
         waited: std::time::Duration,
     },
+    /// The plugin imports a host service this host does not provide.
+    #[error(
+        "plugin {path}: it imports `{interface}`, which this host does not provide (provided: {})",
+        if provided.is_empty() { "none".to_string() } else { provided.join(", ") }
+    )]
+    ImportMissing {
+        /// The path asked for.
+        path: PathBuf,
+        /// The interface the plugin imports.
+        interface: String,
+        /// The interfaces the host provides.
+        provided: Vec<String>,
+    },
+    /// The plugin imports a host service whose types differ from those of
+    /// the object the host provides.
+    #[error(
+        "plugin {path}: its import `{interface}` differs from what the host provides: {detail}"
+    )]
+    ImportMismatch {
+        /// The path asked for.
+        path: PathBuf,
+        /// The interface.
+        interface: String,
+        /// The first difference.
+        detail: String,
+    },
     /// The process has almost no pthread keys left: generations that cannot
     /// unload (their threads still run) keep theirs, and Rust's std aborts
     /// the process when none is left. Refused before anything is read.
@@ -390,7 +416,9 @@ impl Error {
             | Error::Signature { path, .. }
             | Error::Unchanged { path, .. }
             | Error::Preflight { path, .. }
-            | Error::KeysExhausted { path, .. } => Some(path),
+            | Error::KeysExhausted { path, .. }
+            | Error::ImportMissing { path, .. }
+            | Error::ImportMismatch { path, .. } => Some(path),
             Error::StoreDir { .. }
             | Error::Backlog { .. }
             | Error::Forked { .. }

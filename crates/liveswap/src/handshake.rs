@@ -163,7 +163,7 @@ type Show = fn(&Descriptor) -> String;
 
 /// Compares a section's bytes with the section `expected_section`;
 /// returns the descriptor and the section's meaningful bytes.
-fn compare(
+pub(crate) fn compare(
     path: &Path,
     data: &[u8],
     expected_section: &[u8],

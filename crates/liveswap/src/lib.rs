@@ -170,6 +170,17 @@
 //! abort the process. A destructor that panics while another panic unwinds
 //! aborts the process by Rust's own rules; no shim can catch that.
 //!
+//! A plugin can call the host through host services: interfaces the host
+//! implements and lends ([`Options::provide`]), which the plugin declares
+//! in `export!(.., imports(dyn I))` and takes with [`import`]; each is
+//! checked like the export before any plugin code runs (tested in
+//! `tests/imports.rs`).
+//!
+//! A plugin's `log` records and `tracing` events reach the host's
+//! subscriber (or its `log` logger) with no setup in the plugin: the entry
+//! point installs the forwarding in the plugin's own copies of those
+//! crates, at the host's level (tested in `tests/logs.rs`).
+//!
 //! A plugin may use thread-locals with destructors, `std::thread::current()`
 //! and tokio's `block_on`; threads it starts must be stopped and joined in
 //! its instance's `Drop` (the retire hook, run after the last guard and
@@ -228,6 +239,7 @@ mod filekind;
 mod footprint;
 mod handshake;
 mod history;
+mod imports;
 mod interface;
 pub mod layout;
 mod load;
@@ -253,6 +265,7 @@ pub use descriptor::{
 };
 pub use error::{CallError, Error, Panic, SignatureProblem};
 pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Outcome, Steps, Trigger};
+pub use imports::{Import, ImportError, import};
 pub use interface::{Export, Interface};
 pub use layout::CrossSafe;
 /// Derives [`CrossSafe`] for a struct or an enum whose every field is

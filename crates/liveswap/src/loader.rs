@@ -41,6 +41,7 @@ use crate::error::Error;
 use crate::footprint::{self, Footprint, patch};
 use crate::handshake;
 use crate::history::ContentHash;
+use crate::imports::host::Imports;
 use crate::interface::Interface;
 use crate::load::image;
 use crate::load::open;
@@ -63,6 +64,8 @@ pub(crate) struct LoadPolicy {
     pub trust: TrustPolicy,
     /// The cap on state snapshots, and what a state failure does.
     pub state: StatePolicy,
+    /// The host services provided to plugins.
+    pub imports: Imports,
 }
 
 /// The version serving when a load starts: its instance, whose state the
@@ -130,6 +133,8 @@ pub(crate) struct Plugin {
     library: Library,
     pub image: Arc<Stored>,
     footprint: Arc<Footprint>,
+    /// The host services it was given: kept until its library is closed.
+    imports: Imports,
     /// Once replaced: the snapshot carried from it, for its final merge.
     pub handover: HandoverSlot,
     pub hash: ContentHash,
@@ -163,6 +168,8 @@ pub(crate) struct Remains {
     pub image: Arc<Stored>,
     footprint: Arc<Footprint>,
     library: Option<Library>,
+    /// Dropped only once the library is closed (or never).
+    _imports: Imports,
 }
 
 impl Remains {
@@ -256,8 +263,8 @@ pub(crate) fn load<I: Interface + ?Sized>(
         source,
         Arc::new(stored),
         started.elapsed(),
-        Some(&policy.trust),
-        policy.state,
+        policy,
+        true,
         serving,
         gate,
     )?;
@@ -294,21 +301,22 @@ pub(crate) fn reload<I: Interface + ?Sized>(
         source,
         Arc::new(stored),
         started.elapsed(),
-        None,
-        policy.state,
+        policy,
+        false,
         serving,
         None,
     )
 }
 
-/// Checks the stored copy (its signature, when `trust` asks, and the
-/// handshake), takes the serving version's state snapshot, and loads it.
+/// Checks the stored copy (its signature, when `check_signature` and the
+/// policy asks, the handshake and the imports), takes the serving
+/// version's state snapshot, and loads it.
 fn load_stored<I: Interface + ?Sized>(
     source: &Path,
     image: Arc<Stored>,
     copy: Duration,
-    trust: Option<&TrustPolicy>,
-    state: StatePolicy,
+    policy: &LoadPolicy,
+    check_signature: bool,
     serving: Option<Serving<'_>>,
     gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
@@ -320,10 +328,12 @@ fn load_stored<I: Interface + ?Sized>(
     let mapping = image
         .map()
         .map_err(|e| copy_error(source, (image.path.clone(), e)))?;
-    if let Some(trust) = trust {
-        info.signer = trust.check_signature(source, mapping.bytes())?;
+    if check_signature {
+        info.signer = policy.trust.check_signature(source, mapping.bytes())?;
     }
+    let imports = &policy.imports;
     let checked = handshake::check::<I>(source, mapping.bytes())?;
+    imports.check_file(source, mapping.bytes())?;
     let hash = ContentHash::of(mapping.bytes());
     let sites = patch::sites(mapping.bytes());
     drop(mapping);
@@ -347,11 +357,18 @@ fn load_stored<I: Interface + ?Sized>(
     // The file passed every check: only now is the serving version asked
     // for its state, just before the new constructor runs.
     let mut carry = match serving {
-        Some(s) => warm::take(s.object, s.generation, state, source)?,
+        Some(s) => warm::take(s.object, s.generation, policy.state, source)?,
         None => Carry::default(),
     };
     let started = Instant::now();
-    let result = open_and_construct(source, &image, &checked.section, &sites, &mut carry);
+    let result = open_and_construct(
+        source,
+        &image,
+        &checked.section,
+        &sites,
+        imports,
+        &mut carry,
+    );
     info.load = started.elapsed();
     let (library, footprint, object) = result?;
     info.state = carry.report;
@@ -364,6 +381,7 @@ fn load_stored<I: Interface + ?Sized>(
             library,
             image,
             footprint,
+            imports: imports.clone(),
             handover: HandoverSlot::default(),
             hash,
         },
@@ -376,6 +394,7 @@ fn open_and_construct(
     image: &Arc<Stored>,
     section: &[u8],
     sites: &patch::Sites,
+    imports: &Imports,
     carry: &mut Carry,
 ) -> Result<(Library, Arc<Footprint>, RawObject), Error> {
     // SAFETY: the handshake accepted the file: it was built by this compiler
@@ -399,12 +418,13 @@ fn open_and_construct(
         tracing::warn!(path = %source.display(), %reason, "plugin hooks not installed: it will never be unloaded");
         footprint.set_unhooked(reason);
     }
-    match construct(source, &library, section, carry) {
+    match construct(source, &library, section, imports, carry) {
         Ok(object) => Ok((library, footprint, object)),
         Err(e) => {
             let (outcome, unclosed) = close(library, image, &footprint, true);
             if outcome != Outcome::Unloaded {
                 std::mem::forget(unclosed);
+                std::mem::forget(imports.clone());
                 tracing::warn!(path = %source.display(), ?outcome, "rejected plugin stays mapped");
                 // The loader still knows it as `/proc/self/fd/N`: keep N
                 // open for good, so that no later copy gets that name and
@@ -420,6 +440,7 @@ fn construct(
     source: &Path,
     library: &Library,
     section: &[u8],
+    imports: &Imports,
     carry: &mut Carry,
 ) -> Result<RawObject, Error> {
     // SAFETY: `EntryFn` is the type `liveswap::export!` gives the symbol; the
@@ -456,6 +477,8 @@ fn construct(
         cold_on_failure: u32::from(carry.cold_on_failure),
         state: STATE_NONE,
         logger: &crate::logs::host::HOST_LOGGER,
+        imports: imports.raw().0,
+        imports_len: imports.raw().1,
     };
     let started = Instant::now();
     // SAFETY: `call` is a valid `EntryCall` that lives across the call (its
@@ -600,6 +623,7 @@ impl Plugin {
             library,
             image,
             footprint,
+            imports,
             ..
         } = self;
         // SAFETY: the instance was created by this library's entry point and
@@ -612,6 +636,7 @@ impl Plugin {
                 image,
                 footprint,
                 library,
+                _imports: imports,
             },
         )
     }

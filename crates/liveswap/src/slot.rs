@@ -14,7 +14,8 @@ use arc_swap::{ArcSwap, Cache};
 use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
 use crate::history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, History, Outcome, Steps, Trigger};
-use crate::interface::Interface;
+use crate::imports::host::Imports;
+use crate::interface::{Export, Interface};
 use crate::load::open::DEFAULT_MAX_FILE_SIZE;
 use crate::load::store::{DEFAULT_MEMFD_MAX, StoreDir, StorePolicy, Stored};
 use crate::loader::{self, Candidate, LoadInfo, LoadPolicy, Plugin};
@@ -42,6 +43,7 @@ pub struct Options {
     trust: TrustPolicy,
     state: StatePolicy,
     history_len: usize,
+    imports: Imports,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
                 cold_on_failure: false,
             },
             history_len: DEFAULT_HISTORY_LEN,
+            imports: Imports::default(),
         }
     }
 }
@@ -100,6 +103,45 @@ impl Options {
     /// [`DEFAULT_MAX_UNLOADING`] (16). Values below 1 count as 1.
     pub fn max_unloading(mut self, versions: usize) -> Self {
         self.max_unloading = versions.max(1);
+        self
+    }
+
+    /// Lends `object` to the plugins of this slot as host service `I` (an
+    /// interface made with [`#[liveswap::interface]`](crate::interface)
+    /// that the host implements): a plugin that declares it in `export!`
+    /// (`imports(dyn I)`) takes it with [`import`](crate::import) and calls
+    /// it; one whose `I` has other types than the host's is refused before
+    /// any of its code runs, and so is one that imports an interface the
+    /// slot does not provide. The object stays alive until every
+    /// generation given it is unloaded. Providing `I` again replaces it for
+    /// later loads.
+    ///
+    /// ```no_run
+    /// # #[liveswap::interface(version = 1)]
+    /// # pub trait Rules: Send + Sync { fn decide(&self, user: u64) -> bool; }
+    /// #[liveswap::interface(version = 1)]
+    /// pub trait HostData: Send + Sync {
+    ///     fn score(&self, user: u64) -> u32;
+    /// }
+    ///
+    /// struct Scores;
+    /// impl HostData for Scores {
+    ///     fn score(&self, user: u64) -> u32 {
+    ///         (user % 100) as u32
+    ///     }
+    /// }
+    ///
+    /// let options = liveswap::Options::default()
+    ///     .provide::<dyn HostData, _>(std::sync::Arc::new(Scores));
+    /// let slot = liveswap::Slot::<dyn Rules>::load_with("librules.so", options)?;
+    /// # Ok::<(), liveswap::Error>(())
+    /// ```
+    pub fn provide<I, T>(mut self, object: Arc<T>) -> Self
+    where
+        I: Interface + Export<T> + ?Sized,
+        T: Send + Sync + 'static,
+    {
+        self.imports = self.imports.with::<I, T>(object);
         self
     }
 
@@ -331,6 +373,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             store: StorePolicy::new(options.memfd_max, dir),
             trust: options.trust.clone(),
             state: options.state,
+            imports: options.imports.clone(),
         };
         let registry = Arc::new(Registry::new(I::NAME));
         let at = SystemTime::now();

@@ -76,7 +76,7 @@ pub struct RawObject {
 ///
 /// Field order is part of the wire contract: `allocator`, `section`,
 /// `object`, `error`, `prior`, `prior_len`, `prior_schema`, `has_prior`,
-/// `cold_on_failure`, `state`, `logger`.
+/// `cold_on_failure`, `state`, `logger`, `imports`, `imports_len`.
 #[repr(C)]
 pub struct EntryCall<'a> {
     /// In: the host's allocator, which the plugin's allocations use from
@@ -105,6 +105,10 @@ pub struct EntryCall<'a> {
     /// In: the host's logger, which the plugin's `log` and `tracing`
     /// deliver to from now on.
     pub logger: *const crate::logs::wire::HostLogger,
+    /// In: the host services provided, alive while the library is loaded.
+    pub imports: *const crate::imports::wire::RawImport,
+    /// In: their number.
+    pub imports_len: usize,
 }
 
 /// [`EntryCall::state`]: no snapshot was used (none given, or the plugin

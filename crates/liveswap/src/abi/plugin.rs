@@ -273,6 +273,7 @@ where
     }
     install_panic_hook();
     crate::logs::plugin::install(call.logger);
+    crate::imports::plugin::install(call.imports, call.imports_len);
     let outcome = catch_unwind(AssertUnwindSafe(|| match construct(call) {
         Ok((value, state)) => Ok(RawObject {
             instance: Box::into_raw(Box::new(value)).cast(),
@@ -382,6 +383,12 @@ unsafe extern "C" fn merge_shim<T: WarmStart>(
 /// [`WarmStart`](crate::WarmStart), and the instance is built by
 /// `Type::restore` from the serving version's snapshot (or from nothing).
 ///
+/// A plugin that calls host services names them:
+/// `export!(Trait => expr, imports(dyn HostData, dyn Clock))`. Each is
+/// checked against what the host provides before any plugin code runs,
+/// and taken with [`import`](crate::import) (see
+/// [`Options::provide`](crate::Options::provide)).
+///
 /// The macro emits the entry point, the descriptor section (with the
 /// interface's type table, computed at compile time) and the plugin's
 /// global allocator, which routes every allocation to the host's (so a
@@ -405,6 +412,17 @@ unsafe extern "C" fn merge_shim<T: WarmStart>(
 /// ```
 #[macro_export]
 macro_rules! export {
+    (@imports $($imp:ty),+) => {
+        $(
+            const _: () = {
+                #[unsafe(link_section = ".liveswap_imports")]
+                #[used]
+                static __LIVESWAP_IMPORT: $crate::__private::Section<
+                    { $crate::__private::table_len(<$imp as $crate::Interface>::METHODS) },
+                > = $crate::__private::Section::of::<$imp>(true);
+            };
+        )+
+    };
     (@emit ($iface:ty) $construct:expr) => {
         $crate::export!(@emit_with ($iface) |call, section, allocator| {
             $crate::__private::entry::<$iface, _, _>(call, section, allocator, || $construct)
@@ -442,11 +460,26 @@ macro_rules! export {
             $crate::__private::entry_warm::<$iface, $ty>(call, section, allocator)
         });
     };
+    // Each form with `imports(..)` comes just before the same form
+    // without: an arm that parsed `$construct:expr` and then fails moves
+    // on, but one that cannot parse `try ..` as an expression is an error.
+    ($tr:path => try $construct:expr, imports($($imp:ty),+ $(,)?)) => {
+        $crate::export!(@imports $($imp),+);
+        $crate::export!(@emit (dyn $tr) $construct);
+    };
     ($tr:path => try $construct:expr) => {
         $crate::export!(@emit (dyn $tr) $construct);
     };
+    ($tr:path => warm $ty:ty, imports($($imp:ty),+ $(,)?)) => {
+        $crate::export!(@imports $($imp),+);
+        $crate::export!(@emit_warm (dyn $tr) $ty);
+    };
     ($tr:path => warm $ty:ty) => {
         $crate::export!(@emit_warm (dyn $tr) $ty);
+    };
+    ($tr:path => $construct:expr, imports($($imp:ty),+ $(,)?)) => {
+        $crate::export!(@imports $($imp),+);
+        $crate::export!(@emit (dyn $tr) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));
     };
     ($tr:path => $construct:expr) => {
         $crate::export!(@emit (dyn $tr) ::core::result::Result::<_, ::core::convert::Infallible>::Ok($construct));

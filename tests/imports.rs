@@ -1,0 +1,138 @@
+//! Host services (imports): a plugin calls an object the host lends it.
+//! Checked before any plugin code runs (the fixture's load-time
+//! constructor writes a marker file: no marker, no code ran); panics in
+//! the host's object come back to the plugin as errors.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fixture_api::{HostData, Quote, marker_path};
+use liveswap::{Error, Options, Slot};
+use liveswap_tests::fixture;
+
+/// The host's service: prices it knows, and a method that panics.
+#[derive(Default)]
+struct Prices {
+    asked: AtomicU64,
+}
+
+impl HostData for Prices {
+    fn price(&self, item: String) -> Option<u64> {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        (item == "apple").then_some(21)
+    }
+    fn explode(&self) -> u32 {
+        panic!("the host's service failed")
+    }
+}
+
+/// The marker file is one per process: the tests that load the fixture
+/// run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn no_marker() {
+    let _ = std::fs::remove_file(marker_path("quote-plugin"));
+}
+
+#[test]
+fn a_plugin_calls_the_service_the_host_provides() {
+    let _serial = serial();
+    let prices = Arc::new(Prices::default());
+    let slot = Slot::<dyn Quote>::load_with(
+        fixture("quote-plugin"),
+        Options::default().provide::<dyn HostData, _>(Arc::clone(&prices)),
+    )
+    .unwrap();
+    assert_eq!(slot.current().quote("apple".into()).unwrap(), Ok(42));
+    assert_eq!(
+        slot.current().quote("pear".into()).unwrap(),
+        Err("the host has no price for pear".into())
+    );
+    assert_eq!(prices.asked.load(Ordering::Relaxed), 2);
+    // Swapped: the new generation gets the same service.
+    slot.swap(fixture("quote-plugin")).unwrap();
+    assert_eq!(slot.current().quote("apple".into()).unwrap(), Ok(42));
+    no_marker();
+}
+
+#[test]
+fn a_panic_in_the_hosts_service_is_an_error_in_the_plugin_not_an_abort() {
+    let _serial = serial();
+    let slot = Slot::<dyn Quote>::load_with(
+        fixture("quote-plugin"),
+        Options::default().provide::<dyn HostData, _>(Arc::new(Prices::default())),
+    )
+    .unwrap();
+    for _ in 0..20 {
+        let text = slot.current().host_panics().unwrap();
+        assert!(text.contains("the host's service failed"), "{text}");
+    }
+    assert_eq!(slot.current().quote("apple".into()).unwrap(), Ok(42));
+    no_marker();
+}
+
+#[test]
+fn a_host_that_does_not_provide_an_import_is_refused_before_any_plugin_code_runs() {
+    let _serial = serial();
+    no_marker();
+    let Err(err) = Slot::<dyn Quote>::load(fixture("quote-plugin")) else {
+        panic!("loaded without the import");
+    };
+    assert!(
+        matches!(&err, Error::ImportMissing { interface, provided, .. }
+            if interface == "fixture::HostData" && provided.is_empty()),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("imports `fixture::HostData`"),
+        "{err}"
+    );
+    assert!(!marker_path("quote-plugin").exists(), "no code of it ran");
+}
+
+/// The host's idea of `HostData`, changed: `price` takes a `u32`.
+// Only its layout matters here: its view's methods are never called.
+#[allow(dead_code)]
+mod changed {
+    #[liveswap::interface(version = 1, name = "fixture::HostData")]
+    pub trait HostData: Send + Sync {
+        fn price(&self, item: u32) -> Option<u64>;
+        fn explode(&self) -> u32;
+    }
+
+    pub struct Prices;
+
+    impl HostData for Prices {
+        fn price(&self, _: u32) -> Option<u64> {
+            None
+        }
+        fn explode(&self) -> u32 {
+            0
+        }
+    }
+}
+
+#[test]
+fn an_import_whose_types_changed_is_refused_naming_the_method() {
+    let _serial = serial();
+    no_marker();
+    let Err(err) = Slot::<dyn Quote>::load_with(
+        fixture("quote-plugin"),
+        Options::default().provide::<dyn changed::HostData, _>(Arc::new(changed::Prices)),
+    ) else {
+        panic!("loaded with a changed import");
+    };
+    assert!(
+        matches!(&err, Error::ImportMismatch { interface, detail, .. }
+            if interface == "fixture::HostData" && detail.contains("price")),
+        "{err}"
+    );
+    println!("{err}");
+    assert!(!marker_path("quote-plugin").exists(), "no code of it ran");
+}
