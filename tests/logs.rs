@@ -69,3 +69,10 @@ fn plugin_log_and_tracing_events_reach_the_host_subscriber_filtered_by_its_level
         "below the host's level"
     );
 }
+
+#[test]
+fn a_plugin_that_sets_its_own_logger_in_its_constructor_loads_and_keeps_it() {
+    let hs = Slot::<Greeter>::load(fixture("own-logger")).unwrap();
+    assert_eq!(hs.current().answer(0), 1, "its own logger saw the record");
+    assert_eq!(hs.current().answer(0), 2);
+}

@@ -168,8 +168,26 @@ pub(crate) struct Remains {
     pub image: Arc<Stored>,
     footprint: Arc<Footprint>,
     library: Option<Library>,
-    /// Dropped only once the library is closed (or never).
-    _imports: Imports,
+    /// Dropped only once the library is gone (see `Drop`).
+    imports: std::mem::ManuallyDrop<Imports>,
+    /// Set when `gone` found the library gone.
+    gone: bool,
+}
+
+impl Drop for Remains {
+    /// A library not known to be gone may still run (its threads, a
+    /// signal handler): its handle is leaked, not closed, and the host
+    /// services it was given stay alive, whoever drops this (the reaper
+    /// ending, or unwinding).
+    fn drop(&mut self) {
+        if self.gone {
+            // SAFETY: taken once, here; the library is gone, so no code of
+            // it can reach these objects any more.
+            drop(unsafe { std::mem::ManuallyDrop::take(&mut self.imports) });
+        } else if let Some(library) = self.library.take() {
+            std::mem::forget(library);
+        }
+    }
 }
 
 impl Remains {
@@ -178,13 +196,17 @@ impl Remains {
     pub(crate) fn gone(&mut self) -> bool {
         if let Some(library) = self.library.take() {
             match close(library, &self.image, &self.footprint, false) {
-                (Outcome::Unloaded, _) => return true,
+                (Outcome::Unloaded, _) => {
+                    self.gone = true;
+                    return true;
+                }
                 (Outcome::Pinned(_), library) => self.library = library,
             }
         }
-        self.library.is_none()
+        self.gone = self.library.is_none()
             && !image::loader_has(&self.image.path)
-            && !image::still_mapped(self.footprint.ranges(), self.image.dev, self.image.ino)
+            && !image::still_mapped(self.footprint.ranges(), self.image.dev, self.image.ino);
+        self.gone
     }
 }
 
@@ -247,6 +269,7 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
         .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
     policy.trust.check_signature(path, mapping.bytes())?;
     warnings.extend(handshake::check::<I>(path, mapping.bytes())?.warnings);
+    policy.imports.check_file(path, mapping.bytes())?;
     Ok(warnings)
 }
 
@@ -630,13 +653,15 @@ impl Plugin {
         // is dropped exactly once, here, while the library is still mapped.
         unsafe { (object.drop)(object.instance) };
         let (outcome, library) = close(library, &image, &footprint, true);
+        let gone = outcome == Outcome::Unloaded;
         (
             outcome,
             Remains {
+                gone,
                 image,
                 footprint,
                 library,
-                _imports: imports,
+                imports: std::mem::ManuallyDrop::new(imports),
             },
         )
     }

@@ -26,7 +26,7 @@ impl<'a> MessageSink<'a> {
         unsafe extern "C" fn write(ctx: *mut c_void, field: u32, ptr: *const u8, len: usize) {
             // A panic here (out of memory while copying) must not unwind
             // into the plugin that called us.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 // SAFETY: `ctx` is the `&'a mut Option<Message>` the sink
                 // was built from, borrowed for as long as the sink lives;
                 // `ptr..ptr+len` is a live byte slice (the plugin passes a
@@ -43,6 +43,9 @@ impl<'a> MessageSink<'a> {
                     _ => target.message = text,
                 }
             }));
+            if let Err(payload) = outcome {
+                crate::abi::plugin::drop_payload(payload);
+            }
         }
         MessageSink {
             ctx: (target as *mut Option<Message>).cast(),

@@ -77,7 +77,7 @@ fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Send>) {
 }
 
 /// Drops a panic payload without letting a panic in its destructor out.
-fn drop_payload(payload: Box<dyn Any + Send>) {
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(again);
     }
@@ -272,8 +272,8 @@ where
         return ENTRY_EARLY_ALLOCATION;
     }
     install_panic_hook();
-    crate::logs::plugin::install(call.logger);
     crate::imports::plugin::install(call.imports, call.imports_len);
+    let logger = call.logger;
     let outcome = catch_unwind(AssertUnwindSafe(|| match construct(call) {
         Ok((value, state)) => Ok(RawObject {
             instance: Box::into_raw(Box::new(value)).cast(),
@@ -289,6 +289,12 @@ where
     match outcome {
         Ok(Ok(object)) => {
             call.object = object;
+            // After the constructor, so that a plugin that sets a logger or
+            // dispatcher of its own there keeps it (and its `init()` does
+            // not fail on ours).
+            if let Err(payload) = catch_unwind(|| crate::logs::plugin::install(logger)) {
+                drop_payload(payload);
+            }
             ENTRY_OK
         }
         Ok(Err(message)) => {

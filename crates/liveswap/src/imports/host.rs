@@ -65,7 +65,9 @@ impl std::fmt::Debug for Imports {
 
 impl Imports {
     /// These imports and `object` as interface `I` (replacing an earlier
-    /// object of `I`).
+    /// object of the same interface: same name and same types; another
+    /// interface of the same name is kept beside it, and a plugin gets
+    /// the one whose types match its own).
     pub(crate) fn with<I, T>(&self, object: Arc<T>) -> Imports
     where
         I: Interface + Export<T> + ?Sized,
@@ -73,11 +75,13 @@ impl Imports {
     {
         let instance = Arc::as_ptr(&object).cast::<c_void>();
         let vtable = (<I as Export<T>>::vtable() as *const I::VTable).cast::<c_void>();
+        let section = crate::descriptor::expected_section::<I>();
+        let other = |p: &Provided| p.section != section;
         let mut provided: Vec<Provided> = self
             .0
             .provided
             .iter()
-            .filter(|p| p.name != I::NAME)
+            .filter(|p| other(p))
             .map(|p| Provided {
                 name: p.name,
                 section: Arc::clone(&p.section),
@@ -89,10 +93,9 @@ impl Imports {
             .provided
             .iter()
             .zip(&self.0.raws)
-            .filter(|(p, _)| p.name != I::NAME)
+            .filter(|(p, _)| other(p))
             .map(|(_, raw)| *raw)
             .collect();
-        let section = crate::descriptor::expected_section::<I>();
         raws.push(RawImport {
             section: section.as_ptr(),
             section_len: section.len(),
@@ -141,28 +144,36 @@ impl Imports {
                 });
             };
             let name = field_text(&declared.interface_name);
-            let Some(provided) = self.0.provided.iter().find(|p| p.name == name) else {
+            let mut candidates = self.0.provided.iter().filter(|p| p.name == name);
+            let Some(first) = candidates.next() else {
                 return Err(Error::ImportMissing {
                     path: path.to_path_buf(),
                     interface: name,
                     provided: self.names().iter().map(|n| n.to_string()).collect(),
                 });
             };
-            crate::handshake::compare(path, rest, &provided.section).map_err(|e| {
-                Error::ImportMismatch {
-                    path: path.to_path_buf(),
-                    interface: name.clone(),
-                    detail: match e {
-                        Error::LayoutMismatch { detail, .. } => detail,
-                        Error::DescriptorMismatch {
-                            field,
-                            expected,
-                            found,
-                            ..
-                        } => format!("{field}: the host has {expected}, the plugin {found}"),
-                        other => other.to_string(),
-                    },
-                }
+            // Of several objects of that name, one with the same types
+            // serves; the difference is named against the first.
+            let matched =
+                candidates.any(|p| crate::handshake::compare(path, rest, &p.section).is_ok());
+            let checked = if matched {
+                Ok(())
+            } else {
+                crate::handshake::compare(path, rest, &first.section).map(|_| ())
+            };
+            checked.map_err(|e| Error::ImportMismatch {
+                path: path.to_path_buf(),
+                interface: name.clone(),
+                detail: match e {
+                    Error::LayoutMismatch { detail, .. } => detail,
+                    Error::DescriptorMismatch {
+                        field,
+                        expected,
+                        found,
+                        ..
+                    } => format!("{field}: the host has {expected}, the plugin {found}"),
+                    other => other.to_string(),
+                },
             })?;
             let len = DESCRIPTOR_SIZE.saturating_add(declared.table_len as usize);
             offset = offset.saturating_add(len.next_multiple_of(8));

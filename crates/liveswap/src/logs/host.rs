@@ -1,7 +1,8 @@
-//! The host's half: re-emits a plugin's record in the host, into its
-//! `tracing` dispatcher (as a `log` record converted the way `tracing-log`
-//! does, so subscribers show the plugin's target, module, file and line),
-//! or into its `log` logger when no dispatcher was ever set.
+//! The host's half: re-emits a plugin's record in the host, into the
+//! calling thread's `tracing` dispatcher (as a `log` record converted the
+//! way `tracing-log` does, so subscribers show the plugin's target, module,
+//! file and line), or into its `log` logger when that thread has no
+//! subscriber.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -41,7 +42,7 @@ fn level(n: u32) -> Option<log::Level> {
 unsafe extern "C" fn receive(record: *const LogRecord) {
     // A panic in the host's logger must not unwind into plugin code (it
     // would be a foreign exception there, and abort).
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the plugin passes a live record whose strings it made
         // with `Text::of` and keeps alive for the call.
         let r = unsafe { &*record };
@@ -69,10 +70,15 @@ unsafe extern "C" fn receive(record: *const LogRecord) {
             .line((r.line != 0).then_some(r.line))
             .args(args)
             .build();
-        if tracing::dispatcher::has_been_set() {
+        let subscriber =
+            tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>());
+        if subscriber {
             let _ = tracing_log::format_trace(&record);
         } else {
             log::logger().log(&record);
         }
     }));
+    if let Err(payload) = outcome {
+        crate::abi::plugin::drop_payload(payload);
+    }
 }

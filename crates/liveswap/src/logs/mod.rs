@@ -6,7 +6,9 @@
 //! A plugin carries its own copy of `log` and of `tracing`, each with its
 //! own global logger or dispatcher, unset: without this, its events go
 //! nowhere. So the entry point (`export!`) installs, in the plugin's
-//! copies, a `log::Log` and a `tracing` subscriber (`plugin.rs`) that hand
+//! copies, once its constructor has returned (a plugin that set its own
+//! logger or dispatcher there keeps it; the constructor's own events are
+//! not delivered), a `log::Log` and a `tracing` subscriber (`plugin.rs`) that hand
 //! each enabled record to the host through [`HostLogger`] (`wire.rs`), an
 //! `extern "C"` function of the host (`host.rs`), which re-emits it there.
 //! Nothing of the plugin is kept: the record's strings are borrowed for

@@ -46,8 +46,9 @@ fn send(
 }
 
 /// Makes this plugin's `log` and `tracing` deliver to `host`, at the
-/// host's level now. Once per loaded copy (the entry point runs once);
-/// a plugin that set a logger or dispatcher of its own keeps it.
+/// host's level now. Called by the entry point once the constructor has
+/// returned: a plugin that set a logger or dispatcher of its own there
+/// keeps it, and events of the constructor itself are not delivered.
 pub(crate) fn install(host: *const HostLogger) {
     if host.is_null() {
         return;
