@@ -172,3 +172,24 @@ fn an_import_whose_types_changed_is_refused_naming_the_method() {
     );
     assert!(!marker_path("quote-plugin").exists(), "no code of it ran");
 }
+
+#[test]
+fn imports_are_checked_offline_against_the_interfaces_a_host_binary_carries() {
+    // This test binary links `quote-api`, so it carries `HostData`'s
+    // section, as a host built with it would.
+    let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    let file = object::File::parse(&*exe).unwrap();
+    use object::{Object, ObjectSection};
+    let carried = file
+        .section_by_name(liveswap::check::HOST_SECTION)
+        .unwrap()
+        .data()
+        .unwrap();
+    let host = liveswap::check::host_sections(carried).unwrap();
+    let plugin = std::fs::read(fixture("quote-plugin")).unwrap();
+    let names = liveswap::check::check_imports(&fixture("quote-plugin"), &plugin, &host).unwrap();
+    assert_eq!(names, vec!["fixture::HostData".to_string()]);
+    // Against a host that carries nothing of it: refused, named.
+    let err = liveswap::check::check_imports(&fixture("quote-plugin"), &plugin, &[]).unwrap_err();
+    assert!(matches!(err, Error::ImportMissing { .. }), "{err}");
+}

@@ -147,3 +147,37 @@ fn keys_without_a_destructor_are_deleted_with_their_generation() {
     assert_eq!(stats.pinned(), 0, "{:?}", stats.generations);
     assert_eq!(stats.free_pthread_keys, Some(free_before), "no key kept");
 }
+
+#[test]
+fn a_swap_is_refused_before_the_process_runs_out_of_keys_and_the_serving_version_goes_on() {
+    let _serial = serial();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    // Something else in the process (here: this test) takes keys until
+    // fewer than the reserve are left.
+    let mut taken = Vec::new();
+    while hs.stats().free_pthread_keys.unwrap() >= liveswap::KEY_RESERVE {
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: a valid out-pointer and no destructor; deleted below.
+        assert_eq!(unsafe { libc::pthread_key_create(&mut key, None) }, 0);
+        taken.push(key);
+    }
+    assert!(hs.stats().near_generation_limit);
+    let err = hs.swap(fixture("thread-current")).unwrap_err();
+    assert!(
+        matches!(&err, liveswap::Error::KeysExhausted { free, reserve, .. }
+            if *free < *reserve && *reserve == liveswap::KEY_RESERVE),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("thread-current") || err.to_string().contains("thread_current"),
+        "{err}"
+    );
+    assert_eq!(hs.current().answer(1), 2, "the serving version answers");
+    assert_eq!(hs.generation(), 1);
+    for key in taken {
+        // SAFETY: keys this test created and never used.
+        unsafe { libc::pthread_key_delete(key) };
+    }
+    hs.swap(fixture("thread-current")).unwrap();
+    assert_eq!(hs.current().answer(1), 7);
+}

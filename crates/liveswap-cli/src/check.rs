@@ -61,6 +61,15 @@ pub fn run(plugin: &Path, host: &Path, key_files: &[PathBuf]) -> Result<(), Fail
                 for warning in checked.warnings {
                     println!("warning: {warning}");
                 }
+                let host_sections: Vec<&[u8]> = expected.iter().map(|s| &s[..]).collect();
+                let imports = check::check_imports(plugin, &bytes, &host_sections)
+                    .map_err(|e| Failure::Refused(e.to_string()))?;
+                for name in imports {
+                    println!(
+                        "import: {name} (the host carries it with the same types; it must also \
+                         provide it when it loads the plugin)"
+                    );
+                }
                 return Ok(());
             }
             Err(e) => {

@@ -13,6 +13,7 @@
 //! by itself, and the outcome printed.
 
 mod output;
+mod service;
 mod workers;
 
 use std::io::{BufRead, IsTerminal};
@@ -26,7 +27,7 @@ use clap::Parser;
 use liveswap::ManagedSlot;
 use liveswap::Slot;
 use liveswap::control::{ControlOptions, ControlServer};
-use liveswap_demo_types::Handles;
+use liveswap_demo_types::{Handles, Host};
 
 /// The bundled plugin's file name, as cargo builds it.
 const BUNDLED: &str = "libliveswap_demo_plugin.so";
@@ -140,7 +141,7 @@ fn main() -> ExitCode {
     }
 
     let options = match output::options(&args.trusted_keys, args.allow_unsafe_path) {
-        Ok(options) => options,
+        Ok(options) => options.provide::<dyn Host, _>(Arc::new(service::DemoHost::start())),
         Err(e) => {
             eprintln!("liveswap-demo: {e}");
             return ExitCode::from(2);

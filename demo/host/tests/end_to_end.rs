@@ -228,6 +228,17 @@ fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
     );
     let tick = demo.expect_busy_tick(2);
     assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
+    // The new build calls the host's service too.
+    assert!(tick.contains(" s)\""), "{tick}");
+    let up = tick
+        .split(", host up ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        up.is_some(),
+        "the host's uptime, from the host service: {tick}"
+    );
 
     // The old generation is unloaded once both workers have moved on (their
     // cached readers refresh on their next call): ask until it shows.
@@ -283,6 +294,17 @@ fn with_watch_a_rebuild_serves_by_itself_with_no_failed_call() {
     assert!(line.contains("\"Adding to 100: 107\""), "{line}");
     let tick = demo.expect_busy_tick(2);
     assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
+    // The new build calls the host's service too.
+    assert!(tick.contains(" s)\""), "{tick}");
+    let up = tick
+        .split(", host up ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        up.is_some(),
+        "the host's uptime, from the host service: {tick}"
+    );
 
     // A broken file that lands is refused, and the demo goes on serving.
     fs::write(path.with_extension("tmp"), b"not a plugin").unwrap();

@@ -4,8 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use liveswap::{RemoteError, Snapshot, WarmStart, state};
-use liveswap_demo_types::Handles;
+use liveswap::{Import, RemoteError, Snapshot, WarmStart, state};
+use liveswap_demo_types::{Handles, Host};
 
 use crate::my_code;
 use crate::state::{SCHEMA, Saved};
@@ -16,12 +16,19 @@ struct DemoHandles {
     calls: AtomicU64,
     /// The rest of the state, as restored.
     saved: Saved,
+    /// The host's service.
+    host: Import<dyn Host>,
 }
 
 impl Handles for DemoHandles {
     fn some_data(&self) -> String {
         let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("{} ({})", self.data, self.saved.describe(calls))
+        let up = self.host.uptime_secs().unwrap_or_default();
+        format!(
+            "{} ({}, host up {up} s)",
+            self.data,
+            self.saved.describe(calls)
+        )
     }
 
     fn some_fn(&self, i: i64) -> String {
@@ -49,6 +56,7 @@ impl WarmStart for DemoHandles {
             data: my_code::some_data(),
             calls: AtomicU64::new(saved.calls),
             saved,
+            host: liveswap::import::<dyn Host>().map_err(|e| RemoteError::new(e.to_string()))?,
         })
     }
 
@@ -61,4 +69,4 @@ impl WarmStart for DemoHandles {
     }
 }
 
-liveswap::export!(Handles => warm DemoHandles);
+liveswap::export!(Handles => warm DemoHandles, imports(dyn Host));

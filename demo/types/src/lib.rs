@@ -4,6 +4,14 @@
 //! Both sides depend on this crate. The host never depends on the plugin:
 //! it finds the plugin at run time, by path.
 
+/// What the demo host lends its plugin (a host service): the plugin calls
+/// it while it serves.
+#[liveswap::interface(version = 1)]
+pub trait Host: Send + Sync {
+    /// Whole seconds since the host started.
+    fn uptime_secs(&self) -> u64;
+}
+
 /// What the demo plugin exports and the demo host calls.
 #[liveswap::interface(version = 1)]
 pub trait Handles: Send + Sync {

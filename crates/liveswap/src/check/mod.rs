@@ -25,6 +25,46 @@ pub use crate::handshake::{Checked, check_section, hazards};
 
 use crate::descriptor::{DESCRIPTOR_SIZE, Descriptor, MAGIC};
 
+/// Checks the host services a plugin imports (its `.liveswap_imports`
+/// section, in `bytes`, the content of `path`) against the interfaces a
+/// host binary carries (`host`, as [`host_sections`] returns them): each
+/// must be among them with the same types. Returns the names checked. A
+/// host that carries an interface may still not provide it at run time
+/// (`Options::provide`); that only the running host can tell.
+///
+/// # Errors
+///
+/// [`Error::ImportMissing`](crate::Error::ImportMissing),
+/// [`Error::ImportMismatch`](crate::Error::ImportMismatch), or
+/// [`Error::NoDescriptor`](crate::Error::NoDescriptor) for an unreadable
+/// section.
+pub fn check_imports(
+    path: &std::path::Path,
+    bytes: &[u8],
+    host: &[&[u8]],
+) -> Result<Vec<String>, crate::Error> {
+    let hosted = || -> Vec<String> {
+        host.iter()
+            .filter_map(|s| Descriptor::from_bytes(s))
+            .map(|d| crate::descriptor::field_text(&d.interface_name))
+            .collect()
+    };
+    let mut names = Vec::new();
+    for (name, section) in crate::imports::host::declared(path, bytes)? {
+        let candidates: Vec<&[u8]> = host
+            .iter()
+            .copied()
+            .filter(|s| {
+                Descriptor::from_bytes(s)
+                    .is_some_and(|d| crate::descriptor::field_text(&d.interface_name) == name)
+            })
+            .collect();
+        crate::imports::host::check_one(path, &name, section, &candidates, hosted)?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
 /// The ELF section in which a host binary carries, for each interface it
 /// hosts, the section a plugin of that interface must show.
 pub const HOST_SECTION: &str = ".liveswap_host";

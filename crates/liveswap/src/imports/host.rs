@@ -10,7 +10,7 @@ use std::sync::Arc;
 use object::read::{Object, ObjectSection};
 
 use super::wire::RawImport;
-use crate::descriptor::{DESCRIPTOR_SIZE, Descriptor, field_text};
+use crate::descriptor::{Descriptor, field_text};
 use crate::error::Error;
 use crate::interface::{Export, Interface};
 
@@ -124,60 +124,87 @@ impl Imports {
     /// against the objects provided: each must be provided, with the same
     /// descriptor and type table.
     pub(crate) fn check_file(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
-        let Ok(file) = object::File::parse(bytes) else {
-            return Ok(()); // the handshake has already refused it
-        };
-        let Some(section) = file.section_by_name(IMPORTS_SECTION) else {
-            return Ok(());
-        };
-        let data = section.data().map_err(|e| Error::NoDescriptor {
-            path: path.to_path_buf(),
-            reason: format!("section {IMPORTS_SECTION} is unreadable: {e}"),
-        })?;
-        let mut offset = 0;
-        while offset < data.len() {
-            let rest = &data[offset..];
-            let Some(declared) = Descriptor::from_bytes(rest) else {
-                return Err(Error::NoDescriptor {
-                    path: path.to_path_buf(),
-                    reason: format!("section {IMPORTS_SECTION} ends inside a descriptor"),
-                });
-            };
-            let name = field_text(&declared.interface_name);
-            let mut candidates = self.0.provided.iter().filter(|p| p.name == name);
-            let Some(first) = candidates.next() else {
-                return Err(Error::ImportMissing {
-                    path: path.to_path_buf(),
-                    interface: name,
-                    provided: self.names().iter().map(|n| n.to_string()).collect(),
-                });
-            };
-            // Of several objects of that name, one with the same types
-            // serves; the difference is named against the first.
-            let matched =
-                candidates.any(|p| crate::handshake::compare(path, rest, &p.section).is_ok());
-            let checked = if matched {
-                Ok(())
-            } else {
-                crate::handshake::compare(path, rest, &first.section).map(|_| ())
-            };
-            checked.map_err(|e| Error::ImportMismatch {
-                path: path.to_path_buf(),
-                interface: name.clone(),
-                detail: match e {
-                    Error::LayoutMismatch { detail, .. } => detail,
-                    Error::DescriptorMismatch {
-                        field,
-                        expected,
-                        found,
-                        ..
-                    } => format!("{field}: the host has {expected}, the plugin {found}"),
-                    other => other.to_string(),
-                },
+        for (name, section) in declared(path, bytes)? {
+            let sections: Vec<&[u8]> = self
+                .0
+                .provided
+                .iter()
+                .filter(|p| p.name == name)
+                .map(|p| &p.section[..])
+                .collect();
+            check_one(path, &name, section, &sections, || {
+                self.names().iter().map(|n| n.to_string()).collect()
             })?;
-            let len = DESCRIPTOR_SIZE.saturating_add(declared.table_len as usize);
-            offset = offset.saturating_add(len.next_multiple_of(8));
         }
         Ok(())
     }
+}
+
+/// The imports the file at `path` (its bytes: `bytes`) declares: each
+/// interface's name and section (descriptor and type table), in the order
+/// of the file's `.liveswap_imports` section.
+pub(crate) fn declared<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<(String, &'a [u8])>, Error> {
+    let Ok(file) = object::File::parse(bytes) else {
+        return Ok(Vec::new()); // the handshake refuses it
+    };
+    let Some(section) = file.section_by_name(IMPORTS_SECTION) else {
+        return Ok(Vec::new());
+    };
+    let unreadable = |reason: String| Error::NoDescriptor {
+        path: path.to_path_buf(),
+        reason: format!("section {IMPORTS_SECTION} is unreadable: {reason}"),
+    };
+    let data = section.data().map_err(|e| unreadable(e.to_string()))?;
+    crate::check::host_sections(data)
+        .map_err(unreadable)?
+        .into_iter()
+        .map(|s| {
+            let name = Descriptor::from_bytes(s)
+                .map(|d| field_text(&d.interface_name))
+                .ok_or_else(|| unreadable("an entry is cut short".into()))?;
+            Ok((name, s))
+        })
+        .collect()
+}
+
+/// Checks one declared import (`section`, of interface `name`) against the
+/// host's sections of that name (`candidates`): one with the same types
+/// must be among them; the difference is named against the first.
+pub(crate) fn check_one(
+    path: &Path,
+    name: &str,
+    section: &[u8],
+    candidates: &[&[u8]],
+    provided: impl FnOnce() -> Vec<String>,
+) -> Result<(), Error> {
+    let Some(first) = candidates.first() else {
+        return Err(Error::ImportMissing {
+            path: path.to_path_buf(),
+            interface: name.to_string(),
+            provided: provided(),
+        });
+    };
+    if candidates
+        .iter()
+        .any(|c| crate::handshake::compare(path, section, c).is_ok())
+    {
+        return Ok(());
+    }
+    let Err(e) = crate::handshake::compare(path, section, first) else {
+        return Ok(());
+    };
+    Err(Error::ImportMismatch {
+        path: path.to_path_buf(),
+        interface: name.to_string(),
+        detail: match e {
+            Error::LayoutMismatch { detail, .. } => detail,
+            Error::DescriptorMismatch {
+                field,
+                expected,
+                found,
+                ..
+            } => format!("{field}: the host has {expected}, the plugin {found}"),
+            other => other.to_string(),
+        },
+    })
 }
