@@ -176,6 +176,11 @@
 //! checked like the export before any plugin code runs (tested in
 //! `tests/imports.rs`).
 //!
+//! A plugin hands blocking work to the host with [`spawn_blocking`]: it
+//! runs on a host thread (the library's pool, or [`Options::executor`]),
+//! and the plugin's generation stays loaded until it ends (tested in
+//! `tests/tasks.rs`).
+//!
 //! A plugin's `log` records and `tracing` events reach the host's
 //! subscriber (or its `log` logger) with no setup in the plugin: the entry
 //! point installs the forwarding in the plugin's own copies of those
@@ -253,6 +258,7 @@ mod slot;
 #[cfg(feature = "state")]
 pub mod state;
 mod stats;
+mod tasks;
 mod telemetry;
 mod verify;
 mod version;
@@ -372,6 +378,7 @@ pub use slot::{
     Slot, SwapReport,
 };
 pub use stats::{GenerationInfo, KEY_RESERVE, KEY_WARNING, State, Stats};
+pub use tasks::{SpawnError, Task, TaskExecutor, spawn_blocking};
 pub use verify::mapped_files;
 pub use version::Version;
 pub use warm::{Snapshot, StateReport, WarmStart};

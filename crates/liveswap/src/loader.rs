@@ -66,6 +66,8 @@ pub(crate) struct LoadPolicy {
     pub state: StatePolicy,
     /// The host services provided to plugins.
     pub imports: Imports,
+    /// What runs the tasks its plugins spawn.
+    pub executor: crate::tasks::host::Executor,
 }
 
 /// The version serving when a load starts: its instance, whose state the
@@ -384,14 +386,7 @@ fn load_stored<I: Interface + ?Sized>(
         None => Carry::default(),
     };
     let started = Instant::now();
-    let result = open_and_construct(
-        source,
-        &image,
-        &checked.section,
-        &sites,
-        imports,
-        &mut carry,
-    );
+    let result = open_and_construct(source, &image, &checked.section, &sites, policy, &mut carry);
     info.load = started.elapsed();
     let (library, footprint, object) = result?;
     info.state = carry.report;
@@ -417,9 +412,10 @@ fn open_and_construct(
     image: &Arc<Stored>,
     section: &[u8],
     sites: &patch::Sites,
-    imports: &Imports,
+    policy: &LoadPolicy,
     carry: &mut Carry,
 ) -> Result<(Library, Arc<Footprint>, RawObject), Error> {
+    let imports = &policy.imports;
     // SAFETY: the handshake accepted the file: it was built by this compiler
     // for this target against this interface with `liveswap::export!`, whose
     // code runs no unsound initialisers. Constructors of the library run
@@ -437,6 +433,7 @@ fn open_and_construct(
     })?;
     let placement = image::find(&image.path).unwrap_or_default();
     let footprint = Footprint::register(&placement);
+    footprint.set_executor(policy.executor.0.clone());
     if let Err(reason) = patch::apply(sites, &placement) {
         tracing::warn!(path = %source.display(), %reason, "plugin hooks not installed: it will never be unloaded");
         footprint.set_unhooked(reason);
@@ -502,6 +499,7 @@ fn construct(
         logger: &crate::logs::host::HOST_LOGGER,
         imports: imports.raw().0,
         imports_len: imports.raw().1,
+        spawner: &crate::tasks::host::HOST_SPAWNER,
     };
     let started = Instant::now();
     // SAFETY: `call` is a valid `EntryCall` that lives across the call (its

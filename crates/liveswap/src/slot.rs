@@ -44,6 +44,7 @@ pub struct Options {
     state: StatePolicy,
     history_len: usize,
     imports: Imports,
+    executor: crate::tasks::host::Executor,
 }
 
 impl Default for Options {
@@ -61,6 +62,7 @@ impl Default for Options {
             },
             history_len: DEFAULT_HISTORY_LEN,
             imports: Imports::default(),
+            executor: crate::tasks::host::Executor::default(),
         }
     }
 }
@@ -142,6 +144,26 @@ impl Options {
         T: Send + Sync + 'static,
     {
         self.imports = self.imports.with::<I, T>(object);
+        self
+    }
+
+    /// Runs the tasks this slot's plugins spawn
+    /// ([`spawn_blocking`](crate::spawn_blocking)) with `executor`, which
+    /// is called once per task on the plugin's thread and must run it
+    /// ([`Task::run`](crate::Task::run)) on a thread of its own (a tokio
+    /// runtime's `spawn_blocking`, a pool), or drop it. Default: the
+    /// library's pool of two threads named `liveswap-task`.
+    ///
+    /// ```
+    /// let pool = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    /// let queue = std::sync::Arc::clone(&pool);
+    /// let options = liveswap::Options::default().executor(move |task| {
+    ///     // Keep it for a thread of the host's to `run()`.
+    ///     queue.lock().unwrap().push(task);
+    /// });
+    /// ```
+    pub fn executor(mut self, executor: impl Fn(crate::Task) + Send + Sync + 'static) -> Self {
+        self.executor = crate::tasks::host::Executor(Some(Arc::new(executor)));
         self
     }
 
@@ -374,6 +396,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             trust: options.trust.clone(),
             state: options.state,
             imports: options.imports.clone(),
+            executor: options.executor.clone(),
         };
         let registry = Arc::new(Registry::new(I::NAME));
         let at = SystemTime::now();

@@ -76,7 +76,7 @@ pub struct RawObject {
 ///
 /// Field order is part of the wire contract: `allocator`, `section`,
 /// `object`, `error`, `prior`, `prior_len`, `prior_schema`, `has_prior`,
-/// `cold_on_failure`, `state`, `logger`, `imports`, `imports_len`.
+/// `cold_on_failure`, `state`, `logger`, `imports`, `imports_len`, `spawner`.
 #[repr(C)]
 pub struct EntryCall<'a> {
     /// In: the host's allocator, which the plugin's allocations use from
@@ -109,6 +109,8 @@ pub struct EntryCall<'a> {
     pub imports: *const crate::imports::wire::RawImport,
     /// In: their number.
     pub imports_len: usize,
+    /// In: the host's spawner, which `spawn_blocking` hands tasks to.
+    pub spawner: *const crate::tasks::wire::HostSpawner,
 }
 
 /// [`EntryCall::state`]: no snapshot was used (none given, or the plugin

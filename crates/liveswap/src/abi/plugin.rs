@@ -76,6 +76,11 @@ fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Send>) {
     drop_payload(payload);
 }
 
+/// Counts a panic caught elsewhere in this plugin's code (a task's).
+pub(crate) fn count_panic() {
+    PANICS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Drops a panic payload without letting a panic in its destructor out.
 pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
@@ -273,6 +278,7 @@ where
     }
     install_panic_hook();
     crate::imports::plugin::install(call.imports, call.imports_len);
+    crate::tasks::plugin::install(call.spawner);
     let logger = call.logger;
     let outcome = catch_unwind(AssertUnwindSafe(|| match construct(call) {
         Ok((value, state)) => Ok(RawObject {

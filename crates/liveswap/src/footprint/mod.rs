@@ -77,6 +77,10 @@ pub(crate) struct Footprint {
     /// A key with a destructor in it could not be routed (glibc's key
     /// table unreadable, or no index to be had): never closed.
     unroutable_key: AtomicBool,
+    /// Tasks of its code handed to the host and not yet ended.
+    tasks: AtomicUsize,
+    /// What runs them (`None`: the library's pool).
+    executor: Mutex<crate::tasks::host::Executor>,
     /// Counters for reports.
     pub(crate) counts: Counts,
 }
@@ -122,6 +126,8 @@ impl Footprint {
             threads: Mutex::new(Vec::new()),
             unhooked: Mutex::new(None),
             unroutable_key: AtomicBool::new(false),
+            tasks: AtomicUsize::new(0),
+            executor: Mutex::new(crate::tasks::host::Executor::default()),
             counts: Counts::default(),
         });
         LOADED
@@ -200,6 +206,31 @@ impl Footprint {
         }
     }
 
+    /// Sets what runs its tasks.
+    pub(crate) fn set_executor(&self, executor: Option<crate::tasks::TaskExecutor>) {
+        *self.executor.lock().unwrap_or_else(PoisonError::into_inner) =
+            crate::tasks::host::Executor(executor);
+    }
+
+    /// What runs its tasks (`None`: the library's pool).
+    pub(crate) fn executor(&self) -> Option<crate::tasks::TaskExecutor> {
+        self.executor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .clone()
+    }
+
+    /// A task of its code was handed to the host.
+    pub(crate) fn task_started(&self) {
+        self.tasks.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A task of its code ran or was dropped.
+    pub(crate) fn task_ended(&self) {
+        self.tasks.fetch_sub(1, Ordering::AcqRel);
+    }
+
     /// Records that the hooks could not be installed, and why.
     pub(crate) fn set_unhooked(&self, reason: String) {
         *self.unhooked.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
@@ -234,6 +265,8 @@ pub(crate) enum Holdup {
         threads: Vec<threads::LiveThread>,
         causes: Vec<String>,
     },
+    /// Tasks it handed to the host are queued or running.
+    Tasks(usize),
     /// A signal handler of the process points into it.
     SignalHandlers(Vec<signals::Handler>),
     /// A hook is still running its code (a thread-exit destructor).
@@ -282,6 +315,14 @@ impl std::fmt::Display for Holdup {
                     names.join(", ")
                 )
             }
+            Holdup::Tasks(n) => write!(
+                f,
+                "{n} task{} spawned by this plugin (spawn_blocking) {} queued or running; the \
+                 library is closed once {} ended",
+                if *n == 1 { "" } else { "s" },
+                if *n == 1 { "is" } else { "are" },
+                if *n == 1 { "it has" } else { "they have" }
+            ),
             Holdup::SignalHandlers(handlers) => {
                 let names: Vec<String> = handlers.iter().map(ToString::to_string).collect();
                 write!(
@@ -375,8 +416,23 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    loop {
+        let tasks = footprint.tasks.load(Ordering::Acquire);
+        if tasks == 0 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(Holdup::Tasks(tasks));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     if !footprint.retire(HOOK_GRACE) {
         return Err(Holdup::HookRunning);
+    }
+    let tasks = footprint.tasks.load(Ordering::Acquire);
+    if tasks != 0 {
+        // Spawned by a destructor that ran while it retired.
+        return Err(Holdup::Tasks(tasks));
     }
     let late = footprint.live_threads();
     if !late.is_empty() {

@@ -1,0 +1,94 @@
+//! Work a plugin hands to the host (`liveswap::spawn_blocking`): it runs
+//! on a host thread, its generation stays loaded until it ends, a panic in
+//! it is counted and never aborts, and a host can bring its own executor.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use liveswap::{Options, Slot, State, Version};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture};
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + REAP_TIMEOUT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn state_of(slot: &Slot<Greeter>, generation: u64) -> State {
+    slot.stats()
+        .generations
+        .into_iter()
+        .find(|g| g.generation == generation)
+        .map(|g| g.state)
+        .expect("generation known")
+}
+
+#[test]
+fn a_task_runs_on_a_host_thread() {
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    assert_eq!(slot.current().answer(0), 1, "the host took the task");
+    wait_until("the task ran", || slot.current().build() == 1);
+}
+
+#[test]
+fn a_generation_with_a_running_task_stays_loaded_until_the_task_ends() {
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    assert_eq!(slot.current().answer(1500), 1);
+    slot.swap(fixture("greeter-v1")).unwrap();
+    assert!(slot.wait_drained(REAP_TIMEOUT));
+    let state = state_of(&slot, 1);
+    assert!(
+        matches!(&state, State::Pinned { reason }
+            if reason.contains("1 task spawned by this plugin (spawn_blocking) is queued or running")),
+        "{state:?}"
+    );
+    // When the task ends, the reaper closes it; a crash would end the test.
+    wait_until("unloaded", || state_of(&slot, 1) == State::Unloaded);
+    assert_eq!(slot.current().answer(1), 2);
+}
+
+#[test]
+fn a_panic_in_a_task_is_counted_and_never_aborts() {
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    assert_eq!(slot.current().answer(u64::MAX), 1);
+    let current = slot.current_owned();
+    wait_until("the panic counted", || Version::panics(&current) == 1);
+    assert_eq!(slot.current().answer(0), 1, "the plugin goes on");
+}
+
+#[test]
+fn a_host_executor_runs_the_plugins_tasks() {
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&submitted);
+    let slot = Slot::<Greeter>::load_with(
+        fixture("spawner"),
+        Options::default().executor(move |task| {
+            count.fetch_add(1, Ordering::Relaxed);
+            thread::spawn(move || task.run());
+        }),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(slot.current().answer(0), 1);
+    }
+    wait_until("three tasks ran", || slot.current().build() == 3);
+    assert_eq!(submitted.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn a_task_dropped_by_the_executor_does_not_keep_its_generation() {
+    let slot =
+        Slot::<Greeter>::load_with(fixture("spawner"), Options::default().executor(drop)).unwrap();
+    assert_eq!(slot.current().answer(0), 1);
+    slot.swap(fixture("greeter-v1")).unwrap();
+    wait_until("unloaded", || state_of(&slot, 1) == State::Unloaded);
+}
+
+#[test]
+fn spawning_outside_a_plugin_is_refused() {
+    assert!(liveswap::spawn_blocking(|| ()).is_err());
+}
