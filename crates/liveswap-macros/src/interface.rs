@@ -77,13 +77,15 @@ struct Method<'a> {
     item: &'a TraitItemFn,
     arg_types: Vec<Type>,
     ret: Type,
+    /// An `async fn`: the shim returns a future of `ret`.
+    is_async: bool,
 }
 
 impl Method<'_> {
     /// All arguments and the result are scalars: the shim takes and returns
     /// them by value, in registers. Otherwise they travel by pointer.
     fn direct(&self) -> bool {
-        self.arg_types.iter().all(is_scalar) && is_scalar(&self.ret)
+        !self.is_async && self.arg_types.iter().all(is_scalar) && is_scalar(&self.ret)
     }
 }
 
@@ -93,13 +95,7 @@ fn error(span: Span, msg: &str) -> syn::Error {
 
 fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
     let sig = &item.sig;
-    if let Some(a) = &sig.asyncness {
-        return Err(error(
-            a.span(),
-            "`async fn` cannot cross a plugin boundary: its future would run the plugin's code \
-             after the call returned, outside any guard",
-        ));
-    }
+    let is_async = sig.asyncness.is_some();
     if !sig.generics.params.is_empty()
         && sig
             .generics
@@ -157,6 +153,13 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
         let mut check = TypeCheck::argument();
         check.visit_type(&pat.ty);
         check.result()?;
+        if is_async && matches!(&*pat.ty, Type::Reference(_)) {
+            return Err(error(
+                pat.ty.span(),
+                "an `async fn` of an interface takes its arguments by value: a borrowed \
+                 argument would have to outlive the call, for as long as the future runs",
+            ));
+        }
         arg_types.push((*pat.ty).clone());
     }
     let ret = match &sig.output {
@@ -165,6 +168,12 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
             let mut check = TypeCheck::returned();
             check.visit_type(ty);
             check.result()?;
+            if is_async && matches!(&**ty, Type::Reference(_)) {
+                return Err(error(
+                    ty.span(),
+                    "an `async fn` of an interface returns an owned value",
+                ));
+            }
             (**ty).clone()
         }
     };
@@ -172,6 +181,7 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
         item,
         arg_types,
         ret,
+        is_async,
     })
 }
 
@@ -369,7 +379,12 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         let name = m.item.sig.ident.to_string();
         let direct = m.direct();
         let arg_layouts = m.arg_types.iter().map(|t| layout_of(t, krate));
-        let ret_layout = layout_of(&m.ret, krate);
+        let ret_layout = if m.is_async {
+            let ret = &m.ret;
+            quote!(#krate::__private::FutureOf::<#ret>::LAYOUT)
+        } else {
+            layout_of(&m.ret, krate)
+        };
         quote! {
             #krate::layout::MethodLayout {
                 name: #name,
@@ -411,6 +426,34 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         let arg_types = &m.arg_types;
         let ret = &m.ret;
         let span = m.item.sig.span();
+        if m.is_async {
+            return quote_spanned! {span=>
+                #(#docs)*
+                #[allow(clippy::too_many_arguments)]
+                #[inline]
+                pub fn #ident(&self #(, #arg_names: #arg_types)*) -> #krate::RemoteFuture<'_, #ret> {
+                    let mut args = ::core::mem::ManuallyDrop::new((#(#arg_names,)*));
+                    let mut raw = ::core::mem::MaybeUninit::<#krate::__private::RawFuture>::uninit();
+                    let mut message: ::core::option::Option<#krate::__private::Message> = ::core::option::Option::None;
+                    let mut sink = #krate::__private::MessageSink::new(&mut message);
+                    // SAFETY: `&self` is borrowed from a guard that keeps the
+                    // plugin loaded, so the instance and vtable are live; the
+                    // shim takes ownership of `args` (hence `ManuallyDrop`)
+                    // and writes the future exactly when it returns `CALL_OK`.
+                    let status = unsafe {
+                        ((*self.0.vtable()).#ident)(
+                            self.0.instance(),
+                            ::core::ptr::addr_of_mut!(*args).cast(),
+                            raw.as_mut_ptr().cast(),
+                            &mut sink,
+                        )
+                    };
+                    // SAFETY: `status` and `raw` came from the shim; the
+                    // future borrows `self`, which keeps the plugin loaded.
+                    unsafe { #krate::__private::start_future(status, raw, message) }
+                }
+            };
+        }
         if m.direct() {
             return quote_spanned! {span=>
                 #(#docs)*
@@ -461,6 +504,31 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
             .map(|i| format_ident!("arg{}", i))
             .collect();
         let arg_types = &m.arg_types;
+        if m.is_async {
+            return quote! {
+                unsafe extern "C" fn #ident(
+                    this: *const ::core::ffi::c_void,
+                    args: *mut ::core::ffi::c_void,
+                    ret: *mut ::core::ffi::c_void,
+                    sink: *mut #krate::__private::MessageSink<'_>,
+                ) -> u32 {
+                    // SAFETY: the host passes the instance the entry point
+                    // boxed for this type, its arguments as a tuple it gives
+                    // up, a slot for the future, and a live sink; the
+                    // future borrows the instance, which the host keeps
+                    // alive (the future borrows its guard) until it drops it.
+                    unsafe {
+                        #krate::__private::call_shim(sink, ret, || {
+                            let this = &*this.cast::<__LiveswapImpl>();
+                            let (#(#arg_names,)*) = ::core::ptr::read(args.cast::<(#(#arg_types,)*)>());
+                            #krate::__private::RawFuture::new(
+                                <__LiveswapImpl as #trait_name>::#ident(this #(, #arg_names)*),
+                            )
+                        })
+                    }
+                }
+            };
+        }
         if m.direct() {
             let ret = &m.ret;
             return quote! {
@@ -509,6 +577,39 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
          returns may borrow from that guard, never outlive it. It cannot be built or copied \
          by safe code."
     );
+    // An `async fn` becomes, in the trait, a method returning a `Send`
+    // future (which an `async fn` in an impl satisfies when its body is
+    // `Send`): the plugin's future may be polled on any host thread. It
+    // requires `Self: Sized`, which keeps `dyn Trait` a valid type.
+    let mut item = item.clone();
+    for trait_item in &mut item.items {
+        if let TraitItem::Fn(f) = trait_item
+            && f.sig.asyncness.take().is_some()
+        {
+            let ret: Type = match &f.sig.output {
+                ReturnType::Default => syn::parse_quote!(()),
+                ReturnType::Type(_, ty) => (**ty).clone(),
+            };
+            f.sig.output = syn::parse_quote!(
+                -> impl ::core::future::Future<Output = #ret> + ::core::marker::Send
+            );
+            // Kept out of `dyn Trait` (a method returning `impl Future`
+            // would make it not dyn compatible); the shims call it on the
+            // concrete type.
+            f.sig
+                .generics
+                .make_where_clause()
+                .predicates
+                .push(syn::parse_quote!(Self: ::core::marker::Sized));
+        }
+    }
+    // Only an interface without `async fn` may be lent to plugins.
+    let host_service = (!methods.iter().any(|m| m.is_async)).then(|| {
+        quote! {
+            // SAFETY: every method is synchronous.
+            unsafe impl #krate::HostService for dyn #trait_name {}
+        }
+    });
     Ok(quote! {
         #item
 
@@ -568,6 +669,8 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 SECTION.as_bytes()
             }
         }
+
+        #host_service
 
         // SAFETY: each shim receives a pointer to a live instance, boxed by
         // the entry point, and catches panics.

@@ -70,6 +70,23 @@ pub unsafe trait Interface: 'static {
     }
 }
 
+/// An interface a host may lend its plugins as a host service
+/// ([`Options::provide`](crate::Options::provide)): `#[liveswap::interface]`
+/// implements it for every interface whose methods are all synchronous.
+/// One with an `async fn` can be exported by plugins, not lent to them: a
+/// plugin could poll the host's future with a waker of its own, which the
+/// host would keep after the plugin is unloaded.
+///
+/// # Safety
+///
+/// Implemented by the interface macro only.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be provided as a host service",
+    note = "an interface with `async fn` methods can be exported by plugins, not lent to them; \
+            a host service is made with #[liveswap::interface] and has only synchronous methods"
+)]
+pub unsafe trait HostService: Interface {}
+
 /// The plugin side of an interface: the vtable that serves a `T`.
 ///
 /// # Safety

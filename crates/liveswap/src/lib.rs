@@ -176,6 +176,10 @@
 //! checked like the export before any plugin code runs (tested in
 //! `tests/imports.rs`).
 //!
+//! An interface may have `async fn` methods: the host awaits the plugin's
+//! future ([`RemoteFuture`]) on its own runtime, and the plugin needs
+//! none (tested in `tests/async_calls.rs`).
+//!
 //! A plugin hands blocking work to the host with [`spawn_blocking`]: it
 //! runs on a host thread (the library's pool, or [`Options::executor`]),
 //! and the plugin's generation stays loaded until it ends (tested in
@@ -264,6 +268,7 @@ mod verify;
 mod version;
 mod warm;
 
+pub use abi::future::RemoteFuture;
 pub use check::{Signer, TrustedKey};
 pub use descriptor::{
     DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
@@ -272,7 +277,7 @@ pub use descriptor::{
 pub use error::{CallError, Error, Panic, SignatureProblem};
 pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Outcome, Steps, Trigger};
 pub use imports::{Import, ImportError, import};
-pub use interface::{Export, Interface};
+pub use interface::{Export, HostService, Interface};
 pub use layout::CrossSafe;
 /// Derives [`CrossSafe`] for a struct or an enum whose every field is
 /// `CrossSafe`: the layout (size, alignment, field offsets, variants and
@@ -361,8 +366,15 @@ pub use liveswap_macros::CrossSafe;
 /// message naming it and what to use instead), closure, trait-object and
 /// function-pointer arguments (a host panic inside a callback would abort
 /// the process), returned references with `'static` or a named lifetime,
-/// returned trait objects and function pointers, generic methods, `async
-/// fn`, `impl Trait`, `Self` in a signature, and methods without `&self`.
+/// returned trait objects and function pointers, generic methods, an
+/// `async fn` taking or returning a reference, `impl Trait`, `Self` in a
+/// signature, and methods without `&self`.
+///
+/// An `async fn` (owned arguments and result) becomes, in the trait, a
+/// method returning `impl Future<Output = T> + Send` (implement it with
+/// `async fn`); the host's view returns a [`RemoteFuture`] that borrows
+/// the guard, so the version stays loaded while the future lives. Such an
+/// interface is not a [`HostService`].
 ///
 /// `crate = path` names the library when it is a renamed dependency (as
 /// serde's `crate` attribute does).
@@ -394,6 +406,7 @@ extern crate self as liveswap;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::abi::alloc::{HostAllocator, RoutedAllocator};
+    pub use crate::abi::future::{FutureOf, RawFuture, start_future};
     pub use crate::abi::host::{MessageSink, RawView, finish_call, finish_direct};
     pub use crate::abi::plugin::{call_direct, call_shim, entry, entry_warm};
     pub use crate::abi::{

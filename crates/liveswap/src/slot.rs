@@ -15,7 +15,7 @@ use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
 use crate::history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, History, Outcome, Steps, Trigger};
 use crate::imports::host::Imports;
-use crate::interface::{Export, Interface};
+use crate::interface::{Export, HostService, Interface};
 use crate::load::open::DEFAULT_MAX_FILE_SIZE;
 use crate::load::store::{DEFAULT_MEMFD_MAX, StoreDir, StorePolicy, Stored};
 use crate::loader::{self, Candidate, LoadInfo, LoadPolicy, Plugin};
@@ -140,7 +140,7 @@ impl Options {
     /// ```
     pub fn provide<I, T>(mut self, object: Arc<T>) -> Self
     where
-        I: Interface + Export<T> + ?Sized,
+        I: HostService + Export<T> + ?Sized,
         T: Send + Sync + 'static,
     {
         self.imports = self.imports.with::<I, T>(object);

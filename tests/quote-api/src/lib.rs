@@ -20,3 +20,15 @@ pub trait Quote: Send + Sync {
     /// What calling the host's `explode` gave, as text.
     fn host_panics(&self) -> String;
 }
+
+/// A plugin interface with async methods, awaited by the host.
+#[liveswap::interface(version = 1, name = "fixture::Lookup")]
+pub trait Lookup: Send + Sync {
+    /// `key`, after `delay_ms` milliseconds (the plugin has no runtime: it
+    /// hands a sleep to the host with `spawn_blocking` and is woken by it).
+    async fn slow_echo(&self, key: String, delay_ms: u64) -> String;
+    /// Panics when polled.
+    async fn explode(&self) -> u32;
+    /// Counts the futures of `slow_echo` the plugin has dropped.
+    fn dropped(&self) -> u64;
+}

@@ -19,6 +19,7 @@
 use std::ffi::c_void;
 
 pub(crate) mod alloc;
+pub(crate) mod future;
 pub(crate) mod host;
 pub(crate) mod plugin;
 

@@ -66,7 +66,7 @@ static PANICS: AtomicU64 = AtomicU64::new(0);
 
 /// Writes a caught panic's message and location into `sink`, then drops
 /// the payload; a payload whose own drop panics is leaked, not unwound.
-fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Send>) {
+pub(crate) fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Send>) {
     PANICS.fetch_add(1, Ordering::Relaxed);
     sink.write(FIELD_MESSAGE, &panic_message(&*payload));
     let (buf, len) = LAST_PANIC_LOCATION.with(|l| l.replace(([0; LOCATION_CAP], 0)));

@@ -1,0 +1,228 @@
+//! Futures across the boundary: an `async fn` of an interface.
+//!
+//! The plugin's shim starts the method and boxes its future ([`RawFuture`]:
+//! the box and two functions of the plugin, poll and drop, each catching
+//! panics). The host wraps it in a [`RemoteFuture`], which borrows the
+//! view it was started from, so the guard (or owned version) that keeps
+//! the plugin loaded outlives the future: a future dropped before it is
+//! ready (cancelled) is dropped by the plugin's own code while that code
+//! is mapped.
+//!
+//! `poll` hands the plugin the host's `Context` itself: both sides are
+//! built by the same compiler (the handshake checks it), so the plugin's
+//! `core::task::Context` has the same layout, and the `Waker` in it is the
+//! host executor's (its vtable is host code, which outlives every plugin),
+//! so the plugin may clone and keep it. A panic in `poll` is caught in the
+//! plugin and ends the future with `Err(CallError::Panicked)`.
+//!
+//! Costs: one allocation to box the future when the method is called; each
+//! `poll` is an indirect call plus a `catch_unwind` in the plugin.
+
+use std::ffi::c_void;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::{MaybeUninit, align_of, size_of};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::host::MessageSink;
+use super::{CALL_OK, Message};
+use crate::layout::{CrossSafe, Kind, TypeLayout};
+
+/// A plugin's future, boxed by the plugin.
+#[repr(C)]
+pub struct RawFuture {
+    data: *mut c_void,
+    poll: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void, *mut MessageSink<'_>) -> u32,
+    drop: unsafe extern "C" fn(*mut c_void),
+}
+
+/// [`RawFuture`]'s poll: the output was written.
+const READY: u32 = 0;
+/// [`RawFuture`]'s poll: not ready; the waker will be woken.
+const PENDING: u32 = 3;
+
+impl RawFuture {
+    /// Boxes `future` with this copy of the library's poll and drop.
+    pub fn new<F: Future + Send>(future: F) -> RawFuture {
+        RawFuture {
+            data: Box::into_raw(Box::new(future)).cast(),
+            poll: poll_shim::<F>,
+            drop: drop_shim::<F>,
+        }
+    }
+}
+
+unsafe extern "C" fn poll_shim<F: Future>(
+    data: *mut c_void,
+    cx: *mut c_void,
+    out: *mut c_void,
+    sink: *mut MessageSink<'_>,
+) -> u32 {
+    // SAFETY: `data` is the `Box<F>` made by `RawFuture::new`, never moved
+    // since (so pinned), and polled from one thread at a time (the host's
+    // `RemoteFuture` takes `Pin<&mut Self>`); `cx` is the host's
+    // `&mut Context` for this poll, of the same layout (same compiler).
+    let (future, cx) = unsafe {
+        (
+            Pin::new_unchecked(&mut *data.cast::<F>()),
+            &mut *cx.cast::<Context<'_>>(),
+        )
+    };
+    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        Ok(Poll::Ready(value)) => {
+            // SAFETY: the host passes room for an `F::Output`.
+            unsafe { out.cast::<F::Output>().write(value) };
+            READY
+        }
+        Ok(Poll::Pending) => PENDING,
+        Err(payload) => {
+            // SAFETY: the host passes a live sink.
+            super::plugin::report_panic(unsafe { &mut *sink }, payload);
+            super::CALL_PANICKED
+        }
+    }
+}
+
+unsafe extern "C" fn drop_shim<F>(data: *mut c_void) {
+    // SAFETY: the `Box<F>` made by `RawFuture::new`, dropped once.
+    let future = unsafe { Box::from_raw(data.cast::<F>()) };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) {
+        super::plugin::drop_payload(payload);
+    }
+}
+
+/// The future of a plugin's `async fn`, as the host awaits it: resolves to
+/// the method's result, or `Err(CallError::Panicked)` if the method
+/// panicked when started or polled. It borrows the view it was called on:
+/// keep the guard (or the `current_owned()` version) alive across `.await`.
+/// Dropping it before it is ready cancels the call (the plugin drops its
+/// future).
+pub struct RemoteFuture<'a, R> {
+    state: State,
+    _borrow: Borrow<'a, R>,
+}
+
+/// What a [`RemoteFuture`] holds of its view and its output: a borrow of
+/// the view, and an `R` to come.
+type Borrow<'a, R> = PhantomData<(&'a (), fn() -> R)>;
+
+enum State {
+    Running(RawFuture),
+    Failed(Message),
+    Done,
+}
+
+// SAFETY: the plugin's future is `Send` (the interface macro requires it
+// of every async method) and its poll and drop functions may be called
+// from any thread; the output is `Send` (`R: Send`).
+unsafe impl<R: Send> Send for RemoteFuture<'_, R> {}
+
+impl<R> Unpin for RemoteFuture<'_, R> {}
+
+impl<R> RemoteFuture<'_, R> {
+    fn finish(&mut self) {
+        if let State::Running(raw) = std::mem::replace(&mut self.state, State::Done) {
+            // SAFETY: the plugin's own drop for its own box, once; the
+            // borrow `'a` keeps the plugin loaded.
+            unsafe { (raw.drop)(raw.data) };
+        }
+    }
+}
+
+impl<R> Future for RemoteFuture<'_, R> {
+    type Output = Result<R, crate::CallError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let raw = match &mut this.state {
+            State::Running(raw) => raw,
+            State::Failed(message) => {
+                let message = std::mem::take(message);
+                this.state = State::Done;
+                return Poll::Ready(Err(panicked(message)));
+            }
+            // Polled after it completed: it never completes again.
+            State::Done => return Poll::Pending,
+        };
+        let mut out = MaybeUninit::<R>::uninit();
+        let mut message: Option<Message> = None;
+        let mut sink = MessageSink::new(&mut message);
+        // SAFETY: the plugin's poll for its own box, with the host's
+        // context for this poll, room for an `R` and a live sink; the
+        // borrow `'a` keeps the plugin loaded.
+        let status = unsafe {
+            (raw.poll)(
+                raw.data,
+                (cx as *mut Context<'_>).cast(),
+                out.as_mut_ptr().cast(),
+                &mut sink,
+            )
+        };
+        match status {
+            PENDING => Poll::Pending,
+            READY => {
+                this.finish();
+                // SAFETY: the plugin wrote the output (status READY).
+                Poll::Ready(Ok(unsafe { out.assume_init() }))
+            }
+            _ => {
+                this.finish();
+                Poll::Ready(Err(panicked(message.unwrap_or_default())))
+            }
+        }
+    }
+}
+
+impl<R> Drop for RemoteFuture<'_, R> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn panicked(message: Message) -> crate::CallError {
+    crate::telemetry::plugin_panic();
+    crate::CallError::Panicked(crate::error::Panic::new(message))
+}
+
+/// Builds the host's future from what an async method's shim returned.
+///
+/// # Safety
+///
+/// `raw` was written by the shim if and only if `status` is `CALL_OK`.
+#[inline]
+pub unsafe fn start_future<'a, R>(
+    status: u32,
+    raw: MaybeUninit<RawFuture>,
+    message: Option<Message>,
+) -> RemoteFuture<'a, R> {
+    let state = if status == CALL_OK {
+        // SAFETY: the shim wrote it (caller's guarantee).
+        State::Running(unsafe { raw.assume_init() })
+    } else {
+        State::Failed(message.unwrap_or_default())
+    };
+    RemoteFuture {
+        state,
+        _borrow: PhantomData,
+    }
+}
+
+/// The layout the handshake compares for an async method's result: "a
+/// future of `R`", so that a method turned async (or back) is refused.
+pub struct FutureOf<R>(PhantomData<R>);
+
+impl<R: CrossSafe> FutureOf<R> {
+    /// The layout of a future of `R`.
+    pub const LAYOUT: &'static TypeLayout = &TypeLayout {
+        name: "liveswap::Future",
+        package: "liveswap",
+        version: "",
+        size: size_of::<RawFuture>(),
+        align: align_of::<RawFuture>(),
+        option_size: size_of::<Option<RawFuture>>(),
+        kind: Kind::Std,
+        args: &[R::LAYOUT],
+    };
+}

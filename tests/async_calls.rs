@@ -1,0 +1,124 @@
+//! `async fn` in an interface: the host awaits a plugin's futures on its
+//! own tokio runtime; the plugin has no runtime (its timer is a task handed
+//! to the host, which wakes the host's waker). Each future keeps its
+//! version loaded until it is dropped; a panic in `poll` is an error.
+
+use std::time::Duration;
+
+use liveswap::{CallError, Slot, State, Version};
+use liveswap_tests::{REAP_TIMEOUT, fixture};
+use quote_api::Lookup;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn slot() -> Slot<dyn Lookup> {
+    Slot::<dyn Lookup>::load(fixture("async-plugin")).unwrap()
+}
+
+#[test]
+fn the_host_awaits_a_plugin_future_on_its_runtime() {
+    let slot = slot();
+    let version = slot.current_owned();
+    let answer = runtime().block_on(async move { version.slow_echo("apple".into(), 20).await });
+    assert_eq!(answer.unwrap(), "apple");
+}
+
+#[test]
+fn two_hundred_pending_futures_across_a_swap_each_finish_and_the_old_version_unloads_after() {
+    let runtime = runtime();
+    let slot = slot();
+    let pending: Vec<_> = (0..200)
+        .map(|i| {
+            let version = slot.current_owned();
+            runtime.spawn(async move { version.slow_echo(format!("k{i}"), 1).await })
+        })
+        .collect();
+    // Swapped while they are pending: each finishes on the version that
+    // created it.
+    slot.swap(fixture("async-plugin")).unwrap();
+    for (i, task) in pending.into_iter().enumerate() {
+        assert_eq!(runtime.block_on(task).unwrap().unwrap(), format!("k{i}"));
+    }
+    assert!(slot.wait_drained(REAP_TIMEOUT));
+    let deadline = std::time::Instant::now() + REAP_TIMEOUT;
+    let state = loop {
+        let state = slot
+            .stats()
+            .generations
+            .into_iter()
+            .find(|g| g.generation == 1)
+            .unwrap()
+            .state;
+        if state == State::Unloaded || std::time::Instant::now() > deadline {
+            break state;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(state, State::Unloaded);
+}
+
+#[test]
+fn a_future_dropped_before_it_is_ready_is_dropped_by_the_plugin() {
+    let runtime = runtime();
+    let slot = slot();
+    let version = slot.current_owned();
+    let timed_out = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_millis(5),
+            version.slow_echo("late".into(), 2_000),
+        )
+        .await
+    });
+    assert!(timed_out.is_err(), "cancelled");
+    assert_eq!(version.dropped().unwrap(), 1);
+}
+
+#[test]
+fn a_panic_in_a_plugin_future_is_an_error_not_an_abort() {
+    let slot = slot();
+    let version = slot.current_owned();
+    let result = runtime().block_on(async { version.explode().await });
+    match result {
+        Err(CallError::Panicked(panic)) => {
+            assert!(
+                panic.message().contains("the plugin's future failed"),
+                "{panic}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(Version::panics(&version), 1);
+    assert_eq!(version.dropped().unwrap(), 0);
+}
+
+/// The host's idea of `Lookup` with `slow_echo` no longer async.
+// Only its layout matters here: its view's methods are never called.
+#[allow(dead_code)]
+mod changed {
+    #[liveswap::interface(version = 1, name = "fixture::Lookup")]
+    pub trait Lookup: Send + Sync {
+        fn slow_echo(&self, key: String, delay_ms: u64) -> String;
+        async fn explode(&self) -> u32;
+        fn dropped(&self) -> u64;
+    }
+}
+
+#[test]
+fn a_plugin_whose_method_is_async_where_the_host_expects_it_plain_is_refused() {
+    let Err(err) = Slot::<dyn changed::Lookup>::load(fixture("async-plugin")) else {
+        panic!("loaded with a method async on one side only");
+    };
+    let text = err.to_string();
+    assert!(
+        matches!(err, liveswap::Error::LayoutMismatch { .. })
+            && text.contains("slow_echo")
+            && text.contains("the host has `String`, the plugin `Future<String>`"),
+        "{text}"
+    );
+}
