@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use liveswap::deploy::{WatchEvent, WatchOptions, Watcher};
 use liveswap::{ContentHash, Outcome, Slot, Trigger};
-use liveswap_tests::{Greeter, fixture, install};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, install};
 
 /// Long enough for anything on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -100,13 +100,21 @@ fn a_build_renamed_into_place_is_served_and_recorded() {
     install("greeter-v2", &setup.path());
     assert!(serves(&setup.slot, 2), "build 2 never served");
     // The last publish (a look that raced the rename may have loaded build
-    // 2 already, and the rename's own look then found it unchanged).
-    let last = setup
-        .slot
-        .history()
-        .into_iter()
-        .rfind(|a| matches!(a.outcome, Outcome::Published { .. }))
-        .unwrap();
+    // 2 already, and the rename's own look then found it unchanged). The
+    // attempt is recorded just after the publish: wait for it.
+    let deadline = Instant::now() + REAP_TIMEOUT;
+    let last = loop {
+        let last = setup
+            .slot
+            .history()
+            .into_iter()
+            .rfind(|a| matches!(a.outcome, Outcome::Published { .. }))
+            .unwrap();
+        if last.trigger == Trigger::Watch || Instant::now() > deadline {
+            break last;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(last.trigger, Trigger::Watch);
     assert_eq!(
         last.outcome,

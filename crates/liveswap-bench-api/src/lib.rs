@@ -6,6 +6,19 @@
 pub trait Adder: Send + Sync {
     /// `a + b`, wrapping.
     fn add(&self, a: i64, b: i64) -> i64;
+    /// The sum of the host's `HostAdder::add(i, 1)` for `i` in `0..n`,
+    /// called from the plugin (0 when the host lends no `HostAdder`).
+    fn add_through_host(&self, n: u64) -> i64;
+    /// `a + b`, as a future ready at its first poll.
+    async fn add_async(&self, a: i64, b: i64) -> i64;
+}
+
+/// What the bench host lends the bench plugin: the same addition, in the
+/// host, to time a call from plugin to host.
+#[liveswap::interface(version = 1)]
+pub trait HostAdder: Send + Sync {
+    /// `a + b`, wrapping.
+    fn add(&self, a: i64, b: i64) -> i64;
 }
 
 /// The symbol of the plain `#[no_mangle]` function the plugin also exports

@@ -10,6 +10,7 @@
 //! call reaches the plugin.
 
 pub mod big_files;
+pub mod calls;
 pub mod histogram;
 pub mod plugins;
 pub mod read_path;

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use liveswap_bench::{big_files, plugins, read_path, soak, state, storm, swaps, watch};
+use liveswap_bench::{big_files, calls, plugins, read_path, soak, state, storm, swaps, watch};
 use liveswap_demo_types::Handles;
 use serde_json::json;
 
@@ -24,6 +24,9 @@ struct Args {
     /// Only the watcher's rename-to-serve latency beside hot-lib-reloader's
     #[arg(long)]
     only_watch: bool,
+    /// Only the cost of an export call, an import call and an async call
+    #[arg(long)]
+    only_calls: bool,
 }
 
 /// Builds renamed into place for the watch latency (as many in a quick
@@ -144,6 +147,51 @@ fn run(args: Args) -> Result<(), String> {
     }
     eprintln!("building the plugins...");
     let p = plugins::build()?;
+    if args.only_calls {
+        eprintln!("calls...");
+        let c = calls::measure(&p.bench, plan.read_iters / 4, plan.read_rounds)?;
+        println!("## Calls by kind (ns per call, one thread; bench plugin, release)\n");
+        println!("| call | ns |\n|---|---:|");
+        println!(
+            "| export: the host calls `add` on a version it holds | {:.2} |",
+            c.export_call_ns
+        );
+        println!(
+            "| import: the plugin calls the host's `HostAdder::add` | {:.2} |",
+            c.import_call_ns
+        );
+        println!(
+            "| async: `add_async` started, polled once to `Ready`, dropped | {:.2} |",
+            c.async_call_ns
+        );
+        let ratio = c.import_call_ns / c.export_call_ns;
+        println!(
+            "\ntarget: import call <= 1.5x export call: {ratio:.2}x, {}",
+            if ratio <= 1.5 { "met" } else { "missed" }
+        );
+        println!(
+            "target: async call overhead < 100 ns per poll: {:.2} ns, {}",
+            c.async_call_overhead_ns,
+            if c.async_call_overhead_ns < 100.0 {
+                "met"
+            } else {
+                "missed"
+            }
+        );
+        if args.json {
+            println!(
+                "{}",
+                json!({
+                    "export_call_ns": c.export_call_ns,
+                    "import_call_ns": c.import_call_ns,
+                    "async_call_ns": c.async_call_ns,
+                    "async_call_overhead_ns": c.async_call_overhead_ns,
+                    "import_vs_export": ratio,
+                })
+            );
+        }
+        return Ok(());
+    }
     if args.only_watch {
         let figures = watch_section(&p)?;
         if args.json {
