@@ -122,3 +122,44 @@ fn a_plugin_whose_method_is_async_where_the_host_expects_it_plain_is_refused() {
         "{text}"
     );
 }
+
+/// A waker whose `wake` panics, as a careless executor's might.
+fn panicking_waker() -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    static WOKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    fn raw() -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    unsafe fn clone(_: *const ()) -> RawWaker {
+        raw()
+    }
+    unsafe fn wake(_: *const ()) {
+        WOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        panic!("the executor's waker failed");
+    }
+    unsafe fn drop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+    // SAFETY: a waker of no data whose functions ignore it.
+    unsafe { Waker::from_raw(raw()) }
+}
+
+#[test]
+fn a_panicking_waker_of_the_host_does_not_abort_when_the_plugin_wakes_it() {
+    use std::future::Future;
+    let slot = slot();
+    let version = slot.current_owned();
+    let waker = panicking_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = version.slow_echo("woken".into(), 10);
+    let deadline = std::time::Instant::now() + REAP_TIMEOUT;
+    // The plugin's timer (a host task) wakes the waker: its panic is
+    // caught in host code; the future is polled again by hand.
+    let answer = loop {
+        if let std::task::Poll::Ready(answer) = std::pin::Pin::new(&mut future).poll(&mut cx) {
+            break answer;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(answer.unwrap(), "woken");
+}

@@ -92,3 +92,20 @@ fn a_task_dropped_by_the_executor_does_not_keep_its_generation() {
 fn spawning_outside_a_plugin_is_refused() {
     assert!(liveswap::spawn_blocking(|| ()).is_err());
 }
+
+#[test]
+fn a_short_task_is_not_held_behind_long_ones_the_pool_grows() {
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    for _ in 0..4 {
+        assert_eq!(slot.current().answer(3_000), 1);
+    }
+    let started = Instant::now();
+    assert_eq!(slot.current().answer(0), 1);
+    // With a fixed pool of two threads it would wait three seconds.
+    wait_until("the short task ran", || slot.current().build() >= 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "the short task waited {:?}",
+        started.elapsed()
+    );
+}

@@ -96,6 +96,12 @@ fn error(span: Span, msg: &str) -> syn::Error {
 fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
     let sig = &item.sig;
     let is_async = sig.asyncness.is_some();
+    if is_async && item.default.is_some() {
+        return Err(error(
+            item.span(),
+            "an `async fn` of an interface has no default body: implement it in the plugin",
+        ));
+    }
     if !sig.generics.params.is_empty()
         && sig
             .generics
@@ -153,7 +159,7 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
         let mut check = TypeCheck::argument();
         check.visit_type(&pat.ty);
         check.result()?;
-        if is_async && matches!(&*pat.ty, Type::Reference(_)) {
+        if is_async && borrows(&pat.ty) {
             return Err(error(
                 pat.ty.span(),
                 "an `async fn` of an interface takes its arguments by value: a borrowed \
@@ -168,7 +174,7 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
             let mut check = TypeCheck::returned();
             check.visit_type(ty);
             check.result()?;
-            if is_async && matches!(&**ty, Type::Reference(_)) {
+            if is_async && borrows(ty) {
                 return Err(error(
                     ty.span(),
                     "an `async fn` of an interface returns an owned value",
@@ -183,6 +189,24 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
         ret,
         is_async,
     })
+}
+
+/// Whether `ty` holds a reference or a lifetime anywhere (through
+/// parentheses, tuples, generic arguments): an async method's arguments
+/// and result must own all they hold, since its future outlives the call.
+fn borrows(ty: &Type) -> bool {
+    struct Borrows(bool);
+    impl<'ast> Visit<'ast> for Borrows {
+        fn visit_type_reference(&mut self, _: &'ast syn::TypeReference) {
+            self.0 = true;
+        }
+        fn visit_lifetime(&mut self, _: &'ast syn::Lifetime) {
+            self.0 = true;
+        }
+    }
+    let mut found = Borrows(false);
+    found.visit_type(ty);
+    found.0
 }
 
 const CALLBACK: &str = "closures, trait objects and function pointers cannot be passed to a \

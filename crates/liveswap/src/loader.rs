@@ -598,10 +598,12 @@ fn close(
         }
         return (Outcome::Pinned(holdup.to_string()), Some(library));
     }
+    // Nothing of it runs any more (`release`): forgotten before `dlclose`,
+    // so that a library mapped at its addresses next is never taken for it.
+    footprint.forget();
     if let Err(e) = library.close() {
         return (Outcome::Pinned(format!("dlclose failed: {e}")), None);
     }
-    footprint.forget();
     let ranges = footprint.ranges();
     if image::loader_has(&image.path) {
         return (

@@ -152,7 +152,8 @@ impl Options {
     /// is called once per task on the plugin's thread and must run it
     /// ([`Task::run`](crate::Task::run)) on a thread of its own (a tokio
     /// runtime's `spawn_blocking`, a pool), or drop it. Default: the
-    /// library's pool of two threads named `liveswap-task`.
+    /// library's pool of threads named `liveswap-task`, one more started
+    /// whenever tasks queue beyond its idle threads, up to 64.
     ///
     /// ```
     /// let pool = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -8,12 +8,15 @@
 //! ready (cancelled) is dropped by the plugin's own code while that code
 //! is mapped.
 //!
-//! `poll` hands the plugin the host's `Context` itself: both sides are
-//! built by the same compiler (the handshake checks it), so the plugin's
-//! `core::task::Context` has the same layout, and the `Waker` in it is the
-//! host executor's (its vtable is host code, which outlives every plugin),
-//! so the plugin may clone and keep it. A panic in `poll` is caught in the
-//! plugin and ends the future with `Err(CallError::Panicked)`.
+//! `poll` hands the plugin a `&Waker` (not the host's `Context`; the
+//! plugin builds its own around it): a waker of this module's whose
+//! functions are host code (which outlives every plugin, so the plugin may
+//! clone and keep it) and wrap the host executor's waker, catching its
+//! panics: a host panic unwinding through plugin frames would be a
+//! foreign exception there, and abort. Both sides are built by the same
+//! compiler (the handshake checks it), so a `Waker` has one layout. A
+//! panic in the plugin's `poll` is caught in the plugin and ends the
+//! future with `Err(CallError::Panicked)`.
 //!
 //! Costs: one allocation to box the future when the method is called; each
 //! `poll` is an indirect call plus a `catch_unwind` in the plugin.
@@ -62,15 +65,16 @@ unsafe extern "C" fn poll_shim<F: Future>(
 ) -> u32 {
     // SAFETY: `data` is the `Box<F>` made by `RawFuture::new`, never moved
     // since (so pinned), and polled from one thread at a time (the host's
-    // `RemoteFuture` takes `Pin<&mut Self>`); `cx` is the host's
-    // `&mut Context` for this poll, of the same layout (same compiler).
-    let (future, cx) = unsafe {
+    // `RemoteFuture` takes `Pin<&mut Self>`); `cx` is a `&Waker` of the
+    // host's for this poll, of the same layout (same compiler).
+    let (future, waker) = unsafe {
         (
             Pin::new_unchecked(&mut *data.cast::<F>()),
-            &mut *cx.cast::<Context<'_>>(),
+            &*cx.cast::<std::task::Waker>(),
         )
     };
-    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+    let mut cx = Context::from_waker(waker);
+    match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
         Ok(Poll::Ready(value)) => {
             // SAFETY: the host passes room for an `F::Output`.
             unsafe { out.cast::<F::Output>().write(value) };
@@ -101,6 +105,9 @@ unsafe extern "C" fn drop_shim<F>(data: *mut c_void) {
 /// future).
 pub struct RemoteFuture<'a, R> {
     state: State,
+    /// The guarded waker handed to the plugin, rebuilt when the executor's
+    /// waker changes.
+    waker: Option<std::task::Waker>,
     _borrow: Borrow<'a, R>,
 }
 
@@ -146,6 +153,10 @@ impl<R> Future for RemoteFuture<'_, R> {
             // Polled after it completed: it never completes again.
             State::Done => return Poll::Pending,
         };
+        let waker = match &this.waker {
+            Some(guarded) if guard::wraps(guarded, cx.waker()) => guarded,
+            _ => this.waker.insert(guard::waker(cx.waker().clone())),
+        };
         let mut out = MaybeUninit::<R>::uninit();
         let mut message: Option<Message> = None;
         let mut sink = MessageSink::new(&mut message);
@@ -155,7 +166,7 @@ impl<R> Future for RemoteFuture<'_, R> {
         let status = unsafe {
             (raw.poll)(
                 raw.data,
-                (cx as *mut Context<'_>).cast(),
+                (waker as *const std::task::Waker).cast_mut().cast(),
                 out.as_mut_ptr().cast(),
                 &mut sink,
             )
@@ -205,7 +216,70 @@ pub unsafe fn start_future<'a, R>(
     };
     RemoteFuture {
         state,
+        waker: None,
         _borrow: PhantomData,
+    }
+}
+
+/// A waker of host code around the executor's, whose functions catch the
+/// executor's panics (they run in plugin frames when the plugin wakes it).
+mod guard {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Arc;
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
+
+    /// A guarded waker around `inner`.
+    pub(super) fn waker(inner: Waker) -> Waker {
+        let data = Arc::into_raw(Arc::new(inner)).cast::<()>();
+        // SAFETY: `data` is an `Arc<Waker>` and `VTABLE`'s functions treat
+        // it as one, each keeping the reference count right.
+        unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
+    }
+
+    /// Whether `guarded` (made by `waker`) wraps a waker that wakes the
+    /// same task as `inner`.
+    pub(super) fn wraps(guarded: &Waker, inner: &Waker) -> bool {
+        if !std::ptr::eq(guarded.vtable(), &VTABLE) {
+            return false;
+        }
+        // SAFETY: a waker with `VTABLE` holds an `Arc<Waker>`, alive while
+        // `guarded` is.
+        let wrapped = unsafe { &*guarded.data().cast::<Waker>() };
+        wrapped.will_wake(inner)
+    }
+
+    fn quietly(f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            crate::abi::plugin::drop_payload(payload);
+        }
+    }
+
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is a live `Arc<Waker>` (see `waker`); one more
+        // reference for the clone.
+        unsafe { Arc::increment_strong_count(data.cast::<Waker>()) };
+        RawWaker::new(data, &VTABLE)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: consumes the reference this waker held.
+        let inner = unsafe { Arc::from_raw(data.cast::<Waker>()) };
+        quietly(|| inner.wake_by_ref());
+        quietly(move || std::mem::drop(inner));
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: a live `Arc<Waker>`, borrowed.
+        let inner = unsafe { &*data.cast::<Waker>() };
+        quietly(|| inner.wake_by_ref());
+    }
+
+    unsafe fn drop(data: *const ()) {
+        // SAFETY: releases the reference this waker held.
+        let inner = unsafe { Arc::from_raw(data.cast::<Waker>()) };
+        quietly(move || std::mem::drop(inner));
     }
 }
 

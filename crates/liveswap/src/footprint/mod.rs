@@ -110,6 +110,7 @@ pub(crate) fn owner_of(addr: usize) -> Option<Arc<Footprint>> {
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
+        .rev()
         .find(|f| f.ranges.contains(addr))
         .cloned()
 }
@@ -193,7 +194,7 @@ impl Footprint {
     /// be deleted and its library closed). Called again after a `false`,
     /// it waits again.
     pub(crate) fn retire(&self, within: Duration) -> bool {
-        self.pin.fetch_or(RETIRED, Ordering::AcqRel);
+        self.pin.fetch_or(RETIRED, Ordering::SeqCst);
         let deadline = Instant::now() + within;
         loop {
             if self.pin.load(Ordering::Acquire) == RETIRED {
@@ -221,9 +222,18 @@ impl Footprint {
             .clone()
     }
 
-    /// A task of its code was handed to the host.
-    pub(crate) fn task_started(&self) {
-        self.tasks.fetch_add(1, Ordering::AcqRel);
+    /// Counts a task of its code handed to the host, unless it has
+    /// retired (then `false`, and nothing is counted). The count is raised
+    /// before the retired bit is read, and `release` sets the bit before it
+    /// reads the count (both sequentially consistent): a task is either
+    /// seen by the release or refused.
+    pub(crate) fn task_started(&self) -> bool {
+        self.tasks.fetch_add(1, Ordering::SeqCst);
+        if self.pin.load(Ordering::SeqCst) & RETIRED != 0 {
+            self.tasks.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
     }
 
     /// A task of its code ran or was dropped.
@@ -429,11 +439,6 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
     if !footprint.retire(HOOK_GRACE) {
         return Err(Holdup::HookRunning);
     }
-    let tasks = footprint.tasks.load(Ordering::Acquire);
-    if tasks != 0 {
-        // Spawned by a destructor that ran while it retired.
-        return Err(Holdup::Tasks(tasks));
-    }
     let late = footprint.live_threads();
     if !late.is_empty() {
         // Started by a destructor that ran while it retired.
@@ -441,6 +446,12 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
             threads: late,
             causes: Vec::new(),
         });
+    }
+    let tasks = footprint.tasks.load(Ordering::SeqCst);
+    if tasks != 0 {
+        // Spawned while it retired (by a destructor, or a thread that
+        // ended since).
+        return Err(Holdup::Tasks(tasks));
     }
     let handlers = signals::handlers_in(&footprint.ranges);
     if !handlers.is_empty() {

@@ -3,6 +3,7 @@
 //! the library's pool).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -72,73 +73,115 @@ impl std::fmt::Debug for Task {
     }
 }
 
-/// Threads of the library's pool.
-const POOL_THREADS: usize = 2;
+/// The most threads of the library's pool.
+const POOL_MAX_THREADS: usize = 64;
 
-/// The library's pool: `POOL_THREADS` threads named `liveswap-task`, made
-/// on the first task, that run tasks in order.
-fn pool() -> Option<&'static Sender<Task>> {
-    static POOL: OnceLock<Option<Sender<Task>>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (send, receive) = mpsc::channel::<Task>();
-        let receive: &'static Mutex<Receiver<Task>> = Box::leak(Box::new(Mutex::new(receive)));
-        let mut started = 0;
-        for _ in 0..POOL_THREADS {
-            let worker = std::thread::Builder::new()
-                .name("liveswap-task".into())
-                .spawn(move || {
-                    loop {
-                        let next = receive
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .recv();
-                        match next {
-                            Ok(task) => task.run(),
-                            Err(_) => return,
-                        }
-                    }
-                });
-            started += usize::from(worker.is_ok());
-        }
-        (started > 0).then_some(send)
-    })
-    .as_ref()
+/// The library's pool: threads named `liveswap-task`, one more started
+/// whenever a task arrives to find more tasks queued than threads idle,
+/// up to `POOL_MAX_THREADS`; they run tasks in arrival order and stay for
+/// the life of the process.
+struct Pool {
+    send: Mutex<Sender<Task>>,
+    receive: Mutex<Receiver<Task>>,
+    idle: AtomicUsize,
+    queued: AtomicUsize,
+    threads: AtomicUsize,
 }
 
-/// The library's pool as an executor.
-fn run_on_pool(task: Task) {
-    if let Some(pool) = pool() {
-        // A send fails only if every worker has gone: the task is dropped
-        // (discarded) with the error.
-        let _ = pool.send(task);
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let (send, receive) = mpsc::channel::<Task>();
+        Pool {
+            send: Mutex::new(send),
+            receive: Mutex::new(receive),
+            idle: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            threads: AtomicUsize::new(0),
+        }
+    })
+}
+
+fn work(pool: &'static Pool) {
+    loop {
+        pool.idle.fetch_add(1, Ordering::AcqRel);
+        let next = pool
+            .receive
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv();
+        pool.idle.fetch_sub(1, Ordering::AcqRel);
+        match next {
+            Ok(task) => {
+                pool.queued.fetch_sub(1, Ordering::AcqRel);
+                task.run();
+            }
+            Err(_) => return,
+        }
     }
 }
 
+/// The library's pool as an executor: `Err` gives the task back when no
+/// thread can run it.
+fn run_on_pool(task: Task) -> Result<(), Task> {
+    let pool = pool();
+    let queued = pool.queued.fetch_add(1, Ordering::AcqRel) + 1;
+    let busy = queued > pool.idle.load(Ordering::Acquire);
+    if busy && pool.threads.fetch_add(1, Ordering::AcqRel) < POOL_MAX_THREADS {
+        let started = std::thread::Builder::new()
+            .name("liveswap-task".into())
+            .spawn(move || work(pool));
+        if started.is_err() {
+            pool.threads.fetch_sub(1, Ordering::AcqRel);
+        }
+    } else if busy {
+        // At the cap: undo the count taken by the test above.
+        pool.threads.fetch_sub(1, Ordering::AcqRel);
+    }
+    let sent = if pool.threads.load(Ordering::Acquire) == 0 {
+        Err(task)
+    } else {
+        pool.send
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(task)
+            .map_err(|e| e.0)
+    };
+    if sent.is_err() {
+        pool.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+    sent
+}
+
 unsafe extern "C" fn spawn(task: RawTask) -> u32 {
-    let owner = footprint::owner_of(task.run as usize).filter(|o| !o.retired());
+    // Counted before the retired bit is read (`task_started` says so), so
+    // that a retiring generation either sees this task or refuses it.
+    let owner = footprint::owner_of(task.run as usize).filter(|o| o.task_started());
     let Some(owner) = owner else {
         // Not a loaded generation's code, or one being unloaded.
         // SAFETY: the plugin's own function for its own box.
         unsafe { (task.discard)(task.data) };
         return REFUSED;
     };
-    owner.task_started();
     let executor = owner.executor();
     let task = Task {
         raw: Some(task),
         owner,
     };
-    // A host executor that panics must not unwind into the plugin; the
-    // task, moved into it, is dropped (discarded) on the way.
-    let ran = catch_unwind(AssertUnwindSafe(move || match executor {
-        Some(executor) => executor(task),
-        None => run_on_pool(task),
-    }));
-    match ran {
-        Ok(()) => SPAWNED,
-        Err(payload) => {
-            crate::abi::plugin::drop_payload(payload);
-            REFUSED
+    match executor {
+        Some(executor) => {
+            // Handed over: a host executor that panics must not unwind
+            // into the plugin; the task, moved into it, is dropped
+            // (discarded) on the way unless the executor kept it.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || executor(task))) {
+                crate::abi::plugin::drop_payload(payload);
+            }
+            SPAWNED
         }
+        None => match run_on_pool(task) {
+            Ok(()) => SPAWNED,
+            // Dropped here: discarded, uncounted.
+            Err(_task) => REFUSED,
+        },
     }
 }

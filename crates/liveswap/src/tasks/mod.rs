@@ -1,6 +1,7 @@
 //! Work a plugin hands to the host: `liveswap::spawn_blocking(closure)`
-//! runs the closure on a host thread (a pool of the library's, or the
-//! host's own executor: [`Options::executor`](crate::Options::executor)),
+//! runs the closure on a host thread (a pool of the library's, grown when
+//! tasks queue, up to 64 threads; or the host's own executor:
+//! [`Options::executor`](crate::Options::executor)),
 //! instead of a thread the plugin starts and must stop.
 //!
 //! A plugin's copy of std cannot use the host's runtime directly, and a
