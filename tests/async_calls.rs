@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use liveswap::{CallError, Slot, State, Version};
-use liveswap_tests::{REAP_TIMEOUT, fixture};
+use liveswap_tests::{REAP_TIMEOUT, fixture, wait_for_state};
 use quote_api::Lookup;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -46,20 +46,7 @@ fn two_hundred_pending_futures_across_a_swap_each_finish_and_the_old_version_unl
         assert_eq!(runtime.block_on(task).unwrap().unwrap(), format!("k{i}"));
     }
     assert!(slot.wait_drained(REAP_TIMEOUT));
-    let deadline = std::time::Instant::now() + REAP_TIMEOUT;
-    let state = loop {
-        let state = slot
-            .stats()
-            .generations
-            .into_iter()
-            .find(|g| g.generation == 1)
-            .unwrap()
-            .state;
-        if state == State::Unloaded || std::time::Instant::now() > deadline {
-            break state;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let state = wait_for_state(&slot, 1, |s| *s == State::Unloaded);
     assert_eq!(state, State::Unloaded);
 }
 

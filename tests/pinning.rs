@@ -4,30 +4,10 @@
 
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use liveswap::{Slot, State};
-use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
-
-fn state_of(hs: &Slot<Greeter>, generation: u64) -> State {
-    hs.stats()
-        .generations
-        .into_iter()
-        .find(|g| g.generation == generation)
-        .map(|g| g.state)
-        .expect("generation known")
-}
-
-fn wait_for_state(hs: &Slot<Greeter>, generation: u64, want: fn(&State) -> bool) -> State {
-    let deadline = Instant::now() + REAP_TIMEOUT;
-    loop {
-        let state = state_of(hs, generation);
-        if want(&state) || Instant::now() > deadline {
-            return state;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under, state_of, wait_for_state};
 
 #[test]
 fn a_thread_local_with_a_destructor_does_not_keep_the_library_of_a_live_thread() {

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use liveswap::{Options, Slot, State, Version};
-use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, state_of};
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + REAP_TIMEOUT;
@@ -16,15 +16,6 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting: {what}");
         thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn state_of(slot: &Slot<Greeter>, generation: u64) -> State {
-    slot.stats()
-        .generations
-        .into_iter()
-        .find(|g| g.generation == generation)
-        .map(|g| g.state)
-        .expect("generation known")
 }
 
 #[test]

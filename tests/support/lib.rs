@@ -264,3 +264,33 @@ impl TestKey {
         .expect("write the signature");
     }
 }
+
+/// The state of `generation` in `slot`'s stats.
+pub fn state_of<I: liveswap::Interface + ?Sized>(
+    slot: &liveswap::Slot<I>,
+    generation: u64,
+) -> liveswap::State {
+    slot.stats()
+        .generations
+        .into_iter()
+        .find(|g| g.generation == generation)
+        .map(|g| g.state)
+        .expect("generation known")
+}
+
+/// Waits, up to [`REAP_TIMEOUT`], until `generation`'s state is one `want`
+/// accepts; returns the last state seen.
+pub fn wait_for_state<I: liveswap::Interface + ?Sized>(
+    slot: &liveswap::Slot<I>,
+    generation: u64,
+    want: fn(&liveswap::State) -> bool,
+) -> liveswap::State {
+    let deadline = std::time::Instant::now() + REAP_TIMEOUT;
+    loop {
+        let state = state_of(slot, generation);
+        if want(&state) || std::time::Instant::now() > deadline {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -450,34 +450,6 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         let arg_types = &m.arg_types;
         let ret = &m.ret;
         let span = m.item.sig.span();
-        if m.is_async {
-            return quote_spanned! {span=>
-                #(#docs)*
-                #[allow(clippy::too_many_arguments)]
-                #[inline]
-                pub fn #ident(&self #(, #arg_names: #arg_types)*) -> #krate::RemoteFuture<'_, #ret> {
-                    let mut args = ::core::mem::ManuallyDrop::new((#(#arg_names,)*));
-                    let mut raw = ::core::mem::MaybeUninit::<#krate::__private::RawFuture>::uninit();
-                    let mut message: ::core::option::Option<#krate::__private::Message> = ::core::option::Option::None;
-                    let mut sink = #krate::__private::MessageSink::new(&mut message);
-                    // SAFETY: `&self` is borrowed from a guard that keeps the
-                    // plugin loaded, so the instance and vtable are live; the
-                    // shim takes ownership of `args` (hence `ManuallyDrop`)
-                    // and writes the future exactly when it returns `CALL_OK`.
-                    let status = unsafe {
-                        ((*self.0.vtable()).#ident)(
-                            self.0.instance(),
-                            ::core::ptr::addr_of_mut!(*args).cast(),
-                            raw.as_mut_ptr().cast(),
-                            &mut sink,
-                        )
-                    };
-                    // SAFETY: `status` and `raw` came from the shim; the
-                    // future borrows `self`, which keeps the plugin loaded.
-                    unsafe { #krate::__private::start_future(status, raw, message) }
-                }
-            };
-        }
         if m.direct() {
             return quote_spanned! {span=>
                 #(#docs)*
@@ -496,13 +468,28 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 }
             };
         }
+        // The general shim: arguments moved in as a tuple, the result (or,
+        // for an async method, its future) written to a slot.
+        let (slot, returns, finish) = if m.is_async {
+            (
+                quote!(#krate::__private::RawFuture),
+                quote!(#krate::RemoteFuture<'_, #ret>),
+                quote!(#krate::__private::start_future(status, ret, message)),
+            )
+        } else {
+            (
+                quote!(#ret),
+                quote!(::core::result::Result<#ret, #krate::CallError>),
+                quote!(#krate::__private::finish_call(status, ret, message)),
+            )
+        };
         quote_spanned! {span=>
             #(#docs)*
             #[allow(clippy::too_many_arguments)]
             #[inline]
-            pub fn #ident(&self #(, #arg_names: #arg_types)*) -> ::core::result::Result<#ret, #krate::CallError> {
+            pub fn #ident(&self #(, #arg_names: #arg_types)*) -> #returns {
                 let mut args = ::core::mem::ManuallyDrop::new((#(#arg_names,)*));
-                let mut ret = ::core::mem::MaybeUninit::<#ret>::uninit();
+                let mut ret = ::core::mem::MaybeUninit::<#slot>::uninit();
                 let mut message: ::core::option::Option<#krate::__private::Message> = ::core::option::Option::None;
                 let mut sink = #krate::__private::MessageSink::new(&mut message);
                 // SAFETY: `&self` is borrowed from a guard that keeps the
@@ -517,8 +504,10 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                         &mut sink,
                     )
                 };
-                // SAFETY: `status` and `ret` came from the shim.
-                unsafe { #krate::__private::finish_call(status, ret, message) }
+                // SAFETY: `status` and `ret` came from the shim (an async
+                // method's future borrows `self`, which keeps the plugin
+                // loaded).
+                unsafe { #finish }
             }
         }
     });
@@ -528,31 +517,6 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
             .map(|i| format_ident!("arg{}", i))
             .collect();
         let arg_types = &m.arg_types;
-        if m.is_async {
-            return quote! {
-                unsafe extern "C" fn #ident(
-                    this: *const ::core::ffi::c_void,
-                    args: *mut ::core::ffi::c_void,
-                    ret: *mut ::core::ffi::c_void,
-                    sink: *mut #krate::__private::MessageSink<'_>,
-                ) -> u32 {
-                    // SAFETY: the host passes the instance the entry point
-                    // boxed for this type, its arguments as a tuple it gives
-                    // up, a slot for the future, and a live sink; the
-                    // future borrows the instance, which the host keeps
-                    // alive (the future borrows its guard) until it drops it.
-                    unsafe {
-                        #krate::__private::call_shim(sink, ret, || {
-                            let this = &*this.cast::<__LiveswapImpl>();
-                            let (#(#arg_names,)*) = ::core::ptr::read(args.cast::<(#(#arg_types,)*)>());
-                            #krate::__private::RawFuture::new(
-                                <__LiveswapImpl as #trait_name>::#ident(this #(, #arg_names)*),
-                            )
-                        })
-                    }
-                }
-            };
-        }
         if m.direct() {
             let ret = &m.ret;
             return quote! {
@@ -572,6 +536,13 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 }
             };
         }
+        let call = quote!(<__LiveswapImpl as #trait_name>::#ident(this #(, #arg_names)*));
+        // An async method's result is its future, boxed.
+        let call = if m.is_async {
+            quote!(#krate::__private::RawFuture::new(#call))
+        } else {
+            call
+        };
         quote! {
             unsafe extern "C" fn #ident(
                 this: *const ::core::ffi::c_void,
@@ -581,12 +552,15 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
             ) -> u32 {
                 // SAFETY: the host passes the instance the entry point boxed
                 // for this type, its arguments as a tuple it gives up, a
-                // slot for the result, and a live sink.
+                // slot for the result (for an async method, its future,
+                // which borrows the instance: the host keeps it alive, the
+                // future borrowing its guard, until it drops the future),
+                // and a live sink.
                 unsafe {
                     #krate::__private::call_shim(sink, ret, || {
                         let this = &*this.cast::<__LiveswapImpl>();
                         let (#(#arg_names,)*) = ::core::ptr::read(args.cast::<(#(#arg_types,)*)>());
-                        <__LiveswapImpl as #trait_name>::#ident(this #(, #arg_names)*)
+                        #call
                     })
                 }
             }
