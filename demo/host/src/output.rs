@@ -13,7 +13,28 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-/// What the current version says: `someData` and `someFn 7`.
+/// Runs `future` to completion on this thread (the demo has no async
+/// runtime; a host with one awaits instead).
+fn wait<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// What the current version says: `someData`, `someFn 7` and, awaited,
+/// `someAsync 7`.
 pub fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
     let current = plugin.current();
     let show = |r: Result<String, liveswap::CallError>| match r {
@@ -23,9 +44,10 @@ pub fn says(plugin: &Slot<dyn Handles>) -> (u64, String) {
     (
         Version::generation(&current),
         format!(
-            "someData: {} | someFn 7: {}",
+            "someData: {} | someFn 7: {} | someAsync 7: {}",
             show(current.some_data()),
-            show(current.some_fn(7))
+            show(current.some_fn(7)),
+            show(wait(current.some_async(7)))
         ),
     )
 }

@@ -228,8 +228,13 @@ fn the_demo_swaps_a_rebuilt_plugin_at_the_same_path_and_survives_bad_lines() {
     );
     let tick = demo.expect_busy_tick(2);
     assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
-    // The new build calls the host's service too.
+    // The new build calls the host's service too, and its async method,
+    // awaited by the host, answers with the new code.
     assert!(host_uptime_in(&tick).is_some(), "{tick}");
+    assert!(
+        tick.contains("someAsync 7: \"Adding to 100: 107\""),
+        "{tick}"
+    );
 
     // The old generation is unloaded once both workers have moved on (their
     // cached readers refresh on their next call): ask until it shows.
@@ -285,8 +290,13 @@ fn with_watch_a_rebuild_serves_by_itself_with_no_failed_call() {
     assert!(line.contains("\"Adding to 100: 107\""), "{line}");
     let tick = demo.expect_busy_tick(2);
     assert!(tick.contains("\"Adding to 100: 107\""), "{tick}");
-    // The new build calls the host's service too.
+    // The new build calls the host's service too, and its async method,
+    // awaited by the host, answers with the new code.
     assert!(host_uptime_in(&tick).is_some(), "{tick}");
+    assert!(
+        tick.contains("someAsync 7: \"Adding to 100: 107\""),
+        "{tick}"
+    );
 
     // A broken file that lands is refused, and the demo goes on serving.
     fs::write(path.with_extension("tmp"), b"not a plugin").unwrap();

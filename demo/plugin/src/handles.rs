@@ -35,6 +35,11 @@ impl Handles for DemoHandles {
         self.calls.fetch_add(1, Ordering::Relaxed);
         my_code::some_fn(i)
     }
+
+    async fn some_async(&self, i: i64) -> String {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        my_code::some_fn(i)
+    }
 }
 
 impl WarmStart for DemoHandles {

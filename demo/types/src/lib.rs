@@ -19,4 +19,6 @@ pub trait Handles: Send + Sync {
     fn some_data(&self) -> String;
     /// Some logic the plugin runs on `i`.
     fn some_fn(&self, i: i64) -> String;
+    /// The same, as an `async fn`: the host awaits the plugin's future.
+    async fn some_async(&self, i: i64) -> String;
 }
