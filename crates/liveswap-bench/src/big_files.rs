@@ -115,7 +115,8 @@ fn big_swap_in(plugin: &Path, dir: &Path, rounds: usize) -> Result<BigSwap, Stri
         }
     }
 
-    let hs = Slot::<dyn Handles>::load(plugin).map_err(|e| e.to_string())?;
+    let hs =
+        Slot::<dyn Handles>::load_with(plugin, crate::demo_options()).map_err(|e| e.to_string())?;
     let shmem_before = system_shmem_kib();
     let rss_before = reset_peak();
     let mut swap = Vec::new();
@@ -149,7 +150,8 @@ pub fn refuse_sparse(plugin: &Path, work: &Path) -> Result<Refusal, String> {
     let sparse = work.join(format!("liveswap-bench-sparse-{}.so", std::process::id()));
     let made = fs::File::create(&sparse).and_then(|f| f.set_len(2 << 30));
     let result = made.map_err(|e| e.to_string()).and_then(|()| {
-        let hs = Slot::<dyn Handles>::load(plugin).map_err(|e| e.to_string())?;
+        let hs = Slot::<dyn Handles>::load_with(plugin, crate::demo_options())
+            .map_err(|e| e.to_string())?;
         let rss_before = reset_peak();
         let t = Instant::now();
         let refused = hs.swap(&sparse).is_err();

@@ -20,6 +20,22 @@ pub mod storm;
 pub mod swaps;
 pub mod watch;
 
+/// The demo plugin's host service, as the bench lends it.
+struct DemoHost;
+
+impl liveswap_demo_types::Host for DemoHost {
+    fn uptime_secs(&self) -> u64 {
+        0
+    }
+}
+
+/// What a host of the demo plugin must give it: the `Host` service it
+/// imports.
+pub fn demo_options() -> liveswap::Options {
+    liveswap::Options::default()
+        .provide::<dyn liveswap_demo_types::Host, _>(std::sync::Arc::new(DemoHost))
+}
+
 /// The bench plugin through hot-lib-reloader: every call takes its
 /// `RwLock` read lock and looks the symbol up (what its macro generates).
 /// It watches `libliveswap_bench_plugin.so` in the release directory of

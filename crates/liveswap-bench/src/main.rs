@@ -220,9 +220,14 @@ fn run(args: Args) -> Result<(), String> {
     );
 
     eprintln!("swap latency...");
-    let swap_debug = swaps::liveswap::<dyn Handles>(&p.demo_debug, plan.swaps)?;
-    let swap_release = swaps::liveswap::<dyn Handles>(&p.demo_release, plan.swaps)?;
-    let swap_bench = swaps::liveswap::<dyn liveswap_bench_api::Adder>(&p.bench, plan.swaps)?;
+    let demo = liveswap_bench::demo_options;
+    let swap_debug = swaps::liveswap::<dyn Handles>(&p.demo_debug, demo(), plan.swaps)?;
+    let swap_release = swaps::liveswap::<dyn Handles>(&p.demo_release, demo(), plan.swaps)?;
+    let swap_bench = swaps::liveswap::<dyn liveswap_bench_api::Adder>(
+        &p.bench,
+        liveswap::Options::default(),
+        plan.swaps,
+    )?;
     let hlr_reload = swaps::hot_lib_reloader(&p.bench, plan.reloads);
 
     let watched = watch_section(&p)?;

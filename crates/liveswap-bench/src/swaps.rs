@@ -53,9 +53,10 @@ pub struct SwapLatency {
 /// Swaps `path` in `n` times (the same path: each swap maps a fresh copy).
 pub fn liveswap<I: liveswap::Interface + ?Sized>(
     path: &Path,
+    options: liveswap::Options,
     n: usize,
 ) -> Result<SwapLatency, String> {
-    let hs = Slot::<I>::load(path).map_err(|e| e.to_string())?;
+    let hs = Slot::<I>::load_with(path, options).map_err(|e| e.to_string())?;
     let mut steps: [Vec<Duration>; 5] = Default::default();
     for _ in 0..n {
         let r = hs.swap(path).map_err(|e| e.to_string())?;
