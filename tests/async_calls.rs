@@ -110,10 +110,12 @@ fn a_plugin_whose_method_is_async_where_the_host_expects_it_plain_is_refused() {
     );
 }
 
+/// How many times `panicking_waker`'s waker was woken.
+static WOKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A waker whose `wake` panics, as a careless executor's might.
 fn panicking_waker() -> std::task::Waker {
     use std::task::{RawWaker, RawWakerVTable, Waker};
-    static WOKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     fn raw() -> RawWaker {
         RawWaker::new(std::ptr::null(), &VTABLE)
     }
@@ -149,4 +151,8 @@ fn a_panicking_waker_of_the_host_does_not_abort_when_the_plugin_wakes_it() {
         std::thread::sleep(Duration::from_millis(5));
     };
     assert_eq!(answer.unwrap(), "woken");
+    assert!(
+        WOKEN.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        "the plugin woke the waker (and its panic was caught)"
+    );
 }

@@ -84,8 +84,8 @@
 //! - **Every unload is verified** with the loader and the kernel's mappings
 //!   of the library's own address ranges; a library that stays loaded is
 //!   reported as [`State::Pinned`] with its cause (the threads it started
-//!   and what started them, a signal handler), and closed once that cause
-//!   ends (tested in `tests/pinning.rs` and `tests/ecosystem.rs`).
+//!   and what started them, a signal handler), and, for most causes,
+//!   closed once that cause ends (tested in `tests/pinning.rs` and `tests/ecosystem.rs`).
 //! - **Plugin code cannot make the host abort by creating pthread keys or
 //!   pin it with thread-locals**: the plugin's thread-exit destructors,
 //!   pthread keys and threads go through the library, which runs the
@@ -119,7 +119,10 @@
 //! 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36, rustc 1.95, release
 //! builds, the machine shared with other work, calling a plugin method
 //! `add(i64, i64) -> i64`; a bare function pointer to the same code costs
-//! 2.3 ns a call there. Per call, one thread / two threads calling at once:
+//! 2.3 ns a call there. Per call, one thread / two threads calling at once,
+//! in the run before the latest (the latest, on a machine whose atomic
+//! operations were about three times slower, gave 3.0 / 2.9, 19.0 / 20.2,
+//! 34.0 / 158.3 and 26.4 / 136.6 ns for these rows):
 //!
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
@@ -135,14 +138,15 @@
 //!
 //! A swap costs an in-kernel copy of the file (about `cp`'s
 //! time), a parse of the mapped copy, a `dlopen` and the plugin's
-//! constructor, all on the swapping thread and outside any lock; the
-//! process's RSS does not grow with the file's size. A copy up to 16 MiB
+//! constructor, all on the swapping thread and outside any lock; after the
+//! swap the process's RSS does not grow with the file's size (during it,
+//! the copy is read once to hash it). A copy up to 16 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! Warm start adds nothing to a call. A swap of a plugin with state adds
-//! its snapshot and restore: with postcard, 1.3 ms each for 1 MiB of
-//! `u64` counters, 119 ms and 82 ms for 100 MiB (BENCHMARKS.md,
+//! its snapshot and restore: with postcard, 1.3 ms and 0.5 ms for 1 MiB of
+//! `u64` counters, 138 ms and 87 ms for 100 MiB (BENCHMARKS.md,
 //! "Warm start"); the
 //! snapshot is held until the new version is built, and, when the plugin
 //! merges, until the replaced version drains.
