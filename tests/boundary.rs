@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use liveswap::{Error, Slot};
 use liveswap_tests::{build_alone, build_with_profile, fixture, marker_path};
-use rules_api::{Action, Rules, request};
+use rules_api::{Action, Rules, request, tree};
 
 /// The rules plugin's load-time constructor writes one marker for the
 /// whole process: tests that read it take turns.
@@ -99,17 +99,18 @@ fn the_unaltered_plugin_serves_right_verdicts() {
     use Action::{Allow, Block, Review};
     assert_eq!(actions, [Allow, Allow, Review, Review, Block, Block]);
     assert_eq!(verdicts[3].reason, "bo: score 79");
+    assert_eq!(current.weigh(&tree()).unwrap(), 24);
 }
 
 #[test]
-fn two_fields_declared_in_the_other_order_are_refused_naming_field_0() {
+fn two_fields_declared_in_the_other_order_are_refused_naming_the_order() {
     let detail = refusal("rules-swapped-fields");
     assert!(
-        detail.starts_with("method `check`, argument 1: `rules_api::Request`, field 0: the host has `user: String` at offset "),
-        "{detail}"
-    );
-    assert!(
-        detail.contains("the plugin `urls: Vec<String>` at offset "),
+        detail.starts_with(
+            "method `check`, argument 1: `rules_api::Request`: the fields are in another \
+             order: the host has user, urls, score, age_days, the plugin urls, user, score, \
+             age_days; it moves `user` (0 -> "
+        ),
         "{detail}"
     );
 }
@@ -118,17 +119,74 @@ fn two_fields_declared_in_the_other_order_are_refused_naming_field_0() {
 fn two_same_size_fields_swapped_are_refused() {
     let detail = refusal("rules-swapped-scores");
     assert!(
-        detail.contains("`rules_api::Request`, field 2: the host has `score: u64`"),
+        detail.contains(
+            "`rules_api::Request`: the fields are in another order: the host has user, urls, \
+             score, age_days, the plugin user, urls, age_days, score; it moves `score`"
+        ),
         "{detail}"
     );
-    assert!(detail.contains("the plugin `age_days: u64`"), "{detail}");
+}
+
+#[test]
+fn an_added_field_is_named_before_the_fields_it_moved() {
+    let detail = refusal("rules-added-country");
+    assert!(
+        detail.starts_with(
+            "method `check`, argument 1: `rules_api::Request`: the plugin has a field \
+             `country: String` at offset "
+        ),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(" the host does not; it moves `"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_field_whose_type_changed_is_named_with_both_types() {
+    let detail = refusal("rules-narrow-age");
+    assert!(
+        detail.starts_with(
+            "method `check`, argument 1: `rules_api::Request`, field `age_days`: the host has \
+             `u64`, the plugin `u32`"
+        ),
+        "{detail}"
+    );
+}
+
+#[test]
+fn another_type_of_the_same_last_name_inside_a_recursive_type_is_compared() {
+    let detail = refusal("rules-swapped-other-tree");
+    assert!(
+        detail.starts_with(
+            "method `weigh`, argument 1: `rules_api::Tree`, field `kids`, \
+             `rules_api::other::Tree`: the fields are in another order: the host has tens, \
+             ones, the plugin ones, tens"
+        ),
+        "{detail}"
+    );
+}
+
+#[test]
+fn arguments_of_one_type_declared_in_another_order_are_refused() {
+    let detail = refusal("rules-swapped-limits");
+    assert!(
+        detail.starts_with(
+            "method `clamp`: the host names its arguments (value, low, high), the plugin \
+             (value, high, low)"
+        ),
+        "{detail}"
+    );
 }
 
 #[test]
 fn a_grown_struct_is_refused_naming_the_new_field() {
     let detail = refusal("rules-grown-request");
     assert!(
-        detail.contains("`rules_api::Request`, field 4: the host has no such field, the plugin `history: [u64; 3]` at offset "),
+        detail.contains(
+            "`rules_api::Request`: the plugin has a field `history: [u64; 3]` at offset "
+        ) && detail.ends_with(" the host does not"),
         "{detail}"
     );
 }
@@ -138,8 +196,8 @@ fn an_added_enum_variant_in_a_result_is_refused() {
     let detail = refusal("rules-extra-variant");
     assert_eq!(
         detail,
-        "method `check`, result: `rules_api::Verdict`, field `action`, `rules_api::Action`, \
-         variant 3: the host has none, the plugin `Quarantine` = 3"
+        "method `check`, result: `rules_api::Verdict`, field `action`, `rules_api::Action`: \
+         the plugin has a variant `Quarantine` = 3 the host does not"
     );
 }
 
@@ -155,12 +213,37 @@ fn two_enum_variants_in_the_other_order_are_refused() {
 }
 
 #[test]
-fn the_types_crate_at_another_version_is_refused_naming_both_versions() {
-    let detail = refusal("rules-v1-1");
+fn the_types_crate_at_a_compatible_release_with_the_same_types_is_accepted() {
+    let _turn = one_at_a_time();
+    let plugin = build_alone("rules-v1-1");
+    let slot = Slot::<dyn Rules>::load(fixture("rules-plugin")).unwrap();
+    // The tables differ only in the release (1.0.0 and 1.1.0).
+    assert_ne!(
+        section(&plugin)[liveswap::DESCRIPTOR_SIZE..],
+        section(&fixture("rules-plugin"))[liveswap::DESCRIPTOR_SIZE..]
+    );
+    let report = slot
+        .swap(&plugin)
+        .expect("1.1.0 is semver-compatible with 1.0.0, and its types are the same");
+    assert_eq!(report.generation, 2);
+    let current = slot.current();
     assert_eq!(
-        detail,
-        "method `check`, argument 1: `rules_api::Request` comes from rules_api 1.0.0 in the \
-         host, rules_api 1.1.0 in the plugin"
+        current.check(&request("cy", 55)).unwrap().action,
+        Action::Review
+    );
+    assert_eq!(current.weigh(&tree()).unwrap(), 24);
+}
+
+#[test]
+fn the_types_crate_at_an_incompatible_release_is_refused_naming_both_releases() {
+    let detail = refusal("rules-v2-0");
+    assert!(
+        detail.starts_with(
+            "method `check`, argument 1: `rules_api::Request` comes from rules_api 1.0.0 in \
+             the host, rules_api 2.0.0 in the plugin: releases that may change what the type \
+             means"
+        ),
+        "{detail}"
     );
 }
 

@@ -31,6 +31,7 @@ macro_rules! wide {
                 name: stringify!($s),
                 direct: false,
                 args: &[<$s as CrossSafe>::LAYOUT],
+                arg_names: &["x"],
                 ret: <Vec<$s> as CrossSafe>::LAYOUT,
             }),*
         ];

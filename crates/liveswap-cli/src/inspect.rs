@@ -144,7 +144,6 @@ fn type_json(table: &Table, index: usize) -> Value {
         Shape::Ref(mutable) => ("reference", json!({ "mutable": mutable })),
         Shape::Str => ("str", Value::Null),
         Shape::Slice => ("slice", Value::Null),
-        Shape::ByName => ("by-name", Value::Null),
     };
     json!({
         "name": table.type_name(index),

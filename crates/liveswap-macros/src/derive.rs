@@ -51,18 +51,8 @@ fn repr(input: &DeriveInput) -> String {
     }
 }
 
-/// Whether `ty` names the deriving type itself: `Self`, or its bare name
-/// (one segment, no arguments). A longer path (`other::Tree`) names
-/// another type and must be `CrossSafe` on its own.
-fn is_self(ty: &syn::TypePath, ident: &Ident) -> bool {
-    ty.qself.is_none()
-        && ty.path.leading_colon.is_none()
-        && ty.path.segments.len() == 1
-        && ty.path.segments[0].arguments.is_none()
-        && (ty.path.segments[0].ident == *ident || ty.path.segments[0].ident == "Self")
-}
-
-/// Whether a type mentions the deriving type (a recursive type).
+/// Whether a type mentions the deriving type by its bare name (with or
+/// without arguments) or as `Self`: a generic type that contains itself.
 struct Mentions<'a> {
     ident: &'a Ident,
     found: bool,
@@ -70,77 +60,85 @@ struct Mentions<'a> {
 
 impl Visit<'_> for Mentions<'_> {
     fn visit_type_path(&mut self, ty: &syn::TypePath) {
-        if is_self(ty, self.ident) {
+        if ty.qself.is_none()
+            && ty.path.leading_colon.is_none()
+            && ty.path.segments.len() == 1
+            && (ty.path.segments[0].ident == *self.ident || ty.path.segments[0].ident == "Self")
+        {
             self.found = true;
         }
         syn::visit::visit_type_path(self, ty);
     }
 }
 
-/// Replaces the deriving type by its by-name marker inside a field type.
-struct ByName<'a> {
+/// Replaces `Self` by the type's name, for a description that lives in a
+/// `static` (where `Self` means nothing).
+struct NameSelf<'a> {
     ident: &'a Ident,
-    marker: &'a Ident,
 }
 
-impl VisitMut for ByName<'_> {
-    fn visit_type_path_mut(&mut self, ty: &mut syn::TypePath) {
-        let last = ty.path.segments.last().map(|s| s.ident.clone());
-        if ty.qself.is_none()
-            && last.is_some_and(|l| l == *self.ident || l == "Self")
-            && ty
-                .path
-                .segments
-                .last()
-                .is_some_and(|s| s.arguments.is_none())
+impl VisitMut for NameSelf<'_> {
+    fn visit_path_mut(&mut self, path: &mut syn::Path) {
+        if let Some(first) = path.segments.first_mut()
+            && first.ident == "Self"
         {
-            let marker = self.marker;
-            *ty = syn::parse_quote!(#marker);
-            return;
+            first.ident = self.ident.clone();
         }
-        syn::visit_mut::visit_type_path_mut(self, ty);
+        syn::visit_mut::visit_path_mut(self, path);
     }
 }
 
 struct Ctx<'a> {
     krate: &'a TokenStream,
     ident: &'a Ident,
-    marker: Ident,
-    recursive: bool,
+    /// The type has generic parameters: its description is a constant per
+    /// instance, not a `static`.
     generic: bool,
 }
 
 impl Ctx<'_> {
-    /// The layout expression for a field's type: the type's own, or, if
-    /// the type contains the deriving type, the same with that inner
-    /// occurrence described by name.
+    /// The type the description names: `Self` in a constant, the type's
+    /// own name in a `static`.
+    fn this(&self) -> TokenStream {
+        if self.generic {
+            quote!(Self)
+        } else {
+            let ident = self.ident;
+            quote!(#ident)
+        }
+    }
+
+    /// The layout expression for a field's type.
+    ///
+    /// A non-generic type's description is a `static`, so a field that
+    /// reaches the type again (`Vec<Tree>`, an alias of it, a type that
+    /// contains this one) points back at it, and every other type in the
+    /// field is described in full: each must be `CrossSafe` on its own.
     fn field_layout(&mut self, ty: &Type) -> syn::Result<TokenStream> {
         let krate = self.krate;
-        let mut mentions = Mentions {
-            ident: self.ident,
-            found: false,
-        };
-        mentions.visit_type(ty);
         let mut ty = ty.clone();
-        if mentions.found {
-            if self.generic {
+        if self.generic {
+            let mut mentions = Mentions {
+                ident: self.ident,
+                found: false,
+            };
+            mentions.visit_type(&ty);
+            if mentions.found {
                 return Err(error(
                     ty.span(),
-                    "a generic type that contains itself is not supported",
+                    "a generic type that contains itself is not supported: make the recursive \
+                     part a non-generic type (`struct Node { kids: Vec<Node>, value: u64 }`)",
                 ));
             }
-            self.recursive = true;
-            ByName {
-                ident: self.ident,
-                marker: &self.marker,
-            }
-            .visit_type_mut(&mut ty);
+        } else {
+            NameSelf { ident: self.ident }.visit_type_mut(&mut ty);
         }
         Ok(quote_spanned!(ty.span()=> <#ty as #krate::CrossSafe>::LAYOUT))
     }
 
     fn fields(&mut self, fields: &Fields, measured: bool) -> syn::Result<TokenStream> {
         let krate = self.krate.clone();
+        let this = self.this();
         let mut out = Vec::new();
         for (i, field) in fields.iter().enumerate() {
             let cfgs = field.attrs.iter().filter(|a| a.path().is_ident("cfg"));
@@ -153,7 +151,7 @@ impl Ctx<'_> {
                 None => syn::Member::Unnamed(syn::Index::from(i)),
             };
             let offset = if measured {
-                quote!(::core::mem::offset_of!(Self, #member))
+                quote!(::core::mem::offset_of!(#this, #member))
             } else {
                 quote!(#krate::layout::Field::UNKNOWN_OFFSET)
             };
@@ -194,8 +192,6 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut ctx = Ctx {
         krate: &krate,
         ident,
-        marker: format_ident!("__LiveswapByName{}", ident),
-        recursive: false,
         generic: !type_args.is_empty(),
     };
     let mut discriminants: Vec<TokenStream> = Vec::new();
@@ -295,43 +291,40 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             ::core::option::Option::None => "",
         },
     };
-    let marker = &ctx.marker;
-    let by_name = ctx.recursive.then(|| {
-        quote! {
-            #[doc(hidden)]
-            #[allow(non_camel_case_types)]
-            struct #marker;
-            // SAFETY: a marker never built: it only names the recursive
-            // type inside its own description.
-            unsafe impl #krate::CrossSafe for #marker {
-                const LAYOUT: &'static #krate::layout::TypeLayout = &#krate::layout::TypeLayout {
-                    #identity
-                    size: ::core::mem::size_of::<#ident>(),
-                    align: ::core::mem::align_of::<#ident>(),
-                    option_size: ::core::mem::size_of::<::core::option::Option<#ident>>(),
-                    kind: #krate::layout::Kind::ByName,
-                    args: &[],
-                };
-            }
+    let this = ctx.this();
+    let layout = quote! {
+        #krate::layout::TypeLayout {
+            #identity
+            size: ::core::mem::size_of::<#this>(),
+            align: ::core::mem::align_of::<#this>(),
+            option_size: ::core::mem::size_of::<::core::option::Option<#this>>(),
+            kind: #kind,
+            args: &[#(<#type_args as #krate::CrossSafe>::LAYOUT),*],
         }
-    });
+    };
+    // A non-generic type's description is a `static`, which the fields'
+    // descriptions may point back to (a type that contains itself); a
+    // generic type's is a constant per instance.
+    let (description, value) = if ctx.generic {
+        (quote!(), quote!(#krate::layout::LayoutRef::new(&#layout)))
+    } else {
+        (
+            quote! {
+                static __LIVESWAP_LAYOUT: #krate::layout::TypeLayout = #layout;
+            },
+            quote!(#krate::layout::LayoutRef::new(&__LIVESWAP_LAYOUT)),
+        )
+    };
     Ok(quote! {
         const _: () = {
             #(#discriminants)*
-            #by_name
+            #description
             // SAFETY: the layout is measured by the compiler (`size_of`,
             // `align_of`, `offset_of!`) and every field's type is itself
             // `CrossSafe`, so nothing in it points into the library that
             // made it.
             unsafe impl #impl_generics #krate::CrossSafe for #ident #ty_generics #where_clause {
-                const LAYOUT: &'static #krate::layout::TypeLayout = &#krate::layout::TypeLayout {
-                    #identity
-                    size: ::core::mem::size_of::<Self>(),
-                    align: ::core::mem::align_of::<Self>(),
-                    option_size: ::core::mem::size_of::<::core::option::Option<Self>>(),
-                    kind: #kind,
-                    args: &[#(<#type_args as #krate::CrossSafe>::LAYOUT),*],
-                };
+                const LAYOUT: #krate::layout::LayoutRef = #value;
             }
         };
     })

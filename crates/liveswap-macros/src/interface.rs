@@ -76,6 +76,8 @@ impl syn::parse::Parse for Args {
 struct Method<'a> {
     item: &'a TraitItemFn,
     arg_types: Vec<Type>,
+    /// Each argument's name as declared, `_` for a pattern.
+    arg_idents: Vec<String>,
     ret: Type,
     /// An `async fn`: the shim returns a future of `ret`.
     is_async: bool,
@@ -96,6 +98,19 @@ fn error(span: Span, msg: &str) -> syn::Error {
 fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
     let sig = &item.sig;
     let is_async = sig.asyncness.is_some();
+    if let Some(attr) = item
+        .attrs
+        .iter()
+        .find(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+    {
+        return Err(error(
+            attr.span(),
+            "a method of an interface cannot be under `#[cfg]`: a host and a plugin built with \
+             other features would disagree on the methods, and the interface's version would \
+             not say so. Declare the method always (it may return an error where the feature \
+             is off), or move it to an interface of its own",
+        ));
+    }
     if is_async && item.default.is_some() {
         return Err(error(
             item.span(),
@@ -152,6 +167,7 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
         }
     }
     let mut arg_types = Vec::new();
+    let mut arg_idents = Vec::new();
     for input in sig.inputs.iter().skip(1) {
         let FnArg::Typed(pat) = input else {
             unreachable!("only the first input can be a receiver")
@@ -167,6 +183,10 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
             ));
         }
         arg_types.push((*pat.ty).clone());
+        arg_idents.push(match &*pat.pat {
+            syn::Pat::Ident(p) => p.ident.to_string(),
+            _ => "_".to_string(),
+        });
     }
     let ret = match &sig.output {
         ReturnType::Default => syn::parse_quote!(()),
@@ -186,6 +206,7 @@ fn check_method(item: &TraitItemFn) -> syn::Result<Method<'_>> {
     Ok(Method {
         item,
         arg_types,
+        arg_idents,
         ret,
         is_async,
     })
@@ -217,6 +238,8 @@ const CALLBACK: &str = "closures, trait objects and function pointers cannot be 
 /// why; the rest is left to the `CrossSafe` bound on every type.
 struct TypeCheck {
     returned: bool,
+    /// Inside a reference's target.
+    under_ref: bool,
     error: Option<syn::Error>,
 }
 
@@ -224,12 +247,14 @@ impl TypeCheck {
     fn argument() -> Self {
         TypeCheck {
             returned: false,
+            under_ref: false,
             error: None,
         }
     }
     fn returned() -> Self {
         TypeCheck {
             returned: true,
+            under_ref: false,
             error: None,
         }
     }
@@ -289,7 +314,18 @@ impl<'ast> Visit<'ast> for TypeCheck {
                 "a method taking `&self` cannot return `&mut`: return an owned value",
             );
         }
+        if self.under_ref {
+            self.fail(
+                r.span(),
+                "a reference crosses only at the top of a signature, to an owned value \
+                 (`&T`, `&mut T`, `&[T]`, `&str`): through `&mut &str` one side would keep a \
+                 reference into the other's memory, which dangles once the plugin is unloaded. \
+                 Use `&mut String` (or return the value)",
+            );
+        }
+        let outer = std::mem::replace(&mut self.under_ref, true);
         syn::visit::visit_type_reference(self, r);
+        self.under_ref = outer;
     }
     fn visit_path_segment(&mut self, seg: &'ast syn::PathSegment) {
         if seg.ident == "Self" {
@@ -403,6 +439,7 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         let name = m.item.sig.ident.to_string();
         let direct = m.direct();
         let arg_layouts = m.arg_types.iter().map(|t| layout_of(t, krate));
+        let arg_idents = &m.arg_idents;
         let ret_layout = if m.is_async {
             let ret = &m.ret;
             quote!(#krate::__private::FutureOf::<#ret>::LAYOUT)
@@ -414,6 +451,7 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 name: #name,
                 direct: #direct,
                 args: &[#(#arg_layouts),*],
+                arg_names: &[#(#arg_idents),*],
                 ret: #ret_layout,
             }
         }

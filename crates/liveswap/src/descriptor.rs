@@ -21,9 +21,10 @@ pub const SECTION: &str = ".liveswap";
 pub const ENTRY_SYMBOL: &str = "liveswap_entry";
 /// First eight bytes of every descriptor.
 pub const MAGIC: [u8; 8] = *b"LIVESWAP";
-/// Layout version of [`Descriptor`]; bumped on any change to it or to the
-/// entry point's calling convention.
-pub const DESCRIPTOR_VERSION: u32 = 4;
+/// Layout version of [`Descriptor`]; bumped on any change to it, to the
+/// encoding of the layout table that follows it, or to the entry point's
+/// calling convention.
+pub const DESCRIPTOR_VERSION: u32 = 5;
 /// Flag bit: the plugin was built with `panic = "unwind"`.
 pub const FLAG_PANIC_UNWIND: u32 = 1;
 

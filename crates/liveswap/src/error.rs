@@ -190,6 +190,21 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The file was being written while it was copied (its size, mtime or
+    /// ctime differ before and after the copy), or kept changing while the
+    /// loader waited for it to settle. The copy is discarded before any of
+    /// it is read: install by writing a new file and renaming it over the
+    /// old one, and retry.
+    #[error(
+        "plugin {path}: it changed while it was being copied ({detail}); nothing of it was \
+         loaded. Retry once the writer is done (install by write-then-rename, never in place)"
+    )]
+    Changed {
+        /// The path asked for.
+        path: PathBuf,
+        /// What changed: "size 100 -> 120", "ctime moved by 3 ms".
+        detail: String,
+    },
     /// The file is bigger than the handle's size cap; nothing was read.
     #[error("plugin {path}: {size} bytes, over the {max}-byte cap (Options::max_file_size)")]
     TooLarge {
@@ -410,6 +425,7 @@ impl Error {
             | Error::Restore { path, .. }
             | Error::StateStale { path, .. }
             | Error::Copy { path, .. }
+            | Error::Changed { path, .. }
             | Error::TooLarge { path, .. }
             | Error::Superseded { path, .. }
             | Error::UnsafePath { path, .. }

@@ -243,6 +243,7 @@ fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>
         &label(path),
     )
     .map_err(|e| copy_error(path, e))?;
+    src.unchanged(path)?;
     Ok((stored, warnings))
 }
 

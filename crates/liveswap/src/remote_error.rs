@@ -1,6 +1,6 @@
 //! An error that can cross the boundary: owned text, no vtable.
 
-use crate::layout::{CrossSafe, Field, Kind, TypeLayout};
+use crate::layout::{CrossSafe, Field, Kind, LayoutRef, TypeLayout};
 
 /// An error as text: its message and the messages of its sources, outermost
 /// first. `Box<dyn Error>`, `std::io::Error` and `anyhow::Error` cannot cross
@@ -91,7 +91,7 @@ impl From<RemoteError> for Box<dyn std::error::Error + Send + Sync> {
 
 // SAFETY: two owned fields of crossing types; the layout is measured.
 unsafe impl CrossSafe for RemoteError {
-    const LAYOUT: &'static TypeLayout = &TypeLayout {
+    const LAYOUT: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "liveswap::RemoteError",
         package: "liveswap",
         version: env!("CARGO_PKG_VERSION"),
@@ -111,5 +111,5 @@ unsafe impl CrossSafe for RemoteError {
             },
         ]),
         args: &[],
-    };
+    });
 }

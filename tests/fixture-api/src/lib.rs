@@ -50,12 +50,14 @@ unsafe impl Interface for Greeter {
             name: "build",
             direct: true,
             args: &[],
+            arg_names: &[],
             ret: <u32 as CrossSafe>::LAYOUT,
         },
         MethodLayout {
             name: "answer",
             direct: true,
             args: &[<u64 as CrossSafe>::LAYOUT],
+            arg_names: &["n"],
             ret: <u64 as CrossSafe>::LAYOUT,
         },
     ];
@@ -128,6 +130,7 @@ unsafe impl Interface for Other {
         name: "nothing",
         direct: true,
         args: &[],
+        arg_names: &[],
         ret: <() as CrossSafe>::LAYOUT,
     }];
     unsafe fn view(this: *const c_void, _vtable: *const OtherVTable) -> Self {

@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 
 use super::host::MessageSink;
 use super::{CALL_OK, Message};
-use crate::layout::{CrossSafe, Kind, TypeLayout};
+use crate::layout::{CrossSafe, Kind, LayoutRef, TypeLayout};
 
 /// A plugin's future, boxed by the plugin.
 #[repr(C)]
@@ -289,7 +289,7 @@ pub struct FutureOf<R>(PhantomData<R>);
 
 impl<R: CrossSafe> FutureOf<R> {
     /// The layout of a future of `R`.
-    pub const LAYOUT: &'static TypeLayout = &TypeLayout {
+    pub const LAYOUT: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "liveswap::Future",
         package: "liveswap",
         version: "",
@@ -298,5 +298,5 @@ impl<R: CrossSafe> FutureOf<R> {
         option_size: size_of::<Option<RawFuture>>(),
         kind: Kind::Std,
         args: &[R::LAYOUT],
-    };
+    });
 }

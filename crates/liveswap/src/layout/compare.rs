@@ -103,6 +103,14 @@ impl Comparer<'_> {
             self.trail.push("result".into());
             self.ty(hm.ret, pm.ret, 0)?;
             self.trail.pop();
+            if moved_argument(&hm.arg_names, &pm.arg_names) {
+                return self.fail(format!(
+                    "the host names its arguments ({}), the plugin ({}): arguments of one type in \
+                     another order would be read as each other",
+                    hm.arg_names.join(", "),
+                    pm.arg_names.join(", ")
+                ));
+            }
             if hm.direct != pm.direct {
                 return self.fail("calling convention differs".into());
             }
@@ -123,16 +131,41 @@ impl Comparer<'_> {
             return Ok(());
         }
         let shown = display(self.host, h, 0);
+        // Releases semver calls compatible (`0.7.12` and `0.7.13`) are
+        // compared by contents; when the contents differ, the trail says
+        // which releases they came from.
+        let step = if ht.version == pt.version {
+            format!("`{shown}`")
+        } else {
+            format!(
+                "`{shown}` ({} {} in the host, {} in the plugin)",
+                ht.package, ht.version, pt.version
+            )
+        };
         match (&ht.shape, &pt.shape) {
             (Shape::Struct(hf), Shape::Struct(pf)) => {
-                self.trail.push(format!("`{shown}`"));
+                self.trail.push(step.clone());
                 self.fields(hf, pf, depth)?;
                 self.trail.pop();
             }
             (Shape::Enum(hr, hv), Shape::Enum(pr, pv)) => {
-                self.trail.push(format!("`{shown}`"));
+                self.trail.push(step.clone());
                 if hr != pr {
                     return self.fail(format!("the host has repr({hr}), the plugin repr({pr})"));
+                }
+                let show =
+                    |v: &super::decode::VariantRef| format!("`{}` = {}", v.name, v.discriminant);
+                if let Some(v) = pv.iter().find(|v| !hv.iter().any(|h| h.name == v.name)) {
+                    return self.fail(format!(
+                        "the plugin has a variant {} the host does not",
+                        show(v)
+                    ));
+                }
+                if let Some(v) = hv.iter().find(|v| !pv.iter().any(|p| p.name == v.name)) {
+                    return self.fail(format!(
+                        "the host has a variant {} the plugin does not",
+                        show(v)
+                    ));
                 }
                 for i in 0..hv.len().max(pv.len()) {
                     match (hv.get(i), pv.get(i)) {
@@ -171,7 +204,7 @@ impl Comparer<'_> {
         }
         if (ht.size, ht.align) != (pt.size, pt.align) {
             return self.fail(format!(
-                "`{shown}` is {} bytes (align {}) in the host, {} bytes (align {}) in the plugin",
+                "{step} is {} bytes (align {}) in the host, {} bytes (align {}) in the plugin",
                 ht.size, ht.align, pt.size, pt.align
             ));
         }
@@ -203,11 +236,7 @@ impl Comparer<'_> {
         if depth > MAX_DEPTH {
             return Some(format!("types nested deeper than {MAX_DEPTH}"));
         }
-        let same_kind = std::mem::discriminant(&ht.shape) == std::mem::discriminant(&pt.shape)
-            || matches!(
-                (&ht.shape, &pt.shape),
-                (Shape::ByName, _) | (_, Shape::ByName)
-            );
+        let same_kind = std::mem::discriminant(&ht.shape) == std::mem::discriminant(&pt.shape);
         if ht.name != pt.name
             || ht.package != pt.package
             || !same_kind
@@ -215,9 +244,11 @@ impl Comparer<'_> {
         {
             return Some(shown());
         }
-        if ht.version != pt.version {
+        if !semver_compatible(&ht.version, &pt.version) {
             return Some(format!(
-                "`{}` comes from {} {} in the host, {} {} in the plugin",
+                "`{}` comes from {} {} in the host, {} {} in the plugin: releases that may \
+                 change what the type means (semver: another major release, or another minor \
+                 release before 1.0)",
                 display(host, h, 0),
                 ht.package,
                 ht.version,
@@ -241,33 +272,62 @@ impl Comparer<'_> {
         None
     }
 
+    /// Fields of one struct or variant, the cause first: a field only one
+    /// side has, then one whose type changed, then the order; then each
+    /// field's own type; then offsets. A refusal also names the fields the
+    /// change moved.
     fn fields(&mut self, hf: &[FieldRef], pf: &[FieldRef], depth: usize) -> Result<(), String> {
-        let show = |t: &Table, f: Option<&FieldRef>| match f {
-            None => "no such field".to_string(),
-            Some(f) if f.offset == u64::MAX => format!("`{}: {}`", f.name, display(t, f.ty, 0)),
-            Some(f) => format!(
-                "`{}: {}` at offset {}",
-                f.name,
-                display(t, f.ty, 0),
-                f.offset
-            ),
-        };
-        for i in 0..hf.len().max(pf.len()) {
-            let (a, b) = (hf.get(i), pf.get(i));
-            let differs = match (a, b) {
-                (Some(a), Some(b)) => {
-                    a.name != b.name
-                        || a.offset != b.offset
-                        || self.identity(a.ty, b.ty, 0).is_some()
-                }
-                _ => true,
-            };
-            if differs {
+        let (host, plugin) = (self.host, self.plugin);
+        let in_host = |name: &str| hf.iter().any(|f| f.name == name);
+        let in_plugin = |name: &str| pf.iter().any(|f| f.name == name);
+        let added: Vec<&FieldRef> = pf.iter().filter(|f| !in_host(&f.name)).collect();
+        let removed: Vec<&FieldRef> = hf.iter().filter(|f| !in_plugin(&f.name)).collect();
+        let moved = moved(hf, pf);
+        match (removed.as_slice(), added.as_slice()) {
+            ([], []) => {}
+            ([old], [new]) if hf.len() == pf.len() => {
+                let i = hf.iter().position(|f| f.name == old.name).unwrap_or(0);
                 return self.fail(format!(
-                    "field {i}: the host has {}, the plugin {}",
-                    show(self.host, a),
-                    show(self.plugin, b)
+                    "field {i}: the host has {}, the plugin {}{moved}",
+                    field(host, old),
+                    field(plugin, new)
                 ));
+            }
+            (_, [new, ..]) => {
+                return self.fail(format!(
+                    "the plugin has a field {} the host does not{moved}",
+                    field(plugin, new)
+                ));
+            }
+            ([old, ..], []) => {
+                return self.fail(format!(
+                    "the host has a field {} the plugin does not{moved}",
+                    field(host, old)
+                ));
+            }
+        }
+        // Same names on both sides.
+        for (a, b) in hf.iter().zip(pf) {
+            if a.name != b.name {
+                let names = |f: &[FieldRef]| {
+                    f.iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return self.fail(format!(
+                    "the fields are in another order: the host has {}, the plugin {}{moved}",
+                    names(hf),
+                    names(pf)
+                ));
+            }
+        }
+        for (a, b) in hf.iter().zip(pf) {
+            if let Some(difference) = self.identity(a.ty, b.ty, 0) {
+                self.trail.push(format!("field `{}`", a.name));
+                let result = self.fail(format!("{difference}{moved}"));
+                self.trail.pop();
+                return result;
             }
         }
         for (a, b) in hf.iter().zip(pf) {
@@ -275,8 +335,85 @@ impl Comparer<'_> {
             self.ty(a.ty, b.ty, depth + 1)?;
             self.trail.pop();
         }
+        if let Some((a, b)) = hf.iter().zip(pf).find(|(a, b)| a.offset != b.offset) {
+            return self.fail(format!(
+                "field `{}` is at offset {} in the host, {} in the plugin{moved}",
+                a.name, a.offset, b.offset
+            ));
+        }
         Ok(())
     }
+}
+
+/// `` `name: Type` at offset N `` (no offset inside an enum variant).
+fn field(table: &Table, f: &FieldRef) -> String {
+    if f.offset == u64::MAX {
+        format!("`{}: {}`", f.name, display(table, f.ty, 0))
+    } else {
+        format!(
+            "`{}: {}` at offset {}",
+            f.name,
+            display(table, f.ty, 0),
+            f.offset
+        )
+    }
+}
+
+/// "; it moves `score` (48 -> 72), `kind` (56 -> 80)": the fields both
+/// sides have at other offsets, or nothing.
+fn moved(hf: &[FieldRef], pf: &[FieldRef]) -> String {
+    const SHOWN: usize = 4;
+    let moved: Vec<String> = hf
+        .iter()
+        .filter_map(|a| {
+            let b = pf.iter().find(|b| b.name == a.name)?;
+            (a.offset != b.offset && a.offset != u64::MAX && b.offset != u64::MAX)
+                .then(|| format!("`{}` ({} -> {})", a.name, a.offset, b.offset))
+        })
+        .collect();
+    match moved.len() {
+        0 => String::new(),
+        n if n <= SHOWN => format!("; it moves {}", moved.join(", ")),
+        n => format!(
+            "; it moves {} and {} more",
+            moved[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
+}
+
+/// Whether two tables are equal but for the releases of crates that
+/// semver calls compatible (`0.7.12` and `0.7.13`): the check behind
+/// [`compare_tables`], which accepts such tables, that nothing else
+/// differs in their bytes.
+pub fn equal_but_compatible_releases(host: &Table, plugin: &Table) -> bool {
+    if host.types.len() != plugin.types.len() || host.methods != plugin.methods {
+        return false;
+    }
+    host.types.iter().zip(&plugin.types).all(|(h, p)| {
+        semver_compatible(&h.version, &p.version) && {
+            let mut p = p.clone();
+            p.version.clone_from(&h.version);
+            *h == p
+        }
+    })
+}
+
+/// Whether two releases of one crate are compatible by semver's rule (as
+/// Cargo reads `^`): the same major release, or the same minor release
+/// before 1.0, or the same patch release before 0.1. Equal strings
+/// (the standard library's empty version too) always are; a version that
+/// does not parse is compatible only with itself.
+fn semver_compatible(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (Ok(va), Ok(vb)) = (semver::Version::parse(a), semver::Version::parse(b)) else {
+        return false;
+    };
+    let caret = |v: &semver::Version| semver::VersionReq::parse(&format!("^{v}")).ok();
+    let (lo, hi) = if va <= vb { (&va, &vb) } else { (&vb, &va) };
+    caret(lo).is_some_and(|req| req.matches(hi))
 }
 
 /// A type as written: `Vec<String>`, `&[u8]`, `(u8, rules_api::Request)`.
@@ -313,7 +450,7 @@ fn shown(table: &Table, index: usize, depth: usize, budget: &mut usize) -> Strin
             let short = t.name.rsplit("::").next().unwrap_or(&t.name);
             with_args(short, &args)
         }
-        Shape::Struct(_) | Shape::Enum(..) | Shape::ByName => with_args(&t.name, &args),
+        Shape::Struct(_) | Shape::Enum(..) => with_args(&t.name, &args),
     }
 }
 
@@ -346,4 +483,18 @@ impl Table {
     pub fn method_signature(&self, index: usize) -> String {
         signature(self, &self.methods[index])
     }
+}
+
+/// Whether an argument name of one side sits at another position on the
+/// other: arguments of one type swapped. A plain rename (`x` to `amount`)
+/// is not a move, and `_` names nothing.
+fn moved_argument(host: &[String], plugin: &[String]) -> bool {
+    host.iter().enumerate().any(|(i, name)| {
+        !name.is_empty()
+            && name != "_"
+            && plugin
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && other == name)
+    })
 }

@@ -4,29 +4,19 @@
 //! the byte count.
 
 use super::table::{
-    KIND_ARRAY, KIND_BY_NAME, KIND_ENUM, KIND_REF, KIND_SCALAR, KIND_SLICE, KIND_STD, KIND_STR,
-    KIND_STRUCT, KIND_TUPLE, MAX_TYPES,
+    KIND_ARRAY, KIND_ENUM, KIND_REF, KIND_SCALAR, KIND_SLICE, KIND_STD, KIND_STR, KIND_STRUCT,
+    KIND_TUPLE, MAX_TYPES,
 };
 
 /// Most generic arguments (or tuple elements) one type may have.
 const MAX_ARGS: usize = 16;
 
-/// The types a type refers to: its arguments, its fields' and its
-/// variants' fields' types.
-pub(crate) fn children(t: &Type) -> impl Iterator<Item = usize> + '_ {
-    let fields: Box<dyn Iterator<Item = &FieldRef>> = match &t.shape {
-        Shape::Struct(f) => Box::new(f.iter()),
-        Shape::Enum(_, v) => Box::new(v.iter().flat_map(|v| v.fields.iter())),
-        _ => Box::new(std::iter::empty()),
-    };
-    t.args.iter().copied().chain(fields.map(|f| f.ty))
-}
-
-/// Whether the references between types loop. A table the library wrote
-/// never does: a type that contains itself refers to itself by name
-/// (`Shape::ByName`, a leaf); a loop is a hostile table, which would make
-/// every walk over it endless.
-fn has_cycle(types: &[Type]) -> bool {
+/// Whether generic arguments loop (a type among its own arguments). No
+/// type can be that, so such a table is hostile, and would make every
+/// walk over identities endless. Fields may loop: a type that contains
+/// itself (`Tree { kids: Vec<Tree> }`) is one entry that its fields'
+/// types reach again, and the walks over fields remember what they saw.
+fn arguments_loop(types: &[Type]) -> bool {
     const NEW: u8 = 0;
     const OPEN: u8 = 1;
     const DONE: u8 = 2;
@@ -39,7 +29,7 @@ fn has_cycle(types: &[Type]) -> bool {
         let mut stack = vec![(root, 0usize)];
         state[root] = OPEN;
         while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            match children(&types[node]).nth(*next) {
+            match types[node].args.get(*next).copied() {
                 Some(child) => {
                     *next += 1;
                     match state[child] {
@@ -112,8 +102,6 @@ pub enum Shape {
     Str,
     /// `[T]`.
     Slice,
-    /// A self-reference by name.
-    ByName,
 }
 
 /// A decoded field.
@@ -149,6 +137,8 @@ pub struct Method {
     pub args: Vec<usize>,
     /// Result type, as an index.
     pub ret: usize,
+    /// Argument names, as declared.
+    pub arg_names: Vec<String>,
 }
 
 /// Why a table could not be read.
@@ -263,20 +253,23 @@ impl Table {
         for _ in 0..n {
             types.push(read_type(&mut r)?);
         }
-        if has_cycle(&types) {
+        if arguments_loop(&types) {
             return Err(DecodeError {
                 offset: r.pos,
-                what: "type references form a cycle",
+                what: "a type is among its own generic arguments",
             });
         }
         let m = r.count(13)?;
         let mut methods = Vec::with_capacity(m);
         for _ in 0..m {
+            let (name, direct, args, ret) = (r.str()?, r.u8()? != 0, r.indexes()?, r.index()?);
+            let arg_names = args.iter().map(|_| r.str()).collect::<Result<_, _>>()?;
             methods.push(Method {
-                name: r.str()?,
-                direct: r.u8()? != 0,
-                args: r.indexes()?,
-                ret: r.index()?,
+                name,
+                direct,
+                args,
+                ret,
+                arg_names,
             });
         }
         if r.pos != bytes.len() {
@@ -323,7 +316,6 @@ fn read_type(r: &mut Reader<'_>) -> Result<Type, DecodeError> {
         KIND_REF => Shape::Ref(r.u8()? != 0),
         KIND_STR => Shape::Str,
         KIND_SLICE => Shape::Slice,
-        KIND_BY_NAME => Shape::ByName,
         _ => return r.fail("unknown kind of type"),
     };
     Ok(Type {

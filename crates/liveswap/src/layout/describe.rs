@@ -38,7 +38,51 @@
 )]
 pub unsafe trait CrossSafe: Sized + 'static {
     /// The type's layout; see [`TypeLayout`].
-    const LAYOUT: &'static TypeLayout;
+    const LAYOUT: LayoutRef;
+}
+
+/// A reference to a [`TypeLayout`] that a type's own description may
+/// reach again: a type that contains itself (`Tree { kids: Vec<Tree> }`,
+/// through an alias, or two types that contain each other) describes its
+/// fields in a `static`, and every mention of the type points there.
+///
+/// It is a `&'static TypeLayout` that the compiler does not follow when it
+/// checks a constant, which is what lets such a description be evaluated
+/// at compile time without a cycle. Built only from a `&'static
+/// TypeLayout`; [`LayoutRef::get`] gives it back.
+#[derive(Clone, Copy)]
+pub struct LayoutRef(*const TypeLayout);
+
+// SAFETY: the pointer comes from a `&'static TypeLayout` (see `new`), and
+// `TypeLayout` holds only shared references to immutable data: sharing
+// and sending it across threads is what `&'static TypeLayout` allows.
+unsafe impl Sync for LayoutRef {}
+// SAFETY: as for `Sync`.
+unsafe impl Send for LayoutRef {}
+
+impl LayoutRef {
+    /// A reference to `layout`.
+    #[must_use]
+    pub const fn new(layout: &'static TypeLayout) -> Self {
+        Self(layout)
+    }
+
+    /// The layout.
+    #[must_use]
+    pub const fn get(self) -> &'static TypeLayout {
+        // SAFETY: the pointer was made from a `&'static TypeLayout` in
+        // `new`, the only constructor: it is valid, aligned and immutable
+        // for the rest of the program.
+        unsafe { &*self.0 }
+    }
+}
+
+impl std::fmt::Debug for LayoutRef {
+    /// The type's name only: a type that contains itself would print
+    /// forever.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LayoutRef({})", self.get().name)
+    }
 }
 
 /// The layout of one type, as the compiler laid it out.
@@ -64,7 +108,7 @@ pub struct TypeLayout {
     /// What kind of type it is, with its fields or variants.
     pub kind: Kind,
     /// Generic arguments (tuple and array elements, a reference's target).
-    pub args: &'static [&'static TypeLayout],
+    pub args: &'static [LayoutRef],
 }
 
 /// The kind of a [`TypeLayout`].
@@ -98,9 +142,6 @@ pub enum Kind {
     Str,
     /// `[T]`, the target of `&[T]`.
     Slice,
-    /// A type that contains itself: described in full where it is first
-    /// reached, and by name inside itself.
-    ByName,
 }
 
 /// A field of a struct or of an enum variant.
@@ -112,7 +153,7 @@ pub struct Field {
     /// variant, which the stable compiler cannot measure.
     pub offset: usize,
     /// Its type.
-    pub ty: &'static TypeLayout,
+    pub ty: LayoutRef,
 }
 
 impl Field {
@@ -140,7 +181,10 @@ pub struct MethodLayout {
     /// Whether its shim takes and returns scalars by value.
     pub direct: bool,
     /// Its argument types, `&self` excluded.
-    pub args: &'static [&'static TypeLayout],
+    pub args: &'static [LayoutRef],
+    /// Its arguments' names, as declared (`_` for a pattern): two
+    /// arguments of one type in another order have the same types.
+    pub arg_names: &'static [&'static str],
     /// Its result type.
-    pub ret: &'static TypeLayout,
+    pub ret: LayoutRef,
 }

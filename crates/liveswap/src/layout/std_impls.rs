@@ -7,13 +7,13 @@ use std::mem::{align_of, offset_of, size_of};
 use std::num::NonZero;
 use std::time::Duration;
 
-use super::describe::{CrossSafe, Kind, TypeLayout};
+use super::describe::{CrossSafe, Kind, LayoutRef, TypeLayout};
 
 macro_rules! scalars {
     ($($t:ty),* $(,)?) => {$(
         // SAFETY: a primitive holds no pointer; its layout is measured.
         unsafe impl CrossSafe for $t {
-            const LAYOUT: &'static TypeLayout = &TypeLayout {
+            const LAYOUT: LayoutRef = LayoutRef::new(&TypeLayout {
                 name: stringify!($t),
                 package: "core",
                 version: "",
@@ -22,7 +22,7 @@ macro_rules! scalars {
                 option_size: size_of::<Option<$t>>(),
                 kind: Kind::Scalar,
                 args: &[],
-            };
+            });
         }
     )*};
 }
@@ -51,7 +51,7 @@ macro_rules! nonzero {
     ($($t:ty),* $(,)?) => {$(
         // SAFETY: an integer that is not zero: no pointer, layout measured.
         unsafe impl CrossSafe for NonZero<$t> {
-            const LAYOUT: &'static TypeLayout = &TypeLayout {
+            const LAYOUT: LayoutRef = LayoutRef::new(&TypeLayout {
                 name: "core::num::NonZero",
                 package: "std",
                 version: "",
@@ -60,7 +60,7 @@ macro_rules! nonzero {
                 option_size: size_of::<Option<Self>>(),
                 kind: Kind::Std,
                 args: &[<$t as CrossSafe>::LAYOUT],
-            };
+            });
         }
     )*};
 }
@@ -78,7 +78,7 @@ macro_rules! std_type {
         // values; the compiler version, which the handshake checks, fixes
         // its layout for given arguments.
         unsafe impl<$($p: CrossSafe),*> CrossSafe for $t {
-            const LAYOUT: &'static TypeLayout = &TypeLayout {
+            const LAYOUT: LayoutRef = LayoutRef::new(&TypeLayout {
                 name: $path,
                 package: "std",
                 version: "",
@@ -87,7 +87,7 @@ macro_rules! std_type {
                 option_size: size_of::<Option<Self>>(),
                 kind: Kind::Std,
                 args: &[$(<$p as CrossSafe>::LAYOUT),*],
-            };
+            });
         }
     };
 }
@@ -107,7 +107,7 @@ std_type!("alloc::collections::BTreeMap", [K, V], BTreeMap<K, V>);
 
 // SAFETY: an array of crossing values; its layout is measured.
 unsafe impl<T: CrossSafe, const N: usize> CrossSafe for [T; N] {
-    const LAYOUT: &'static TypeLayout = &TypeLayout {
+    const LAYOUT: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "[..]",
         package: "core",
         version: "",
@@ -116,7 +116,7 @@ unsafe impl<T: CrossSafe, const N: usize> CrossSafe for [T; N] {
         option_size: size_of::<Option<Self>>(),
         kind: Kind::Array(N),
         args: &[T::LAYOUT],
-    };
+    });
 }
 
 macro_rules! tuple {
@@ -124,7 +124,7 @@ macro_rules! tuple {
         // SAFETY: a tuple of crossing values; its layout and every
         // element's offset (the compiler may reorder them) are measured.
         unsafe impl<$($t: CrossSafe),+> CrossSafe for ($($t,)+) {
-            const LAYOUT: &'static TypeLayout = &TypeLayout {
+            const LAYOUT: LayoutRef = LayoutRef::new(&TypeLayout {
                 name: "(..)",
                 package: "core",
                 version: "",
@@ -133,7 +133,7 @@ macro_rules! tuple {
                 option_size: size_of::<Option<Self>>(),
                 kind: Kind::Tuple(&[$(offset_of!(Self, $i)),+]),
                 args: &[$($t::LAYOUT),+],
-            };
+            });
         }
     };
 }
@@ -156,7 +156,7 @@ pub struct RefTo<T: ?Sized>(PhantomData<T>);
 
 impl<T: CrossSafe> RefTo<T> {
     /// `&T`.
-    pub const SHARED: &'static TypeLayout = &TypeLayout {
+    pub const SHARED: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "&",
         package: "core",
         version: "",
@@ -165,9 +165,9 @@ impl<T: CrossSafe> RefTo<T> {
         option_size: size_of::<Option<&T>>(),
         kind: Kind::Ref { mutable: false },
         args: &[T::LAYOUT],
-    };
+    });
     /// `&mut T`.
-    pub const MUT: &'static TypeLayout = &TypeLayout {
+    pub const MUT: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "&mut",
         package: "core",
         version: "",
@@ -176,14 +176,14 @@ impl<T: CrossSafe> RefTo<T> {
         option_size: size_of::<Option<&mut T>>(),
         kind: Kind::Ref { mutable: true },
         args: &[T::LAYOUT],
-    };
+    });
 }
 
 /// The layout of `&[T]` and `&mut [T]` in a signature (generated code).
 pub struct SliceOf<T>(PhantomData<T>);
 
 impl<T: CrossSafe> SliceOf<T> {
-    const SLICE: &'static TypeLayout = &TypeLayout {
+    const SLICE: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "[]",
         package: "core",
         version: "",
@@ -192,9 +192,9 @@ impl<T: CrossSafe> SliceOf<T> {
         option_size: 0,
         kind: Kind::Slice,
         args: &[T::LAYOUT],
-    };
+    });
     /// `&[T]`.
-    pub const SHARED: &'static TypeLayout = &TypeLayout {
+    pub const SHARED: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "&",
         package: "core",
         version: "",
@@ -203,9 +203,9 @@ impl<T: CrossSafe> SliceOf<T> {
         option_size: size_of::<Option<&[T]>>(),
         kind: Kind::Ref { mutable: false },
         args: &[Self::SLICE],
-    };
+    });
     /// `&mut [T]`.
-    pub const MUT: &'static TypeLayout = &TypeLayout {
+    pub const MUT: LayoutRef = LayoutRef::new(&TypeLayout {
         name: "&mut",
         package: "core",
         version: "",
@@ -214,10 +214,10 @@ impl<T: CrossSafe> SliceOf<T> {
         option_size: size_of::<Option<&mut [T]>>(),
         kind: Kind::Ref { mutable: true },
         args: &[Self::SLICE],
-    };
+    });
 }
 
-const STR: &TypeLayout = &TypeLayout {
+const STR: LayoutRef = LayoutRef::new(&TypeLayout {
     name: "str",
     package: "core",
     version: "",
@@ -226,10 +226,10 @@ const STR: &TypeLayout = &TypeLayout {
     option_size: 0,
     kind: Kind::Str,
     args: &[],
-};
+});
 
 /// The layout of `&str` in a signature (generated code).
-pub const STR_REF: &TypeLayout = &TypeLayout {
+pub const STR_REF: LayoutRef = LayoutRef::new(&TypeLayout {
     name: "&",
     package: "core",
     version: "",
@@ -238,10 +238,10 @@ pub const STR_REF: &TypeLayout = &TypeLayout {
     option_size: size_of::<Option<&str>>(),
     kind: Kind::Ref { mutable: false },
     args: &[STR],
-};
+});
 
 /// The layout of `&mut str` in a signature (generated code).
-pub const STR_MUT: &TypeLayout = &TypeLayout {
+pub const STR_MUT: LayoutRef = LayoutRef::new(&TypeLayout {
     name: "&mut",
     package: "core",
     version: "",
@@ -250,4 +250,4 @@ pub const STR_MUT: &TypeLayout = &TypeLayout {
     option_size: size_of::<Option<&mut str>>(),
     kind: Kind::Ref { mutable: true },
     args: &[STR],
-};
+});

@@ -20,10 +20,11 @@
 //!         | array:  u64 len
 //!         | ref:    u8 mutable
 //!         | other kinds: nothing
-//! method  = str name, u8 direct, u32 arg_count, u32 arg*, u32 ret
+//! method  = str name, u8 direct, u32 arg_count, u32 arg*, u32 ret,
+//!           str arg_name*   (arg_count of them)
 //! ```
 
-use super::describe::{Field, Kind, MethodLayout, TypeLayout};
+use super::describe::{Field, Kind, LayoutRef, MethodLayout, TypeLayout};
 
 /// Most distinct types one interface may reach.
 pub const MAX_TYPES: usize = 512;
@@ -37,7 +38,6 @@ pub(crate) const KIND_ARRAY: u8 = 6;
 pub(crate) const KIND_REF: u8 = 7;
 pub(crate) const KIND_STR: u8 = 8;
 pub(crate) const KIND_SLICE: u8 = 9;
-pub(crate) const KIND_BY_NAME: u8 = 10;
 
 /// The length in bytes of the table of `methods`.
 pub const fn table_len(methods: &[MethodLayout]) -> usize {
@@ -89,10 +89,19 @@ const fn encode_into(methods: &[MethodLayout], out: &mut [u8]) -> usize {
         w.u32(method.args.len() as u32);
         let mut a = 0;
         while a < method.args.len() {
-            w.u32(types.index_of(method.args[a]));
+            w.u32(types.index_of(method.args[a].get()));
             a += 1;
         }
-        w.u32(types.index_of(method.ret));
+        w.u32(types.index_of(method.ret.get()));
+        let mut a = 0;
+        while a < method.args.len() {
+            w.str(if a < method.arg_names.len() {
+                method.arg_names[a]
+            } else {
+                ""
+            });
+            a += 1;
+        }
         m += 1;
     }
     w.pos
@@ -109,7 +118,7 @@ const fn write_type(w: &mut Writer<'_>, types: &TypeSet, t: &TypeLayout) {
     w.u32(t.args.len() as u32);
     let mut a = 0;
     while a < t.args.len() {
-        w.u32(types.index_of(t.args[a]));
+        w.u32(types.index_of(t.args[a].get()));
         a += 1;
     }
     match &t.kind {
@@ -135,7 +144,7 @@ const fn write_type(w: &mut Writer<'_>, types: &TypeSet, t: &TypeLayout) {
         }
         Kind::Array(len) => w.u64(*len as u64),
         Kind::Ref { mutable } => w.u8(*mutable as u8),
-        Kind::Scalar | Kind::Std | Kind::Str | Kind::Slice | Kind::ByName => {}
+        Kind::Scalar | Kind::Std | Kind::Str | Kind::Slice => {}
     }
 }
 
@@ -145,7 +154,7 @@ const fn write_fields(w: &mut Writer<'_>, types: &TypeSet, fields: &[Field]) {
     while f < fields.len() {
         w.str(fields[f].name);
         w.u64(fields[f].offset as u64);
-        w.u32(types.index_of(fields[f].ty));
+        w.u32(types.index_of(fields[f].ty.get()));
         f += 1;
     }
 }
@@ -161,7 +170,6 @@ const fn kind_tag(kind: &Kind) -> u8 {
         Kind::Ref { .. } => KIND_REF,
         Kind::Str => KIND_STR,
         Kind::Slice => KIND_SLICE,
-        Kind::ByName => KIND_BY_NAME,
     }
 }
 
@@ -228,7 +236,8 @@ impl TypeSet {
         }
     }
 
-    const fn insert(&mut self, t: &'static TypeLayout) {
+    const fn insert(&mut self, t: LayoutRef) {
+        let t = t.get();
         if let Some(i) = self.find(t) {
             let Some(known) = self.items[i] else {
                 unreachable!()
@@ -326,7 +335,7 @@ const fn same_type(a: &TypeLayout, b: &TypeLayout) -> bool {
     }
     let mut i = 0;
     while i < a.args.len() {
-        if !same_type(a.args[i], b.args[i]) {
+        if !same_type(a.args[i].get(), b.args[i].get()) {
             return false;
         }
         i += 1;
@@ -390,7 +399,7 @@ const fn same_fields(a: &[Field], b: &[Field]) -> bool {
     while i < a.len() {
         if !str_eq(a[i].name, b[i].name)
             || a[i].offset != b[i].offset
-            || !same_type(a[i].ty, b[i].ty)
+            || !same_type(a[i].ty.get(), b[i].ty.get())
         {
             return false;
         }

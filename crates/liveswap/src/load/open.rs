@@ -8,11 +8,20 @@
 //! read. A file over the size cap is refused from its `fstat` size, and a
 //! file whose first bytes are not ELF magic from four bytes (and at most a
 //! kilobyte, to say what it is instead): neither is read further.
+//!
+//! A file is taken only once it has settled: its last change (ctime) is
+//! older than the kernel's clock tick, so that any later write moves it.
+//! After the private copy is made, the loader checks the size, mtime and
+//! ctime again ([`Source::unchanged`]): a file rewritten in place while it
+//! was copied is refused ([`Error::Changed`]), never loaded half old, half
+//! new. What no check can see is a writer that pauses mid-file for longer
+//! than a tick and is copied in the pause: install by write-then-rename.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use rustix::fs::{FileType, Mode, OFlags};
 
@@ -27,10 +36,111 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 const ELF_HEADER_MIN: u64 = 64;
 
 /// An opened source file, known to be a regular file of `len` bytes that
-/// starts with ELF magic.
+/// starts with ELF magic, and settled (see [`Source::unchanged`]).
 pub(crate) struct Source {
     pub file: File,
     pub len: u64,
+    stamp: Stamp,
+}
+
+/// What changes when a file is written: its size, mtime and ctime. The
+/// ctime cannot be set by any user call, so a writer that puts the mtime
+/// back is still seen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Stamp {
+    size: i64,
+    /// Nanoseconds since the epoch.
+    mtime: i128,
+    /// Nanoseconds since the epoch.
+    ctime: i128,
+}
+
+impl Stamp {
+    fn of(stat: &rustix::fs::Stat) -> Self {
+        Stamp {
+            size: stat.st_size,
+            mtime: i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
+            ctime: i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec),
+        }
+    }
+
+    /// The file system's timestamp step, as far as the stamp shows it: a
+    /// file system that keeps whole seconds (FAT keeps two) shows no
+    /// nanoseconds.
+    fn granularity_ns(&self) -> i128 {
+        if self.ctime % 1_000_000_000 == 0 && self.mtime % 1_000_000_000 == 0 {
+            2_000_000_000
+        } else {
+            0
+        }
+    }
+
+    /// What differs from `before`, in words.
+    fn difference(&self, before: &Stamp) -> Option<String> {
+        if self.size != before.size {
+            Some(format!("size {} -> {} bytes", before.size, self.size))
+        } else if self.ctime != before.ctime || self.mtime != before.mtime {
+            Some("written in place (its ctime moved)".into())
+        } else {
+            None
+        }
+    }
+}
+
+/// Longest a load waits for a file that is being written to settle.
+const SETTLE_MAX: Duration = Duration::from_millis(500);
+
+/// The current time by the kernel's coarse clock, the one it stamps
+/// files with, in nanoseconds since the epoch.
+fn coarse_now_ns() -> i128 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
+}
+
+impl Source {
+    /// Whether the file is as it was when it was opened and settled: the
+    /// loader calls it after the private copy is made, and refuses the copy
+    /// if anything moved (a file rewritten in place while it was copied
+    /// would be part old, part new).
+    pub(crate) fn unchanged(&self, path: &Path) -> Result<(), Error> {
+        let stat = rustix::fs::fstat(&self.file).map_err(|e| source_error(path, e.into()))?;
+        match Stamp::of(&stat).difference(&self.stamp) {
+            None => Ok(()),
+            Some(detail) => Err(Error::Changed {
+                path: path.to_path_buf(),
+                detail,
+            }),
+        }
+    }
+}
+
+/// Waits until the file's last change is older than the kernel's clock
+/// tick (and its file system's timestamp step), so that any later write
+/// gives it another ctime; returns its stamp then. A file that keeps
+/// changing for [`SETTLE_MAX`] is refused.
+fn settle(fd: &rustix::fd::OwnedFd, path: &Path, first: Stamp) -> Result<Stamp, Error> {
+    let started = Instant::now();
+    let mut stamp = first;
+    loop {
+        let now = coarse_now_ns();
+        let quiet_from = stamp.ctime + stamp.granularity_ns();
+        if quiet_from < now {
+            return Ok(stamp);
+        }
+        if started.elapsed() >= SETTLE_MAX {
+            return Err(Error::Changed {
+                path: path.to_path_buf(),
+                detail: format!("it kept changing for {} ms", SETTLE_MAX.as_millis()),
+            });
+        }
+        // One tick of the coarse clock (at most 10 ms), or up to the
+        // end of the file system's timestamp step.
+        let wait =
+            u64::try_from((quiet_from - now).clamp(1_000_000, 10_000_000)).unwrap_or(10_000_000);
+        std::thread::sleep(Duration::from_nanos(wait));
+        let stat = rustix::fs::fstat(fd).map_err(|e| source_error(path, e.into()))?;
+        stamp = Stamp::of(&stat);
+    }
 }
 
 /// The error for an I/O failure on the source file.
@@ -67,7 +177,8 @@ pub(crate) fn open(path: &Path, max_size: u64) -> Result<Source, Error> {
             what,
         });
     }
-    let len = u64::try_from(stat.st_size).unwrap_or(0);
+    let stamp = settle(&fd, path, Stamp::of(&stat))?;
+    let len = u64::try_from(stamp.size).unwrap_or(0);
     if len > max_size {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -95,7 +206,7 @@ pub(crate) fn open(path: &Path, max_size: u64) -> Result<Source, Error> {
             format!("its first bytes are {magic:02x?}, not ELF magic")
         })));
     }
-    Ok(Source { file, len })
+    Ok(Source { file, len, stamp })
 }
 
 /// What the first kilobyte of a file that is not a shared object says it

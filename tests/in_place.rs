@@ -1,0 +1,137 @@
+//! A plugin file rewritten in place (same size, no truncation) while the
+//! host swaps from it: every swap serves one whole build or is refused
+//! with a typed error; the host never loads a copy that is part one build,
+//! part the other.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use liveswap::{Error, Slot};
+use liveswap_tests::{Greeter, fixture};
+
+/// Two greeters built from different code (build 1, and build 4 with a
+/// thread-local), the shorter padded with zeros to the longer's size
+/// (bytes past its section headers, which nothing reads): a copy that
+/// mixes them has one's relocations against the other's code.
+fn two_builds_of_one_size() -> (Vec<u8>, Vec<u8>) {
+    let mut one = fs::read(fixture("greeter-v1")).unwrap();
+    let mut two = fs::read(fixture("tls-pin")).unwrap();
+    let len = one.len().max(two.len());
+    one.resize(len, 0);
+    two.resize(len, 0);
+    assert_ne!(one, two);
+    (one, two)
+}
+
+/// Writes `bytes` over `file` in 1 MiB pieces, yielding between them so
+/// that a copy can fall in the middle: the first and last pieces (the ELF
+/// header, the section headers and the descriptor) first, the code and
+/// relocations in between last, so that a copy made in the middle has a
+/// whole, valid descriptor over mixed code.
+fn rewrite_in_place(file: &File, bytes: &[u8]) {
+    let pieces: Vec<&[u8]> = bytes.chunks(1 << 20).collect();
+    let last = pieces.len() - 1;
+    let order = [0, last].into_iter().chain(1..last);
+    for i in order {
+        file.write_all_at(pieces[i], (i << 20) as u64).unwrap();
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn swaps_from_a_file_rewritten_in_place_serve_a_whole_build_or_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("greeter.so");
+    let (one, two) = two_builds_of_one_size();
+    fs::write(&path, &one).unwrap();
+    let slot = Slot::<Greeter>::load(&path).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, path) = (stop.clone(), path.clone());
+        thread::spawn(move || {
+            let file = OpenOptions::new().write(true).open(&path).unwrap();
+            let mut rewrites = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let bytes = if rewrites % 2 == 0 { &two } else { &one };
+                rewrite_in_place(&file, bytes);
+                rewrites += 1;
+                // Pauses of 0 to 25 ms: some copies are made in a pause,
+                // some in the middle of a rewrite.
+                thread::sleep(Duration::from_micros((rewrites * 7919) % 25_000));
+            }
+            rewrites
+        })
+    };
+
+    let (mut served, mut refused) = (0, 0);
+    for _ in 0..1000 {
+        match slot.swap(&path) {
+            Ok(_) => {
+                served += 1;
+                let api = slot.current();
+                let build = api.build();
+                assert!(build == 1 || build == 4, "build {build}");
+                assert_eq!(api.answer(40), 40 + u64::from(build));
+            }
+            Err(Error::Changed { path: p, detail }) => {
+                assert_eq!(p, path);
+                assert!(!detail.is_empty());
+                refused += 1;
+            }
+            // A copy made while the file was still whole zeros at its
+            // start, or another clean refusal: typed, and the serving
+            // version keeps serving.
+            Err(e) => {
+                assert!(e.path() == Some(path.as_path()), "{e}");
+                refused += 1;
+                assert!(slot.current().answer(1) > 1);
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rewrites = writer.join().unwrap();
+    eprintln!("{served} served, {refused} refused, {rewrites} rewrites");
+    assert!(rewrites > 100, "the file was rewritten while swaps ran");
+    assert!(served > 0, "some swaps fell between rewrites");
+}
+
+#[test]
+fn a_file_that_keeps_changing_is_refused_as_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("greeter.so");
+    let (one, two) = two_builds_of_one_size();
+    fs::write(&path, &one).unwrap();
+    let slot = Slot::<Greeter>::load(&path).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, path) = (stop.clone(), path.clone());
+        thread::spawn(move || {
+            let file = OpenOptions::new().write(true).open(&path).unwrap();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                rewrite_in_place(&file, if n % 2 == 0 { &two } else { &one });
+                n += 1;
+            }
+        })
+    };
+    let err = slot.swap(&path).expect_err("a file never still is refused");
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    match err {
+        Error::Changed { path: p, detail } => {
+            assert_eq!(p, path);
+            assert!(
+                detail.contains("kept changing") || detail.contains("ctime"),
+                "{detail}"
+            );
+        }
+        other => panic!("expected Changed, got {other}"),
+    }
+    assert_eq!(slot.generation(), 1);
+    assert_eq!(slot.current().answer(1), 2);
+}
