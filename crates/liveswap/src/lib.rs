@@ -64,8 +64,11 @@
 //!   library version, interface name and version, then every method and
 //!   every type that crosses, field by field (see [`CrossSafe`]). A refusal
 //!   names the first difference: "method `check`, argument 1:
-//!   `rules_api::Request`, field 0: the host has `user: String` at offset 0,
-//!   the plugin `urls: Vec<String>` at offset 0".
+//!   `rules_api::Request`, field `age_days`: the host has `u64`, the plugin
+//!   `u32`". A types crate at a release semver calls compatible is
+//!   compared by contents; at an incompatible one it is refused, naming
+//!   both releases. Two arguments of one type declared in the other order
+//!   are refused by name (`tests/boundary.rs`).
 //! - **Nothing that crosses can dangle.** Every argument, result and field
 //!   type is [`CrossSafe`]: it owns its data. References, trait objects,
 //!   function pointers and `'static` borrows of the plugin's memory do not
@@ -300,17 +303,20 @@ pub use layout::CrossSafe;
 /// #[repr(u8)]
 /// pub enum Action { Allow, Review, Block = 10 }
 ///
-/// // A type that contains itself is described by name inside itself.
+/// // Types may contain themselves and each other.
 /// #[derive(liveswap::CrossSafe)]
-/// pub struct Tree { pub label: String, pub children: Vec<Tree> }
+/// pub struct Tree { pub label: String, pub children: Vec<Tree>, pub notes: Vec<Note> }
+///
+/// #[derive(liveswap::CrossSafe)]
+/// pub struct Note { pub text: String, pub about: Option<Box<Tree>> }
 /// ```
 ///
 /// Refused at compile time, with the offending field's type named: fields
 /// that borrow (`&'static str`), trait objects (`Box<dyn Error>`,
 /// `Box<dyn Any>`), `std::io::Error`, function pointers, and any type that
 /// is not `CrossSafe`; lifetime parameters; unions. Type parameters must be
-/// `CrossSafe`. Two types that contain each other (not just themselves)
-/// are not supported. `#[liveswap(crate = path)]` names the library when
+/// `CrossSafe`. A generic type that contains itself is refused (a
+/// non-generic one is described once, in a static). `#[liveswap(crate = path)]` names the library when
 /// it is a renamed dependency.
 pub use liveswap_macros::CrossSafe;
 /// Declares a plugin interface from a trait.

@@ -1,12 +1,13 @@
 //! Host table against plugin table: the first difference, in words.
 //!
-//! Methods are compared in declaration order, then each argument and
-//! result type recursively: identity (path, crate, version, generic
-//! arguments), fields or variants in order, then size, alignment and the
-//! size of `Option<T>`. The refusal names the way from the method to the
+//! Methods are compared in declaration order (argument names included:
+//! two arguments of one type swapped are a difference, a rename is not),
+//! then each argument and result type recursively: identity (path, crate,
+//! generic arguments; a crate at a semver-compatible release is compared
+//! by contents), fields or variants, then size, alignment and the size of
+//! `Option<T>`. The refusal names the way from the method to the
 //! difference, e.g. "method `check`, argument 1: `rules_api::Request`,
-//! field 0: the host has `urls: Vec<String>` at offset 0, the plugin
-//! `user: String` at offset 0".
+//! field `age_days`: the host has `u64`, the plugin `u32`".
 
 use std::collections::HashSet;
 

@@ -1,7 +1,8 @@
 //! Layouts of the types that cross the plugin boundary, and their check.
 //!
 //! Every type that crosses implements [`CrossSafe`], which carries a
-//! [`TypeLayout`]: a description computed at compile time of what the
+//! [`LayoutRef`] to a `'static` [`TypeLayout`] (a pointer, so types may
+//! refer to themselves and to each other): a description computed at compile time of what the
 //! compiler made of the type (size, alignment, the size of `Option<T>`,
 //! field names, offsets and types, variants and discriminants, generic
 //! arguments, the defining crate's name and version).
