@@ -57,7 +57,11 @@ fn swaps_from_a_file_rewritten_in_place_serve_a_whole_build_or_are_refused() {
             let file = OpenOptions::new().write(true).open(&path).unwrap();
             let mut rewrites = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let bytes = if rewrites % 2 == 0 { &two } else { &one };
+                let bytes = if rewrites.is_multiple_of(2) {
+                    &two
+                } else {
+                    &one
+                };
                 rewrite_in_place(&file, bytes);
                 rewrites += 1;
                 // Pauses of 0 to 25 ms: some copies are made in a pause,
@@ -114,7 +118,7 @@ fn a_file_that_keeps_changing_is_refused_as_changed() {
             let file = OpenOptions::new().write(true).open(&path).unwrap();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                rewrite_in_place(&file, if n % 2 == 0 { &two } else { &one });
+                rewrite_in_place(&file, if n.is_multiple_of(2) { &two } else { &one });
                 n += 1;
             }
         })

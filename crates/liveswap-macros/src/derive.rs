@@ -306,7 +306,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     // descriptions may point back to (a type that contains itself); a
     // generic type's is a constant per instance.
     let (description, value) = if ctx.generic {
-        (quote!(), quote!(#krate::layout::LayoutRef::new(&#layout)))
+        (
+            quote!(),
+            quote!(#krate::layout::LayoutRef::new(&const { #layout })),
+        )
     } else {
         (
             quote! {
