@@ -102,14 +102,21 @@ fn a_fifo_behind_a_flipping_symlink_never_blocks_swaps_or_rollbacks() {
     assert_eq!(loaded + refused, 100);
 }
 
+/// Also: a swap holds no place among the versions waiting to unload
+/// while it reads and loads, so one stuck in a constructor cannot fill a
+/// backlog of one.
 #[test]
 fn a_rollback_completes_while_another_swap_is_stuck_in_its_constructor() {
     let gate = marker_path("slow-ctor-gate");
     let started = marker_path("slow-ctor");
     let _ = fs::remove_file(&started);
     fs::write(&gate, b"closed").unwrap();
-    let hs = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let options = Options::new()
+        .max_unloading(1)
+        .unload_wait(Duration::from_millis(300));
+    let hs = Arc::new(Slot::<Greeter>::load_with(fixture("greeter-v1"), options).unwrap());
     hs.swap(fixture("greeter-v2")).unwrap();
+    assert!(hs.wait_drained(REAP_TIMEOUT), "generation 1 unloads");
 
     let stuck = {
         let hs = Arc::clone(&hs);
@@ -391,7 +398,7 @@ fn nothing_is_left_in_the_temp_dir_or_beside_the_plugin_after_a_crash() {
         .write(true)
         .open(&big)
         .unwrap()
-        .set_len(20 << 20)
+        .set_len(liveswap::DEFAULT_MEMFD_MAX + (4 << 20))
         .unwrap();
 
     let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -459,7 +466,7 @@ fn plugins_on_a_noexec_mount_load_from_memfds() {
         .write(true)
         .open(&big)
         .unwrap()
-        .set_len(20 << 20)
+        .set_len(liveswap::DEFAULT_MEMFD_MAX + (4 << 20))
         .unwrap();
     let result = (|| {
         let hs = Slot::<Greeter>::load(&small)?;

@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use liveswap::{Error, Options, SignatureProblem, Slot};
 use liveswap_tests::{Greeter, TestKey, fixture, install, mapped_under, marker_path};
@@ -187,6 +188,186 @@ fn a_key_file_in_minisign_format_is_read() {
     );
     let err = liveswap::TrustedKey::from_file(dir.path().join("missing.pub")).unwrap_err();
     assert!(err.to_string().contains("missing.pub"), "{err}");
+}
+
+// ---- the signature file as an attack surface -----------------------------
+
+/// Swaps `next` on another thread and waits at most `limit` for the
+/// answer: a swap that blocks fails the test instead of hanging it.
+fn swap_within(
+    slot: &std::sync::Arc<Slot<Greeter>>,
+    next: &Path,
+    limit: Duration,
+) -> Result<(), Error> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (slot, next) = (std::sync::Arc::clone(slot), next.to_path_buf());
+    std::thread::spawn(move || {
+        let _ = tx.send(slot.swap(&next).map(drop));
+    });
+    rx.recv_timeout(limit)
+        .expect("the swap blocked on the signature file")
+}
+
+#[test]
+fn a_fifo_planted_as_the_signature_is_refused_at_once_and_never_fills_the_backlog() {
+    let key = TestKey::generate();
+    let slot = std::sync::Arc::new(signed_slot(&[&key]));
+    let (_dir, next) = deploy_dir();
+    install("greeter-v2", &next);
+    let signature = liveswap::check::signature_path(&next);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &signature,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    // More swaps than the backlog has places (16 by default): each is
+    // refused at once, naming what the file is.
+    for _ in 0..40 {
+        let err = swap_within(&slot, &next, Duration::from_secs(20)).unwrap_err();
+        assert!(
+            matches!(signature_problem(&err), SignatureProblem::NotAFile(what) if what.contains("fifo")),
+            "{err}"
+        );
+    }
+    assert_eq!(slot.current().build(), 1, "generation 1 keeps serving");
+    // The FIFO replaced by a real signature: the swap and a rollback go
+    // through, nothing was left holding a place.
+    fs::remove_file(&signature).unwrap();
+    key.sign(&next, "v2");
+    swap_within(&slot, &next, Duration::from_secs(20)).unwrap();
+    assert_eq!(slot.current().build(), 2);
+    slot.rollback().unwrap();
+    assert_eq!(slot.current().build(), 1);
+}
+
+#[test]
+fn a_signature_reached_through_a_link_is_not_followed() {
+    let key = TestKey::generate();
+    let slot = signed_slot(&[&key]);
+    let (dir, next) = deploy_dir();
+    install("greeter-v2", &next);
+    // A valid signature, made elsewhere, linked in under the name.
+    let elsewhere = dir.path().join("copy.so");
+    fs::copy(&next, &elsewhere).unwrap();
+    key.sign(&elsewhere, "v2");
+    symlink(
+        liveswap::check::signature_path(&elsewhere),
+        liveswap::check::signature_path(&next),
+    )
+    .unwrap();
+    let err = slot.swap(&next).unwrap_err();
+    assert!(
+        matches!(signature_problem(&err), SignatureProblem::NotAFile(what) if what.contains("symbolic link")),
+        "{err}"
+    );
+    assert_eq!(slot.current().build(), 1);
+}
+
+#[test]
+fn a_signature_others_can_write_is_refused() {
+    let key = TestKey::generate();
+    let slot = signed_slot(&[&key]);
+    let (_dir, next) = deploy_dir();
+    install("greeter-v2", &next);
+    key.sign(&next, "v2");
+    let signature = liveswap::check::signature_path(&next);
+    chmod(&signature, 0o666);
+    let err = slot.swap(&next).unwrap_err();
+    assert!(
+        matches!(signature_problem(&err), SignatureProblem::Unsafe(why) if why.contains("writable by every user")),
+        "{err}"
+    );
+    chmod(&signature, 0o644);
+    if is_root() {
+        std::os::unix::fs::chown(&signature, Some(NOBODY), None).unwrap();
+        let err = slot.swap(&next).unwrap_err();
+        assert!(
+            matches!(signature_problem(&err), SignatureProblem::Unsafe(why) if why.contains("owned by uid 65534")),
+            "{err}"
+        );
+        std::os::unix::fs::chown(&signature, Some(0), None).unwrap();
+    }
+    slot.swap(&next).unwrap();
+    assert_eq!(slot.current().build(), 2);
+}
+
+#[test]
+fn a_huge_signature_file_is_refused_by_its_size_unread() {
+    let key = TestKey::generate();
+    let slot = signed_slot(&[&key]);
+    let (_dir, next) = deploy_dir();
+    install("greeter-v2", &next);
+    let signature = liveswap::check::signature_path(&next);
+    // Sparse: 4 GiB that take no room.
+    fs::File::create(&signature)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let err = slot.swap(&next).unwrap_err();
+    assert!(
+        matches!(signature_problem(&err), SignatureProblem::NotAFile(what) if what.contains("4294967296 bytes")),
+        "{err}"
+    );
+}
+
+/// Gives `path` an access ACL letting uid `writer` write it, as `setfacl
+/// -m u:WRITER:rw` does. `false` when the file system keeps no ACLs.
+fn grant_write_by_acl(path: &Path, writer: u32) -> bool {
+    let any = u32::MAX;
+    let mut bytes = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 7u16, any),
+        (0x02, 7, writer),
+        (0x04, 5, any),
+        (0x10, 7, any),
+        (0x20, 5, any),
+    ] {
+        bytes.extend(tag.to_le_bytes());
+        bytes.extend(perm.to_le_bytes());
+        bytes.extend(id.to_le_bytes());
+    }
+    match rustix::fs::setxattr(
+        path,
+        "system.posix_acl_access",
+        &bytes,
+        rustix::fs::XattrFlags::empty(),
+    ) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::OPNOTSUPP) => {
+            eprintln!("skipped: this file system keeps no ACLs");
+            false
+        }
+        Err(e) => panic!("setting an ACL on {}: {e}", path.display()),
+    }
+}
+
+#[test]
+fn a_plugin_another_user_may_write_through_an_acl_is_refused_and_so_is_its_directory() {
+    let (dir, first) = deploy_dir();
+    let slot = Slot::<Greeter>::load(&first).unwrap();
+    let sub = dir.path().join("release");
+    fs::create_dir(&sub).unwrap();
+    let plugin = sub.join("libgreeter.so");
+    install("greeter-v2", &plugin);
+    if !grant_write_by_acl(&plugin, NOBODY) {
+        return;
+    }
+    let err = slot.swap(&plugin).unwrap_err();
+    assert_eq!(unsafe_component(&err), plugin);
+    assert!(
+        err.to_string().contains("uid 65534 through its ACL"),
+        "{err}"
+    );
+    // The file cleaned, its directory granted instead.
+    fs::remove_file(&plugin).unwrap();
+    install("greeter-v2", &plugin);
+    assert!(grant_write_by_acl(&sub, NOBODY));
+    let err = slot.swap(&plugin).unwrap_err();
+    assert_eq!(unsafe_component(&err), sub);
+    assert_eq!(slot.current().build(), 1);
 }
 
 /// A C library, built now with `cc`, whose load-time constructor writes

@@ -384,6 +384,15 @@ pub enum SignatureProblem {
         /// The keys trusted.
         trusted: Vec<String>,
     },
+    /// It is not a regular file (a FIFO, a device, a directory, a
+    /// symbolic link: signatures are opened without following links), or
+    /// bigger than a signature can be.
+    #[error("not a signature file: {0}")]
+    NotAFile(String),
+    /// Someone other than root or this process's user could write it (its
+    /// owner, mode or ACL), so it could be swapped for another signature.
+    #[error("unsafe: {0}")]
+    Unsafe(String),
     /// It does not match the file's bytes (the file changed after signing,
     /// or the signature was forged).
     #[error("does not match the file's bytes (key {key_id}): the file was changed after signing")]

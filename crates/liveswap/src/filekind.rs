@@ -97,6 +97,19 @@ fn is_text(bytes: &[u8]) -> bool {
             .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\x0c'))
 }
 
+/// What a file of type `kind` is, when it is not a regular file.
+pub(crate) fn not_regular(kind: rustix::fs::FileType) -> Option<&'static str> {
+    use rustix::fs::FileType;
+    match kind {
+        FileType::RegularFile => None,
+        FileType::Directory => Some("a directory"),
+        FileType::Fifo => Some("a fifo"),
+        FileType::Socket => Some("a socket"),
+        FileType::BlockDevice | FileType::CharacterDevice => Some("a device"),
+        _ => Some("not a regular file"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::explain;

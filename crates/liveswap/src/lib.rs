@@ -143,7 +143,7 @@
 //! time), a parse of the mapped copy, a `dlopen` and the plugin's
 //! constructor, all on the swapping thread and outside any lock; after the
 //! swap the process's RSS does not grow with the file's size (during it,
-//! the copy is read once to hash it). A copy up to 16 MiB
+//! the copy is read once to hash it). A copy up to 64 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!

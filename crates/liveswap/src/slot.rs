@@ -595,15 +595,19 @@ impl<I: Interface + ?Sized> Slot<I> {
     }
 
     /// Waits (up to the handle's `unload_wait`) for room under its
-    /// `max_unloading`, and takes it.
-    fn reserve(&self) -> Result<(), Error> {
-        self.registry
-            .reserve(self.max_unloading, self.unload_wait)
-            .map_err(|waiting| Error::Backlog {
-                waiting,
-                max: self.max_unloading,
-                waited: self.unload_wait,
-            })
+    /// `max_unloading`, and takes it when `take`.
+    fn reserve(&self, take: bool) -> Result<(), Error> {
+        let (max, wait) = (self.max_unloading, self.unload_wait);
+        let room = if take {
+            self.registry.reserve(max, wait)
+        } else {
+            self.registry.wait_for_room(max, wait)
+        };
+        room.map_err(|waiting| Error::Backlog {
+            waiting,
+            max,
+            waited: wait,
+        })
     }
 
     /// Loads, checks and publishes the plugin at `path` as the next
@@ -695,7 +699,7 @@ impl<I: Interface + ?Sized> Slot<I> {
     ) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
-        self.reserve()?;
+        self.reserve(false)?;
         let current = self.current.load_full();
         let serving = options
             .skip_unchanged
@@ -730,7 +734,6 @@ impl<I: Interface + ?Sized> Slot<I> {
         let (plugin, mut info) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
-                self.registry.release();
                 if matches!(e, Error::Unchanged { .. }) {
                     tracing::debug!(path = %path.display(), "plugin swap skipped: unchanged");
                 } else {
@@ -764,7 +767,6 @@ impl<I: Interface + ?Sized> Slot<I> {
                 match (verdict, plugin) {
                     (Ok(()), Some(plugin)) => plugin,
                     (verdict, plugin) => {
-                        self.registry.release();
                         if let Some(plugin) = plugin {
                             loader::discard(plugin);
                         }
@@ -845,7 +847,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             return Err(Error::NoRollback);
         };
         trail.source = Some(source.clone());
-        self.reserve()?;
+        self.reserve(false)?;
         let serving = self.current.load_full();
         match loader::reload::<I>(&kept, &source, &self.policy, serving.serving()) {
             Ok((plugin, mut info)) => {
@@ -853,7 +855,6 @@ impl<I: Interface + ?Sized> Slot<I> {
                 self.publish(ticket, plugin, info, &source, Some(signer))
             }
             Err(e) => {
-                self.registry.release();
                 tracing::warn!(path = %source.display(), error = %e, "plugin rollback rejected");
                 Err(e)
             }
@@ -930,7 +931,9 @@ impl<I: Interface + ?Sized> Slot<I> {
         self.history.snapshot()
     }
 
-    /// Publishes a loaded plugin, under the publish lock.
+    /// Publishes a loaded plugin, under the publish lock, once it has a
+    /// place among the versions waiting to unload (taken here, after all
+    /// reading and loading, for the version it replaces).
     fn publish(
         &self,
         ticket: u64,
@@ -940,6 +943,18 @@ impl<I: Interface + ?Sized> Slot<I> {
         // For a rollback copy: who signed it when it was first loaded.
         verified: Option<Option<Signer>>,
     ) -> Result<SwapReport, Error> {
+        // A call already overtaken is told so below, not made to wait for
+        // room first (tickets only grow: it is still overtaken there).
+        let reserved = self.lock_control().last_ticket < ticket;
+        if reserved && let Err(e) = self.reserve(true) {
+            loader::discard(plugin);
+            return Err(e);
+        }
+        let give_back = || {
+            if reserved {
+                self.registry.release();
+            }
+        };
         let mut control = self.lock_control();
         let serving = Version::generation(&self.current.load());
         if info
@@ -947,7 +962,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             .is_some_and(|expected| expected != serving)
         {
             drop(control);
-            self.registry.release();
+            give_back();
             loader::discard(plugin);
             tracing::warn!(path = %source.display(), by = serving, "rollback dropped: its generation was replaced first");
             return Err(Error::Superseded {
@@ -958,7 +973,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         if control.last_ticket > ticket {
             let by = control.next_generation - 1;
             drop(control);
-            self.registry.release();
+            give_back();
             loader::discard(plugin);
             tracing::warn!(path = %source.display(), by, "plugin swap superseded by a later call");
             return Err(Error::Superseded {
@@ -968,7 +983,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         }
         if let Err(e) = warm::check_fresh(info.prior.as_ref(), &self.current.load(), source) {
             drop(control);
-            self.registry.release();
+            give_back();
             loader::discard(plugin);
             return Err(e);
         }

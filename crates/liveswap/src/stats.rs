@@ -201,10 +201,23 @@ impl Registry {
             .and_then(|g| g.signer.clone())
     }
 
-    /// Takes a place among the versions waiting to unload for a swap about
-    /// to replace the current one, waiting up to `wait` while `max` are
-    /// taken. `Err` holds how many were waiting.
+    /// Takes a place among the versions waiting to unload for a loaded
+    /// candidate about to replace the current one, waiting up to `wait`
+    /// while `max` are taken. `Err` holds how many were waiting. Taken
+    /// only once the candidate is loaded, so no place is ever held across
+    /// reading a file or running a constructor.
     pub(crate) fn reserve(&self, max: usize, wait: Duration) -> Result<(), usize> {
+        self.room(max, wait, true)
+    }
+
+    /// Waits up to `wait` for a place among the versions waiting to
+    /// unload, without taking it: a swap refused for the backlog is
+    /// refused before it reads anything.
+    pub(crate) fn wait_for_room(&self, max: usize, wait: Duration) -> Result<(), usize> {
+        self.room(max, wait, false)
+    }
+
+    fn room(&self, max: usize, wait: Duration, take: bool) -> Result<(), usize> {
         let deadline = Instant::now() + wait;
         let mut inner = self.lock();
         while inner.waiting >= max {
@@ -218,7 +231,9 @@ impl Registry {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        inner.waiting += 1;
+        if take {
+            inner.waiting += 1;
+        }
         Ok(())
     }
 

@@ -13,6 +13,8 @@
 //! [`HOST_SECTION`] (emitted by `#[liveswap::interface]`), so a plugin can
 //! be checked against a host without running either: [`host_sections`].
 
+mod accounts;
+mod acl;
 mod policy;
 mod signature;
 mod trust;

@@ -1,11 +1,19 @@
 //! Detached minisign signatures: `<plugin>.minisig` beside the plugin,
 //! verified (with the `minisign-verify` crate) over the exact bytes that
 //! are then written to the private copy and mapped.
+//!
+//! The signature file is opened relative to the plugin's directory,
+//! without following a link and without blocking (a FIFO planted under
+//! its name cannot hold a swap), and must be a regular file of at most
+//! 64 KiB that only root or this process's user can write (owner, mode
+//! and ACL, the rule the plugin itself obeys).
 
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags};
 
 use minisign_verify::{PublicKey, Signature};
 
@@ -119,7 +127,8 @@ pub fn signature_path(plugin: &Path) -> PathBuf {
 ///
 /// # Errors
 ///
-/// [`Error::Signature`] with [`SignatureProblem::Missing`] or
+/// [`Error::Signature`] with [`SignatureProblem::Missing`],
+/// [`SignatureProblem::NotAFile`], [`SignatureProblem::Unsafe`] or
 /// [`SignatureProblem::Malformed`].
 pub fn read_signature(plugin: &Path) -> Result<SignatureFile, Error> {
     let path = signature_path(plugin);
@@ -128,13 +137,41 @@ pub fn read_signature(plugin: &Path) -> Result<SignatureFile, Error> {
         signature: path.clone(),
         problem,
     };
-    let text = read_small(&path).map_err(|e| {
-        error(if e.kind() == io::ErrorKind::NotFound {
-            SignatureProblem::Missing
-        } else {
-            SignatureProblem::Malformed(e.to_string())
+    let file = open_beside(plugin).map_err(|e| {
+        error(match e {
+            rustix::io::Errno::NOENT => SignatureProblem::Missing,
+            rustix::io::Errno::LOOP => {
+                SignatureProblem::NotAFile("it is a symbolic link, which is not followed".into())
+            }
+            e => SignatureProblem::Malformed(io::Error::from(e).to_string()),
         })
     })?;
+    let stat =
+        rustix::fs::fstat(&file).map_err(|e| error(SignatureProblem::Malformed(e.to_string())))?;
+    if let Some(what) = crate::filekind::not_regular(FileType::from_raw_mode(stat.st_mode)) {
+        return Err(error(SignatureProblem::NotAFile(format!("it is {what}"))));
+    }
+    let size = u64::try_from(stat.st_size).unwrap_or(0);
+    if size > MAX_SIGNATURE_FILE {
+        return Err(error(SignatureProblem::NotAFile(format!(
+            "it is {size} bytes, more than the {MAX_SIGNATURE_FILE} a signature may be"
+        ))));
+    }
+    super::trust::check_opened(plugin, &path, &file).map_err(|e| match e {
+        Error::UnsafePath {
+            reason,
+            owner,
+            mode,
+            ..
+        } => error(SignatureProblem::Unsafe(format!(
+            "owner uid {owner}, mode {mode:04o}: {reason}"
+        ))),
+        other => other,
+    })?;
+    let mut text = String::new();
+    io::Read::take(&file, MAX_SIGNATURE_FILE)
+        .read_to_string(&mut text)
+        .map_err(|e| error(SignatureProblem::Malformed(e.to_string())))?;
     let signature =
         Signature::decode(&text).map_err(|e| error(SignatureProblem::Malformed(e.to_string())))?;
     let raw = text
@@ -185,11 +222,45 @@ pub fn verify(plugin: &Path, bytes: &[u8], keys: &[TrustedKey]) -> Result<Signer
     })
 }
 
+/// Opens `<plugin>.minisig` in the plugin's directory: the last
+/// component is not followed if a link (`ELOOP`), and a FIFO or device
+/// does not block the open.
+fn open_beside(plugin: &Path) -> rustix::io::Result<fs::File> {
+    let dir = match plugin.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut name = plugin
+        .file_name()
+        .ok_or(rustix::io::Errno::NOENT)?
+        .to_os_string();
+    name.push(".minisig");
+    let dir = rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let fd = rustix::fs::openat(
+        &dir,
+        name.as_os_str(),
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(fs::File::from(fd))
+}
+
+/// Reads a small text file (a public key) without blocking on a FIFO.
 fn read_small(path: &Path) -> io::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
     let mut text = String::new();
-    fs::File::open(path)?
-        .take(MAX_SIGNATURE_FILE)
-        .read_to_string(&mut text)?;
+    file.take(MAX_SIGNATURE_FILE).read_to_string(&mut text)?;
     Ok(text)
 }
 

@@ -8,9 +8,14 @@
 //! - every entry (directory, link, the file) must be owned by root or by
 //!   the process's effective uid: any other owner can change it;
 //! - a directory or the file must not be writable by others, nor by its
-//!   group, unless the group is the owner's own private group (its only
-//!   member is the owner; read from `/etc/passwd` and `/etc/group`), as
-//!   Debian's OpenSSH allows;
+//!   group, unless the group is the owner's own private group (named for
+//!   the owner, whose primary group it is, with no other member; asked of
+//!   the name service, so LDAP and SSSD groups count), as Debian's OpenSSH
+//!   allows;
+//! - nor through its POSIX ACL (`setfacl -m u:deploy:rw`): a named user
+//!   other than root or the euid, or a named group that is not root's or
+//!   the euid's private group, that may write after the ACL's mask makes
+//!   it unsafe; an ACL that cannot be read does too;
 //! - a directory writable by others (or its group) with the sticky bit set,
 //!   like `/tmp`, is allowed: others cannot rename or delete what they do
 //!   not own there, and what lies below it must be owned by root or the
@@ -20,13 +25,15 @@
 //! what it names; checking it before reading is therefore enough, with no
 //! window an untrusted user could use between the check and the read.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use super::accounts::Accounts;
+use super::acl::{self, Writers};
 use crate::error::Error;
 
 /// Symbolic links followed before giving up (the kernel's limit).
@@ -51,17 +58,34 @@ pub fn check_path(path: &Path) -> Result<(), Error> {
     Walk {
         path,
         euid,
-        groups: None,
+        accounts: HashMap::new(),
     }
     .run()
+}
+
+/// Checks an opened file that must obey the same rule as the plugin (its
+/// `.minisig`): owned by root or the euid, written by nobody else through
+/// its mode or its ACL. `path` is the plugin, `at` the file.
+pub(crate) fn check_opened(path: &Path, at: &Path, file: &fs::File) -> Result<(), Error> {
+    // SAFETY: as in `check_path`.
+    let euid = unsafe { libc::geteuid() };
+    let mut walk = Walk {
+        path,
+        euid,
+        accounts: HashMap::new(),
+    };
+    let meta = file.metadata().map_err(|e| walk.io_error(e))?;
+    let writers = acl::of_fd(file);
+    walk.judge(at, &meta, writers, false)
 }
 
 struct Walk<'a> {
     /// The path as asked for, for errors.
     path: &'a Path,
     euid: u32,
-    /// `/etc/passwd` and `/etc/group`, read when first needed.
-    groups: Option<Accounts>,
+    /// The name service's users and each group asked about, read when
+    /// first needed.
+    accounts: HashMap<u32, Accounts>,
 }
 
 impl Walk<'_> {
@@ -155,30 +179,83 @@ impl Walk<'_> {
     /// A directory on the way (`last == false`) or the file itself.
     fn check_entry(&mut self, at: &Path, last: bool) -> Result<(), Error> {
         let meta = fs::metadata(at).map_err(|e| self.io_error(e))?;
-        self.check_owner(at, &meta)?;
+        // `at` is resolved: no component of it is a link.
+        let writers = acl::of_path(at);
+        self.judge(at, &meta, writers, !last)
+    }
+
+    /// The rule, on one entry's owner, mode and ACL. `on_the_way`: a
+    /// directory above the file, where the sticky bit protects.
+    fn judge(
+        &mut self,
+        at: &Path,
+        meta: &fs::Metadata,
+        writers: io::Result<Option<Writers>>,
+        on_the_way: bool,
+    ) -> Result<(), Error> {
+        self.check_owner(at, meta)?;
         let mode = meta.mode();
-        let sticky_dir = !last && meta.is_dir() && mode & STICKY != 0;
-        if mode & WRITE_OTHER != 0 && !sticky_dir {
-            return Err(self.violation(at, &meta, "writable by every user".into()));
+        let sticky_dir = on_the_way && meta.is_dir() && mode & STICKY != 0;
+        if sticky_dir {
+            // Others may write here, but not rename or delete what they
+            // do not own; what lies below is checked for its owner.
+            return Ok(());
         }
-        if mode & WRITE_GROUP != 0 && !sticky_dir && !self.private_group(meta.gid(), meta.uid()) {
+        if mode & WRITE_OTHER != 0 {
+            return Err(self.violation(at, meta, "writable by every user".into()));
+        }
+        let writers = writers.map_err(|e| {
+            self.violation(at, meta, format!("its access ACL cannot be read ({e})"))
+        })?;
+        // With an ACL, the mode's group bits are its mask; the owning
+        // group's own entry says what the group may do.
+        let group_writes = writers
+            .as_ref()
+            .map_or(mode & WRITE_GROUP != 0, |w| w.owning_group);
+        if group_writes && !self.private_group(meta.gid(), meta.uid()) {
             return Err(self.violation(
                 at,
-                &meta,
+                meta,
                 format!(
-                    "writable by its group (gid {}), whose members are not only its owner",
+                    "writable by its group (gid {}), which is not its owner's private group",
                     meta.gid()
                 ),
             ));
         }
+        let Some(writers) = writers else {
+            return Ok(());
+        };
+        if let Some(uid) = writers
+            .users
+            .iter()
+            .find(|&&uid| uid != 0 && uid != self.euid)
+        {
+            return Err(self.violation(
+                at,
+                meta,
+                format!("writable by uid {uid} through its ACL (user:{uid}:w)"),
+            ));
+        }
+        for &gid in &writers.groups {
+            if !self.private_group(gid, 0) && !self.private_group(gid, self.euid) {
+                return Err(self.violation(
+                    at,
+                    meta,
+                    format!(
+                        "writable by group gid {gid} through its ACL (group:{gid}:w), which is \
+                         not root's or this process's user's private group"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
-    /// Whether group `gid` has exactly one member, `owner` (a user's
-    /// private group, as `useradd` makes them).
+    /// Whether group `gid` is `owner`'s private group (see [`Accounts`]).
     fn private_group(&mut self, gid: u32, owner: u32) -> bool {
-        self.groups
-            .get_or_insert_with(Accounts::read)
+        self.accounts
+            .entry(gid)
+            .or_insert_with(|| Accounts::for_group(gid))
             .private_group(gid, owner)
     }
 }
@@ -195,70 +272,6 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
         })
         .collect();
     pending.extend(names.into_iter().rev());
-}
-
-/// The local user and group databases, as far as group privacy needs them.
-struct Accounts {
-    /// (name, uid, primary gid) of each user.
-    users: Vec<(Vec<u8>, u32, u32)>,
-    /// (gid, supplementary members) of each group.
-    groups: Vec<(u32, Vec<Vec<u8>>)>,
-}
-
-impl Accounts {
-    fn read() -> Self {
-        let lines = |file: &str| fs::read(file).unwrap_or_default();
-        let passwd = lines("/etc/passwd");
-        let group = lines("/etc/group");
-        let users = passwd
-            .split(|&b| b == b'\n')
-            .filter_map(|line| {
-                let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
-                Some((f.first()?.to_vec(), number(f.get(2)?)?, number(f.get(3)?)?))
-            })
-            .collect();
-        let groups = group
-            .split(|&b| b == b'\n')
-            .filter_map(|line| {
-                let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
-                let members = f
-                    .get(3)?
-                    .split(|&b| b == b',')
-                    .filter(|m| !m.is_empty())
-                    .map(<[u8]>::to_vec)
-                    .collect();
-                Some((number(f.get(2)?)?, members))
-            })
-            .collect();
-        Accounts { users, groups }
-    }
-
-    fn private_group(&self, gid: u32, owner: u32) -> bool {
-        let Some(owner_name) = self
-            .users
-            .iter()
-            .find(|(_, uid, _)| *uid == owner)
-            .map(|(name, ..)| name)
-        else {
-            return false;
-        };
-        let Some((_, members)) = self.groups.iter().find(|(g, _)| *g == gid) else {
-            return false;
-        };
-        let primary: Vec<u32> = self
-            .users
-            .iter()
-            .filter(|(_, _, g)| *g == gid)
-            .map(|(_, uid, _)| *uid)
-            .collect();
-        let only_owner_primary = !primary.is_empty() && primary.iter().all(|&u| u == owner);
-        let only_owner_listed = members.iter().all(|m| m == owner_name);
-        only_owner_primary && only_owner_listed
-    }
-}
-
-fn number(field: &[u8]) -> Option<u32> {
-    std::ffi::OsStr::from_bytes(field).to_str()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -376,29 +389,105 @@ mod tests {
         ));
     }
 
+    /// Gives `path` the access ACL with the `named` entries (tag,
+    /// permissions, id) and a mask of `mask`, as `setfacl` would. `false`
+    /// when the file system keeps no ACLs (then nothing can be tested, and
+    /// nothing can be granted through one either).
+    #[must_use]
+    fn set_acl(path: &Path, named: &[(u16, u16, u32)], mask: u16) -> bool {
+        let any = u32::MAX;
+        let mut entries = vec![(0x01, 6, any), (0x04, 4, any)];
+        entries.extend_from_slice(named);
+        entries.extend([(0x10, mask, any), (0x20, 4, any)]);
+        // The kernel takes entries sorted by tag, then id, each once.
+        entries.sort_by_key(|&(tag, _, id)| (tag, id));
+        entries.dedup_by_key(|&mut (tag, _, id)| (tag, id));
+        let mut bytes = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in entries {
+            bytes.extend(u16::to_le_bytes(tag));
+            bytes.extend(u16::to_le_bytes(perm));
+            bytes.extend(u32::to_le_bytes(id));
+        }
+        match rustix::fs::setxattr(
+            path,
+            "system.posix_acl_access",
+            &bytes,
+            rustix::fs::XattrFlags::empty(),
+        ) {
+            Ok(()) => true,
+            Err(rustix::io::Errno::OPNOTSUPP) => {
+                eprintln!("skipped: the temporary directory's file system keeps no ACLs");
+                false
+            }
+            Err(e) => panic!("setting an ACL on {}: {e}", path.display()),
+        }
+    }
+
+    fn reason(err: Error) -> (PathBuf, String) {
+        match err {
+            Error::UnsafePath {
+                component, reason, ..
+            } => (component, reason),
+            other => panic!("expected UnsafePath, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn group_privacy_reads_members_from_both_databases() {
-        let accounts = Accounts {
-            users: vec![
-                (b"alice".to_vec(), 1000, 1000),
-                (b"bob".to_vec(), 1001, 100),
-                (b"carol".to_vec(), 1002, 100),
-            ],
-            groups: vec![
-                (1000, vec![]),
-                (100, vec![]),
-                (1003, vec![b"alice".to_vec()]),
-                (1004, vec![b"alice".to_vec(), b"bob".to_vec()]),
-            ],
-        };
-        assert!(accounts.private_group(1000, 1000), "alice's own group");
-        assert!(!accounts.private_group(100, 1001), "bob shares users");
+    fn a_file_another_user_may_write_through_its_acl_is_refused() {
+        let dir = private_dir();
+        let file = file_in(dir.path(), "plugin.so");
+        if !set_acl(&file, &[(0x02, 6, 65534)], 6) {
+            return;
+        }
+        let (component, reason) = reason(check_path(&file).unwrap_err());
+        assert_eq!(component, file);
+        assert!(reason.contains("uid 65534 through its ACL"), "{reason}");
+    }
+
+    #[test]
+    fn a_directory_a_group_may_write_through_its_acl_is_refused() {
+        let dir = private_dir();
+        let sub = dir.path().join("plugins");
+        fs::create_dir(&sub).unwrap();
+        let file = file_in(&sub, "plugin.so");
+        // gid 65534 (nogroup) is nobody's private group.
+        if !set_acl(&sub, &[(0x08, 7, 65534)], 7) {
+            return;
+        }
+        let (component, reason) = reason(check_path(&file).unwrap_err());
+        assert_eq!(component, sub);
         assert!(
-            !accounts.private_group(1003, 1000),
-            "nobody's primary group"
+            reason.contains("group gid 65534 through its ACL"),
+            "{reason}"
         );
-        assert!(!accounts.private_group(1004, 1000), "two members");
-        assert!(!accounts.private_group(1000, 1001), "not bob's group");
-        assert!(!accounts.private_group(4242, 1000), "unknown group");
+    }
+
+    #[test]
+    fn an_acl_whose_mask_takes_write_away_or_that_names_only_us_passes() {
+        let dir = private_dir();
+        let file = file_in(dir.path(), "plugin.so");
+        if !set_acl(&file, &[(0x02, 6, 65534)], 4) {
+            return;
+        }
+        check_path(&file).unwrap();
+        // SAFETY: `geteuid` cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        assert!(set_acl(&file, &[(0x02, 6, euid), (0x02, 6, 0)], 6));
+        check_path(&file).unwrap();
+    }
+
+    #[test]
+    fn the_mode_s_group_bits_under_an_acl_are_its_mask_not_the_group() {
+        let dir = private_dir();
+        let file = file_in(dir.path(), "plugin.so");
+        // The mask grants write (so the mode shows 0664) to a named entry
+        // that is ours; the owning group itself may only read.
+        // SAFETY: `geteuid` cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        if !set_acl(&file, &[(0x02, 6, euid)], 6) {
+            return;
+        }
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o664);
+        check_path(&file).unwrap();
     }
 }

@@ -93,7 +93,24 @@ const SETTLE_MAX: Duration = Duration::from_millis(500);
 /// The current time by the kernel's coarse clock, the one it stamps
 /// files with, in nanoseconds since the epoch.
 fn coarse_now_ns() -> i128 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    // Through the C library, not rustix's own vDSO reader, which memory
+    // checkers such as valgrind do not support.
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable `timespec`, the only pointer the
+    // call takes.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut t) };
+    if status != 0 {
+        // A kernel without the coarse clock (before 2.6.32): the precise
+        // one, minus the longest tick, is no later than the coarse clock
+        // would have been.
+        let precise = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0));
+        return precise - 10_000_000;
+    }
     i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
 }
 
@@ -163,15 +180,7 @@ pub(crate) fn open(path: &Path, max_size: u64) -> Result<Source, Error> {
     )
     .map_err(|e| source_error(path, e.into()))?;
     let stat = rustix::fs::fstat(&fd).map_err(|e| source_error(path, e.into()))?;
-    let what = match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => None,
-        FileType::Directory => Some("a directory"),
-        FileType::Fifo => Some("a fifo"),
-        FileType::Socket => Some("a socket"),
-        FileType::BlockDevice | FileType::CharacterDevice => Some("a device"),
-        _ => Some("not a regular file"),
-    };
-    if let Some(what) = what {
+    if let Some(what) = crate::filekind::not_regular(FileType::from_raw_mode(stat.st_mode)) {
         return Err(Error::NotAFile {
             path: path.to_path_buf(),
             what,

@@ -40,8 +40,10 @@ use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::error::Error;
 
-/// The default size up to which a copy is held in a sealed memfd: 16 MiB.
-pub const DEFAULT_MEMFD_MAX: u64 = 16 << 20;
+/// The default size up to which a copy is held in a sealed memfd: 64 MiB,
+/// so that debug builds (17 MB for a small plugin: the library's own code
+/// is most of it) take the memfd too; release builds are under 1 MB.
+pub const DEFAULT_MEMFD_MAX: u64 = 64 << 20;
 
 /// Longest memfd name the kernel accepts (`NAME_MAX` minus `memfd:`).
 const MEMFD_NAME_MAX: usize = 249;
