@@ -132,7 +132,11 @@ fn a_build_renamed_into_place_is_served_and_recorded() {
 fn starting_a_watcher_on_the_build_just_loaded_does_not_swap() {
     let setup = watched(|o| o);
     let seen = drain(&setup.events, Duration::from_millis(500));
-    assert!(seen.iter().all(|s| *s == Seen::Unchanged), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|s| matches!(s, Seen::Unchanged | Seen::Waiting)),
+        "{seen:?}"
+    );
     assert_eq!(setup.slot.generation(), 1);
 }
 
@@ -142,7 +146,9 @@ fn a_build_identical_to_the_serving_one_is_skipped() {
     drain(&setup.events, Duration::from_millis(300));
     install("greeter-v1", &setup.path()); // new inode, same bytes
     let seen = drain(&setup.events, Duration::from_millis(500));
-    assert_eq!(seen, [Seen::Unchanged]);
+    // Every candidate settles first (reported as waiting).
+    let attempts: Vec<_> = seen.into_iter().filter(|s| *s != Seen::Waiting).collect();
+    assert_eq!(attempts, [Seen::Unchanged]);
     assert_eq!(setup.slot.generation(), 1);
     let last = setup.slot.history().pop().unwrap();
     assert_eq!(last.outcome, Outcome::Unchanged);
@@ -347,4 +353,189 @@ fn watching_leaves_nothing_in_the_directory() {
     assert!(serves(&setup.slot, 2));
     let names = liveswap_tests::files_in(setup.dir.path());
     assert_eq!(names, ["libgreeter.so"]);
+}
+
+/// A slot of greeter build 1 at `<tmp>/libgreeter.so` made with `options`,
+/// and a watcher on that path whose events go to the returned channel.
+fn watched_with(
+    options: liveswap::Options,
+    signed_by: Option<&liveswap_tests::TestKey>,
+    configure: impl FnOnce(WatchOptions<Greeter>) -> WatchOptions<Greeter>,
+) -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("libgreeter.so");
+    install("greeter-v1", &path);
+    if let Some(key) = signed_by {
+        key.sign(&path, "build 1");
+    }
+    let slot = Arc::new(Slot::<Greeter>::load_with(&path, options).unwrap());
+    let (tx, events) = mpsc::channel();
+    let watch = configure(WatchOptions::path(&path)).on_event(move |event| {
+        let seen = match event {
+            WatchEvent::Swapped(report) => Seen::Swapped(report.generation),
+            WatchEvent::Refused { error, .. } => Seen::Refused(error.to_string()),
+            _ => return,
+        };
+        let _ = tx.send(seen);
+    });
+    let watcher = Watcher::start(Arc::clone(&slot), watch).unwrap();
+    Setup {
+        dir,
+        slot,
+        events,
+        watcher: Some(watcher),
+    }
+}
+
+#[test]
+fn a_file_preallocated_renamed_in_then_filled_in_place_is_taken_only_once_whole() {
+    use std::io::{Seek, SeekFrom, Write};
+    let setup = watched(|o| o.settle(Duration::from_millis(500)));
+    drain(&setup.events, Duration::from_millis(300));
+    let bytes = fs::read(fixture("greeter-v2")).unwrap();
+    // Full size at once, the ELF header and the section headers (the
+    // end) written first: it looks like a whole ELF object from the start.
+    let incoming = setup.dir.path().join("incoming.so");
+    let mut file = fs::File::create(&incoming).unwrap();
+    file.set_len(bytes.len() as u64).unwrap();
+    let head = 4096.min(bytes.len());
+    let tail = bytes.len() - 64 * 1024;
+    file.write_all(&bytes[..head]).unwrap();
+    file.seek(SeekFrom::Start(tail as u64)).unwrap();
+    file.write_all(&bytes[tail..]).unwrap();
+    fs::rename(&incoming, setup.path()).unwrap();
+    // The middle, in place, in steps shorter than the settle time.
+    for chunk in (head..tail).step_by(1 << 20) {
+        let end = (chunk + (1 << 20)).min(tail);
+        file.seek(SeekFrom::Start(chunk as u64)).unwrap();
+        file.write_all(&bytes[chunk..end]).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(setup.slot.current().build(), 1, "taken mid-write");
+    }
+    drop(file);
+    assert!(serves(&setup.slot, 2), "the whole build never served");
+    let seen = drain(&setup.events, Duration::from_millis(300));
+    assert_eq!(refusals(&seen), 0, "{seen:?}");
+}
+
+#[test]
+fn a_build_refused_for_its_missing_signature_is_taken_when_the_signature_lands() {
+    let key = liveswap_tests::TestKey::generate();
+    let options = liveswap::Options::new().trusted_keys([key.trusted()]);
+    let setup = watched_with(options, Some(&key), |o| o);
+    drain(&setup.events, Duration::from_millis(300));
+    // The natural order: the build renamed in, its signature a moment later.
+    install("greeter-v2", &setup.path());
+    let refused = setup.events.recv_timeout(PATIENCE).expect("an event");
+    assert!(
+        matches!(&refused, Seen::Refused(m) if m.contains("minisig")),
+        "{refused:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    key.sign(&setup.path(), "build 2");
+    assert!(
+        serves(&setup.slot, 2),
+        "the signed build was never tried again"
+    );
+}
+
+#[test]
+fn a_build_refused_for_the_backlog_is_retried_until_it_goes_through() {
+    let options = liveswap::Options::new()
+        .max_unloading(1)
+        .unload_wait(Duration::from_millis(50));
+    let setup = watched_with(options, None, |o| o);
+    drain(&setup.events, Duration::from_millis(300));
+    // Generation 1 held while replaced: the one place is taken.
+    let held = setup.slot.current_owned();
+    setup.slot.swap(fixture("greeter-v2")).unwrap();
+    assert_eq!(setup.slot.current().build(), 2);
+    install("greeter-v1", &setup.path());
+    let refused = setup.events.recv_timeout(PATIENCE).expect("an event");
+    assert!(
+        matches!(&refused, Seen::Refused(m) if m.contains("waiting to be unloaded")),
+        "{refused:?}"
+    );
+    drop(held);
+    assert!(
+        serves(&setup.slot, 1),
+        "the build was never tried again once the backlog cleared"
+    );
+}
+
+#[test]
+fn in_pattern_mode_fifos_foreign_files_and_a_date_in_2099_do_not_shadow_the_next_build() {
+    let dir = tempfile::tempdir().unwrap();
+    install("greeter-v1", &dir.path().join("libgreeter-1.so"));
+    let slot = Arc::new(Slot::<Greeter>::load(dir.path().join("libgreeter-1.so")).unwrap());
+    let (tx, events) = mpsc::channel();
+    let watcher = Watcher::start(
+        Arc::clone(&slot),
+        WatchOptions::pattern(dir.path(), "libgreeter-*.so").on_event(move |event| {
+            if let WatchEvent::Refused { path, .. } = event {
+                let _ = tx.send(path.clone());
+            }
+        }),
+    )
+    .unwrap();
+    // A FIFO matching the pattern: never opened.
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.path().join("libgreeter-fifo.so"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    // A build dated 2099 (anyone can set a modification time).
+    let future = dir.path().join("libgreeter-9.so");
+    install("greeter-v1", &future);
+    fs::File::options()
+        .write(true)
+        .open(&future)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(4_070_908_800))
+        .unwrap();
+    // As root: a build owned by another user, never a candidate.
+    if unsafe { libc::geteuid() } == 0 {
+        let foreign = dir.path().join("libgreeter-8.so");
+        install("greeter-v2", &foreign);
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    install("greeter-v2", &dir.path().join("libgreeter-2.so"));
+    assert!(serves(&slot, 2), "the next build was shadowed");
+    assert_eq!(
+        liveswap::Version::source(&slot.current()),
+        dir.path().join("libgreeter-2.so")
+    );
+    let refused: Vec<PathBuf> = events.try_iter().collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    let t = Instant::now();
+    drop(watcher);
+    assert!(t.elapsed() < Duration::from_secs(5), "the watcher hung");
+}
+
+#[test]
+fn dropping_a_watcher_busy_in_a_constructor_that_never_returns_waits_only_its_stop_wait() {
+    let gate = liveswap_tests::marker_path("slow-ctor-gate");
+    let started = liveswap_tests::marker_path("slow-ctor");
+    let _ = fs::remove_file(&started);
+    fs::write(&gate, b"closed").unwrap();
+    let mut setup = watched(|o| o.stop_wait(Duration::from_millis(300)));
+    drain(&setup.events, Duration::from_millis(300));
+    install("slow-ctor", &setup.path());
+    let deadline = Instant::now() + PATIENCE;
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the slow constructor never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let t = Instant::now();
+    drop(setup.watcher.take());
+    let took = t.elapsed();
+    fs::remove_file(&gate).unwrap();
+    assert!(took < Duration::from_secs(5), "dropping took {took:?}");
+    // The constructor, let go, ends; the swap it belonged to publishes.
+    assert!(serves(&setup.slot, 8));
+    let _ = fs::remove_file(&started);
 }

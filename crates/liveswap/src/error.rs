@@ -415,6 +415,31 @@ impl Error {
         }
     }
 
+    /// Whether the same file may well be accepted if the swap is simply
+    /// tried again later: the refusal came from the moment (a backlog of
+    /// versions still unloading, a later call that published first, state
+    /// taken from a version replaced meanwhile, a file still being
+    /// written, descriptors, memory or pthread keys running short), not
+    /// from the file. A watcher retries these with backoff; everything
+    /// else is about the file and stays refused until it changes.
+    pub fn is_transient(&self) -> bool {
+        let scarce = |e: &io::Error| {
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::EINTR)
+            )
+        };
+        match self {
+            Error::Backlog { .. }
+            | Error::Superseded { .. }
+            | Error::StateStale { .. }
+            | Error::Changed { .. }
+            | Error::KeysExhausted { .. } => true,
+            Error::Unreadable { source, .. } | Error::Copy { source, .. } => scarce(source),
+            _ => false,
+        }
+    }
+
     /// The plugin path the error is about, if any.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {

@@ -7,16 +7,27 @@
 //! [`WatchOptions::poll`] mode). After a burst of events settles for the
 //! debounce time (default 2 ms), it looks at the target again: `stat`
 //! (following symbolic links, so a Kubernetes `..data` link swap is seen
-//! through) gives an identity, device, inode, size and modification time,
-//! and an identity is attempted at most once. A file that is not yet a
-//! complete ELF object (its section headers past its end: a write in
-//! progress) and was modified within the settle time (default 100 ms) is
-//! left until it has been quiet that long; then it is attempted once. An
-//! attempt is [`Slot::swap_with`] with the watcher's preflights and
-//! `skip_unchanged`: a build whose bytes are already serving is reported
-//! [`WatchEvent::Unchanged`] and not loaded.
+//! through) gives an identity: the file's device, inode, size,
+//! modification and change times, and those of its `.minisig` (so a
+//! signature landing after its build makes a new candidate). Every
+//! candidate must have been quiet (no change to the file or its signature,
+//! by the change time, which no user can set back) for the settle time
+//! (default 100 ms) before it is attempted, whatever its content looks
+//! like: a file preallocated, renamed in and then filled in place is never
+//! taken mid-write. An identity is attempted once, unless the refusal was
+//! transient ([`Error::is_transient`]: a backlog, a later call first, a
+//! file still changing, descriptors short), which is retried with backoff
+//! (200 ms doubling to 30 s). An attempt is [`Slot::swap_with`] with the
+//! watcher's preflights and `skip_unchanged`: a build whose bytes are
+//! already serving is reported [`WatchEvent::Unchanged`] and not loaded.
+//!
+//! In pattern mode only regular files owned by root or this process's user
+//! are candidates (another user's FIFO or file in a shared directory is
+//! never opened), and the newest is the one changed last (change time, not
+//! the modification time anyone can set to 2099). Nothing the watcher
+//! opens can block. Dropping a [`Watcher`] waits at most
+//! [`WatchOptions::stop_wait`] (default 10 s) for a swap in progress.
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,8 +51,15 @@ use super::isolated::IsolatedPreflight;
 /// The debounce time by default: how long events must pause before the
 /// target is looked at.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(2);
-/// How long an incomplete file must go unmodified before it is attempted.
+/// How long a candidate must go unchanged before it is attempted.
 pub const DEFAULT_SETTLE: Duration = Duration::from_millis(100);
+/// How long dropping a watcher waits for a swap in progress, by default.
+pub const DEFAULT_STOP_WAIT: Duration = Duration::from_secs(10);
+/// The first wait before a transiently refused build is tried again; it
+/// doubles with each refusal, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+/// The longest wait between two tries of a transiently refused build.
+const RETRY_MAX: Duration = Duration::from_secs(30);
 /// The least time between two swaps by a watcher, by default.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_millis(100);
 /// The polling interval of [`WatchOptions::poll`] by default.
@@ -66,8 +84,8 @@ pub enum WatchEvent {
         /// The file.
         path: PathBuf,
     },
-    /// The file is being written (incomplete and modified within the
-    /// settle time): it will be looked at again when it has been quiet.
+    /// The file (or its signature) changed within the settle time: it
+    /// will be looked at again when it has been quiet.
     Waiting {
         /// The file.
         path: PathBuf,
@@ -104,21 +122,27 @@ impl Target {
         }
     }
 
-    /// The file to look at now: the path, or the newest match.
+    /// The file to look at now: the path, or the match changed last among
+    /// regular files owned by root or this process's user.
     fn resolve(&self) -> Option<PathBuf> {
         match self {
             Target::File(path) => Some(path.clone()),
-            Target::Pattern { dir, pattern } => std::fs::read_dir(dir)
-                .ok()?
-                .filter_map(Result::ok)
-                .filter(|e| glob_match(pattern, &e.file_name().to_string_lossy()))
-                .filter_map(|e| {
-                    let path = e.path();
-                    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-                    Some((modified, path))
-                })
-                .max()
-                .map(|(_, path)| path),
+            Target::Pattern { dir, pattern } => {
+                // SAFETY: `geteuid` has no preconditions and cannot fail.
+                let euid = unsafe { libc::geteuid() };
+                std::fs::read_dir(dir)
+                    .ok()?
+                    .filter_map(Result::ok)
+                    .filter(|e| glob_match(pattern, &e.file_name().to_string_lossy()))
+                    .filter_map(|e| {
+                        let path = e.path();
+                        let meta = std::fs::metadata(&path).ok()?;
+                        let ours = meta.uid() == 0 || meta.uid() == euid;
+                        (meta.is_file() && ours).then(|| ((meta.ctime(), meta.ctime_nsec()), path))
+                    })
+                    .max()
+                    .map(|(_, path)| path)
+            }
         }
     }
 }
@@ -159,6 +183,7 @@ pub struct WatchOptions<I: Interface + ?Sized> {
     settle: Duration,
     cooldown: Duration,
     poll: Option<Duration>,
+    stop_wait: Duration,
     preflight: Option<Preflight<I>>,
     isolated: Option<IsolatedPreflight>,
     on_event: Option<Callback>,
@@ -172,7 +197,8 @@ impl<I: Interface + ?Sized> WatchOptions<I> {
     }
 
     /// Watches `dir` for files whose name matches `pattern` (`*` and `?`
-    /// wildcards), and swaps to the most recently modified match.
+    /// wildcards), and swaps to the match changed last (by change time)
+    /// among regular files owned by root or this process's user.
     pub fn pattern(dir: impl Into<PathBuf>, pattern: impl Into<String>) -> Self {
         Self::new(Target::Pattern {
             dir: dir.into(),
@@ -187,6 +213,7 @@ impl<I: Interface + ?Sized> WatchOptions<I> {
             settle: DEFAULT_SETTLE,
             cooldown: DEFAULT_COOLDOWN,
             poll: None,
+            stop_wait: DEFAULT_STOP_WAIT,
             preflight: None,
             isolated: None,
             on_event: None,
@@ -206,12 +233,22 @@ impl<I: Interface + ?Sized> WatchOptions<I> {
         self
     }
 
-    /// How long a file that is not yet a complete ELF object must go
-    /// unmodified before it is attempted (default [`DEFAULT_SETTLE`],
-    /// 100 ms). Builds that land by rename are complete at once and never
-    /// wait.
+    /// How long a candidate (the file and its `.minisig`) must go
+    /// unchanged before it is attempted (default [`DEFAULT_SETTLE`],
+    /// 100 ms): the watcher's share of the latency from a rename to the
+    /// first call served by the new build, and what keeps a file written
+    /// in place from being taken mid-write (a writer that pauses longer
+    /// than this mid-file is not detected: install by rename, or sign).
     pub fn settle(mut self, settle: Duration) -> Self {
         self.settle = settle;
+        self
+    }
+
+    /// How long dropping the watcher waits for a swap in progress (a
+    /// plugin constructor that does not return) before it lets the
+    /// worker thread go on alone (default [`DEFAULT_STOP_WAIT`], 10 s).
+    pub fn stop_wait(mut self, wait: Duration) -> Self {
+        self.stop_wait = wait;
         self
     }
 
@@ -328,63 +365,36 @@ impl Backend {
     }
 }
 
-/// Device, inode, size and modification time: a build's identity.
-type Identity = (u64, u64, u64, i64, i64);
+/// Device, inode, size, modification and change time of a file.
+type Stamp = (u64, u64, u64, (i64, i64), (i64, i64));
 
-fn identity(meta: &std::fs::Metadata) -> Identity {
+/// A candidate's identity: the file's stamp and its signature's, if any.
+type Identity = (Stamp, Option<Stamp>);
+
+fn stamp(meta: &std::fs::Metadata) -> Stamp {
     (
         meta.dev(),
         meta.ino(),
         meta.len(),
-        meta.mtime(),
-        meta.mtime_nsec(),
+        (meta.mtime(), meta.mtime_nsec()),
+        (meta.ctime(), meta.ctime_nsec()),
     )
 }
 
-/// Whether the file at `path` is a whole ELF object: its section header
-/// table, which linkers write last, lies within the file. `false` for a
-/// file cut short and for anything that is not ELF.
-fn elf_complete(path: &Path, len: u64) -> bool {
-    let mut header = [0u8; 64];
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return false;
-    };
-    if file.read_exact(&mut header).is_err() || header[..4] != *b"\x7fELF" {
-        return false;
-    }
-    let little = header[5] == 1;
-    let u16_at = |i: usize| {
-        let b = [header[i], header[i + 1]];
-        u64::from(if little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    };
-    let (shoff, entsize, count) = match header[4] {
-        2 => {
-            let b: [u8; 8] = header[0x28..0x30].try_into().unwrap_or_default();
-            let off = if little {
-                u64::from_le_bytes(b)
-            } else {
-                u64::from_be_bytes(b)
-            };
-            (off, u16_at(0x3A), u16_at(0x3C))
-        }
-        1 => {
-            let b: [u8; 4] = header[0x20..0x24].try_into().unwrap_or_default();
-            let off = if little {
-                u32::from_le_bytes(b)
-            } else {
-                u32::from_be_bytes(b)
-            };
-            (u64::from(off), u16_at(0x2E), u16_at(0x30))
-        }
-        _ => return false,
-    };
-    shoff
-        .checked_add(entsize * count)
-        .is_some_and(|end| shoff > 0 && end <= len)
+/// How long ago the later of the file's and its signature's last change
+/// was (`ZERO` for a change time in the future).
+fn quiet_for(id: &Identity) -> Duration {
+    let changed = |s: &Stamp| s.4;
+    let last =
+        id.1.as_ref()
+            .map_or(changed(&id.0), |sig| changed(&id.0).max(changed(sig)));
+    let at = u64::try_from(last.0).ok().map(|secs| {
+        SystemTime::UNIX_EPOCH
+            + Duration::from_secs(secs)
+            + Duration::from_nanos(u64::try_from(last.1).unwrap_or(0))
+    });
+    at.and_then(|at| SystemTime::now().duration_since(at).ok())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// Watches a path and swaps a slot to each new complete build that lands
@@ -394,6 +404,9 @@ fn elf_complete(path: &Path, len: u64) -> bool {
 pub struct Watcher {
     tx: Sender<Message>,
     worker: Option<JoinHandle<()>>,
+    /// Disconnected when the worker thread ends.
+    ended: Receiver<()>,
+    stop_wait: Duration,
 }
 
 impl Watcher {
@@ -445,15 +458,22 @@ impl Watcher {
             swap,
             on_event: options.on_event,
             attempted: None,
+            retry: None,
             waiting: None,
             missing: false,
         };
+        let (ending, ended) = mpsc::channel::<()>();
         let worker = std::thread::Builder::new()
             .name("liveswap-watch".into())
-            .spawn(move || state.run(&rx))?;
+            .spawn(move || {
+                let _ending = ending;
+                state.run(&rx);
+            })?;
         let watcher = Watcher {
             tx: tx.clone(),
             worker: Some(worker),
+            ended,
+            stop_wait: options.stop_wait,
         };
         // Look once at what is there now.
         let _ = tx.send(Message::Events(Vec::new()));
@@ -464,8 +484,22 @@ impl Watcher {
 impl Drop for Watcher {
     fn drop(&mut self) {
         let _ = self.tx.send(Message::Stop);
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        match self.ended.recv_timeout(self.stop_wait) {
+            Err(RecvTimeoutError::Timeout) => {
+                // A swap in progress that does not end (a plugin
+                // constructor that never returns): the thread stops after
+                // it, on its own.
+                tracing::warn!(
+                    waited = ?self.stop_wait,
+                    "plugin watcher still busy with a swap; not waiting for it"
+                );
+            }
+            _ => {
+                let _ = worker.join();
+            }
         }
     }
 }
@@ -493,8 +527,11 @@ struct State<I: Interface + ?Sized> {
     hold: Option<Instant>,
     swap: SwapOptions<I>,
     on_event: Option<Callback>,
-    /// The last identity attempted: never attempted again.
+    /// The last identity attempted: not attempted again, unless `retry`.
     attempted: Option<Identity>,
+    /// A transient refusal of `attempted`: when to try again, and the
+    /// wait after that.
+    retry: Option<(Instant, Duration)>,
     /// An incomplete file waiting to be quiet: its identity and when to
     /// look again.
     waiting: Option<(Identity, Instant)>,
@@ -511,10 +548,14 @@ impl<I: Interface + ?Sized> State<I> {
 
     fn serve(&mut self, rx: &Receiver<Message>) {
         loop {
-            let next = match (self.waiting.map(|(_, at)| at), self.hold) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next = [
+                self.waiting.map(|(_, at)| at),
+                self.hold,
+                self.retry.map(|(at, _)| at),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let message = match next {
                 Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -583,19 +624,25 @@ impl<I: Interface + ?Sized> State<I> {
             Err(_) => return self.gone(path),
         };
         self.missing = false;
-        let id = identity(&meta);
-        let quiet_for = meta
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .unwrap_or(Duration::MAX);
-        if self.attempted == Some(id) {
+        let signature = crate::check::signature_path(&path);
+        let id: Identity = (
+            stamp(&meta),
+            std::fs::symlink_metadata(&signature)
+                .ok()
+                .map(|m| stamp(&m)),
+        );
+        let due = self.retry.is_some_and(|(at, _)| at <= Instant::now());
+        if self.attempted == Some(id) && !due {
             return;
         }
-        if !elf_complete(&path, meta.len()) && quiet_for < self.settle {
-            let at = Instant::now() + (self.settle - quiet_for);
+        if self.attempted != Some(id) {
+            self.retry = None;
+        }
+        let quiet = quiet_for(&id);
+        if quiet < self.settle {
+            let at = Instant::now() + (self.settle - quiet);
             if self.waiting.map(|(w, _)| w) != Some(id) {
-                tracing::debug!(path = %path.display(), "plugin being written; waiting for it to settle");
+                tracing::debug!(path = %path.display(), "plugin changed lately; waiting for it to settle");
                 self.emit(WatchEvent::Waiting { path: path.clone() });
             }
             self.waiting = Some((id, at));
@@ -609,6 +656,7 @@ impl<I: Interface + ?Sized> State<I> {
             return;
         }
         self.attempted = Some(id);
+        let backoff = self.retry.take().map_or(RETRY_FIRST, |(_, wait)| wait);
         let event = match self.slot.swap_with(&path, &self.swap) {
             Ok(report) => {
                 self.last_swap = Some(Instant::now());
@@ -621,7 +669,12 @@ impl<I: Interface + ?Sized> State<I> {
             }
             Err(Error::NotFound { .. }) => return self.gone(path),
             Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "watched plugin refused");
+                if error.is_transient() {
+                    tracing::info!(path = %path.display(), %error, retry_in = ?backoff, "watched plugin refused for now; will retry");
+                    self.retry = Some((Instant::now() + backoff, (backoff * 2).min(RETRY_MAX)));
+                } else {
+                    tracing::warn!(path = %path.display(), %error, "watched plugin refused");
+                }
                 WatchEvent::Refused { path, error }
             }
         };
