@@ -7,15 +7,21 @@ use liveswap::{Descriptor, Error};
 
 use crate::Failure;
 use crate::read::{self, text};
+use crate::show::escaped;
 
 pub fn run(plugin: &Path, host: &Path, key_files: &[PathBuf]) -> Result<(), Failure> {
     let keys = read::keys(key_files)?;
-    let host_bytes = read::bytes(host, "host")?;
-    let expected = read::host_sections(host, &host_bytes)?;
-    let bytes = read::bytes(plugin, "plugin")?;
+    let host_image = read::open(host, "host")?;
+    let expected = read::host_sections(host, host_image.bytes())?;
+    let mut image = read::open(plugin, "plugin")?;
+    if !keys.is_empty() {
+        // The signature covers every byte.
+        image.complete()?;
+    }
+    let bytes = image.bytes();
     // The plugin's interface picks the host's section to compare with
     // (a host may host several interfaces).
-    let name = read::elf(plugin, "plugin", &bytes)
+    let name = read::elf(plugin, "plugin", bytes)
         .ok()
         .and_then(|file| read::declared(plugin, &file).ok())
         .map(|d| text(&d.descriptor.interface_name));
@@ -45,29 +51,31 @@ pub fn run(plugin: &Path, host: &Path, key_files: &[PathBuf]) -> Result<(), Fail
         None => vec![&expected[0]],
     };
     if !keys.is_empty() {
-        check::verify(plugin, &bytes, &keys).map_err(|e| Failure::Refused(e.to_string()))?;
+        check::verify(plugin, bytes, &keys).map_err(|e| Failure::Refused(e.to_string()))?;
     }
     let mut first_error = None;
     for section in candidates {
-        match check::check_section(plugin, &bytes, section) {
+        match check::check_section(plugin, bytes, section) {
             Ok(checked) => {
-                println!(
+                let line = format!(
                     "ok: host {} would accept plugin {} (interface {} version {})",
                     host.display(),
                     plugin.display(),
                     text(&checked.descriptor.interface_name),
                     checked.descriptor.interface_version
                 );
+                println!("{}", escaped(&line));
                 for warning in checked.warnings {
-                    println!("warning: {warning}");
+                    println!("warning: {}", escaped(&warning));
                 }
                 let host_sections: Vec<&[u8]> = expected.iter().map(|s| &s[..]).collect();
-                let imports = check::check_imports(plugin, &bytes, &host_sections)
+                let imports = check::check_imports(plugin, bytes, &host_sections)
                     .map_err(|e| Failure::Refused(e.to_string()))?;
                 for name in imports {
                     println!(
-                        "import: {name} (the host carries it with the same types; it must also \
-                         provide it when it loads the plugin)"
+                        "import: {} (the host carries it with the same types; it must also \
+                         provide it when it loads the plugin)",
+                        escaped(&name)
                     );
                 }
                 return Ok(());

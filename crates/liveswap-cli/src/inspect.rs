@@ -8,7 +8,8 @@ use liveswap::layout::{Shape, Table};
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::read::{self, text};
+use crate::read::{self, Image, text};
+use crate::show::{escaped, json_escaped};
 
 /// Imports worth knowing of that do not, alone, make a hazard.
 const NOTED_IMPORTS: &[(&str, &str)] = &[(
@@ -20,17 +21,20 @@ const NOTED_IMPORTS: &[(&str, &str)] = &[(
 
 pub fn run(path: &Path, json: bool, key_files: &[PathBuf]) -> Result<(), Failure> {
     let keys = read::keys(key_files)?;
-    let bytes = read::bytes(path, "plugin")?;
-    let file = read::elf(path, "plugin", &bytes)?;
-    let declared = read::declared(path, &file)?;
-    let hazards = check::hazards(&file);
-    let mut report = report(path, &declared, hazards, signature(path, &bytes, &keys));
-    report["notes"] = json!(noted_imports(&file));
+    let mut image = read::open(path, "plugin")?;
+    let (declared, hazards, notes) = {
+        let file = read::elf(path, "plugin", image.bytes())?;
+        let declared = read::declared(path, &file)?;
+        (declared, check::hazards(&file), noted_imports(&file))
+    };
+    let signature = signature(path, &mut image, &keys)?;
+    let mut report = report(path, &declared, hazards, signature);
+    report["notes"] = json!(notes);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        // The strings in it come from the file: `serde_json` escapes the
+        // C0 controls in them, `json_escaped` the rest.
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        println!("{}", json_escaped(&text));
     } else {
         print!("{}", as_text(&report));
     }
@@ -51,8 +55,9 @@ fn noted_imports(file: &object::File<'_>) -> Vec<String> {
         .collect()
 }
 
-/// The signature beside the plugin, verified when keys were given.
-fn signature(path: &Path, bytes: &[u8], keys: &[TrustedKey]) -> Value {
+/// The signature beside the plugin, verified when keys were given (which
+/// reads every byte of the plugin).
+fn signature(path: &Path, image: &mut Image, keys: &[TrustedKey]) -> Result<Value, Failure> {
     let file = match check::read_signature(path) {
         Ok(file) => file,
         Err(liveswap::Error::Signature {
@@ -62,25 +67,25 @@ fn signature(path: &Path, bytes: &[u8], keys: &[TrustedKey]) -> Value {
                 liveswap::SignatureProblem::Missing => "none".to_string(),
                 other => format!("unreadable: {other}"),
             };
-            return json!({ "file": signature.display().to_string(), "status": status });
+            return Ok(json!({ "file": signature.display().to_string(), "status": status }));
         }
-        Err(other) => return json!({ "status": format!("unreadable: {other}") }),
+        Err(other) => return Ok(json!({ "status": format!("unreadable: {other}") })),
     };
     let status = if keys.is_empty() {
         "not verified (no --trusted-key given)".to_string()
     } else {
-        match check::verify(path, bytes, keys) {
+        match check::verify(path, image.complete()?, keys) {
             Ok(_) => "verified".to_string(),
             Err(liveswap::Error::Signature { problem, .. }) => format!("refused: {problem}"),
             Err(other) => format!("refused: {other}"),
         }
     };
-    json!({
+    Ok(json!({
         "file": file.path.display().to_string(),
         "status": status,
         "key_id": file.key_id,
         "trusted_comment": file.trusted_comment,
-    })
+    }))
 }
 
 fn report(path: &Path, d: &read::Declared, hazards: Vec<String>, signature: Value) -> Value {
@@ -157,8 +162,13 @@ fn type_json(table: &Table, index: usize) -> Value {
     })
 }
 
+/// The report as text; every string in it is escaped (`escaped`), for most
+/// come from the file.
 fn as_text(r: &Value) -> String {
-    let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let s = |v: &Value| {
+        v.as_str()
+            .map_or_else(|| v.to_string(), |v| escaped(v).into_owned())
+    };
     let mut out = String::new();
     let mut line = |l: String| {
         out.push_str(&l);
@@ -229,12 +239,15 @@ fn as_text(r: &Value) -> String {
     let sig = &r["signature"];
     let mut signature = format!("signature:   {}", s(&sig["status"]));
     if let Some(file) = sig["file"].as_str() {
-        signature.push_str(&format!(" ({file})"));
+        signature.push_str(&format!(" ({})", escaped(file)));
     }
     if let Some(id) = sig["key_id"].as_str() {
+        // Quoted as Rust quotes strings, which escapes the controls.
+        let comment = format!("{:?}", sig["trusted_comment"].as_str().unwrap_or_default());
         signature.push_str(&format!(
-            "; key {id}, trusted comment {:?}",
-            s(&sig["trusted_comment"])
+            "; key {}, trusted comment {}",
+            escaped(id),
+            escaped(&comment)
         ));
     }
     line(signature);

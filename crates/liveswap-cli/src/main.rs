@@ -10,11 +10,20 @@
 //!
 //! Bad input (a missing file, a file that is not ELF, a plugin without a
 //! descriptor, a host without descriptors) is one line on standard error
-//! and exit status 2.
+//! and exit status 2. So is a path that is not a regular file (a FIFO is
+//! refused, not waited on) and a file over 1 GiB (refused from its size,
+//! unread). Of a file, only what is shown or checked is read (its headers,
+//! symbol tables and `.liveswap` sections), unless a signature is verified,
+//! which covers every byte.
+//!
+//! Text from the files (names, signatures' comments, refusals quoting
+//! them) is printed with its control characters escaped (`\u{1b}`): a
+//! crafted plugin cannot drive the terminal it is inspected in.
 
 mod check;
 mod inspect;
 mod read;
+mod show;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,11 +94,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Refused(message)) => {
-            println!("{message}");
+            println!("{}", show::escaped(&message));
             ExitCode::from(1)
         }
         Err(Failure::BadInput(message)) => {
-            eprintln!("liveswap: {}", message.replace('\n', " "));
+            eprintln!("liveswap: {}", show::escaped(&message.replace('\n', " ")));
             ExitCode::from(2)
         }
     }

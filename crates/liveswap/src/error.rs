@@ -202,7 +202,7 @@ pub enum Error {
     Changed {
         /// The path asked for.
         path: PathBuf,
-        /// What changed: "size 100 -> 120", "ctime moved by 3 ms".
+        /// What changed: "size 100 -> 120 bytes", "written in place (its mtime moved)".
         detail: String,
     },
     /// The file is bigger than the handle's size cap; nothing was read.

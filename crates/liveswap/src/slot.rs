@@ -419,13 +419,15 @@ impl<I: Interface + ?Sized> Slot<I> {
             reaper_tx.clone(),
             Arc::clone(&alive),
         );
-        registry.published(
+        if let Some(free) = registry.published(
             1,
             path.to_path_buf(),
             Version::loaded_at(&version),
             info.signer.clone(),
             info.hash,
-        );
+        ) {
+            Registry::warn_short_of_keys(free);
+        }
         registry.record_state(1, Version::state_schema(&version), None);
         let history = History::new(options.history_len);
         history.record(Attempt {
@@ -985,6 +987,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             drop(control);
             give_back();
             loader::discard(plugin);
+            tracing::warn!(path = %source.display(), error = %e, "plugin swap refused: its state snapshot is of a version replaced meanwhile");
             return Err(e);
         }
         if let Some(signer) = verified {
@@ -1003,7 +1006,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         ));
         let old = self.current.swap(Arc::clone(&version));
         let publish = started.elapsed();
-        self.registry.published(
+        let short_of_keys = self.registry.published(
             generation,
             source.to_path_buf(),
             Version::loaded_at(&version),
@@ -1017,6 +1020,9 @@ impl<I: Interface + ?Sized> Slot<I> {
             .image()
             .map(|image| (image, Version::source(&old).to_path_buf(), old_signer));
         drop(control);
+        if let Some(free) = short_of_keys {
+            Registry::warn_short_of_keys(free);
+        }
         drop(version);
         let report = SwapReport {
             generation,

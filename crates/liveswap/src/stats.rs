@@ -142,6 +142,10 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Records a publish. Returns the free pthread keys when they are
+    /// running short, for the caller to warn of once it holds no lock (a
+    /// subscriber may call back into the slot).
+    #[must_use]
     pub(crate) fn published(
         &self,
         generation: u64,
@@ -149,7 +153,7 @@ impl Registry {
         loaded_at: SystemTime,
         signer: Option<Signer>,
         content_hash: Option<ContentHash>,
-    ) {
+    ) -> Option<usize> {
         let mut inner = self.lock();
         let previous = inner.current;
         if let Some(old) = inner.generations.get_mut(&previous)
@@ -172,16 +176,19 @@ impl Registry {
             },
         );
         drop(inner);
-        if let Some(free) = crate::footprint::keys::free().filter(|&f| f < KEY_WARNING) {
-            tracing::warn!(
-                free_pthread_keys = free,
-                refused_below = KEY_RESERVE,
-                "the process is running short of pthread keys: generations that cannot \
-                 unload (see their pinned reasons) keep theirs; swaps are refused below \
-                 the reserve"
-            );
-        }
         self.changed_states();
+        crate::footprint::keys::free().filter(|&f| f < KEY_WARNING)
+    }
+
+    /// The warning for [`published`](Self::published)'s answer.
+    pub(crate) fn warn_short_of_keys(free: usize) {
+        tracing::warn!(
+            free_pthread_keys = free,
+            refused_below = KEY_RESERVE,
+            "the process is running short of pthread keys: generations that cannot \
+             unload (see their pinned reasons) keep theirs; swaps are refused below \
+             the reserve"
+        );
     }
 
     /// Who signed `generation`, if it is still known.

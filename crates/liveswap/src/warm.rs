@@ -312,7 +312,8 @@ fn finder<I: Interface + ?Sized>(slot: Weak<ArcSwap<Version<I>>>) -> FindTarget 
 
 /// A swap's snapshot must come from the version it replaces: refused
 /// otherwise (another swap published in between), so that no state is
-/// carried twice or skipped. Called under the publish lock.
+/// carried twice or skipped. Called under the publish lock: it logs
+/// nothing.
 pub(crate) fn check_fresh<I: Interface + ?Sized>(
     prior: Option<&Prior>,
     serving: &Version<I>,
@@ -321,12 +322,7 @@ pub(crate) fn check_fresh<I: Interface + ?Sized>(
     let now = Version::generation(serving);
     match prior {
         Some(prior) if prior.generation != now => {
-            tracing::warn!(
-                path = %path.display(),
-                taken_from = prior.generation,
-                serving = now,
-                "plugin swap refused: its state snapshot is of a version replaced meanwhile"
-            );
+            // Reported by the caller once the lock is released.
             Err(Error::StateStale {
                 path: path.to_path_buf(),
                 taken_from: prior.generation,

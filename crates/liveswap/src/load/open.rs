@@ -53,6 +53,9 @@ struct Stamp {
     mtime: i128,
     /// Nanoseconds since the epoch.
     ctime: i128,
+    /// Hard links: unlinking or linking the file moves its ctime without
+    /// touching its contents.
+    nlink: u64,
 }
 
 impl Stamp {
@@ -61,6 +64,9 @@ impl Stamp {
             size: stat.st_size,
             mtime: i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
             ctime: i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec),
+            // `u32` on some targets.
+            #[allow(clippy::useless_conversion)]
+            nlink: u64::from(stat.st_nlink),
         }
     }
 
@@ -79,8 +85,15 @@ impl Stamp {
     fn difference(&self, before: &Stamp) -> Option<String> {
         if self.size != before.size {
             Some(format!("size {} -> {} bytes", before.size, self.size))
-        } else if self.ctime != before.ctime || self.mtime != before.mtime {
-            Some("written in place (its ctime moved)".into())
+        } else if self.mtime != before.mtime {
+            Some("written in place (its mtime moved)".into())
+        } else if self.ctime != before.ctime && self.nlink == before.nlink {
+            // Same size and mtime, and no link was added or removed: a
+            // write whose writer put the mtime back (`rsync --inplace`
+            // does), or a change of mode, owner or name. A deploy that
+            // deletes or hard-links the file while it is read changes
+            // only its link count, and the bytes read are still whole.
+            Some("its ctime moved with no link added or removed (written in place with the mtime put back, or its mode, owner or name changed)".into())
         } else {
             None
         }
@@ -224,4 +237,55 @@ fn explain_head(file: &File, len: u64) -> Option<String> {
     let mut head = vec![0u8; len.min(1024) as usize];
     file.read_exact_at(&mut head, 0).ok()?;
     crate::filekind::explain(&head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stamp;
+
+    const BEFORE: Stamp = Stamp {
+        size: 100,
+        mtime: 5_000,
+        ctime: 6_000,
+        nlink: 1,
+    };
+
+    #[test]
+    fn a_file_unlinked_while_read_is_unchanged() {
+        let after = Stamp {
+            ctime: 9_000,
+            nlink: 0,
+            ..BEFORE
+        };
+        assert_eq!(after.difference(&BEFORE), None);
+    }
+
+    #[test]
+    fn a_write_that_puts_the_mtime_back_is_a_change() {
+        let after = Stamp {
+            ctime: 9_000,
+            ..BEFORE
+        };
+        assert!(after.difference(&BEFORE).unwrap().contains("ctime moved"));
+    }
+
+    #[test]
+    fn a_new_mtime_is_a_change_even_when_a_link_went() {
+        let after = Stamp {
+            mtime: 8_000,
+            ctime: 9_000,
+            nlink: 0,
+            ..BEFORE
+        };
+        assert!(after.difference(&BEFORE).unwrap().contains("mtime moved"));
+    }
+
+    #[test]
+    fn a_new_size_is_named_with_both_sizes() {
+        let after = Stamp {
+            size: 120,
+            ..BEFORE
+        };
+        assert_eq!(after.difference(&BEFORE).unwrap(), "size 100 -> 120 bytes");
+    }
 }
