@@ -229,6 +229,36 @@ fn stats_list_each_generation_with_its_source_and_state() {
 }
 
 #[test]
+fn the_mapped_count_drops_with_each_verified_unload_while_the_loaded_count_only_grows() {
+    // Other tests of this binary load and unload in parallel: each of their
+    // loads adds one to both counts, each verified unload takes one from
+    // the mapped count. So loaded minus mapped (the verified unloads of the
+    // whole process) is at least this test's own.
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    for i in 0..10 {
+        let build = if i % 2 == 0 {
+            "greeter-v2"
+        } else {
+            "greeter-v1"
+        };
+        hs.swap(fixture(build)).unwrap();
+        assert!(hs.wait_drained(REAP_TIMEOUT));
+    }
+    let stats = hs.stats();
+    assert_eq!(stats.unloaded(), 10);
+    assert!(
+        stats.mapped_in_process >= 1,
+        "the serving generation is mapped"
+    );
+    assert!(
+        stats.loaded_in_process - stats.mapped_in_process >= 10,
+        "loaded {} mapped {}: ten verified unloads are not counted",
+        stats.loaded_in_process,
+        stats.mapped_in_process
+    );
+}
+
+#[test]
 fn a_copy_over_the_memfd_limit_is_an_unnamed_file_in_the_store_directory() {
     let store = plugin_dir();
     let hs = Slot::<Greeter>::load_with(

@@ -68,7 +68,11 @@
 //!   `u32`". A types crate at a release semver calls compatible is
 //!   compared by contents; at an incompatible one it is refused, naming
 //!   both releases. Two arguments of one type declared in the other order
-//!   are refused by name (`tests/boundary.rs`).
+//!   are refused by name (`tests/boundary.rs`). This holds for what the
+//!   checks refuse: the handshake reads what a file says of itself, so a
+//!   library crafted to carry a real plugin's sections passes it, and its
+//!   constructors run at `dlopen`, unless [`Options::trusted_keys`] requires a
+//!   signature (checked before `dlopen` too, `tests/trust.rs`).
 //! - **Nothing that crosses can dangle.** Every argument, result and field
 //!   type is [`CrossSafe`]: it owns its data. References, trait objects,
 //!   function pointers and `'static` borrows of the plugin's memory do not

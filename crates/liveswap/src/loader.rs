@@ -53,6 +53,10 @@ use crate::warm::{self, Carry, HandoverSlot, Prior, StatePolicy, StateReport};
 /// so this is watched (`stats`).
 pub(crate) static LOADED_IN_PROCESS: AtomicU64 = AtomicU64::new(0);
 
+/// Plugin libraries this process holds mapped now, all handles together:
+/// one more at each `dlopen`, one less when an unload is verified.
+pub(crate) static MAPPED_IN_PROCESS: AtomicU64 = AtomicU64::new(0);
+
 /// What a handle asks of every load.
 #[derive(Debug, Clone)]
 pub(crate) struct LoadPolicy {
@@ -205,9 +209,13 @@ impl Remains {
                 (Outcome::Pinned(_), library) => self.library = library,
             }
         }
-        self.gone = self.library.is_none()
+        let gone = self.library.is_none()
             && !image::loader_has(&self.image.path)
             && !image::still_mapped(self.footprint.ranges(), self.image.dev, self.image.ino);
+        if gone && !self.gone {
+            MAPPED_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.gone = gone;
         self.gone
     }
 }
@@ -432,6 +440,7 @@ fn open_and_construct(
         path: source.to_path_buf(),
         message: with_causes(&e),
     })?;
+    MAPPED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
     let placement = image::find(&image.path).unwrap_or_default();
     let footprint = Footprint::register(&placement);
     footprint.set_executor(policy.executor.0.clone());
@@ -625,6 +634,7 @@ fn close(
             None,
         );
     }
+    MAPPED_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
     (Outcome::Unloaded, None)
 }
 

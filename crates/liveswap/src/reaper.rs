@@ -65,7 +65,9 @@ fn reap(plugin: Plugin, registry: &Registry, left: &mut Leftovers) {
     // state was taken, before its instance is dropped.
     crate::warm::final_merge(&plugin.object, generation, &plugin.handover);
     match plugin.unload() {
-        (Outcome::Unloaded, _) => {
+        (Outcome::Unloaded, remains) => {
+            // Its copy is closed before anyone is told it is unloaded.
+            drop(remains);
             tracing::debug!(generation, "plugin generation unloaded");
             registry.finished(generation, State::Unloaded);
         }
@@ -78,12 +80,18 @@ fn reap(plugin: Plugin, registry: &Registry, left: &mut Leftovers) {
 }
 
 fn recheck(registry: &Registry, pinned: &mut Vec<(u64, Remains)>) {
+    let mut gone = Vec::new();
     pinned.retain_mut(|(generation, remains)| {
         if !remains.gone() {
             return true;
         }
-        tracing::info!(generation, "pinned plugin generation finally unloaded");
-        registry.finished(*generation, State::Unloaded);
+        gone.push(*generation);
         false
     });
+    // Their copies are closed (dropped by `retain_mut`) before anyone is
+    // told they are unloaded.
+    for generation in gone {
+        tracing::info!(generation, "pinned plugin generation finally unloaded");
+        registry.finished(generation, State::Unloaded);
+    }
 }

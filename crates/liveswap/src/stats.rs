@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::check::Signer;
 use crate::history::ContentHash;
-use crate::loader::LOADED_IN_PROCESS;
+use crate::loader::{LOADED_IN_PROCESS, MAPPED_IN_PROCESS};
 
 /// Free pthread keys below which [`Stats::near_generation_limit`] is set
 /// and a warning is logged. The process has 1,024 (glibc's table, read to
@@ -73,8 +73,14 @@ pub struct Stats {
     /// Each generation still known, oldest first (the most recent unloaded
     /// ones only).
     pub generations: Vec<GenerationInfo>,
-    /// Generations loaded by this process, all handles together.
+    /// Plugin libraries this process loaded since it started, all handles
+    /// together (unloaded ones included).
     pub loaded_in_process: u64,
+    /// Plugin libraries this process holds mapped now, all handles
+    /// together: serving, draining and pinned generations, and refused
+    /// candidates that could not be closed. What a long-lived process
+    /// carries; an unload counts only once it is verified.
+    pub mapped_in_process: u64,
     /// pthread keys the process can still create (`None` if the C
     /// library's key table cannot be read).
     pub free_pthread_keys: Option<usize>,
@@ -285,11 +291,13 @@ impl Registry {
     pub(crate) fn snapshot(&self) -> Stats {
         let inner = self.lock();
         let loaded_in_process = LOADED_IN_PROCESS.load(Ordering::Relaxed);
+        let mapped_in_process = MAPPED_IN_PROCESS.load(Ordering::Relaxed);
         let free_pthread_keys = crate::footprint::keys::free();
         Stats {
             current: inner.current,
             generations: inner.generations.values().cloned().collect(),
             loaded_in_process,
+            mapped_in_process,
             free_pthread_keys,
             near_generation_limit: free_pthread_keys.is_some_and(|f| f < KEY_WARNING),
         }

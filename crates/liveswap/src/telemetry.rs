@@ -10,7 +10,8 @@
 //! | `liveswap_swap_step_seconds` | histogram | `interface`, `step` (`copy`, `check`, `load`, `publish`) |
 //! | `liveswap_generation` | gauge | `interface`: the generation serving |
 //! | `liveswap_versions` | gauge | `interface`, `state` (`draining`, `pinned`) |
-//! | `liveswap_generations_loaded` | gauge | loaded by this process, all slots |
+//! | `liveswap_generations_loaded` | gauge | loaded by this process since it started, all slots |
+//! | `liveswap_generations_mapped` | gauge | mapped by this process now, all slots (pinned included) |
 //! | `liveswap_pthread_keys_free` | gauge | pthread keys the process can still create; swaps are refused below `KEY_RESERVE` |
 //! | `liveswap_plugin_panics_total` | counter | panics caught in plugins and returned as errors |
 //!
@@ -56,6 +57,7 @@ mod enabled {
         metrics::gauge!("liveswap_versions", "interface" => interface, "state" => "pinned")
             .set(stats.pinned() as f64);
         metrics::gauge!("liveswap_generations_loaded").set(stats.loaded_in_process as f64);
+        metrics::gauge!("liveswap_generations_mapped").set(stats.mapped_in_process as f64);
         if let Some(free) = stats.free_pthread_keys {
             metrics::gauge!("liveswap_pthread_keys_free").set(free as f64);
         }

@@ -138,12 +138,13 @@ fn state(state: &StateReport) -> String {
 pub fn status(stats: &Stats) -> String {
     let mut line = format!(
         "status: generation {} current; {} live, {} draining, {} pinned, {} unloaded; \
-         {} generations loaded in this process",
+         {} libraries mapped in this process ({} loaded since it started)",
         stats.current,
         stats.live(),
         stats.draining(),
         stats.pinned(),
         stats.unloaded(),
+        stats.mapped_in_process,
         stats.loaded_in_process
     );
     if stats.near_generation_limit {

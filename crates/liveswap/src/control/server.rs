@@ -474,6 +474,7 @@ fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
         "pinned": stats.pinned(),
         "unloaded": stats.unloaded(),
         "loaded_in_process": stats.loaded_in_process,
+        "mapped_in_process": stats.mapped_in_process,
         "near_generation_limit": stats.near_generation_limit,
         "free_pthread_keys": stats.free_pthread_keys,
         "generations": generations,

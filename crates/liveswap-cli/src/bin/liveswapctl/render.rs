@@ -28,12 +28,13 @@ fn status(r: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "slot {} ({}): generation {} current; {} draining, {} pinned, {} loaded in this process{}",
+        "slot {} ({}): generation {} current; {} draining, {} pinned; {} libraries mapped in this process ({} loaded since it started){}",
         text(&r["slot"]),
         text(&r["interface"]),
         text(&r["current"]),
         text(&r["draining"]),
         text(&r["pinned"]),
+        text(&r["mapped_in_process"]),
         text(&r["loaded_in_process"]),
         if r["near_generation_limit"] == Value::Bool(true) {
             " (few pthread keys left: pinned generations keep theirs)"
