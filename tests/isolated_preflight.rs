@@ -70,6 +70,71 @@ fn a_candidate_that_aborts_is_refused(slot: &Slot<dyn Calc>) {
     serving_and_clean(slot);
 }
 
+fn a_candidate_that_exits_with_status_zero_gives_no_verdict_and_is_refused(slot: &Slot<dyn Calc>) {
+    refused_with(
+        swap_isolated(slot, "calc-faulty", "exit"),
+        "exited with status 0 but gave no verdict",
+    );
+    serving_and_clean(slot);
+}
+
+fn what_a_passing_candidate_started_in_the_child_does_not_outlive_the_check(slot: &Slot<dyn Calc>) {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("orphan.pid");
+    // SAFETY: no other thread of this harness reads the environment now;
+    // the child process inherits it.
+    unsafe { std::env::set_var("ORPHAN_PID_FILE", &pid_file) };
+    let result = swap_isolated(slot, "calc-faulty", "orphan");
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("ORPHAN_PID_FILE") };
+    // The faulty build passes this check in the child, and is published.
+    assert_eq!(result.unwrap(), 2);
+    let pid = std::fs::read_to_string(&pid_file).expect("the candidate started a process");
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Gone, or a zombie its new parent has not reaped yet: not running.
+    while let Ok(text) = std::fs::read_to_string(&stat) {
+        let state = text.rsplit(") ").next().and_then(|r| r.chars().next());
+        if state == Some('Z') {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} still runs: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// As root, the test binary made setuid to `nobody` runs with `AT_SECURE`:
+/// its child mode refuses to load what it is handed.
+fn child_mode_refuses_to_run_with_elevated_rights(_: &Slot<dyn Calc>) {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: `geteuid` has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("(not root: a setuid binary cannot be made; skipped)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vfs = rustix::fs::statvfs(dir.path()).unwrap();
+    if vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::NOSUID) {
+        println!("(the temporary directory is mounted nosuid; skipped)");
+        return;
+    }
+    let exe = dir.path().join("host");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::os::unix::fs::chown(&exe, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(&exe)
+        .env("LIVESWAP_PREFLIGHT", "segfault")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("elevated rights"), "{said}");
+}
+
 fn a_candidate_that_overflows_its_stack_is_refused(slot: &Slot<dyn Calc>) {
     refused_with(
         swap_isolated(slot, "calc-faulty", "overflow"),
@@ -124,10 +189,22 @@ fn a_watched_build_that_segfaults_in_the_child_is_refused(_: &Slot<dyn Calc>) {
 type Case = fn(&Slot<dyn Calc>);
 
 fn main() {
-    for name in ["segfault", "abort", "overflow", "hang"] {
+    for name in ["segfault", "abort", "exit", "orphan", "overflow", "hang"] {
         serve_isolated(name, &greets(name));
     }
-    let tests: [(&str, Case); 6] = [
+    let tests: [(&str, Case); 9] = [
+        (
+            "what_a_passing_candidate_started_in_the_child_does_not_outlive_the_check",
+            what_a_passing_candidate_started_in_the_child_does_not_outlive_the_check,
+        ),
+        (
+            "a_candidate_that_exits_with_status_zero_gives_no_verdict_and_is_refused",
+            a_candidate_that_exits_with_status_zero_gives_no_verdict_and_is_refused,
+        ),
+        (
+            "child_mode_refuses_to_run_with_elevated_rights",
+            child_mode_refuses_to_run_with_elevated_rights,
+        ),
         (
             "a_candidate_that_segfaults_is_refused_and_the_serving_process_lives_on",
             a_candidate_that_segfaults_is_refused_and_the_serving_process_lives_on,

@@ -9,20 +9,34 @@
 //! in any other process it returns at once. This is how `procspawn` works.
 //!
 //! The child gets the candidate's private copy, the very bytes checked,
-//! as its descriptor 3 (sealed, read-only), and the check's name in
-//! `LIVESWAP_PREFLIGHT`. It loads the copy with a fresh [`Slot`], runs the
-//! check on its main thread and exits with status 0 (passed), 1 (the check
-//! said no; its message on standard error) or 2 (the copy did not load).
-//! The parent reads the status; a signal, or no exit within the timeout
-//! (the child is then killed), refuses the candidate. The child dumps no
-//! core (`RLIMIT_CORE` 0). Costs a process
-//! start, a load and the check: tens of milliseconds for a small plugin.
+//! as its descriptor 3 (sealed, read-only), a random token for this run
+//! on a pipe at descriptor 4, a pipe for its verdict at descriptor 5, and
+//! the check's name in `LIVESWAP_PREFLIGHT`. It loads the copy with a
+//! fresh [`Slot`], runs the check on its main thread, writes the token and
+//! its verdict (and the check's message) on the verdict pipe, and exits
+//! with status 0 (passed), 1 (the check said no) or 2 (the copy did not
+//! load). The candidate passes only with status 0 *and* a verdict
+//! carrying the token: a candidate that ends the child with `exit(0)`
+//! during its load or check gives no verdict, and is refused. A signal, or
+//! no exit within the timeout, refuses it too. After every run the child's
+//! whole process group is killed, so what the candidate started there does
+//! not outlive the check. The child dumps no core (`RLIMIT_CORE` 0).
+//!
+//! Child mode refuses to run in a process started with elevated rights
+//! (setuid, setgid or file capabilities: the kernel's `AT_SECURE`), where
+//! the environment and inherited descriptors are the caller's, not the
+//! host's, and it needs the token pipe only a parent made by
+//! [`IsolatedPreflight::run`] provides.
+//!
+//! Costs a process start, a load and the check: tens of milliseconds for
+//! a small plugin.
 
-use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::interface::Interface;
@@ -34,12 +48,24 @@ use crate::slot::{Options, Slot};
 pub const CHILD_ENV: &str = "LIVESWAP_PREFLIGHT";
 /// The descriptor a child finds the candidate at.
 const CHILD_FD: i32 = 3;
+/// The descriptor a child reads its run's token from.
+const TOKEN_FD: i32 = 4;
+/// The descriptor a child writes its verdict to.
+const VERDICT_FD: i32 = 5;
+/// The most of a verdict the parent reads.
+const VERDICT_MAX: u64 = 64 * 1024;
 /// How long an isolated preflight may run by default.
 pub const DEFAULT_ISOLATED_TIMEOUT: Duration = Duration::from_secs(10);
 /// Exit status of a child whose check refused the candidate.
 const REFUSED: i32 = 1;
 /// Exit status of a child that could not load the candidate.
 const NOT_LOADED: i32 = 2;
+/// Exit status of a child mode that refused to run (elevated rights, or
+/// not started by [`IsolatedPreflight::run`]).
+const NOT_ALLOWED: i32 = 3;
+/// The first word of a verdict line after the token.
+const PASSED: &str = "passed";
+const FAILED: &str = "refused";
 
 /// Runs the named check in a child process; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -83,6 +109,14 @@ impl IsolatedPreflight {
             .clone()
             .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
         let fd = candidate.fd().as_raw_fd();
+        let token = run_token()?;
+        let (token_in, token_out) = pipe()?;
+        let (verdict_in, verdict_out) = pipe()?;
+        // Fits the pipe's buffer: written whole before the child starts.
+        File::from(token_out)
+            .write_all(format!("{token}\n").as_bytes())
+            .map_err(|e| format!("cannot hand the child its token: {e}"))?;
+        let (token_fd, verdict_fd) = (token_in.as_raw_fd(), verdict_out.as_raw_fd());
         let mut command = Command::new(&program);
         command
             .env(CHILD_ENV, &self.name)
@@ -90,9 +124,11 @@ impl IsolatedPreflight {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         // SAFETY: the closure runs in the child between fork and exec and
-        // calls only `setrlimit`, `dup2` and `fcntl`, which are
-        // async-signal-safe; `fd` is open in the parent (borrowed from the
-        // candidate for this call), so it is open in the child.
+        // calls only `setrlimit`, `fcntl` and `dup2`, which are
+        // async-signal-safe; `fd`, `token_fd` and `verdict_fd` are open in
+        // the parent (borrowed for this call: the candidate's copy and the
+        // two pipe ends, alive until `spawn` returns), so they are open in
+        // the child.
         unsafe {
             command.pre_exec(move || {
                 // A crashing candidate leaves no core file behind.
@@ -101,13 +137,19 @@ impl IsolatedPreflight {
                     rlim_max: 0,
                 };
                 libc::setrlimit(libc::RLIMIT_CORE, &none);
-                if fd == CHILD_FD {
-                    // Already in place: only clear close-on-exec.
-                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                // Out of the way first (one of them may sit at 3, 4 or 5),
+                // then into place; `dup2` clears close-on-exec on the copy.
+                let mut moved = [0; 3];
+                for (slot, from) in moved.iter_mut().zip([fd, token_fd, verdict_fd]) {
+                    *slot = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 10);
+                    if *slot == -1 {
                         return Err(std::io::Error::last_os_error());
                     }
-                } else if libc::dup2(fd, CHILD_FD) == -1 {
-                    return Err(std::io::Error::last_os_error());
+                }
+                for (from, to) in moved.into_iter().zip([CHILD_FD, TOKEN_FD, VERDICT_FD]) {
+                    if libc::dup2(from, to) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
@@ -116,9 +158,10 @@ impl IsolatedPreflight {
         // killed with it: a grandchild holding standard error open would
         // otherwise keep the reader below, and so the swap, waiting.
         command.process_group(0);
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let spawned = command.spawn();
+        // The child's ends are the child's alone now.
+        drop((token_in, verdict_out));
+        let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", program.display()))?;
         let stderr = child.stderr.take();
         let (said_tx, said_by) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -129,28 +172,27 @@ impl IsolatedPreflight {
             let _ = said_tx.send(text);
         });
         let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => {
+        let pid = child.id() as libc::pid_t;
+        let exited = loop {
+            match exited_unreaped(pid) {
+                Ok(true) => break true,
+                Ok(false) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
-                Ok(None) => {
-                    // The whole group: the child and whatever it started.
-                    // SAFETY: `kill` has no memory preconditions; the group
-                    // is the child's own (made at spawn), and the child is
-                    // not reaped yet, so its id names nothing else.
-                    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-                    let _ = child.wait();
-                    break None;
-                }
+                Ok(false) => break false,
                 Err(e) => {
-                    let _ = child.kill();
+                    kill_group(pid);
                     let _ = child.wait();
                     return Err(format!("cannot wait for the child: {e}"));
                 }
             }
         };
+        // The whole group, after every run: whatever the candidate started
+        // there ends with the check. The child is not reaped yet, so its id
+        // (the group's) names nothing else.
+        kill_group(pid);
+        let status = child.wait().ok().filter(|_| exited);
+        let verdict = read_verdict(verdict_in, &token);
         // What the child wrote, once every holder of the pipe has closed
         // it; something the candidate started may still hold it, so wait a
         // little, then go on without (the reader thread ends with the pipe).
@@ -164,23 +206,126 @@ impl IsolatedPreflight {
                 self.timeout
             ));
         };
-        match (status.code(), status.signal()) {
-            (Some(0), _) => Ok(()),
-            (Some(REFUSED), _) => Err(said.to_string()),
-            (Some(NOT_LOADED), _) => Err(format!("the child could not load it: {said}")),
-            (Some(code), _) => Err(format!(
+        match (status.code(), status.signal(), verdict) {
+            (Some(0), _, Verdict::Passed) => Ok(()),
+            (Some(0), _, Verdict::Missing) => Err(format!(
+                "the child exited with status 0 but gave no verdict: the candidate ended the \
+                 process during its load or check (exit?){}",
+                tail(said)
+            )),
+            (Some(_), _, Verdict::Forged) => Err(
+                "the child's verdict did not carry this run's token: something else wrote it"
+                    .into(),
+            ),
+            (Some(REFUSED), _, Verdict::Refused(message)) => Err(if message.is_empty() {
+                "the check refused it without a message".into()
+            } else {
+                message
+            }),
+            (Some(REFUSED), _, _) => Err(format!(
+                "the child exited with the refusal status but gave no verdict{}",
+                tail(said)
+            )),
+            (Some(NOT_LOADED), _, _) => Err(format!("the child could not load it: {said}")),
+            (Some(NOT_ALLOWED), _, _) => Err(format!("the child refused to run the check: {said}")),
+            (Some(code), _, _) => Err(format!(
                 "the child exited with status {code} (did the host call serve_isolated(\"{}\") \
                  at the top of main?){}",
                 self.name,
                 tail(said)
             )),
-            (None, Some(signal)) => Err(format!(
+            (None, Some(signal), _) => Err(format!(
                 "the child process was killed by signal {signal} ({}){}",
                 signal_name(signal),
                 tail(said)
             )),
-            (None, None) => Err("the child process ended without a status".into()),
+            (None, None, _) => Err("the child process ended without a status".into()),
         }
+    }
+}
+
+/// What the child said on its verdict pipe.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Passed,
+    Refused(String),
+    /// Nothing, or not a verdict.
+    Missing,
+    /// A verdict without this run's token.
+    Forged,
+}
+
+/// 128 random bits, in hex: what a verdict must carry to count.
+fn run_token() -> Result<String, String> {
+    let mut bits = [0u8; 16];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bits))
+        .map_err(|e| format!("cannot draw a token for the child: {e}"))?;
+    Ok(bits.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A pipe whose ends close on exec (the child gets copies made for it).
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("cannot make a pipe for the child: {e}"))
+}
+
+/// Whether the child has exited, leaving it to be reaped (so that its
+/// process id, and its group's, stay its own).
+fn exited_unreaped(pid: libc::pid_t) -> std::io::Result<bool> {
+    // SAFETY: `siginfo_t` is plain data for which all zeroes is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid, writable `siginfo_t`, the only pointer the
+    // call takes; `WNOWAIT` leaves the child unreaped.
+    let status = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if status == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `waitid` filled `info` (or left it zeroed, pid 0: not yet).
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
+/// Kills the child's process group: the child and what it started.
+fn kill_group(pid: libc::pid_t) {
+    // SAFETY: `kill` has no memory preconditions; the group is the child's
+    // own (made at spawn), and the child is not reaped, so its id names
+    // nothing else.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+}
+
+/// Reads what the child wrote on its verdict pipe, without waiting: the
+/// child wrote it before it exited, and something it started may still
+/// hold the pipe open.
+fn read_verdict(pipe: OwnedFd, token: &str) -> Verdict {
+    if rustix::fs::fcntl_setfl(&pipe, rustix::fs::OFlags::NONBLOCK).is_err() {
+        return Verdict::Missing;
+    }
+    let mut text = Vec::new();
+    // Ends at the end of the pipe, at the cap, or where nothing more is
+    // there yet (`WouldBlock`): what was read is kept either way.
+    let _ = File::from(pipe).take(VERDICT_MAX).read_to_end(&mut text);
+    parse_verdict(&String::from_utf8_lossy(&text), token)
+}
+
+fn parse_verdict(text: &str, token: &str) -> Verdict {
+    let (first, message) = text.split_once('\n').unwrap_or((text, ""));
+    let Some((said_token, word)) = first.split_once(' ') else {
+        return Verdict::Missing;
+    };
+    if said_token != token {
+        return Verdict::Forged;
+    }
+    match word {
+        PASSED => Verdict::Passed,
+        FAILED => Verdict::Refused(message.trim().to_string()),
+        _ => Verdict::Missing,
     }
 }
 
@@ -234,13 +379,66 @@ pub fn serve_isolated<I: Interface + ?Sized>(name: &str, preflight: &Preflight<I
     if std::env::var_os(CHILD_ENV).is_none_or(|v| v != name) {
         return;
     }
-    std::process::exit(match child(preflight) {
-        ExitCode::SUCCESS => 0,
-        _ => REFUSED,
-    });
+    if elevated() {
+        eprintln!(
+            "{CHILD_ENV} is set, but this process was started with elevated rights \
+             (setuid, setgid or file capabilities): an isolated preflight runs only as a \
+             child of its host"
+        );
+        std::process::exit(NOT_ALLOWED);
+    }
+    let (token, mut verdict) = match parent_pipes() {
+        Ok(pipes) => pipes,
+        Err(e) => {
+            eprintln!(
+                "{CHILD_ENV} is set, but this process has no token from a parent \
+                 (IsolatedPreflight::run): {e}"
+            );
+            std::process::exit(NOT_ALLOWED);
+        }
+    };
+    let (code, said) = match child(preflight) {
+        Ok(()) => (0, format!("{token} {PASSED}\n")),
+        Err(message) => (REFUSED, format!("{token} {FAILED}\n{message}\n")),
+    };
+    // The parent refuses the candidate if this does not arrive.
+    let _ = verdict.write_all(said.as_bytes());
+    std::process::exit(code);
 }
 
-fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> ExitCode {
+/// Whether the kernel started this process with elevated rights
+/// (`AT_SECURE`: setuid, setgid, or file capabilities).
+fn elevated() -> bool {
+    // SAFETY: `getauxval` reads the process's auxiliary vector; it has no
+    // preconditions and returns 0 for an absent entry.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// The run's token, read from the pipe the parent made, and the verdict
+/// pipe. The inherited descriptors are marked close-on-exec, so that what
+/// the candidate runs does not get them.
+fn parent_pipes() -> std::io::Result<(String, File)> {
+    let mut token = String::new();
+    File::open(format!("/proc/self/fd/{TOKEN_FD}"))?
+        .take(128)
+        .read_to_string(&mut token)?;
+    let token = token.trim().to_string();
+    if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(std::io::Error::other("the token pipe holds no token"));
+    }
+    let verdict = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{VERDICT_FD}"))?;
+    for fd in [TOKEN_FD, VERDICT_FD] {
+        // SAFETY: `fcntl(F_SETFD)` takes no pointer; on a descriptor that
+        // is not open it fails with EBADF (it was open a moment ago: the
+        // opens above went through it).
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok((token, verdict))
+}
+
+fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> Result<(), String> {
     let path = format!("/proc/self/fd/{CHILD_FD}");
     // The parent checked who wrote the file and its signature; the copy
     // is sealed and reached by descriptor only.
@@ -251,7 +449,7 @@ fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> ExitCode {
             std::process::exit(NOT_LOADED);
         }
     };
-    let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         preflight.check(&slot.current())
     }))
     .unwrap_or_else(|panic| {
@@ -259,12 +457,48 @@ fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> ExitCode {
             "the check panicked: {}",
             crate::preflight::panic_message(&*panic)
         ))
-    });
-    match verdict {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Verdict, parse_verdict};
+
+    const TOKEN: &str = "00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn a_verdict_with_the_token_passes() {
+        assert_eq!(
+            parse_verdict(&format!("{TOKEN} passed\n"), TOKEN),
+            Verdict::Passed
+        );
+    }
+
+    #[test]
+    fn a_refusal_carries_the_checks_message() {
+        let said = format!("{TOKEN} refused\nsome_fn(7) returned 8\n");
+        assert_eq!(
+            parse_verdict(&said, TOKEN),
+            Verdict::Refused("some_fn(7) returned 8".into())
+        );
+    }
+
+    #[test]
+    fn a_verdict_with_another_token_is_forged() {
+        let other = "ffeeddccbbaa99887766554433221100";
+        assert_eq!(
+            parse_verdict(&format!("{other} passed\n"), TOKEN),
+            Verdict::Forged
+        );
+    }
+
+    #[test]
+    fn nothing_or_noise_is_no_verdict() {
+        assert_eq!(parse_verdict("", TOKEN), Verdict::Missing);
+        assert_eq!(parse_verdict("passed\n", TOKEN), Verdict::Missing);
+        assert_eq!(
+            parse_verdict(&format!("{TOKEN} maybe\n"), TOKEN),
+            Verdict::Missing
+        );
     }
 }
