@@ -621,3 +621,47 @@ fn a_source_deleted_while_the_swap_starts_either_loads_or_is_not_found() {
     // happened depends on timing, so it is reported, not asserted.
     println!("{loaded} swaps loaded, {missing} found the file gone");
 }
+
+/// Bytes this thread has read and written through system calls.
+fn thread_io_bytes() -> u64 {
+    let io = fs::read_to_string("/proc/thread-self/io").unwrap();
+    io.lines()
+        .filter(|l| l.starts_with("rchar:") || l.starts_with("wchar:"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_sparse_file_with_an_elf_header_and_no_descriptor_is_refused_without_being_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    // A real plugin's ELF header, then holes up to just under 1 GiB (the
+    // default cap): its section headers point at zeros.
+    let fake = dir.path().join("libfake.so");
+    let header = fs::read(fixture("greeter-v2")).unwrap()[..64].to_vec();
+    fs::write(&fake, &header).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&fake)
+        .unwrap()
+        .set_len((1 << 30) - 4096)
+        .unwrap();
+
+    let before = thread_io_bytes();
+    let err = hs.swap(&fake).unwrap_err();
+    let moved = thread_io_bytes() - before;
+    assert!(
+        matches!(
+            err,
+            Error::NoDescriptor { .. } | Error::NotSharedObject { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("libfake.so"), "{err}");
+    println!("bytes read and written to refuse a 1 GiB file: {moved}");
+    assert!(
+        moved < 16 << 20,
+        "{moved} bytes read or written: it was copied"
+    );
+    assert_eq!(hs.current().answer(1), 2);
+}

@@ -107,19 +107,41 @@ pub fn check_section(path: &Path, bytes: &[u8], expected: &[u8]) -> Result<Check
             reason: "the host's expected descriptor is cut short".into(),
         });
     };
+    let host = architecture_of(&field_text(&expected_descriptor.target));
+    let file = shared_object(path, bytes, bytes, host)?;
+    let section = descriptor_section(path, &file)?;
+    let data = section.data().map_err(|e| Error::NotSharedObject {
+        path: path.to_path_buf(),
+        reason: format!("section {SECTION} is unreadable (truncated file?): {e}"),
+    })?;
+    let (descriptor, section) = compare(path, data, expected)?;
+    Ok(Checked {
+        descriptor,
+        section,
+        warnings: hazards(&file),
+    })
+}
+
+/// Parses `data` as an ELF shared object for `host` (`Unknown`: any
+/// architecture). `head`, the file's first bytes, names a file that is not
+/// one for what it is.
+pub(crate) fn shared_object<'d, R: object::ReadRef<'d>>(
+    path: &Path,
+    data: R,
+    head: &[u8],
+    host: Architecture,
+) -> Result<object::File<'d, R>, Error> {
     let not_so = |reason: String| Error::NotSharedObject {
         path: path.to_path_buf(),
         reason,
     };
-    // A file that is not an ELF shared object is named for what it is.
-    let file = object::File::parse(bytes)
-        .map_err(|e| not_so(filekind::explain(bytes).unwrap_or_else(|| e.to_string())))?;
+    let file = object::File::parse(data)
+        .map_err(|e| not_so(filekind::explain(head).unwrap_or_else(|| e.to_string())))?;
     if file.format() != BinaryFormat::Elf {
         return Err(not_so(
-            filekind::explain(bytes).unwrap_or_else(|| format!("it is a {:?} file", file.format())),
+            filekind::explain(head).unwrap_or_else(|| format!("it is a {:?} file", file.format())),
         ));
     }
-    let host = architecture_of(&field_text(&expected_descriptor.target));
     if host != Architecture::Unknown && file.architecture() != host {
         return Err(Error::WrongArchitecture {
             path: path.to_path_buf(),
@@ -129,11 +151,19 @@ pub fn check_section(path: &Path, bytes: &[u8], expected: &[u8]) -> Result<Check
     }
     if file.kind() != ObjectKind::Dynamic {
         return Err(not_so(
-            filekind::explain(bytes)
+            filekind::explain(head)
                 .unwrap_or_else(|| format!("it is an ELF {:?} file", file.kind())),
         ));
     }
-    let section = file.section_by_name(SECTION).ok_or_else(|| {
+    Ok(file)
+}
+
+/// The file's `.liveswap` section, or why it has none.
+pub(crate) fn descriptor_section<'d, 'f, R: object::ReadRef<'d>>(
+    path: &Path,
+    file: &'f object::File<'d, R>,
+) -> Result<object::Section<'d, 'f, R>, Error> {
+    file.section_by_name(SECTION).ok_or_else(|| {
         let reason = if file.section_by_name(".hotswap").is_some() {
             "it has a `.hotswap` section: it was built with `hotswap`, this library's name \
              before it became liveswap; rebuild the plugin against liveswap"
@@ -144,17 +174,6 @@ pub fn check_section(path: &Path, bytes: &[u8], expected: &[u8]) -> Result<Check
             path: path.to_path_buf(),
             reason: reason.into(),
         }
-    })?;
-    let data = section.data().map_err(|e| {
-        not_so(format!(
-            "section {SECTION} is unreadable (truncated file?): {e}"
-        ))
-    })?;
-    let (descriptor, section) = compare(path, data, expected)?;
-    Ok(Checked {
-        descriptor,
-        section,
-        warnings: hazards(&file),
     })
 }
 

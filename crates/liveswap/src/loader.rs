@@ -45,6 +45,7 @@ use crate::imports::host::Imports;
 use crate::interface::Interface;
 use crate::load::image;
 use crate::load::open;
+use crate::load::probe;
 use crate::load::store::{self, StorePolicy, Stored};
 use crate::warm::{self, Carry, HandoverSlot, Prior, StatePolicy, StateReport};
 
@@ -243,6 +244,7 @@ fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>
     check_keys(path)?;
     let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
     let src = open::open(path, policy.max_file_size)?;
+    probe::probe(path, &src.file, src.len)?;
     let stored = store::store(
         &src.file,
         src.len,
