@@ -208,6 +208,27 @@ fn a_hundred_concurrent_clients_are_served_beside_an_idle_one() {
 }
 
 #[test]
+fn a_client_that_trickles_a_request_is_cut_off_at_the_line_deadline() {
+    let f = serve(ControlOptions::new().idle_timeout(Duration::from_millis(500)));
+    let mut slow = UnixStream::connect(&f.socket).unwrap();
+    let started = Instant::now();
+    // One byte every 100 ms: never idle as long as the timeout, never a
+    // whole line.
+    let cut_off = loop {
+        if slow.write_all(b" ").is_err() {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(cut_off, "the server still waits for a line begun 20 s ago");
+    let reply = Client::connect(&f.socket).send(json!({"v": 1, "cmd": "status"}));
+    assert_eq!(reply["ok"], true, "{reply}");
+}
+
+#[test]
 fn the_socket_is_private_and_removed_when_the_server_stops() {
     let f = serve(ControlOptions::new());
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

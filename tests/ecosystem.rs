@@ -141,6 +141,12 @@ fn a_tokio_runtime_owned_by_the_instance_and_shut_down_in_drop_unloads_every_gen
 }
 
 #[test]
+fn a_rayon_pool_owned_by_the_instance_and_stopped_in_drop_unloads_every_generation() {
+    let _serial = serial();
+    every_generation_unloads("rayon-owned", 19, 40);
+}
+
+#[test]
 fn rayons_global_pool_keeps_its_generation_reported_with_its_threads_and_serving_goes_on() {
     let _serial = serial();
     let hs = cycle("rayon-pool", 13, 6);

@@ -370,8 +370,10 @@ fn load_stored<I: Interface + ?Sized>(
     let imports = &policy.imports;
     let checked = handshake::check::<I>(source, mapping.bytes())?;
     imports.check_file(source, mapping.bytes())?;
-    let hash = ContentHash::of(mapping.bytes());
     let sites = patch::sites(mapping.bytes());
+    let hash = image
+        .content_hash()
+        .map_err(|e| copy_error(source, (image.path.clone(), e)))?;
     drop(mapping);
     info.hash = Some(hash);
     info.check = started.elapsed();

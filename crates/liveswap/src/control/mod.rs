@@ -10,6 +10,7 @@
 //! Nothing of it runs unless [`ControlServer::start`] is called: without
 //! the feature, or without a server, the read path is untouched.
 
+mod admission;
 pub mod protocol;
 mod server;
 

@@ -7,12 +7,13 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use super::admission::Admission;
 use super::protocol::{self, ErrorKind, Request};
 use crate::history::{Outcome, Trigger};
 use crate::manage::ManagedSlot;
@@ -25,6 +26,7 @@ pub struct ControlOptions {
     max_line: usize,
     idle_timeout: Duration,
     max_clients: usize,
+    max_clients_per_uid: usize,
 }
 
 impl Default for ControlOptions {
@@ -34,6 +36,7 @@ impl Default for ControlOptions {
             max_line: 64 * 1024,
             idle_timeout: Duration::from_secs(30),
             max_clients: 128,
+            max_clients_per_uid: 8,
         }
     }
 }
@@ -54,16 +57,24 @@ impl ControlOptions {
         self.max_line = bytes;
         self
     }
-    /// A client that sends nothing for this long is disconnected (default
-    /// 30 s). Other clients are never blocked by it.
+    /// A client whose request line is not whole this long after the
+    /// server began to wait for it is disconnected (default 30 s), however
+    /// it trickles its bytes. Other clients are never blocked by it.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
     }
     /// Clients served at once (default 128); one more gets a `busy` error
-    /// reply and is disconnected.
+    /// reply and is disconnected. The last 8 places are for root and this
+    /// process's user only, so that allow-listed users cannot fill them.
     pub fn max_clients(mut self, clients: usize) -> Self {
         self.max_clients = clients;
+        self
+    }
+    /// Connections one allow-listed uid may hold at once (default 8);
+    /// root and this process's user are not capped by uid.
+    pub fn max_clients_per_uid(mut self, clients: usize) -> Self {
+        self.max_clients_per_uid = clients;
         self
     }
 }
@@ -250,7 +261,7 @@ fn accept_loop(
     options: &ControlOptions,
     stop: &AtomicBool,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
+    let admission = Arc::new(Admission::default());
     for stream in listener.incoming() {
         if stop.load(Ordering::Acquire) {
             break;
@@ -269,22 +280,26 @@ fn accept_loop(
             tracing::warn!(uid, "control connection refused: uid not allowed");
             continue;
         }
-        if active.fetch_add(1, Ordering::AcqRel) >= options.max_clients {
-            active.fetch_sub(1, Ordering::AcqRel);
-            let mut stream = stream;
-            let _ = writeln!(
-                stream,
-                "{}",
-                protocol::error(ErrorKind::BadRequest, "busy: too many control clients")
-            );
-            continue;
-        }
-        let (slots, options, active) = (Arc::clone(slots), options.clone(), Arc::clone(&active));
+        let owner = uid == 0 || uid == euid;
+        let place =
+            match admission.admit(uid, owner, options.max_clients, options.max_clients_per_uid) {
+                Ok(place) => place,
+                Err(why) => {
+                    tracing::warn!(uid, %why, "control connection refused");
+                    // Never blocks the accept loop: a client that does not
+                    // read its reply loses it.
+                    let _ = stream.set_nonblocking(true);
+                    let mut stream = stream;
+                    let _ = writeln!(stream, "{}", protocol::error(ErrorKind::BadRequest, why));
+                    continue;
+                }
+            };
+        let (slots, options) = (Arc::clone(slots), options.clone());
         let spawned = std::thread::Builder::new()
             .name("liveswap-control-client".into())
             .spawn(move || {
                 let _ = serve(stream, &slots, &options);
-                active.fetch_sub(1, Ordering::AcqRel);
+                drop(place);
             });
         if spawned.is_err() {
             tracing::warn!("control connection dropped: cannot start a thread");
@@ -300,13 +315,13 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
 
 /// Serves one client until it hangs up or stays idle too long.
 fn serve(stream: UnixStream, slots: &Slots, options: &ControlOptions) -> io::Result<()> {
-    stream.set_read_timeout(Some(options.idle_timeout))?;
     stream.set_write_timeout(Some(options.idle_timeout))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
-        let Some(too_long) = read_line(&mut reader, &mut line, options.max_line)? else {
+        let deadline = Instant::now() + options.idle_timeout;
+        let Some(too_long) = read_line(&mut reader, &mut line, options.max_line, deadline)? else {
             return Ok(());
         };
         let reply = if too_long {
@@ -327,18 +342,27 @@ fn serve(stream: UnixStream, slots: &Slots, options: &ControlOptions) -> io::Res
     }
 }
 
-/// Reads one line into `line` (without its newline). `None` at the end of
-/// the stream; `Some(true)` when the line was longer than `max` (its bytes
-/// are skipped, not kept).
+/// Reads one line into `line` (without its newline), whole by
+/// `deadline` or not at all (`TimedOut`). `None` at the end of the stream;
+/// `Some(true)` when the line was longer than `max` (its bytes are
+/// skipped, not kept).
 fn read_line(
-    reader: &mut impl BufRead,
+    reader: &mut BufReader<UnixStream>,
     line: &mut Vec<u8>,
     max: usize,
+    deadline: Instant,
 ) -> io::Result<Option<bool>> {
     line.clear();
     let mut too_long = false;
     let mut read_any = false;
     loop {
+        // What is left of the line's time, for this read (a timeout of
+        // zero would mean none at all).
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        reader.get_ref().set_read_timeout(Some(left))?;
         let available = reader.fill_buf()?;
         if available.is_empty() {
             return Ok(read_any.then_some(too_long));

@@ -190,6 +190,27 @@ impl Stored {
     }
 
     /// Maps the copy read-only, for the handshake to read.
+    /// The BLAKE3 hash of the copy, read with `pread` a chunk at a time
+    /// (1 MiB): unlike hashing the mapping, it leaves no page of the copy
+    /// resident in this process, so a big plugin costs 1 MiB of memory to
+    /// hash, not its size.
+    pub(crate) fn content_hash(&self) -> io::Result<crate::history::ContentHash> {
+        const CHUNK: usize = 1 << 20;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut at = 0u64;
+        while at < self.len {
+            let want = usize::try_from(self.len - at).map_or(CHUNK, |left| left.min(CHUNK));
+            let n = rustix::io::pread(&self.fd, &mut buf[..want], at)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            hasher.update(&buf[..n]);
+            at += n as u64;
+        }
+        Ok(crate::history::ContentHash(*hasher.finalize().as_bytes()))
+    }
+
     pub(crate) fn map(&self) -> io::Result<Mapping> {
         let len = usize::try_from(self.len).map_err(io::Error::other)?;
         // SAFETY: a fresh read-only shared mapping of a file no other
