@@ -665,3 +665,68 @@ fn a_sparse_file_with_an_elf_header_and_no_descriptor_is_refused_without_being_c
     );
     assert_eq!(hs.current().answer(1), 2);
 }
+
+/// Set for the child process that runs `descriptor_limit_in_the_child`.
+const FD_CHILD: &str = "LIVESWAP_TEST_DESCRIPTOR_CHILD";
+
+#[test]
+fn a_swap_near_the_descriptor_limit_is_refused_and_serving_goes_on() {
+    // The limit is the process's: lowered in a child of its own.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "descriptor_limit_in_the_child",
+            "--nocapture",
+        ])
+        .env(FD_CHILD, "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("near the limit: refused, open "), "{said}");
+    assert!(said.contains("after closing some: swapped"), "{said}");
+}
+
+#[test]
+#[ignore = "run in a child process by a_swap_near_the_descriptor_limit_is_refused_and_serving_goes_on"]
+fn descriptor_limit_in_the_child() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    if std::env::var_os(FD_CHILD).is_none() {
+        return;
+    }
+    let open = || fs::read_dir("/proc/self/fd").unwrap().count() as u64 - 1;
+    let slot = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let limit = open() + 64;
+    let maximum = getrlimit(Resource::Nofile).maximum;
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(limit),
+            maximum,
+        },
+    )
+    .unwrap();
+    // Fill until 20 are left: fewer than a load keeps free.
+    let mut held = Vec::new();
+    while open() < limit - 20 {
+        held.push(fs::File::open("/dev/null").unwrap());
+    }
+    match slot.swap(fixture("greeter-v2")) {
+        Err(Error::DescriptorsExhausted { open, limit: l, .. }) => {
+            println!("near the limit: refused, open {open} of {l}")
+        }
+        other => println!("near the limit: {other:?}"),
+    }
+    assert_eq!(slot.current().answer(1), 2, "the serving version answers");
+    held.truncate(held.len().saturating_sub(40));
+    match slot.swap(fixture("greeter-v2")) {
+        Ok(_) => println!("after closing some: swapped"),
+        Err(e) => println!("after closing some: {e}"),
+    }
+    assert_eq!(slot.current().answer(1), 3);
+}

@@ -279,6 +279,24 @@ pub enum Error {
         /// The reserve (`KEY_RESERVE`).
         reserve: usize,
     },
+    /// The process has too few file descriptors left for a load to take
+    /// its share (the source, its copy, the signature, `dlopen`'s) and
+    /// leave the host the rest; refused before any is opened.
+    #[error(
+        "plugin {path}: refused before it was opened: the process has {open} of its {limit} \
+         file descriptors open, and a load keeps {reserve} free for the host; close \
+         connections or files, or raise the limit (ulimit -n)"
+    )]
+    DescriptorsExhausted {
+        /// The path asked for.
+        path: PathBuf,
+        /// Descriptors open in the process.
+        open: u64,
+        /// The process's limit (`RLIMIT_NOFILE`, soft).
+        limit: u64,
+        /// What a load leaves free.
+        reserve: u64,
+    },
     /// A later `swap` or `rollback` published first; this one's plugin
     /// was loaded, then unloaded without being published.
     #[error("plugin {path}: superseded by generation {by}, published by a later call")]
@@ -434,7 +452,8 @@ impl Error {
             | Error::Superseded { .. }
             | Error::StateStale { .. }
             | Error::Changed { .. }
-            | Error::KeysExhausted { .. } => true,
+            | Error::KeysExhausted { .. }
+            | Error::DescriptorsExhausted { .. } => true,
             Error::Unreadable { source, .. } | Error::Copy { source, .. } => scarce(source),
             _ => false,
         }
@@ -467,6 +486,7 @@ impl Error {
             | Error::Unchanged { path, .. }
             | Error::Preflight { path, .. }
             | Error::KeysExhausted { path, .. }
+            | Error::DescriptorsExhausted { path, .. }
             | Error::ImportMissing { path, .. }
             | Error::ImportMismatch { path, .. } => Some(path),
             Error::StoreDir { .. }

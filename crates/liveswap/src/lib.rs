@@ -100,7 +100,9 @@
 //!   retires, and waits for its threads (`tests/generation_limit.rs`: 1,100
 //!   generations of a `thread::current()` plugin, all unloaded, keys flat).
 //!   Below [`KEY_RESERVE`] free keys a swap is refused
-//!   ([`Error::KeysExhausted`]). Costs: nothing on a call; a
+//!   ([`Error::KeysExhausted`]), and likewise below 32 free file
+//!   descriptors ([`Error::DescriptorsExhausted`], a read of
+//!   `/proc/self/fd` per swap). Costs: nothing on a call; a
 //!   read-locked scan of the loaded generations when plugin code registers
 //!   a destructor, a key or a thread; up to 250 ms of the reaper's time for
 //!   a retiring generation whose threads are still running.

@@ -242,6 +242,7 @@ fn copy_error(source: &Path, (dest, err): (std::path::PathBuf, std::io::Error)) 
 /// path check's warning, if the policy let a violation through.
 fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>), Error> {
     check_keys(path)?;
+    check_descriptors(path)?;
     let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
     let src = open::open(path, policy.max_file_size)?;
     probe::probe(path, &src.file, src.len)?;
@@ -255,6 +256,37 @@ fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>
     .map_err(|e| copy_error(path, e))?;
     src.unchanged(path)?;
     Ok((stored, warnings))
+}
+
+/// File descriptors a load leaves free for the host.
+pub(crate) const DESCRIPTOR_RESERVE: u64 = 32;
+
+/// Refuses a load when the process is near its descriptor limit: a load
+/// opens a few (source, copy, signature, directory walks), and taking the
+/// last ones would make the host's own `accept` or `open` fail. Counts
+/// `/proc/self/fd` (a few microseconds for a few hundred descriptors);
+/// where it cannot be read, nothing is refused.
+fn check_descriptors(path: &Path) -> Result<(), Error> {
+    let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .ok_or(())
+    else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return Ok(());
+    };
+    // The directory's own descriptor is one of them.
+    let open = (entries.count() as u64).saturating_sub(1);
+    if open.saturating_add(DESCRIPTOR_RESERVE) > limit {
+        return Err(Error::DescriptorsExhausted {
+            path: path.to_path_buf(),
+            open,
+            limit,
+            reserve: DESCRIPTOR_RESERVE,
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a load when the process is about to run out of pthread keys.
