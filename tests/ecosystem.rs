@@ -199,6 +199,7 @@ fn soak_two_thousand_swaps_of_each_plugin_unload_every_generation_with_flat_rss_
         "thread-current",
         "tls-pin",
         "joins-thread",
+        "rayon-owned",
     ] {
         let answer = Slot::<Greeter>::load(fixture(plugin))
             .unwrap()

@@ -163,18 +163,23 @@ pub(crate) fn descriptor_section<'d, 'f, R: object::ReadRef<'d>>(
     path: &Path,
     file: &'f object::File<'d, R>,
 ) -> Result<object::Section<'d, 'f, R>, Error> {
-    file.section_by_name(SECTION).ok_or_else(|| {
-        let reason = if file.section_by_name(".hotswap").is_some() {
-            "it has a `.hotswap` section: it was built with `hotswap`, this library's name \
-             before it became liveswap; rebuild the plugin against liveswap"
-        } else {
-            "the file has no such section; was the plugin built with `liveswap::export!`?"
-        };
-        Error::NoDescriptor {
-            path: path.to_path_buf(),
-            reason: reason.into(),
-        }
-    })
+    file.section_by_name(SECTION)
+        .ok_or_else(|| no_descriptor(path, file.section_by_name(".hotswap").is_some()))
+}
+
+/// The refusal of a shared object without a `.liveswap` section
+/// (`hotswap`: it has the section of this library's former name).
+pub(crate) fn no_descriptor(path: &Path, hotswap: bool) -> Error {
+    let reason = if hotswap {
+        "it has a `.hotswap` section: it was built with `hotswap`, this library's name \
+         before it became liveswap; rebuild the plugin against liveswap"
+    } else {
+        "the file has no such section; was the plugin built with `liveswap::export!`?"
+    };
+    Error::NoDescriptor {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// How one descriptor field is shown (and compared).

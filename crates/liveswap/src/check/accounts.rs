@@ -12,8 +12,9 @@ static ENUMERATION: Mutex<()> = Mutex::new(());
 /// What group privacy needs to know about one group.
 #[derive(Debug, Clone)]
 pub(crate) struct Accounts {
-    /// (name, uid, primary gid) of every user the name service lists.
-    pub users: Vec<(Vec<u8>, u32, u32)>,
+    /// (name, uid, primary gid) of every user the name service lists;
+    /// `None` when the listing failed part way.
+    pub users: Option<Vec<(Vec<u8>, u32, u32)>>,
     /// (gid, name, supplementary members) of the groups looked up.
     pub groups: Vec<(u32, Vec<u8>, Vec<Vec<u8>>)>,
 }
@@ -33,7 +34,10 @@ impl Accounts {
     /// covers directories (LDAP without enumeration) whose users cannot
     /// all be listed: their user private groups are named for them too.
     pub fn private_group(&self, gid: u32, owner: u32) -> bool {
-        let Some((owner_name, _, owner_gid)) = self.users.iter().find(|(_, uid, _)| *uid == owner)
+        let Some(users) = &self.users else {
+            return false;
+        };
+        let Some((owner_name, _, owner_gid)) = users.iter().find(|(_, uid, _)| *uid == owner)
         else {
             return false;
         };
@@ -42,8 +46,7 @@ impl Accounts {
         };
         *owner_gid == gid
             && name == owner_name
-            && self
-                .users
+            && users
                 .iter()
                 .all(|(_, uid, primary)| *primary != gid || *uid == owner)
             && members.iter().all(|m| m == owner_name)
@@ -62,12 +65,20 @@ fn with_buffer(mut lookup: impl FnMut(&mut [libc::c_char]) -> libc::c_int) -> li
     }
 }
 
-fn users() -> Vec<(Vec<u8>, u32, u32)> {
+/// Every user the name service lists, or `None` when the list ended on
+/// an error (then no group counts as private: a partial list could hide
+/// another user whose primary group it is).
+fn users() -> Option<Vec<(Vec<u8>, u32, u32)>> {
     let _one = ENUMERATION.lock().unwrap_or_else(|p| p.into_inner());
     let mut out = Vec::new();
-    // SAFETY: `setpwent` and `endpwent` take no arguments; the process's
-    // enumeration position they reset is used only under `ENUMERATION`.
+    // SAFETY: `setpwent` and `endpwent` take no arguments and have no
+    // memory preconditions; the C library guards the enumeration position
+    // with its own lock. (Host code enumerating at the same time can move
+    // that position; a list cut short by it ends on an error or early,
+    // which is why `private_group` also requires the group's name to be
+    // its owner's.)
     unsafe { libc::setpwent() };
+    let complete;
     loop {
         // SAFETY: a zeroed `passwd` is a valid value (null pointers and
         // zero ids), only written by `getpwent_r`.
@@ -90,12 +101,16 @@ fn users() -> Vec<(Vec<u8>, u32, u32)> {
         });
         match user {
             Some(user) if status == 0 => out.push(user),
-            _ => break,
+            _ => {
+                // The end of the list, as opposed to a failed read.
+                complete = status == libc::ENOENT || status == 0;
+                break;
+            }
         }
     }
     // SAFETY: as for `setpwent`.
     unsafe { libc::endpwent() };
-    out
+    complete.then_some(out)
 }
 
 fn group(gid: u32) -> Option<(u32, Vec<u8>, Vec<Vec<u8>>)> {
@@ -135,12 +150,12 @@ mod tests {
 
     fn accounts() -> Accounts {
         Accounts {
-            users: vec![
+            users: Some(vec![
                 (b"alice".to_vec(), 1000, 1000),
                 (b"bob".to_vec(), 1001, 100),
                 (b"carol".to_vec(), 1002, 100),
                 (b"dave".to_vec(), 1003, 1005),
-            ],
+            ]),
             groups: vec![
                 (1000, b"alice".to_vec(), vec![]),
                 (100, b"users".to_vec(), vec![]),
@@ -179,9 +194,19 @@ mod tests {
         let a = Accounts::for_group(0);
         assert!(
             a.users
+                .as_ref()
+                .expect("the user list is read whole")
                 .iter()
                 .any(|(name, uid, _)| name == b"root" && *uid == 0)
         );
         assert_eq!(a.groups.len(), 1, "group 0 exists");
+    }
+
+    #[test]
+    fn no_group_is_private_when_the_user_list_is_incomplete() {
+        let mut partial = accounts();
+        partial.users = None;
+        assert!(!partial.private_group(1000, 1000));
+        assert!(accounts().private_group(1000, 1000));
     }
 }

@@ -205,7 +205,13 @@ impl Walk<'_> {
             return Err(self.violation(at, meta, "writable by every user".into()));
         }
         let writers = writers.map_err(|e| {
-            self.violation(at, meta, format!("its access ACL cannot be read ({e})"))
+            if e.kind() == io::ErrorKind::NotFound {
+                // Gone since it was looked at: a deploy that renamed or
+                // deleted it meanwhile, not an unsafe path.
+                Error::not_found(self.path)
+            } else {
+                self.violation(at, meta, format!("its access ACL cannot be read ({e})"))
+            }
         })?;
         // With an ACL, the mode's group bits are its mask; the owning
         // group's own entry says what the group may do.

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Connections only root and this process's user may take.
+/// Connections only root and this process's user may take (half of
+/// `max_clients` when that is 16 or fewer).
 pub(crate) const RESERVED_FOR_OWNER: usize = 8;
 
 /// The clients being served, in all and by uid.
@@ -43,14 +44,19 @@ impl Admission {
             (max_clients, 0)
         } else {
             (
-                max_clients.saturating_sub(RESERVED_FOR_OWNER),
+                max_clients.saturating_sub(RESERVED_FOR_OWNER.min(max_clients / 2)),
                 counts.by_uid.get(&uid).copied().unwrap_or(0),
             )
         };
         if counts.total >= limit {
             return Err(format!(
-                "busy: too many control clients ({} connected)",
-                counts.total
+                "busy: {} control clients connected, the most {} may hold",
+                counts.total,
+                if owner {
+                    "all clients"
+                } else {
+                    "allow-listed users"
+                }
             ));
         }
         if !owner && mine >= max_per_uid {

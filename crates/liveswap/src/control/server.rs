@@ -65,8 +65,9 @@ impl ControlOptions {
         self
     }
     /// Clients served at once (default 128); one more gets a `busy` error
-    /// reply and is disconnected. The last 8 places are for root and this
-    /// process's user only, so that allow-listed users cannot fill them.
+    /// reply and is disconnected. The last 8 places (half, for 16 or
+    /// fewer) are for root and this process's user only, so that
+    /// allow-listed users cannot fill them.
     pub fn max_clients(mut self, clients: usize) -> Self {
         self.max_clients = clients;
         self

@@ -22,17 +22,24 @@
 //! whole process group is killed, so what the candidate started there does
 //! not outlive the check. The child dumps no core (`RLIMIT_CORE` 0).
 //!
+//! The token guards against a candidate that ends the child early by
+//! accident or carelessness; it is no defence against a hostile one,
+//! which shares the child's memory and descriptors (signatures are).
 //! Child mode refuses to run in a process started with elevated rights
 //! (setuid, setgid or file capabilities: the kernel's `AT_SECURE`), where
 //! the environment and inherited descriptors are the caller's, not the
-//! host's, and it needs the token pipe only a parent made by
-//! [`IsolatedPreflight::run`] provides.
+//! host's; and without a token on descriptor 4, which catches a host
+//! started with `LIVESWAP_PREFLIGHT` set by mistake (not a caller who
+//! hands it one). The parent kills the child's process group before it
+//! reaps the child, which assumes the host does not reap children it did
+//! not start (`SIGCHLD` ignored, or `waitpid(-1)` elsewhere): then the run
+//! fails as "cannot wait for the child" and nothing is killed.
 //!
 //! Costs a process start, a load and the check: tens of milliseconds for
 //! a small plugin.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -63,6 +70,20 @@ const NOT_LOADED: i32 = 2;
 /// Exit status of a child mode that refused to run (elevated rights, or
 /// not started by [`IsolatedPreflight::run`]).
 const NOT_ALLOWED: i32 = 3;
+/// The most of a refusal's message the child sends: the verdict must fit
+/// the pipe's buffer (one page when the user's pipe quota is used up),
+/// since the parent reads it only once the child has exited.
+const MESSAGE_MAX: usize = 3072;
+
+/// `text`, cut to at most `max` bytes at a character boundary.
+fn clip(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The first word of a verdict line after the token.
 const PASSED: &str = "passed";
 const FAILED: &str = "refused";
@@ -181,8 +202,9 @@ impl IsolatedPreflight {
                 }
                 Ok(false) => break false,
                 Err(e) => {
-                    kill_group(pid);
-                    let _ = child.wait();
+                    // Reaped by someone else (a host that ignores SIGCHLD,
+                    // or waits for any child): its id may name another
+                    // process by now, so nothing is killed.
                     return Err(format!("cannot wait for the child: {e}"));
                 }
             }
@@ -399,7 +421,10 @@ pub fn serve_isolated<I: Interface + ?Sized>(name: &str, preflight: &Preflight<I
     };
     let (code, said) = match child(preflight) {
         Ok(()) => (0, format!("{token} {PASSED}\n")),
-        Err(message) => (REFUSED, format!("{token} {FAILED}\n{message}\n")),
+        Err(message) => (
+            REFUSED,
+            format!("{token} {FAILED}\n{}\n", clip(&message, MESSAGE_MAX)),
+        ),
     };
     // The parent refuses the candidate if this does not arrive.
     let _ = verdict.write_all(said.as_bytes());
@@ -419,9 +444,10 @@ fn elevated() -> bool {
 /// the candidate runs does not get them.
 fn parent_pipes() -> std::io::Result<(String, File)> {
     let mut token = String::new();
-    File::open(format!("/proc/self/fd/{TOKEN_FD}"))?
-        .take(128)
-        .read_to_string(&mut token)?;
+    // One line: a copy of the pipe's write end held by a process forked
+    // meanwhile must not keep this read waiting for the end.
+    std::io::BufReader::new(File::open(format!("/proc/self/fd/{TOKEN_FD}"))?.take(64))
+        .read_line(&mut token)?;
     let token = token.trim().to_string();
     if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(std::io::Error::other("the token pipe holds no token"));

@@ -221,8 +221,8 @@ impl<I: Interface + ?Sized> WatchOptions<I> {
     }
 
     /// How long events must pause before the target is looked at (default
-    /// [`DEFAULT_DEBOUNCE`], 2 ms): the watcher's share of the latency
-    /// from a rename to the first call served by the new build. The
+    /// [`DEFAULT_DEBOUNCE`], 2 ms), added to the [`settle`](Self::settle)
+    /// time in the latency from a rename to the first call served. The
     /// debouncer's thread wakes every half of it (at least every
     /// millisecond) while the watcher lives: about 1,000 wakeups a second
     /// at the default. Completeness is judged separately

@@ -189,7 +189,6 @@ impl Stored {
         })
     }
 
-    /// Maps the copy read-only, for the handshake to read.
     /// The BLAKE3 hash of the copy, read with `pread` a chunk at a time
     /// (1 MiB): unlike hashing the mapping, it leaves no page of the copy
     /// resident in this process, so a big plugin costs 1 MiB of memory to
@@ -211,6 +210,7 @@ impl Stored {
         Ok(crate::history::ContentHash(*hasher.finalize().as_bytes()))
     }
 
+    /// Maps the copy read-only, for the handshake to read.
     pub(crate) fn map(&self) -> io::Result<Mapping> {
         let len = usize::try_from(self.len).map_err(io::Error::other)?;
         // SAFETY: a fresh read-only shared mapping of a file no other
