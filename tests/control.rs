@@ -262,6 +262,31 @@ fn a_directory_others_can_write_is_refused() {
 }
 
 #[test]
+fn a_socket_below_a_directory_others_can_write_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    // Writable by all, without the sticky bit: anyone could replace `run`.
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let socket = shared.join("run").join("control.sock");
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let managed: Arc<dyn ManagedSlot> = slot;
+    let err = ControlServer::start(
+        &socket,
+        vec![("greeter".into(), managed)],
+        ControlOptions::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ControlError::UnsafeAncestor { .. }), "{err}");
+    let said = err.to_string();
+    assert!(
+        said.contains(&format!("{} (owner uid", shared.display())) && said.contains("0777"),
+        "{said}"
+    );
+    assert!(!socket.exists());
+}
+
+#[test]
 fn a_second_server_on_a_live_socket_is_refused() {
     let f = serve(ControlOptions::new());
     let slot: Arc<dyn ManagedSlot> = f.slot.clone();

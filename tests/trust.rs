@@ -176,6 +176,83 @@ fn a_rollback_reports_who_signed_the_version_it_returns_to() {
     assert_eq!(report.signer.unwrap().trusted_comment, "first");
 }
 
+/// A build of `fixture` signed by `key` with `comment`, in a directory of
+/// its own.
+fn signed_build(key: &TestKey, fixture: &str, comment: &str) -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = deploy_dir();
+    install(fixture, &path);
+    key.sign(&path, comment);
+    (dir, path)
+}
+
+#[test]
+fn an_older_signed_release_cannot_be_swapped_back_in_but_rollback_returns_to_it() {
+    let key = TestKey::generate();
+    let (_d1, release_1) = signed_build(&key, "greeter-v1", "release:1 greeter");
+    let (_d2, release_2) = signed_build(&key, "greeter-v2", "greeter release:2");
+    let slot = Slot::<Greeter>::load_with(&release_1, Options::new().trusted_keys([key.trusted()]))
+        .unwrap();
+    slot.swap(&release_2).unwrap();
+
+    // The old build, validly signed, is refused under any name.
+    let err = slot.swap(&release_1).unwrap_err();
+    assert_eq!(
+        signature_problem(&err),
+        &SignatureProblem::OldRelease {
+            release: 1,
+            floor: 2,
+            why: "the release serving now; roll back instead, or sign it anew".into()
+        },
+        "{err}"
+    );
+    // As is a signature naming no release, once one serves that does.
+    let (_d3, unnamed) = signed_build(&key, "greeter-v1", "greeter, no number");
+    let err = slot.swap(&unnamed).unwrap_err();
+    assert_eq!(
+        signature_problem(&err),
+        &SignatureProblem::NoRelease { floor: 2 }
+    );
+    assert_eq!(slot.current().build(), 2, "release 2 serves on");
+
+    // The operator's rollback is not bound by it; then release 2 again.
+    slot.rollback().unwrap();
+    assert_eq!(slot.current().build(), 1);
+    slot.swap(&release_2).unwrap();
+    assert_eq!(slot.current().build(), 2);
+}
+
+#[test]
+fn a_minimum_release_refuses_older_releases_and_signatures_naming_none() {
+    let key = TestKey::generate();
+    let (_d1, release_5) = signed_build(&key, "greeter-v1", "release:5");
+    let options = Options::new()
+        .trusted_keys([key.trusted()])
+        .minimum_release(5);
+    let slot = Slot::<Greeter>::load_with(&release_5, options.clone()).unwrap();
+    let (_d2, release_4) = signed_build(&key, "greeter-v2", "release=4");
+    let err = slot.swap(&release_4).unwrap_err();
+    assert!(
+        matches!(
+            signature_problem(&err),
+            SignatureProblem::OldRelease {
+                release: 4,
+                floor: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let (_d3, unnamed) = signed_build(&key, "greeter-v2", "v2");
+    let Err(err) = Slot::<Greeter>::load_with(&unnamed, options) else {
+        panic!("a signature naming no release loaded under a minimum");
+    };
+    assert_eq!(
+        signature_problem(&err),
+        &SignatureProblem::NoRelease { floor: 5 }
+    );
+    assert!(err.to_string().contains("release:N"), "{err}");
+}
+
 #[test]
 fn a_key_file_in_minisign_format_is_read() {
     let key = TestKey::generate();

@@ -411,6 +411,26 @@ pub enum SignatureProblem {
     /// owner, mode or ACL), so it could be swapped for another signature.
     #[error("unsafe: {0}")]
     Unsafe(String),
+    /// Its trusted comment names a release (`release:N`) older than the
+    /// build serving now or than the minimum the host accepts.
+    #[error("its release {release} is older than {floor}, {why}")]
+    OldRelease {
+        /// The release the signature names.
+        release: u64,
+        /// The oldest release accepted.
+        floor: u64,
+        /// Where that floor comes from.
+        why: String,
+    },
+    /// Its trusted comment names no release, and the host requires one
+    /// (a minimum is set, or the build serving now names one).
+    #[error(
+        "its trusted comment names no release; release {floor} or newer is required (sign with -t \"release:N ...\")"
+    )]
+    NoRelease {
+        /// The oldest release accepted.
+        floor: u64,
+    },
     /// It does not match the file's bytes (the file changed after signing,
     /// or the signature was forged).
     #[error("does not match the file's bytes (key {key_id}): the file was changed after signing")]

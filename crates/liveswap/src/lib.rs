@@ -230,7 +230,11 @@
 //!    over the bytes read, which are the bytes then copied and mapped.
 //!    Refusal: [`Error::Signature`] (missing, malformed, unknown key, or
 //!    not matching). [`SwapReport::signer`] and [`GenerationInfo::signer`]
-//!    carry the key id and trusted comment. Costs one read of the
+//!    carry the key id and trusted comment. A trusted comment naming a
+//!    release (`release:N`) binds the signature to it: once such a build
+//!    serves, a swap to an older release (or to one naming none) is
+//!    refused, and [`Options::minimum_release`] sets a floor; rollback is
+//!    not bound by it (`tests/trust.rs`). Costs one read of the
 //!    signature file and a BLAKE2b hash of the plugin, plus one Ed25519
 //!    verification.
 //! 3. **What it is built for**: the handshake (compiler, target, library

@@ -189,6 +189,20 @@ impl Options {
         self
     }
 
+    /// With [`trusted_keys`](Self::trusted_keys): refuses a signature
+    /// whose trusted comment names a release (`release:N`, as in `minisign
+    /// -S -m libplugin.so -t "release:42"`) older than `release`, or names
+    /// none. Whatever the minimum, once a build naming a release serves, a
+    /// swap to an older release (or to one naming none) is refused with
+    /// [`SignatureProblem::OldRelease`](crate::SignatureProblem::OldRelease)
+    /// (`NoRelease`): an old signed build, one since found faulty, cannot
+    /// be swapped back in under a current name. [`Slot::rollback`] is not
+    /// bound by it.
+    pub fn minimum_release(mut self, release: u64) -> Self {
+        self.trust.minimum_release = Some(release);
+        self
+    }
+
     /// Relaxes the safe-path policy, for development: a plugin that others
     /// could have written is loaded all the same, and the load's
     /// [`SwapReport::warnings`] (and the log) say so.
@@ -391,10 +405,13 @@ impl<I: Interface + ?Sized> Slot<I> {
             Some(dir) => Some(Arc::new(StoreDir::open(dir)?)),
             None => None,
         };
+        let mut trust = options.trust.clone();
+        // This handle's own record of the release serving.
+        trust.serving_release = Arc::default();
         let policy = LoadPolicy {
             max_file_size: options.max_file_size,
             store: StorePolicy::new(options.memfd_max, dir),
-            trust: options.trust.clone(),
+            trust,
             state: options.state,
             imports: options.imports.clone(),
             executor: options.executor.clone(),
@@ -428,6 +445,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         ) {
             Registry::warn_short_of_keys(free);
         }
+        policy.trust.published(info.signer.as_ref());
         registry.record_state(1, Version::state_schema(&version), None);
         let history = History::new(options.history_len);
         history.record(Attempt {
@@ -990,9 +1008,21 @@ impl<I: Interface + ?Sized> Slot<I> {
             tracing::warn!(path = %source.display(), error = %e, "plugin swap refused: its state snapshot is of a version replaced meanwhile");
             return Err(e);
         }
-        if let Some(signer) = verified {
-            info.signer = signer;
+        match (verified, &info.signer) {
+            (Some(signer), _) => info.signer = signer,
+            // Checked again under the lock: a newer release published
+            // since this one's signature was checked wins.
+            (None, Some(signer)) => {
+                if let Err(e) = self.policy.trust.check_release(source, signer) {
+                    drop(control);
+                    give_back();
+                    loader::discard(plugin);
+                    return Err(e);
+                }
+            }
+            (None, None) => {}
         }
+        self.policy.trust.published(info.signer.as_ref());
         let started = Instant::now();
         let generation = control.next_generation;
         control.next_generation += 1;

@@ -2,10 +2,12 @@
 //! policy (on unless relaxed) and signatures (when keys are trusted).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::signature::{self, Signer, TrustedKey};
 use super::trust;
-use crate::error::Error;
+use crate::error::{Error, SignatureProblem};
 
 /// The checks a handle makes before a file is read and mapped.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +19,13 @@ pub(crate) struct TrustPolicy {
     /// The file is an inherited descriptor of a copy the parent process
     /// already checked (the isolated preflight's child): no path to walk.
     pub inherited: bool,
+    /// The oldest release a signature may name (`release:N`); a signature
+    /// naming none is then refused.
+    pub minimum_release: Option<u64>,
+    /// The release of the build serving now, plus one (0: none named):
+    /// a swap to an older release is refused. One per handle, set when it
+    /// publishes.
+    pub serving_release: Arc<AtomicU64>,
 }
 
 impl TrustPolicy {
@@ -43,6 +52,52 @@ impl TrustPolicy {
         if self.keys.is_empty() {
             return Ok(None);
         }
-        signature::verify(path, bytes, &self.keys).map(Some)
+        let signer = signature::verify(path, bytes, &self.keys)?;
+        self.check_release(path, &signer)?;
+        Ok(Some(signer))
+    }
+
+    /// Refuses a verified signature whose release is older than the
+    /// minimum or than the build serving now, or that names none when one
+    /// of those is known: an old signed build (one since found faulty)
+    /// cannot be swapped back in under a current name.
+    pub fn check_release(&self, path: &Path, signer: &Signer) -> Result<(), Error> {
+        let serving = self.serving_release.load(Ordering::Acquire).checked_sub(1);
+        let floors = [
+            self.minimum_release
+                .map(|m| (m, "the minimum this host accepts")),
+            serving.map(|s| {
+                (
+                    s,
+                    "the release serving now; roll back instead, or sign it anew",
+                )
+            }),
+        ];
+        let Some((floor, why)) = floors.into_iter().flatten().max_by_key(|(f, _)| *f) else {
+            return Ok(());
+        };
+        let problem = match signer.release() {
+            None => SignatureProblem::NoRelease { floor },
+            Some(release) if release < floor => SignatureProblem::OldRelease {
+                release,
+                floor,
+                why: why.into(),
+            },
+            Some(_) => return Ok(()),
+        };
+        Err(Error::Signature {
+            path: path.to_path_buf(),
+            signature: signature::signature_path(path),
+            problem,
+        })
+    }
+
+    /// Records the release of the build just published (`None`: it names
+    /// none, or is unsigned).
+    pub fn published(&self, signer: Option<&Signer>) {
+        let release = signer
+            .and_then(Signer::release)
+            .map_or(0, |r| r.saturating_add(1));
+        self.serving_release.store(release, Ordering::Release);
     }
 }

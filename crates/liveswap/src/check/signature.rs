@@ -94,6 +94,26 @@ pub struct Signer {
     pub trusted_comment: String,
 }
 
+impl Signer {
+    /// The release number the trusted comment names, as a word
+    /// `release:N` (or `release=N`) among its others: `minisign -S -m
+    /// libplugin.so -t "release:42 rules"`. Signed with the file, so it
+    /// cannot be changed without the key.
+    pub fn release(&self) -> Option<u64> {
+        release_in(&self.trusted_comment)
+    }
+}
+
+/// The `release:N` word of a trusted comment.
+pub(crate) fn release_in(comment: &str) -> Option<u64> {
+    comment.split_whitespace().find_map(|word| {
+        let n = word
+            .strip_prefix("release:")
+            .or_else(|| word.strip_prefix("release="))?;
+        n.parse().ok()
+    })
+}
+
 /// A signature file as read, before (or without) verification.
 #[derive(Clone)]
 pub struct SignatureFile {
@@ -299,6 +319,16 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_release_is_a_word_of_the_trusted_comment() {
+        assert_eq!(release_in("release:42 rules engine"), Some(42));
+        assert_eq!(release_in("rules release=7"), Some(7));
+        assert_eq!(release_in("prerelease:3"), None);
+        assert_eq!(release_in("release:"), None);
+        assert_eq!(release_in("release:-1 release:x"), None);
+        assert_eq!(release_in("timestamp:1700000000 file:libplugin.so"), None);
+    }
 
     #[test]
     fn base64_decodes_what_minisign_writes() {

@@ -98,6 +98,16 @@ pub enum ControlError {
         /// This process's effective uid.
         euid: u32,
     },
+    /// A directory above the socket's (or a link on the way) could be
+    /// changed by another user, who could then put a socket of their own
+    /// at this path.
+    #[error("control socket directory {dir}: {reason}")]
+    UnsafeAncestor {
+        /// The socket's directory.
+        dir: PathBuf,
+        /// Which component, its owner and mode, and why.
+        reason: String,
+    },
     /// Another process serves this socket.
     #[error("control socket {path}: another process is listening on it")]
     InUse {
@@ -168,7 +178,25 @@ fn private_dir(dir: &Path, others_may_search: bool) -> Result<(), ControlError> 
             euid,
         });
     }
-    Ok(())
+    // Every directory and link on the way, by the plugins' safe-path rule:
+    // owned by root or this user, written by nobody else (a sticky
+    // directory such as /tmp excepted).
+    crate::check::check_path(dir).map_err(|e| ControlError::UnsafeAncestor {
+        dir: dir.to_path_buf(),
+        reason: match e {
+            crate::Error::UnsafePath {
+                component,
+                owner,
+                mode,
+                reason,
+                ..
+            } => format!(
+                "{} (owner uid {owner}, mode {mode:04o}) is {reason}",
+                component.display()
+            ),
+            other => other.to_string(),
+        },
+    })
 }
 
 impl ControlServer {
@@ -177,7 +205,10 @@ impl ControlServer {
     /// The socket's directory is created with mode 700 if missing (711 with
     /// an allow-list), and must
     /// otherwise be owned by this process's effective user and closed to
-    /// group and others; the socket itself is made mode 600. With an
+    /// group and others; every directory and link above it must be owned
+    /// by root or this user and written by nobody else (sticky directories
+    /// excepted), the rule plugins' paths follow; the socket itself is
+    /// made mode 600. With an
     /// allow-list of other uids, the directory may be searchable by others
     /// (never writable) and the socket is mode 666: every connection is then
     /// checked with `SO_PEERCRED`, and only root, this process's user and

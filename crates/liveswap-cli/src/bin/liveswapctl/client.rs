@@ -7,9 +7,27 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// Sends `request` and returns the reply, or a one-line reason.
-pub fn ask(socket: &Path, request: &Value, timeout: Duration) -> Result<Value, String> {
+/// Sends `request` and returns the reply, or a one-line reason. The
+/// socket must be served by root, by this user, or by `server_uid`:
+/// whoever could put a socket at that path must not be taken for the host.
+pub fn ask(
+    socket: &Path,
+    request: &Value,
+    timeout: Duration,
+    server_uid: Option<u32>,
+) -> Result<Value, String> {
     let stream = UnixStream::connect(socket).map_err(|e| format!("cannot connect: {e}"))?;
+    let served_by = rustix::net::sockopt::socket_peercred(&stream)
+        .map_err(|e| format!("cannot tell who serves the socket: {e}"))?
+        .uid
+        .as_raw();
+    let me = rustix::process::geteuid().as_raw();
+    if served_by != 0 && served_by != me && server_uid != Some(served_by) {
+        return Err(format!(
+            "the socket is served by uid {served_by}, not by root or you (uid {me}); nothing \
+             was sent (pass --server-uid {served_by} if that user runs the host)"
+        ));
+    }
     stream
         .set_read_timeout(Some(timeout))
         .and_then(|()| stream.set_write_timeout(Some(timeout)))

@@ -39,6 +39,10 @@ struct Cli {
     /// How long to wait for the host's reply, in seconds
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// The uid the host runs as, when it is neither root nor you: a
+    /// socket served by anyone else is refused before anything is sent
+    #[arg(long, value_name = "UID")]
+    server_uid: Option<u32>,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,7 +98,12 @@ fn main() -> ExitCode {
     if let Some(path) = path {
         request["path"] = json!(path);
     }
-    let reply = match client::ask(&cli.socket, &request, Duration::from_secs(cli.timeout)) {
+    let reply = match client::ask(
+        &cli.socket,
+        &request,
+        Duration::from_secs(cli.timeout),
+        cli.server_uid,
+    ) {
         Ok(reply) => reply,
         Err(e) => {
             eprintln!("liveswapctl: {}: {e}", cli.socket.display());
