@@ -11,6 +11,7 @@
 //! the feature, or without a server, the read path is untouched.
 
 mod admission;
+mod peer;
 pub mod protocol;
 mod server;
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::admission::Admission;
+use super::peer::{Peer, Rights};
 use super::protocol::{self, ErrorKind, Request};
 use crate::history::{Outcome, Trigger};
 use crate::manage::ManagedSlot;
@@ -23,6 +24,7 @@ use crate::stats::State;
 #[derive(Debug, Clone)]
 pub struct ControlOptions {
     allowed_uids: Vec<u32>,
+    readers: Vec<u32>,
     max_line: usize,
     idle_timeout: Duration,
     max_clients: usize,
@@ -33,6 +35,7 @@ impl Default for ControlOptions {
     fn default() -> Self {
         ControlOptions {
             allowed_uids: Vec::new(),
+            readers: Vec::new(),
             max_line: 64 * 1024,
             idle_timeout: Duration::from_secs(30),
             max_clients: 128,
@@ -46,9 +49,19 @@ impl ControlOptions {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Also serves these users.
+    /// Also serves these users as operators: they may swap, roll back
+    /// and inspect, but only files they could read themselves (every
+    /// directory on the way searchable by them, the file readable, by its
+    /// mode bits); any other path is refused with one message, whether it
+    /// exists or not.
     pub fn allow_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
         self.allowed_uids.extend(uids);
+        self
+    }
+    /// Also serves these users read-only: `status`, `history` and
+    /// `slots`; anything else is refused.
+    pub fn allow_readers(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
+        self.readers.extend(uids);
         self
     }
     /// Longest request line, in bytes (default 64 KiB); a longer one gets
@@ -230,7 +243,7 @@ impl ControlServer {
             (Some(_), Some(_)) => PathBuf::from("."),
             _ => return Err(ControlError::BadPath { path }),
         };
-        let shared = !options.allowed_uids.is_empty();
+        let shared = !options.allowed_uids.is_empty() || !options.readers.is_empty();
         private_dir(&dir, shared)?;
         let listener = match UnixListener::bind(&path) {
             Ok(l) => l,
@@ -304,15 +317,25 @@ fn accept_loop(
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        let Some(uid) = peer_uid(&stream) else {
+        let euid = rustix::process::geteuid().as_raw();
+        let rights = |uid: u32| {
+            if uid == 0 || uid == euid {
+                Some(Rights::Owner)
+            } else if options.allowed_uids.contains(&uid) {
+                Some(Rights::Operator)
+            } else if options.readers.contains(&uid) {
+                Some(Rights::Reader)
+            } else {
+                None
+            }
+        };
+        let Some(peer) = Peer::of(&stream, rights) else {
+            if let Some(uid) = peer_uid(&stream) {
+                tracing::warn!(uid, "control connection refused: uid not allowed");
+            }
             continue;
         };
-        let euid = rustix::process::geteuid().as_raw();
-        if uid != 0 && uid != euid && !options.allowed_uids.contains(&uid) {
-            tracing::warn!(uid, "control connection refused: uid not allowed");
-            continue;
-        }
-        let owner = uid == 0 || uid == euid;
+        let (uid, owner) = (peer.uid, peer.rights == Rights::Owner);
         let place =
             match admission.admit(uid, owner, options.max_clients, options.max_clients_per_uid) {
                 Ok(place) => place,
@@ -330,7 +353,7 @@ fn accept_loop(
         let spawned = std::thread::Builder::new()
             .name("liveswap-control-client".into())
             .spawn(move || {
-                let _ = serve(stream, &slots, &options);
+                let _ = serve(stream, &slots, &options, &peer);
                 drop(place);
             });
         if spawned.is_err() {
@@ -346,7 +369,12 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
 }
 
 /// Serves one client until it hangs up or stays idle too long.
-fn serve(stream: UnixStream, slots: &Slots, options: &ControlOptions) -> io::Result<()> {
+fn serve(
+    stream: UnixStream,
+    slots: &Slots,
+    options: &ControlOptions,
+    peer: &Peer,
+) -> io::Result<()> {
     stream.set_write_timeout(Some(options.idle_timeout))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -365,7 +393,7 @@ fn serve(stream: UnixStream, slots: &Slots, options: &ControlOptions) -> io::Res
             continue;
         } else {
             match protocol::parse(&line) {
-                Ok(request) => handle(&request, slots),
+                Ok(request) => handle(&request, slots, peer),
                 Err(reply) => reply,
             }
         };
@@ -418,7 +446,16 @@ fn read_line(
     }
 }
 
-fn handle(request: &Request, slots: &Slots) -> String {
+fn handle(request: &Request, slots: &Slots, peer: &Peer) -> String {
+    if !peer.may(&request.cmd) {
+        return protocol::error(
+            ErrorKind::Refused,
+            format!(
+                "uid {} may only read (status, history, slots), not `{}`",
+                peer.uid, request.cmd
+            ),
+        );
+    }
     if request.cmd == "slots" {
         let list: Vec<Value> = slots
             .iter()
@@ -443,12 +480,24 @@ fn handle(request: &Request, slots: &Slots) -> String {
         );
     };
     let path = || {
-        request.path.as_deref().map(Path::new).ok_or_else(|| {
+        let path = request.path.as_deref().map(Path::new).ok_or_else(|| {
             protocol::error(
                 ErrorKind::BadRequest,
                 format!("`{}` needs a \"path\"", request.cmd),
             )
-        })
+        })?;
+        if !peer.may_read(path) {
+            return Err(protocol::error(
+                ErrorKind::Refused,
+                format!(
+                    "uid {} cannot read {} itself (an absolute path, every directory on \
+                     the way searchable by it and the file readable), or it does not exist",
+                    peer.uid,
+                    path.display()
+                ),
+            ));
+        }
+        Ok(path)
     };
     match request.cmd.as_str() {
         "status" => protocol::ok(status(name, slot.as_ref())),
