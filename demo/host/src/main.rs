@@ -12,6 +12,7 @@
 //! that lands there (`cargo build -p liveswap-demo-plugin`) is swapped in
 //! by itself, and the outcome printed.
 
+mod metrics_http;
 mod output;
 mod service;
 mod workers;
@@ -157,10 +158,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(addr) = args.metrics {
-        match metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-        {
+        match metrics_http::serve(addr) {
             Ok(()) => println!("metrics: http://{addr}/metrics"),
             Err(e) => {
                 eprintln!("liveswap-demo: cannot serve metrics on {addr}: {e}");

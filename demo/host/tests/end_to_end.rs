@@ -662,3 +662,50 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     demo.send("");
     drop(demo);
 }
+
+#[test]
+fn the_metrics_endpoint_holds_no_more_than_16_connections_and_serves_after_they_go() {
+    let plugin = EditablePlugin::new("metrics-bound");
+    let path = plugin.build();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let mut demo = Demo::start_with(&path, &["--metrics", &metrics]);
+    demo.expect_busy_tick(1);
+    let fds = || {
+        fs::read_dir(format!("/proc/{}/fd", demo.child.id()))
+            .unwrap()
+            .count()
+    };
+    let before = fds();
+    // 100 clients that connect and say nothing.
+    let idle: Vec<_> = (0..100)
+        .map(|_| std::net::TcpStream::connect(&metrics).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let held = fds() - before;
+    assert!(
+        held <= 16 + 2,
+        "the demo holds {held} more descriptors for 100 idle clients"
+    );
+    drop(idle);
+    // Their places come back as they hang up: a scrape is served again.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let served = std::panic::catch_unwind(|| scrape(&metrics));
+        if let Ok(body) = served {
+            assert!(body.contains("liveswap_generation"), "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scrape served after the idle clients left"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    demo.send("");
+    drop(demo);
+}
