@@ -446,6 +446,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             Registry::warn_short_of_keys(free);
         }
         policy.trust.published(info.signer.as_ref());
+        crate::telemetry::started(I::NAME);
         registry.record_state(1, Version::state_schema(&version), None);
         let history = History::new(options.history_len);
         history.record(Attempt {

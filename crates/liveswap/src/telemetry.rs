@@ -15,8 +15,10 @@
 //! | `liveswap_pthread_keys_free` | gauge | pthread keys the process can still create; swaps are refused below `KEY_RESERVE` |
 //! | `liveswap_plugin_panics_total` | counter | panics caught in plugins and returned as errors |
 //!
-//! Nothing here is on the read path: calls that do not panic touch none of
-//! it.
+//! Every counter is registered at zero when a slot starts, so that a
+//! `rate()` over it, or an alert on it, has a value before anything
+//! happened. Nothing here is on the read path: calls that do not panic
+//! touch none of it.
 
 #[cfg(feature = "metrics")]
 mod enabled {
@@ -67,6 +69,22 @@ mod enabled {
     pub(crate) fn plugin_panic() {
         metrics::counter!("liveswap_plugin_panics_total").increment(1);
     }
+
+    /// Every counter of a slot, at zero, when it starts: a `rate()` or an
+    /// alert over a series nothing has touched yet has a value.
+    pub(crate) fn started(interface: &'static str) {
+        for kind in ["swap", "rollback"] {
+            for outcome in ["ok", "refused"] {
+                metrics::counter!("liveswap_swaps_total", "interface" => interface, "kind" => kind, "outcome" => outcome)
+                    .increment(0);
+            }
+        }
+        for cause in ["rollback", "control", "probation"] {
+            metrics::counter!("liveswap_rollbacks_total", "interface" => interface, "cause" => cause)
+                .increment(0);
+        }
+        metrics::counter!("liveswap_plugin_panics_total").increment(0);
+    }
 }
 
 #[cfg(not(feature = "metrics"))]
@@ -83,6 +101,8 @@ mod enabled {
     pub(crate) fn states(_: &'static str, _: &Stats) {}
     #[inline(always)]
     pub(crate) fn plugin_panic() {}
+    #[inline(always)]
+    pub(crate) fn started(_: &'static str) {}
 }
 
-pub(crate) use enabled::{attempt, plugin_panic, rollback, states};
+pub(crate) use enabled::{attempt, plugin_panic, rollback, started, states};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -23,6 +23,15 @@ const MAX_REQUEST: usize = 8 * 1024;
 pub fn serve(addr: SocketAddr) -> Result<(), String> {
     let listener = TcpListener::bind(addr).map_err(|e| e.to_string())?;
     let handle = PrometheusBuilder::new()
+        // Step times as a histogram (the exporter's default is a summary,
+        // which cannot be aggregated across hosts).
+        .set_buckets_for_metric(
+            Matcher::Full("liveswap_swap_step_seconds".into()),
+            &[
+                0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+            ],
+        )
+        .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())?;
     std::thread::Builder::new()

@@ -632,9 +632,17 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
         )
     };
     assert_eq!(ok("swap"), Some(1.0), "{body}");
+    assert!(
+        body.contains("liveswap_swap_step_seconds_bucket{"),
+        "step times as a histogram: {body}"
+    );
     assert_eq!(ok("rollback"), Some(1.0), "{body}");
     assert_eq!(
-        sample(&body, "liveswap_swaps_total", &["outcome=\"refused\""]),
+        sample(
+            &body,
+            "liveswap_swaps_total",
+            &["kind=\"swap\"", "outcome=\"refused\""]
+        ),
         Some(1.0),
         "{body}"
     );
@@ -698,6 +706,20 @@ fn the_metrics_endpoint_holds_no_more_than_16_connections_and_serves_after_they_
         let served = std::panic::catch_unwind(|| scrape(&metrics));
         if let Ok(body) = served {
             assert!(body.contains("liveswap_generation"), "{body}");
+            // Every counter is there at zero before anything happened.
+            assert_eq!(
+                sample(
+                    &body,
+                    "liveswap_swaps_total",
+                    &["kind=\"rollback\"", "outcome=\"refused\""]
+                ),
+                Some(0.0),
+                "{body}"
+            );
+            assert!(
+                body.lines().any(|l| l == "liveswap_plugin_panics_total 0"),
+                "{body}"
+            );
             break;
         }
         assert!(
