@@ -237,6 +237,36 @@ fn the_watched_directory_removed_and_recreated_is_watched_again() {
 }
 
 #[test]
+fn a_target_directory_removed_whole_as_cargo_clean_does_is_watched_again() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("target").join("debug");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("libgreeter.so");
+    install("greeter-v1", &path);
+    let slot = Arc::new(Slot::<Greeter>::load(&path).unwrap());
+    let watcher = Watcher::start(
+        Arc::clone(&slot),
+        WatchOptions::path(&path).settle(Duration::from_millis(20)),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // `cargo clean`: the watched directory's parent goes, with it.
+    fs::remove_dir_all(root.path().join("target")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The next build makes the path again, a level at a time.
+    fs::create_dir(root.path().join("target")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    fs::create_dir(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    install("greeter-v2", &path);
+    assert!(
+        serves(&slot, 2),
+        "the rebuilt target directory is not watched"
+    );
+    drop(watcher);
+}
+
+#[test]
 fn a_hundred_rebuilds_in_one_second_end_with_the_last_serving_after_far_fewer_swaps() {
     let setup = watched(|o| o);
     drain(&setup.events, Duration::from_millis(300));

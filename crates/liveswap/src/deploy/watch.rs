@@ -426,17 +426,10 @@ impl Watcher {
         let mut backend =
             Backend::start(options.debounce, options.poll, tx.clone()).map_err(io_error)?;
         let dir = options.target.dir();
-        let watching = match backend.watch(&dir) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "plugin directory not watched yet");
-                false
-            }
-        };
-        // The directory's parent too, so that a removed directory is seen
-        // coming back.
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let _ = backend.watch(parent);
+        let armed = arm(&mut backend, &dir);
+        let watching = armed.first() == Some(&dir);
+        if !watching {
+            tracing::warn!(dir = %dir.display(), "plugin directory not watched yet: watching the nearest directory above it that exists");
         }
         let mut swap = SwapOptions::new().trigger(Trigger::Watch).skip_unchanged();
         if let Some(preflight) = options.preflight.clone() {
@@ -451,6 +444,7 @@ impl Watcher {
             target: options.target,
             dir,
             watching,
+            armed,
             settle: options.settle,
             cooldown: options.cooldown,
             last_swap: None,
@@ -504,6 +498,38 @@ impl Drop for Watcher {
     }
 }
 
+/// Watches `dir` and its parent (so that its removal and return are
+/// seen), or, when `dir` does not exist, the nearest directory above it
+/// that does (so that the path is seen coming back); returns what is
+/// watched, `dir` first when it is.
+fn arm(backend: &mut Backend, dir: &Path) -> Vec<PathBuf> {
+    let parent_of = |d: &Path| {
+        d.parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .map(Path::to_path_buf)
+    };
+    let wanted: Vec<PathBuf> = if dir.is_dir() {
+        std::iter::once(dir.to_path_buf())
+            .chain(parent_of(dir))
+            .collect()
+    } else {
+        std::iter::successors(parent_of(dir), |d| parent_of(d).filter(|p| p != d))
+            .find(|d| d.is_dir())
+            .into_iter()
+            .collect()
+    };
+    wanted
+        .into_iter()
+        .filter(|d| backend.watch(d).is_ok())
+        .collect()
+}
+
 fn io_error(e: notify::Error) -> std::io::Error {
     match e.kind {
         notify::ErrorKind::Io(io) => io,
@@ -519,6 +545,9 @@ struct State<I: Interface + ?Sized> {
     target: Target,
     dir: PathBuf,
     watching: bool,
+    /// The directories watched now: the plugin's and its parent, or the
+    /// nearest one above it that exists.
+    armed: Vec<PathBuf>,
     settle: Duration,
     cooldown: Duration,
     /// When the last swap was published.
@@ -575,7 +604,13 @@ impl<I: Interface + ?Sized> State<I> {
                     if stop {
                         return;
                     }
-                    if !self.watching || paths.iter().any(|p| p == &self.dir) {
+                    // An event on the directory or on any directory above
+                    // it (one removed whole, as `cargo clean` removes
+                    // `target/`), or the directory gone: watch anew.
+                    if !self.watching
+                        || paths.iter().any(|p| self.dir.starts_with(p))
+                        || !self.dir.is_dir()
+                    {
                         self.rewatch();
                     }
                     self.look();
@@ -602,13 +637,18 @@ impl<I: Interface + ?Sized> State<I> {
         }
     }
 
-    /// Watches the directory again (after it was removed and re-created).
+    /// Watches again: the directory once it exists again, or, while it
+    /// does not, the nearest directory above it, one level at a time as
+    /// the path comes back (`cargo clean` removes the whole `target/`).
     fn rewatch(&mut self) {
         let Some(backend) = &mut self.backend else {
             return;
         };
-        backend.unwatch(&self.dir);
-        self.watching = self.dir.is_dir() && backend.watch(&self.dir).is_ok();
+        for dir in self.armed.drain(..) {
+            backend.unwatch(&dir);
+        }
+        self.armed = arm(backend, &self.dir);
+        self.watching = self.armed.first() == Some(&self.dir);
         if self.watching {
             tracing::debug!(dir = %self.dir.display(), "plugin directory watched");
         }
