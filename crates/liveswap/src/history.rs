@@ -121,6 +121,25 @@ pub struct Steps {
     pub total: Duration,
 }
 
+/// What an attempt tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A swap to a file.
+    Swap,
+    /// A return to the previous generation's kept copy.
+    Rollback,
+}
+
+impl Kind {
+    /// Its name in logs, metrics and on the control socket.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Swap => "swap",
+            Kind::Rollback => "rollback",
+        }
+    }
+}
+
 /// One attempt to change a slot's code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
@@ -128,6 +147,9 @@ pub struct Attempt {
     pub at: SystemTime,
     /// What asked for it.
     pub trigger: Trigger,
+    /// What it tried: a swap or a rollback (a rollback asked through the
+    /// control socket has the trigger `Control` and the kind `Rollback`).
+    pub kind: Kind,
     /// The path it loaded from (for a rollback, the path the restored
     /// generation was first loaded from).
     pub source: PathBuf,
@@ -188,6 +210,7 @@ mod tests {
 
     fn attempt(n: u64) -> Attempt {
         Attempt {
+            kind: Kind::Swap,
             at: SystemTime::now(),
             trigger: Trigger::Api,
             source: PathBuf::from(format!("/p/{n}")),

@@ -292,7 +292,7 @@ pub use descriptor::{
     LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
 };
 pub use error::{CallError, Error, Panic, SignatureProblem};
-pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Outcome, Steps, Trigger};
+pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Kind, Outcome, Steps, Trigger};
 pub use imports::{Import, ImportError, import};
 pub use interface::{Export, HostService, Interface};
 pub use layout::CrossSafe;

@@ -13,7 +13,9 @@ use arc_swap::{ArcSwap, Cache};
 
 use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
-use crate::history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, History, Outcome, Steps, Trigger};
+use crate::history::{
+    Attempt, ContentHash, DEFAULT_HISTORY_LEN, History, Kind, Outcome, Steps, Trigger,
+};
 use crate::imports::host::Imports;
 use crate::interface::{Export, HostService, Interface};
 use crate::load::open::DEFAULT_MAX_FILE_SIZE;
@@ -452,6 +454,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         history.record(Attempt {
             at,
             trigger: Trigger::Api,
+            kind: Kind::Swap,
             source: path.to_path_buf(),
             content_hash: info.hash,
             signer: info.signer,
@@ -707,8 +710,17 @@ impl<I: Interface + ?Sized> Slot<I> {
         let started = Instant::now();
         let mut trail = Trail::default();
         let result = self.try_swap(path, options, &mut trail);
-        self.record(options.trigger, path, at, started, trail, &result, None);
-        crate::telemetry::attempt(I::NAME, "swap", &result);
+        self.record(
+            Kind::Swap,
+            options.trigger,
+            path,
+            at,
+            started,
+            trail,
+            &result,
+            None,
+        );
+        crate::telemetry::attempt(I::NAME, Kind::Swap.as_str(), &result);
         result
     }
 
@@ -853,8 +865,17 @@ impl<I: Interface + ?Sized> Slot<I> {
         let mut trail = Trail::default();
         let result = self.try_rollback(&mut trail, expect);
         let source = trail.source.clone().unwrap_or_default();
-        self.record(trigger, &source, at, started, trail, &result, reason);
-        crate::telemetry::attempt(I::NAME, "rollback", &result);
+        self.record(
+            Kind::Rollback,
+            trigger,
+            &source,
+            at,
+            started,
+            trail,
+            &result,
+            reason,
+        );
+        crate::telemetry::attempt(I::NAME, Kind::Rollback.as_str(), &result);
         if result.is_ok() {
             crate::telemetry::rollback(I::NAME, trigger.as_str());
         }
@@ -886,6 +907,7 @@ impl<I: Interface + ?Sized> Slot<I> {
     #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
+        kind: Kind,
         trigger: Trigger,
         source: &Path,
         at: SystemTime,
@@ -933,6 +955,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         self.history.record(Attempt {
             at,
             trigger,
+            kind,
             source: source.to_path_buf(),
             content_hash: hash,
             signer,

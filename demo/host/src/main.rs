@@ -246,7 +246,12 @@ fn main() -> ExitCode {
     let workers = workers::start(&plugin, args.workers);
     let mut meter = workers.meter();
     let mut next_tick = Instant::now() + args.interval;
+    let mut operated_since = std::time::SystemTime::now();
     loop {
+        // What the control socket and probation did since the last look.
+        for line in output::operated(&plugin.history(), &mut operated_since) {
+            println!("{line}");
+        }
         let wait = next_tick.saturating_duration_since(Instant::now());
         match incoming.recv_timeout(wait) {
             Ok(Event::Line(line)) => {

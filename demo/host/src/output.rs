@@ -218,10 +218,50 @@ pub fn watched(event: &liveswap::deploy::WatchEvent) -> Option<String> {
             ms(report.total())
         ),
         WatchEvent::Refused { error, .. } => format!("watch: swap refused: {error}"),
-        WatchEvent::Missing { path } => {
-            format!("watch: {} is gone; waiting for a new build", path.display())
-        }
+        WatchEvent::Missing { path } => format!(
+            "watch: {} is not there now (removed, or being rebuilt); the serving generation goes on",
+            path.display()
+        ),
+        WatchEvent::Unchanged { path } => format!(
+            "watch: {} holds the bytes already serving; not loaded again",
+            path.display()
+        ),
         WatchEvent::WatchError { message } => format!("watch: watcher error: {message}"),
         _ => return None,
     })
+}
+
+/// Lines for the attempts made since `since` by the control socket or
+/// probation (the demo prints its own swaps and the watcher's as they
+/// happen); moves `since` past them.
+pub fn operated(history: &[liveswap::Attempt], since: &mut std::time::SystemTime) -> Vec<String> {
+    use liveswap::{Outcome, Trigger};
+    let mut lines = Vec::new();
+    let from = *since;
+    for a in history.iter().filter(|a| a.at > from) {
+        *since = (*since).max(a.at);
+        if !matches!(a.trigger, Trigger::Control | Trigger::Probation) {
+            continue;
+        }
+        let what = format!("{}: {}", a.trigger.as_str(), a.kind.as_str());
+        lines.push(match &a.outcome {
+            Outcome::Published {
+                generation,
+                previous,
+            } => format!(
+                "{what} ok: generation {generation} (was {previous}) from {}{}",
+                a.source.display(),
+                a.error
+                    .as_ref()
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default()
+            ),
+            Outcome::Unchanged => format!("{what}: the same bytes already serve; not loaded"),
+            _ => format!(
+                "{what} refused: {}",
+                a.error.as_deref().unwrap_or("no reason recorded")
+            ),
+        });
+    }
+    lines
 }

@@ -581,6 +581,9 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("generation 2 now serving (was 1)"), "{out}");
+    demo.expect("the control socket's swap reported", |l| {
+        l.starts_with("control: swap ok: generation 2 (was 1)")
+    });
     let (code, out) = ctl(&ctl_bin, &socket, &["status"], None);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -599,8 +602,15 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     );
     demo.expect_busy_tick(2);
 
+    demo.expect("the control socket's refused swap reported", |l| {
+        l.starts_with("control: swap refused: ") && l.contains("libcalc.so")
+    });
+
     let (code, out) = ctl(&ctl_bin, &socket, &["rollback"], None);
     assert_eq!(code, 0, "{out}");
+    demo.expect("the control socket's rollback reported", |l| {
+        l.starts_with("control: rollback ok: generation 3 (was 2)")
+    });
     let tick = demo.expect_busy_tick(3);
     assert!(tick.contains("Adding to 10: 17"), "{tick}");
 
@@ -611,6 +621,11 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
         .find(|l| l.starts_with("control") && l.contains("refused"))
         .unwrap_or_else(|| panic!("the refused swap in the history: {out}"));
     assert!(refused.contains("libcalc.so"), "{refused}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("control") && l.contains("rollback") && l.contains("published")),
+        "the rollback is named a rollback: {out}"
+    );
     let (code, out) = ctl(&ctl_bin, &socket, &["--json", "status"], None);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"current\":3"), "{out}");

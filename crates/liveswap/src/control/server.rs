@@ -603,6 +603,7 @@ fn history(name: &str, slot: &dyn ManagedSlot) -> Value {
             json!({
                 "at_unix": a.at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
                 "trigger": a.trigger.as_str(),
+                "kind": a.kind.as_str(),
                 "source": a.source,
                 "content_hash": a.content_hash.map(|h| h.to_string()),
                 "signer": a.signer.as_ref().map(|s| s.key_id.clone()),

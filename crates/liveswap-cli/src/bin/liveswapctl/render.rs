@@ -74,8 +74,8 @@ fn history(r: &Value) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<10}  {:<9}  {:>10}  {:>9}  source",
-        "trigger", "outcome", "generation", "total ms"
+        "{:<10}  {:<9}  {:<9}  {:>10}  {:>9}  source",
+        "trigger", "kind", "outcome", "generation", "total ms"
     );
     for a in r["attempts"].as_array().into_iter().flatten() {
         let error = match &a["error"] {
@@ -84,8 +84,9 @@ fn history(r: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<10}  {:<9}  {:>10}  {:>9.2}  {}{error}",
+            "{:<10}  {:<9}  {:<9}  {:>10}  {:>9.2}  {}{error}",
             text(&a["trigger"]),
+            text(&a["kind"]),
             text(&a["outcome"]),
             text(&a["generation"]),
             a["steps_ms"]["total"].as_f64().unwrap_or(0.0),
