@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use liveswap::control::{ControlError, ControlOptions, ControlServer};
-use liveswap::{ManagedSlot, Slot};
+use liveswap::{ManagedSlot, Preflight, Slot, SwapOptions, Version};
 use liveswap_tests::{Greeter, fixture};
 use serde_json::{Value, json};
 
@@ -284,6 +284,41 @@ fn a_socket_below_a_directory_others_can_write_is_refused_naming_it() {
         "{said}"
     );
     assert!(!socket.exists());
+}
+
+#[test]
+fn the_slots_swap_policy_guards_swaps_through_the_socket_and_the_api_alike() {
+    let f = serve(ControlOptions::new());
+    f.slot
+        .set_swap_policy(
+            SwapOptions::new().preflight(Preflight::new(|api: &Version<Greeter>| {
+                match api.build() {
+                    2 => Err("build 2 is not wanted here".into()),
+                    _ => Ok(()),
+                }
+            })),
+        );
+    let reply = Client::connect(&f.socket).send(json!({
+        "v": 1, "cmd": "swap", "path": fixture("greeter-v2"),
+    }));
+    assert_eq!(error_kind(&reply), "refused", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("build 2 is not wanted here"),
+        "{reply}"
+    );
+    assert!(matches!(
+        f.slot.swap(fixture("greeter-v2")),
+        Err(liveswap::Error::Preflight { .. })
+    ));
+    assert_eq!(f.slot.current().build(), 1);
+    // Options given for one call replace the policy.
+    f.slot
+        .swap_with(fixture("greeter-v2"), &SwapOptions::new())
+        .unwrap();
+    assert_eq!(f.slot.current().build(), 2);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use liveswap::deploy::{WatchEvent, WatchOptions, Watcher};
-use liveswap::{ContentHash, Outcome, Slot, Trigger};
+use liveswap::{ContentHash, Outcome, Preflight, Slot, SwapOptions, Trigger, Version};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, install};
 
 /// Long enough for anything on a loaded machine.
@@ -264,6 +264,26 @@ fn a_target_directory_removed_whole_as_cargo_clean_does_is_watched_again() {
         "the rebuilt target directory is not watched"
     );
     drop(watcher);
+}
+
+#[test]
+fn the_slots_swap_policy_guards_the_watchers_swaps_too() {
+    let setup = watched(|o| o);
+    drain(&setup.events, Duration::from_millis(300));
+    setup
+        .slot
+        .set_swap_policy(
+            SwapOptions::new().preflight(Preflight::new(|api: &Version<Greeter>| {
+                match api.build() {
+                    2 => Err("build 2 is not wanted here".into()),
+                    _ => Ok(()),
+                }
+            })),
+        );
+    install("greeter-v2", &setup.path());
+    let seen = drain(&setup.events, Duration::from_secs(2));
+    assert!(refusals(&seen) >= 1, "{seen:?}");
+    assert_eq!(setup.slot.current().build(), 1);
 }
 
 #[test]

@@ -7,7 +7,6 @@ use std::path::Path;
 use crate::error::Error;
 use crate::history::{Attempt, Trigger};
 use crate::interface::Interface;
-use crate::preflight::SwapOptions;
 use crate::slot::{Slot, SwapReport};
 use crate::stats::Stats;
 
@@ -82,7 +81,7 @@ where
         Slot::history(self)
     }
     fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error> {
-        Slot::swap_with(self, path, &SwapOptions::new().trigger(trigger))
+        Slot::swap_with(self, path, &Slot::swap_policy(self).trigger(trigger))
     }
     fn roll_back_by(&self, trigger: Trigger) -> Result<SwapReport, Error> {
         Slot::rollback_by(self, trigger, None, None)

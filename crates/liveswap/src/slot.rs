@@ -363,6 +363,9 @@ pub struct Slot<I: Interface + ?Sized> {
     registry: Arc<Registry>,
     history: History,
     policy: LoadPolicy,
+    /// What every swap not given options of its own does: `swap`, the
+    /// control socket, the watcher (see [`set_swap_policy`](Self::set_swap_policy)).
+    swap_policy: Mutex<SwapOptions<I>>,
     max_unloading: usize,
     unload_wait: Duration,
     alive: Arc<AtomicUsize>,
@@ -486,6 +489,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             registry,
             history,
             policy,
+            swap_policy: Mutex::new(SwapOptions::new()),
             max_unloading: options.max_unloading,
             unload_wait: options.unload_wait,
             alive,
@@ -685,7 +689,35 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
-        self.swap_with(path, &SwapOptions::new())
+        self.swap_with(path, &self.swap_policy())
+    }
+
+    /// Sets what every swap not given options of its own does: [`swap`],
+    /// a swap asked through the control socket (recorded under its
+    /// trigger), and a [`Watcher`](crate::deploy::Watcher)'s (which adds
+    /// its own trigger and skip-unchanged, and its own preflight or
+    /// isolated check where its options name one). So a preflight set here
+    /// guards every way in; [`swap_with`](Self::swap_with) replaces it for
+    /// one call. Rollbacks do not run it: they return to a build that
+    /// already served, and must work when checks written for the new build
+    /// fail on the old one. Signatures, the safe-path rule and the release
+    /// floor are in [`Options`] and hold on every path.
+    ///
+    /// [`swap`]: Self::swap
+    pub fn set_swap_policy(&self, policy: SwapOptions<I>) {
+        *self
+            .swap_policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    /// The options [`swap`](Self::swap) uses (see
+    /// [`set_swap_policy`](Self::set_swap_policy)).
+    pub fn swap_policy(&self) -> SwapOptions<I> {
+        self.swap_policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// [`swap`](Self::swap), with checks between loading and publishing

@@ -431,7 +431,9 @@ impl Watcher {
         if !watching {
             tracing::warn!(dir = %dir.display(), "plugin directory not watched yet: watching the nearest directory above it that exists");
         }
-        let mut swap = SwapOptions::new().trigger(Trigger::Watch).skip_unchanged();
+        // The watcher's own checks; the rest comes from the slot's swap
+        // policy at each attempt.
+        let mut swap = SwapOptions::new();
         if let Some(preflight) = options.preflight.clone() {
             swap = swap.preflight(preflight);
         }
@@ -624,6 +626,24 @@ impl<I: Interface + ?Sized> State<I> {
         }
     }
 
+    /// The slot's swap policy now, under the watcher's trigger, skipping
+    /// a build already serving, with the watcher's own preflight and
+    /// isolated check where it names them.
+    fn options(&self) -> SwapOptions<I> {
+        let mut options = self
+            .slot
+            .swap_policy()
+            .trigger(Trigger::Watch)
+            .skip_unchanged();
+        if self.swap.preflight.is_some() {
+            options.preflight.clone_from(&self.swap.preflight);
+        }
+        if self.swap.before_load.is_some() {
+            options.before_load.clone_from(&self.swap.before_load);
+        }
+        options
+    }
+
     fn emit(&mut self, event: WatchEvent) {
         if let Some(f) = &mut self.on_event {
             f(&event);
@@ -697,7 +717,7 @@ impl<I: Interface + ?Sized> State<I> {
         }
         self.attempted = Some(id);
         let backoff = self.retry.take().map_or(RETRY_FIRST, |(_, wait)| wait);
-        let event = match self.slot.swap_with(&path, &self.swap) {
+        let event = match self.slot.swap_with(&path, &self.options()) {
             Ok(report) => {
                 self.last_swap = Some(Instant::now());
                 tracing::info!(path = %path.display(), generation = report.generation, "watched plugin swapped");
