@@ -322,6 +322,17 @@ fn the_slots_swap_policy_guards_swaps_through_the_socket_and_the_api_alike() {
 }
 
 #[test]
+fn a_cold_rollback_through_the_socket_returns_to_the_previous_build() {
+    let f = serve(ControlOptions::new());
+    f.slot.swap(fixture("greeter-v2")).unwrap();
+    let reply = Client::connect(&f.socket).send(json!({"v": 1, "cmd": "rollback", "cold": true}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(f.slot.current().build(), 1);
+    let last = f.slot.history().pop().unwrap();
+    assert_eq!(last.kind, liveswap::Kind::Rollback);
+}
+
+#[test]
 fn a_second_server_on_a_live_socket_is_refused() {
     let f = serve(ControlOptions::new());
     let slot: Arc<dyn ManagedSlot> = f.slot.clone();

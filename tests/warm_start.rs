@@ -199,6 +199,23 @@ fn rollback_carries_the_state_back() {
     assert_eq!(count(&slot), 5);
 }
 
+#[test]
+fn after_a_schema_change_a_plain_rollback_is_refused_and_a_cold_one_returns() {
+    let slot = load("counter-v1");
+    hits(&slot, 4);
+    slot.swap(fixture("counter-v2")).unwrap();
+    hits(&slot, 1);
+    // counter-v1 reads schema 1 only; the serving build holds schema 2.
+    let err = slot.rollback().unwrap_err();
+    assert!(matches!(err, Error::Restore { schema: 2, .. }), "{err}");
+    assert_eq!(slot.current().build().unwrap(), 2, "build 2 serves on");
+    assert_eq!(count(&slot), 5, "with its state");
+    let report = slot.rollback_cold().unwrap();
+    assert!(!report.state.restored);
+    assert_eq!(slot.current().build().unwrap(), 1);
+    assert_eq!(count(&slot), 0, "started from nothing");
+}
+
 fn refused_and_intact(slot: &Counters, fault: u32, hits_before: u64) -> Error {
     slot.current().set_fault(fault).unwrap();
     let err = slot.swap(fixture("counter-v1")).unwrap_err();

@@ -53,12 +53,13 @@ pub trait ManagedSlot: Send + Sync {
     /// As [`Slot::swap`].
     fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error>;
     /// [`roll_back`](Self::roll_back), recorded in the history as asked by
-    /// `trigger`.
+    /// `trigger`; with `cold`, without carrying the serving version's state
+    /// ([`Slot::rollback_cold`]).
     ///
     /// # Errors
     ///
     /// As [`Slot::rollback`].
-    fn roll_back_by(&self, trigger: Trigger) -> Result<SwapReport, Error>;
+    fn roll_back_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error>;
 }
 
 impl<I: Interface + ?Sized> ManagedSlot for Slot<I>
@@ -83,8 +84,8 @@ where
     fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error> {
         Slot::swap_with(self, path, &Slot::swap_policy(self).trigger(trigger))
     }
-    fn roll_back_by(&self, trigger: Trigger) -> Result<SwapReport, Error> {
-        Slot::rollback_by(self, trigger, None, None)
+    fn roll_back_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error> {
+        Slot::rollback_by(self, trigger, None, None, cold)
     }
     fn inspect(&self, path: &Path) -> Inspection {
         match Slot::check(self, path) {

@@ -877,7 +877,21 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rollback(&self) -> Result<SwapReport, Error> {
-        self.rollback_by(Trigger::Rollback, None, None)
+        self.rollback_by(Trigger::Rollback, None, None, false)
+    }
+
+    /// [`rollback`](Self::rollback) without carrying the serving version's
+    /// state: the previous build starts from nothing (its
+    /// [`WarmStart::restore`](crate::WarmStart::restore) given `None`).
+    /// The way back when the serving build's state is of a schema the
+    /// previous build cannot read, which makes a plain rollback fail with
+    /// [`Error::Restore`]; what the serving version held is lost.
+    ///
+    /// # Errors
+    ///
+    /// As [`rollback`](Self::rollback).
+    pub fn rollback_cold(&self) -> Result<SwapReport, Error> {
+        self.rollback_by(Trigger::Rollback, None, None, true)
     }
 
     /// [`rollback`](Self::rollback), recorded in the history under
@@ -891,11 +905,12 @@ impl<I: Interface + ?Sized> Slot<I> {
         trigger: Trigger,
         reason: Option<String>,
         expect: Option<u64>,
+        cold: bool,
     ) -> Result<SwapReport, Error> {
         let at = SystemTime::now();
         let started = Instant::now();
         let mut trail = Trail::default();
-        let result = self.try_rollback(&mut trail, expect);
+        let result = self.try_rollback(&mut trail, expect, cold);
         let source = trail.source.clone().unwrap_or_default();
         self.record(
             Kind::Rollback,
@@ -914,7 +929,12 @@ impl<I: Interface + ?Sized> Slot<I> {
         result
     }
 
-    fn try_rollback(&self, trail: &mut Trail, expect: Option<u64>) -> Result<SwapReport, Error> {
+    fn try_rollback(
+        &self,
+        trail: &mut Trail,
+        expect: Option<u64>,
+        cold: bool,
+    ) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
         let Some((kept, source, signer)) = self.lock_control().rollback.clone() else {
@@ -923,7 +943,8 @@ impl<I: Interface + ?Sized> Slot<I> {
         trail.source = Some(source.clone());
         self.reserve(false)?;
         let serving = self.current.load_full();
-        match loader::reload::<I>(&kept, &source, &self.policy, serving.serving()) {
+        let carried = if cold { None } else { serving.serving() };
+        match loader::reload::<I>(&kept, &source, &self.policy, carried) {
             Ok((plugin, mut info)) => {
                 info.expect_current = expect;
                 self.publish(ticket, plugin, info, &source, Some(signer))

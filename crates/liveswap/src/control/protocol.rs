@@ -38,6 +38,9 @@ pub struct Request {
     /// The plugin path, for `swap` and `inspect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// For `rollback`: without carrying the serving version's state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cold: bool,
 }
 
 /// Kinds of error reply.

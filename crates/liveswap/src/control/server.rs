@@ -506,7 +506,16 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer) -> String {
             Ok(path) => swapped(slot.swap_by(path, Trigger::Control)),
             Err(reply) => reply,
         },
-        "rollback" => swapped(slot.roll_back_by(Trigger::Control)),
+        "rollback" => match slot.roll_back_by(Trigger::Control, request.cold) {
+            Err(e @ crate::Error::Restore { .. }) => protocol::error(
+                ErrorKind::Refused,
+                format!(
+                    "{e}; the previous build cannot read the serving build's state: roll back \
+                     without it with `liveswapctl rollback --cold` (\"cold\": true), losing it"
+                ),
+            ),
+            result => swapped(result),
+        },
         "inspect" => match path() {
             Ok(path) => {
                 let inspection = slot.inspect(path);

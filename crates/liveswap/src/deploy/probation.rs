@@ -231,7 +231,12 @@ impl Watch {
             return;
         };
         self.done = true;
-        match slot.rollback_by(Trigger::Probation, Some(reason.clone()), Some(generation)) {
+        match slot.rollback_by(
+            Trigger::Probation,
+            Some(reason.clone()),
+            Some(generation),
+            false,
+        ) {
             Ok(report) => {
                 tracing::warn!(generation, restored = report.generation, %reason, "plugin generation rolled back");
                 self.restored.push(report.generation);

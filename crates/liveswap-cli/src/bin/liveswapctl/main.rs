@@ -59,7 +59,12 @@ enum Command {
         file: PathBuf,
     },
     /// Return to the previous build
-    Rollback,
+    Rollback {
+        /// Without the serving build's state: the previous build starts
+        /// from nothing (when it cannot read the serving build's state)
+        #[arg(long)]
+        cold: bool,
+    },
     /// Ask the host whether it would accept FILE, without loading it
     Inspect {
         /// The plugin file, as the host sees the path
@@ -87,7 +92,7 @@ fn main() -> ExitCode {
         Command::Status => ("status", None),
         Command::History => ("history", None),
         Command::Swap { file } => ("swap", Some(absolute(file))),
-        Command::Rollback => ("rollback", None),
+        Command::Rollback { .. } => ("rollback", None),
         Command::Inspect { file } => ("inspect", Some(absolute(file))),
         Command::Slots => ("slots", None),
     };
@@ -97,6 +102,9 @@ fn main() -> ExitCode {
     }
     if let Some(path) = path {
         request["path"] = json!(path);
+    }
+    if let Command::Rollback { cold: true } = cli.command {
+        request["cold"] = json!(true);
     }
     let reply = match client::ask(
         &cli.socket,
