@@ -106,6 +106,35 @@ fn what_a_passing_candidate_started_in_the_child_does_not_outlive_the_check(slot
     }
 }
 
+/// A build whose restore aborts on the serving version's real state (as
+/// an allocation of terabytes would): the child restores from the very
+/// same snapshot, so it is the child that dies, and the host goes on with
+/// its state.
+fn a_restore_that_aborts_on_the_real_state_is_refused_in_the_child(_: &Slot<dyn Calc>) {
+    use counter_api::{Counter, FAULT_RESTORE_ABORTS};
+    let counters = Slot::<dyn Counter>::load(fixture("counter-v1")).unwrap();
+    counters.current().hit().unwrap();
+    counters.current().set_fault(FAULT_RESTORE_ABORTS).unwrap();
+    let isolated = IsolatedPreflight::new("counter").timeout(Duration::from_secs(3));
+    let result = counters.swap_with(
+        fixture("counter-v1"),
+        &SwapOptions::new().before_load(move |candidate| isolated.run(candidate)),
+    );
+    match result {
+        Err(Error::Preflight {
+            isolated: true,
+            message,
+            ..
+        }) => assert!(message.contains("SIGABRT"), "{message}"),
+        other => panic!("expected the child to abort, got {other:?}"),
+    }
+    assert_eq!(
+        counters.current().count().unwrap(),
+        1,
+        "the host keeps its state"
+    );
+}
+
 /// As root, the test binary made setuid to `nobody` runs with `AT_SECURE`:
 /// its child mode refuses to load what it is handed.
 fn child_mode_refuses_to_run_with_elevated_rights(_: &Slot<dyn Calc>) {
@@ -192,7 +221,15 @@ fn main() {
     for name in ["segfault", "abort", "exit", "orphan", "overflow", "hang"] {
         serve_isolated(name, &greets(name));
     }
-    let tests: [(&str, Case); 9] = [
+    serve_isolated(
+        "counter",
+        &Preflight::<dyn counter_api::Counter>::new(|_| Ok(())),
+    );
+    let tests: [(&str, Case); 10] = [
+        (
+            "a_restore_that_aborts_on_the_real_state_is_refused_in_the_child",
+            a_restore_that_aborts_on_the_real_state_is_refused_in_the_child,
+        ),
         (
             "what_a_passing_candidate_started_in_the_child_does_not_outlive_the_check",
             what_a_passing_candidate_started_in_the_child_does_not_outlive_the_check,

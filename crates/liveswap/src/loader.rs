@@ -73,6 +73,9 @@ pub(crate) struct LoadPolicy {
     pub imports: Imports,
     /// What runs the tasks its plugins spawn.
     pub executor: crate::tasks::host::Executor,
+    /// The state the first load restores from, instead of nothing: the
+    /// isolated preflight's child gets the serving version's snapshot so.
+    pub first_state: Option<Arc<(u32, Vec<u8>)>>,
 }
 
 /// The version serving when a load starts: its instance, whose state the
@@ -111,6 +114,7 @@ pub struct Candidate<'a> {
     source: &'a Path,
     hash: ContentHash,
     stored: &'a Stored,
+    state: Option<(u32, &'a [u8])>,
 }
 
 impl Candidate<'_> {
@@ -122,6 +126,13 @@ impl Candidate<'_> {
     pub fn content_hash(&self) -> ContentHash {
         self.hash
     }
+    /// The serving version's state snapshot that the candidate will be
+    /// restored from, as (schema, bytes), when there is one: taken before
+    /// the gate runs, so that a check in a child process can restore from
+    /// the very same state.
+    pub fn state(&self) -> Option<(u32, &[u8])> {
+        self.state
+    }
     /// A read-only descriptor of its private copy (the bytes checked,
     /// immutable), for example to hand to a child process, which can load
     /// it as `/proc/self/fd/N`.
@@ -131,7 +142,13 @@ impl Candidate<'_> {
 }
 
 /// A check run on a candidate before it is mapped; `Err` refuses it.
-pub(crate) type Gate<'g> = &'g dyn Fn(&Candidate<'_>) -> Result<(), Error>;
+pub(crate) struct Gate<'g> {
+    pub check: &'g dyn Fn(&Candidate<'_>) -> Result<(), Error>,
+    /// The check wants the serving version's state snapshot (an isolated
+    /// preflight restores from it): it is then taken before the check,
+    /// not after (where a refused candidate costs none).
+    pub wants_state: bool,
+}
 
 /// A loaded plugin: its instance, its library and its private copy.
 pub(crate) struct Plugin {
@@ -413,22 +430,35 @@ fn load_stored<I: Interface + ?Sized>(
         tracing::warn!(path = %source.display(), %warning, "plugin hazard");
     }
     info.warnings = checked.warnings;
+    // The file passed every check: only now is the serving version asked
+    // for its state, just before the new constructor runs, or before the
+    // gate when it restores a copy of it in a child process.
+    let take_state = || match (serving, &policy.first_state) {
+        (Some(s), _) => warm::take(s.object, s.generation, policy.state, source),
+        (None, Some(first)) => Ok(warm::given(first.0, first.1.clone())),
+        (None, None) => Ok(Carry::default()),
+    };
+    let mut carry = None;
     if let Some(gate) = gate {
+        if gate.wants_state {
+            carry = Some(take_state()?);
+        }
+        let carried = carry.as_ref();
         let started = Instant::now();
-        let verdict = gate(&Candidate {
+        let verdict = (gate.check)(&Candidate {
             source,
             hash,
             stored: &image,
+            state: carried
+                .and_then(|carry| carry.prior.as_ref())
+                .map(|prior| (prior.schema, prior.bytes.as_slice())),
         });
         info.gate = started.elapsed();
         verdict?;
     }
-
-    // The file passed every check: only now is the serving version asked
-    // for its state, just before the new constructor runs.
-    let mut carry = match serving {
-        Some(s) => warm::take(s.object, s.generation, policy.state, source)?,
-        None => Carry::default(),
+    let mut carry = match carry {
+        Some(carry) => carry,
+        None => take_state()?,
     };
     let started = Instant::now();
     let result = open_and_construct(source, &image, &checked.section, &sites, policy, &mut carry);

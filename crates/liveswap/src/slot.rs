@@ -20,7 +20,7 @@ use crate::imports::host::Imports;
 use crate::interface::{Export, HostService, Interface};
 use crate::load::open::DEFAULT_MAX_FILE_SIZE;
 use crate::load::store::{DEFAULT_MEMFD_MAX, StoreDir, StorePolicy, Stored};
-use crate::loader::{self, Candidate, LoadInfo, LoadPolicy, Plugin};
+use crate::loader::{self, Candidate, Gate, LoadInfo, LoadPolicy, Plugin};
 use crate::preflight::SwapOptions;
 use crate::reaper::{self, ReaperSender};
 use crate::stats::{Registry, Stats};
@@ -47,6 +47,9 @@ pub struct Options {
     history_len: usize,
     imports: Imports,
     executor: crate::tasks::host::Executor,
+    /// The state the first load restores from (the isolated preflight's
+    /// child: the parent's serving snapshot).
+    first_state: Option<Arc<(u32, Vec<u8>)>>,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             history_len: DEFAULT_HISTORY_LEN,
             imports: Imports::default(),
             executor: crate::tasks::host::Executor::default(),
+            first_state: None,
         }
     }
 }
@@ -248,6 +252,14 @@ impl Options {
         self
     }
 
+    /// For the isolated preflight's child: the first load restores from
+    /// this snapshot (schema, bytes) rather than from nothing.
+    #[cfg(feature = "deploy")]
+    pub(crate) fn first_state(mut self, schema: u32, bytes: Vec<u8>) -> Self {
+        self.first_state = Some(Arc::new((schema, bytes)));
+        self
+    }
+
     /// Whether plugins must be signed, and by which keys.
     pub fn trusted_key_ids(&self) -> Vec<&str> {
         self.trust.keys.iter().map(TrustedKey::id).collect()
@@ -420,6 +432,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             state: options.state,
             imports: options.imports.clone(),
             executor: options.executor.clone(),
+            first_state: options.first_state.clone(),
         };
         let registry = Arc::new(Registry::new(I::NAME));
         let at = SystemTime::now();
@@ -793,7 +806,11 @@ impl<I: Interface + ?Sized> Slot<I> {
             }
             Ok(())
         };
-        let loaded = loader::load::<I>(path, &self.policy, current.serving(), Some(&gate));
+        let gate = Gate {
+            check: &gate,
+            wants_state: options.before_load.is_some(),
+        };
+        let loaded = loader::load::<I>(path, &self.policy, current.serving(), Some(gate));
         trail.hash = seen.get();
         trail.steps.isolated_preflight = isolated.get();
         let (plugin, mut info) = match loaded {

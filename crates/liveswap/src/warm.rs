@@ -222,6 +222,24 @@ fn snapshot_of(object: &RawObject) -> Option<Result<Vec<u8>, Failure>> {
     })
 }
 
+/// A carry of a snapshot handed in from elsewhere (the isolated
+/// preflight's parent), for a first load.
+pub(crate) fn given(schema: u32, bytes: Vec<u8>) -> Carry {
+    Carry {
+        report: StateReport {
+            from_schema: Some(schema),
+            bytes: bytes.len(),
+            ..StateReport::default()
+        },
+        prior: Some(Prior {
+            generation: 0,
+            schema,
+            bytes,
+        }),
+        cold_on_failure: false,
+    }
+}
+
 /// Takes `S1` from the serving version (`object`, of `generation`) for a
 /// swap to `path`.
 pub(crate) fn take(

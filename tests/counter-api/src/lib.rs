@@ -32,3 +32,6 @@ pub const FAULT_RESTORE_PANICS: u32 = 4;
 pub const FAULT_GARBAGE: u32 = 5;
 /// The restore of this state takes two seconds.
 pub const FAULT_SLOW_RESTORE: u32 = 6;
+/// `restore` ends the process (`abort`) when given this state: what an
+/// allocation of terabytes does.
+pub const FAULT_RESTORE_ABORTS: u32 = 7;

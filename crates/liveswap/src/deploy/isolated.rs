@@ -59,6 +59,11 @@ const CHILD_FD: i32 = 3;
 const TOKEN_FD: i32 = 4;
 /// The descriptor a child writes its verdict to.
 const VERDICT_FD: i32 = 5;
+/// The descriptor a child finds the serving version's state snapshot at,
+/// when [`STATE_ENV`] names its schema.
+const STATE_FD: i32 = 6;
+/// The environment variable that gives the snapshot's schema.
+const STATE_ENV: &str = "LIVESWAP_PREFLIGHT_STATE_SCHEMA";
 /// The most of a verdict the parent reads.
 const VERDICT_MAX: u64 = 64 * 1024;
 /// How long an isolated preflight may run by default.
@@ -141,15 +146,26 @@ impl IsolatedPreflight {
         let mut command = Command::new(&program);
         command
             .env(CHILD_ENV, &self.name)
+            .env_remove(STATE_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // The serving version's snapshot, which the candidate will be
+        // restored from here: the child restores from the same bytes.
+        let state = match candidate.state() {
+            Some((schema, bytes)) => {
+                command.env(STATE_ENV, schema.to_string());
+                Some(state_file(bytes)?)
+            }
+            None => None,
+        };
+        let state_fd = state.as_ref().map_or(-1, AsRawFd::as_raw_fd);
         // SAFETY: the closure runs in the child between fork and exec and
         // calls only `setrlimit`, `fcntl` and `dup2`, which are
-        // async-signal-safe; `fd`, `token_fd` and `verdict_fd` are open in
-        // the parent (borrowed for this call: the candidate's copy and the
-        // two pipe ends, alive until `spawn` returns), so they are open in
-        // the child.
+        // async-signal-safe; `fd`, `token_fd`, `verdict_fd` and `state_fd`
+        // (when not -1) are open in the parent (borrowed for this call:
+        // the candidate's copy, the two pipe ends and the state file, alive
+        // until `spawn` returns), so they are open in the child.
         unsafe {
             command.pre_exec(move || {
                 // A crashing candidate leaves no core file behind.
@@ -160,15 +176,21 @@ impl IsolatedPreflight {
                 libc::setrlimit(libc::RLIMIT_CORE, &none);
                 // Out of the way first (one of them may sit at 3, 4 or 5),
                 // then into place; `dup2` clears close-on-exec on the copy.
-                let mut moved = [0; 3];
-                for (slot, from) in moved.iter_mut().zip([fd, token_fd, verdict_fd]) {
+                let mut moved = [-1; 4];
+                for (slot, from) in moved.iter_mut().zip([fd, token_fd, verdict_fd, state_fd]) {
+                    if from == -1 {
+                        continue;
+                    }
                     *slot = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 10);
                     if *slot == -1 {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                for (from, to) in moved.into_iter().zip([CHILD_FD, TOKEN_FD, VERDICT_FD]) {
-                    if libc::dup2(from, to) == -1 {
+                for (from, to) in moved
+                    .into_iter()
+                    .zip([CHILD_FD, TOKEN_FD, VERDICT_FD, STATE_FD])
+                {
+                    if from != -1 && libc::dup2(from, to) == -1 {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
@@ -181,7 +203,7 @@ impl IsolatedPreflight {
         command.process_group(0);
         let spawned = command.spawn();
         // The child's ends are the child's alone now.
-        drop((token_in, verdict_out));
+        drop((token_in, verdict_out, state));
         let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", program.display()))?;
         let stderr = child.stderr.take();
         let (said_tx, said_by) = std::sync::mpsc::channel();
@@ -284,6 +306,17 @@ fn run_token() -> Result<String, String> {
         .and_then(|mut f| f.read_exact(&mut bits))
         .map_err(|e| format!("cannot draw a token for the child: {e}"))?;
     Ok(bits.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// An unnamed in-memory file holding `bytes`; the child opens it anew
+/// through `/proc/self/fd`, so it reads from the start.
+fn state_file(bytes: &[u8]) -> Result<OwnedFd, String> {
+    let fd = rustix::fs::memfd_create("liveswap-state", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| format!("cannot hand the child the state: {e}"))?;
+    let mut file = File::from(fd);
+    file.write_all(bytes)
+        .map_err(|e| format!("cannot hand the child the state: {e}"))?;
+    Ok(OwnedFd::from(file))
 }
 
 /// A pipe whose ends close on exec (the child gets copies made for it).
@@ -468,7 +501,18 @@ fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> Result<(), String> 
     let path = format!("/proc/self/fd/{CHILD_FD}");
     // The parent checked who wrote the file and its signature; the copy
     // is sealed and reached by descriptor only.
-    let slot = match Slot::<I>::load_with(&path, Options::new().inherited()) {
+    let mut options = Options::new().inherited();
+    if let Some(schema) = std::env::var(STATE_ENV).ok().and_then(|s| s.parse().ok()) {
+        // The serving version's snapshot, as the parent will restore it.
+        match std::fs::read(format!("/proc/self/fd/{STATE_FD}")) {
+            Ok(bytes) => options = options.first_state(schema, bytes),
+            Err(e) => {
+                eprintln!("cannot read the state snapshot the parent handed over: {e}");
+                std::process::exit(NOT_LOADED);
+            }
+        }
+    }
+    let slot = match Slot::<I>::load_with(&path, options) {
         Ok(slot) => slot,
         Err(e) => {
             eprintln!("{e}");
