@@ -9,7 +9,10 @@
 //! in any other process it returns at once. This is how `procspawn` works.
 //!
 //! The child gets the candidate's private copy, the very bytes checked,
-//! as its descriptor 3 (sealed, read-only), a random token for this run
+//! as its descriptor 3 (sealed, read-only), the serving version's state
+//! snapshot (when the plugin carries state) as descriptor 6 with its schema
+//! in `LIVESWAP_PREFLIGHT_STATE_SCHEMA`, so that it restores the candidate
+//! from the bytes the host will, a random token for this run
 //! on a pipe at descriptor 4, a pipe for its verdict at descriptor 5, and
 //! the check's name in `LIVESWAP_PREFLIGHT`. It loads the copy with a
 //! fresh [`Slot`], runs the check on its main thread, writes the token and
