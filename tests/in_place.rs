@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -42,35 +43,58 @@ fn rewrite_in_place(file: &File, bytes: &[u8]) {
     }
 }
 
-#[test]
-fn swaps_from_a_file_rewritten_in_place_serve_a_whole_build_or_are_refused() {
+/// A slot serving the first of two builds of one size, from a file of its
+/// own: (its directory, the file, the slot).
+fn serving_one_of_two_builds() -> (tempfile::TempDir, PathBuf, Slot<Greeter>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("greeter.so");
-    let (one, two) = two_builds_of_one_size();
+    let (one, _) = two_builds_of_one_size();
     fs::write(&path, &one).unwrap();
     let slot = Slot::<Greeter>::load(&path).unwrap();
+    (dir, path, slot)
+}
 
+/// A thread rewriting `path` in place with one build, then the other,
+/// pausing `pause(n)` after the `n`th rewrite, until the flag is set; it
+/// returns how many rewrites it made.
+fn rewriting_in_place(
+    path: &Path,
+    pause: impl Fn(u64) -> Duration + Send + 'static,
+) -> (Arc<AtomicBool>, thread::JoinHandle<u64>) {
+    let (one, two) = two_builds_of_one_size();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (stop, path) = (stop.clone(), path.clone());
+        let (stop, path) = (stop.clone(), path.to_path_buf());
         thread::spawn(move || {
             let file = OpenOptions::new().write(true).open(&path).unwrap();
             let mut rewrites = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let bytes = if rewrites.is_multiple_of(2) {
-                    &two
-                } else {
-                    &one
-                };
-                rewrite_in_place(&file, bytes);
+                rewrite_in_place(
+                    &file,
+                    if rewrites.is_multiple_of(2) {
+                        &two
+                    } else {
+                        &one
+                    },
+                );
                 rewrites += 1;
-                // Pauses of 0 to 25 ms: some copies are made in a pause,
-                // some in the middle of a rewrite.
-                thread::sleep(Duration::from_micros((rewrites * 7919) % 25_000));
+                let wait = pause(rewrites);
+                if !wait.is_zero() {
+                    thread::sleep(wait);
+                }
             }
             rewrites
         })
     };
+    (stop, writer)
+}
+
+#[test]
+fn swaps_from_a_file_rewritten_in_place_serve_a_whole_build_or_are_refused() {
+    let (_dir, path, slot) = serving_one_of_two_builds();
+    // Pauses of 0 to 25 ms: some copies are made in a pause, some in the
+    // middle of a rewrite.
+    let (stop, writer) = rewriting_in_place(&path, |n| Duration::from_micros((n * 7919) % 25_000));
 
     let (mut served, mut refused) = (0, 0);
     for _ in 0..1000 {
@@ -106,23 +130,8 @@ fn swaps_from_a_file_rewritten_in_place_serve_a_whole_build_or_are_refused() {
 
 #[test]
 fn a_file_that_keeps_changing_is_refused_as_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("greeter.so");
-    let (one, two) = two_builds_of_one_size();
-    fs::write(&path, &one).unwrap();
-    let slot = Slot::<Greeter>::load(&path).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, path) = (stop.clone(), path.clone());
-        thread::spawn(move || {
-            let file = OpenOptions::new().write(true).open(&path).unwrap();
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                rewrite_in_place(&file, if n.is_multiple_of(2) { &two } else { &one });
-                n += 1;
-            }
-        })
-    };
+    let (_dir, path, slot) = serving_one_of_two_builds();
+    let (stop, writer) = rewriting_in_place(&path, |_| Duration::ZERO);
     let err = slot.swap(&path).expect_err("a file never still is refused");
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();

@@ -506,6 +506,16 @@ fn others_can_reach(dir: &Path) -> bool {
     reachable
 }
 
+/// A local address no one listens on now, for the demo's metrics.
+fn free_local_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// The body of `GET /metrics` from `addr`, over a plain TCP connection.
 fn scrape(addr: &str) -> String {
     use std::io::Read;
@@ -544,12 +554,7 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
         fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755)).unwrap();
     }
     let socket = scratch.path().join("run").join("control.sock");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics = format!("127.0.0.1:{port}");
+    let metrics = free_local_address();
     let allowed_uid = 65533;
     let mut demo = Demo::start_with(
         &path,
@@ -690,12 +695,7 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
 fn the_metrics_endpoint_holds_no_more_than_16_connections_and_serves_after_they_go() {
     let plugin = EditablePlugin::new("metrics-bound");
     let path = plugin.build();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics = format!("127.0.0.1:{port}");
+    let metrics = free_local_address();
     let mut demo = Demo::start_with(&path, &["--metrics", &metrics]);
     demo.expect_busy_tick(1);
     let fds = || {
