@@ -90,11 +90,58 @@ impl Drop for Place {
     }
 }
 
+/// Inspections run at once by one server: each copies and parses a file
+/// of up to `Options::max_file_size`, so many at once could hold that
+/// much memory or disk each.
+pub(crate) const MAX_INSPECTIONS: usize = 2;
+
+/// Inspections running now.
+#[derive(Debug, Default)]
+pub(crate) struct Inspections {
+    running: std::sync::atomic::AtomicUsize,
+}
+
+/// One running inspection; its place is given back when dropped.
+pub(crate) struct Inspecting<'a>(&'a Inspections);
+
+impl Inspections {
+    /// A place for one more inspection, or `None` when
+    /// [`MAX_INSPECTIONS`] run already.
+    pub(crate) fn enter(&self) -> Option<Inspecting<'_>> {
+        use std::sync::atomic::Ordering;
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_INSPECTIONS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Inspecting(self))
+    }
+}
+
+impl Drop for Inspecting<'_> {
+    fn drop(&mut self) {
+        self.0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use super::{Admission, RESERVED_FOR_OWNER};
+    use super::{Admission, Inspections, MAX_INSPECTIONS, RESERVED_FOR_OWNER};
+
+    #[test]
+    fn no_more_than_two_inspections_run_at_once() {
+        let inspections = Inspections::default();
+        let running: Vec<_> = (0..MAX_INSPECTIONS)
+            .map(|_| inspections.enter().unwrap())
+            .collect();
+        assert!(inspections.enter().is_none());
+        drop(running);
+        assert!(inspections.enter().is_some());
+    }
 
     #[test]
     fn an_allowed_user_cannot_hold_more_than_its_share() {

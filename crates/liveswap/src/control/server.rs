@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::admission::Admission;
+use super::admission::{Admission, Inspections, MAX_INSPECTIONS};
 use super::peer::{Peer, Rights};
 use super::protocol::{self, ErrorKind, Request};
 use crate::history::{Outcome, Trigger};
@@ -307,6 +307,7 @@ fn accept_loop(
     stop: &AtomicBool,
 ) {
     let admission = Arc::new(Admission::default());
+    let inspections = Arc::new(Inspections::default());
     for stream in listener.incoming() {
         if stop.load(Ordering::Acquire) {
             break;
@@ -349,11 +350,12 @@ fn accept_loop(
                     continue;
                 }
             };
-        let (slots, options) = (Arc::clone(slots), options.clone());
+        let (slots, options, inspections) =
+            (Arc::clone(slots), options.clone(), Arc::clone(&inspections));
         let spawned = std::thread::Builder::new()
             .name("liveswap-control-client".into())
             .spawn(move || {
-                let _ = serve(stream, &slots, &options, &peer);
+                let _ = serve(stream, &slots, &options, &peer, &inspections);
                 drop(place);
             });
         if spawned.is_err() {
@@ -374,6 +376,7 @@ fn serve(
     slots: &Slots,
     options: &ControlOptions,
     peer: &Peer,
+    inspections: &Inspections,
 ) -> io::Result<()> {
     stream.set_write_timeout(Some(options.idle_timeout))?;
     let mut writer = stream.try_clone()?;
@@ -393,7 +396,7 @@ fn serve(
             continue;
         } else {
             match protocol::parse(&line) {
-                Ok(request) => handle(&request, slots, peer),
+                Ok(request) => handle(&request, slots, peer, inspections),
                 Err(reply) => reply,
             }
         };
@@ -446,7 +449,7 @@ fn read_line(
     }
 }
 
-fn handle(request: &Request, slots: &Slots, peer: &Peer) -> String {
+fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspections) -> String {
     if !peer.may(&request.cmd) {
         return protocol::error(
             ErrorKind::Refused,
@@ -518,6 +521,12 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer) -> String {
         },
         "inspect" => match path() {
             Ok(path) => {
+                let Some(_running) = inspections.enter() else {
+                    return protocol::error(
+                        ErrorKind::Refused,
+                        format!("busy: {MAX_INSPECTIONS} inspections are running; try again"),
+                    );
+                };
                 let inspection = slot.inspect(path);
                 match inspection.verdict {
                     Ok(()) => protocol::ok(json!({
