@@ -79,12 +79,23 @@ fn a_candidate_that_exits_with_status_zero_gives_no_verdict_and_is_refused(slot:
 }
 
 fn what_a_passing_candidate_started_in_the_child_does_not_outlive_the_check(slot: &Slot<dyn Calc>) {
+    started_in_the_child_does_not_outlive_the_check(slot, "orphan");
+}
+
+/// The same for a process that left the group for a session of its own.
+fn what_the_candidate_started_in_a_session_of_its_own_does_not_outlive_the_check(
+    slot: &Slot<dyn Calc>,
+) {
+    started_in_the_child_does_not_outlive_the_check(slot, "escapee");
+}
+
+fn started_in_the_child_does_not_outlive_the_check(slot: &Slot<dyn Calc>, check: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("orphan.pid");
     // SAFETY: no other thread of this harness reads the environment now;
     // the child process inherits it.
     unsafe { std::env::set_var("ORPHAN_PID_FILE", &pid_file) };
-    let result = swap_isolated(slot, "calc-faulty", "orphan");
+    let result = swap_isolated(slot, "calc-faulty", check);
     // SAFETY: as above.
     unsafe { std::env::remove_var("ORPHAN_PID_FILE") };
     // The faulty build passes this check in the child, and is published.
@@ -218,14 +229,20 @@ fn a_watched_build_that_segfaults_in_the_child_is_refused(_: &Slot<dyn Calc>) {
 type Case = fn(&Slot<dyn Calc>);
 
 fn main() {
-    for name in ["segfault", "abort", "exit", "orphan", "overflow", "hang"] {
+    for name in [
+        "segfault", "abort", "exit", "orphan", "escapee", "overflow", "hang",
+    ] {
         serve_isolated(name, &greets(name));
     }
     serve_isolated(
         "counter",
         &Preflight::<dyn counter_api::Counter>::new(|_| Ok(())),
     );
-    let tests: [(&str, Case); 10] = [
+    let tests: [(&str, Case); 11] = [
+        (
+            "what_the_candidate_started_in_a_session_of_its_own_does_not_outlive_the_check",
+            what_the_candidate_started_in_a_session_of_its_own_does_not_outlive_the_check,
+        ),
         (
             "a_restore_that_aborts_on_the_real_state_is_refused_in_the_child",
             a_restore_that_aborts_on_the_real_state_is_refused_in_the_child,

@@ -21,9 +21,12 @@
 //! load). The candidate passes only with status 0 *and* a verdict
 //! carrying the token: a candidate that ends the child with `exit(0)`
 //! during its load or check gives no verdict, and is refused. A signal, or
-//! no exit within the timeout, refuses it too. After every run the child's
-//! whole process group is killed, so what the candidate started there does
-//! not outlive the check. The child dumps no core (`RLIMIT_CORE` 0).
+//! no exit within the timeout, refuses it too. The child is the subreaper
+//! of what the candidate starts and kills all of it before it exits, even
+//! a process in a session of its own; after every run the parent also
+//! kills the child's whole process group, so what the candidate started
+//! does not outlive the check (unless the child crashed first and it left
+//! the group). The child dumps no core (`RLIMIT_CORE` 0).
 //!
 //! The token guards against a candidate that ends the child early by
 //! accident or carelessness; it is no defence against a hostile one,
@@ -455,7 +458,15 @@ pub fn serve_isolated<I: Interface + ?Sized>(name: &str, preflight: &Preflight<I
             std::process::exit(NOT_ALLOWED);
         }
     };
-    let (code, said) = match child(preflight) {
+    // Whatever the candidate starts and leaves behind (even in a session
+    // of its own, out of the process group the parent kills) is
+    // reparented to this process, which ends it before it exits.
+    let subreaper = rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok();
+    let verdict_of = child(preflight);
+    if subreaper {
+        end_descendants();
+    }
+    let (code, said) = match verdict_of {
         Ok(()) => (0, format!("{token} {PASSED}\n")),
         Err(message) => (
             REFUSED,
@@ -465,6 +476,54 @@ pub fn serve_isolated<I: Interface + ?Sized>(name: &str, preflight: &Preflight<I
     // The parent refuses the candidate if this does not arrive.
     let _ = verdict.write_all(said.as_bytes());
     std::process::exit(code);
+}
+
+/// Kills this process's children, and those of theirs that are
+/// reparented to it (it is their subreaper), until none is left or 50
+/// rounds have passed (a candidate that forks faster than it is killed
+/// leaves the rest to the parent's group kill, or to init).
+fn end_descendants() {
+    let me = std::process::id();
+    for _ in 0..50 {
+        let children = children_of(me);
+        if children.is_empty() {
+            return;
+        }
+        for pid in children {
+            // SAFETY: `kill` takes no pointer; `pid` is a child of this
+            // process not yet reaped, so its id names it and nothing else.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+        // Reap what died; its own children are reparented here meanwhile.
+        std::thread::sleep(Duration::from_millis(10));
+        loop {
+            // SAFETY: a null status pointer is allowed; `WNOHANG` makes it
+            // return at once.
+            let reaped = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+            if reaped <= 0 {
+                break;
+            }
+        }
+    }
+}
+
+/// The processes whose parent is `parent`, read from `/proc`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The fourth field, after the command in parentheses.
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
 }
 
 /// Whether the kernel started this process with elevated rights
