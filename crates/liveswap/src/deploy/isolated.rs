@@ -490,8 +490,9 @@ fn end_descendants() {
             return;
         }
         for pid in children {
-            // SAFETY: `kill` takes no pointer; `pid` is a child of this
-            // process not yet reaped, so its id names it and nothing else.
+            // SAFETY: `kill` takes no pointer and has no memory
+            // preconditions. (`pid` was a child of this process a moment
+            // ago; only a waiter in this process can have reaped it since.)
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
         }
         // Reap what died; its own children are reparented here meanwhile.
