@@ -168,10 +168,17 @@ pub(crate) struct Stored {
     /// Device and inode, as `/proc/self/maps` shows them.
     pub dev: u64,
     pub ino: u64,
+    /// The BLAKE3 hash of the copy, when it was computed while copying.
+    hash: Option<crate::history::ContentHash>,
 }
 
 impl Stored {
-    fn new(fd: OwnedFd, len: u64, kind: Storage) -> io::Result<Self> {
+    fn new(
+        fd: OwnedFd,
+        len: u64,
+        kind: Storage,
+        hash: Option<crate::history::ContentHash>,
+    ) -> io::Result<Self> {
         let stat = rustix::fs::fstat(&fd)?;
         if u64::try_from(stat.st_size).ok() != Some(len) {
             return Err(io::Error::other(
@@ -186,6 +193,7 @@ impl Stored {
             path,
             dev: stat.st_dev,
             ino: stat.st_ino,
+            hash,
         })
     }
 
@@ -193,21 +201,15 @@ impl Stored {
     /// (1 MiB): unlike hashing the mapping, it leaves no page of the copy
     /// resident in this process, so a big plugin costs 1 MiB of memory to
     /// hash, not its size.
+    /// A copy of [`PIPELINE_MIN`] bytes or more was hashed while it was
+    /// written, on a second thread; then this costs nothing.
     pub(crate) fn content_hash(&self) -> io::Result<crate::history::ContentHash> {
-        const CHUNK: usize = 1 << 20;
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut at = 0u64;
-        while at < self.len {
-            let want = usize::try_from(self.len - at).map_or(CHUNK, |left| left.min(CHUNK));
-            let n = rustix::io::pread(&self.fd, &mut buf[..want], at)?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            hasher.update(&buf[..n]);
-            at += n as u64;
+        if let Some(hash) = self.hash {
+            return Ok(hash);
         }
-        Ok(crate::history::ContentHash(*hasher.finalize().as_bytes()))
+        let mut hasher = Hashing::default();
+        hasher.up_to(&self.fd, self.len)?;
+        Ok(hasher.finish())
     }
 
     /// Maps the copy read-only, for the handshake to read.
@@ -349,12 +351,12 @@ fn memfd(src: &File, len: u64, name: &str) -> io::Result<Stored> {
             Err(e)
         }
     })?;
-    copy(src, &fd, len)?;
+    let hash = copy(src, &fd, len)?;
     rustix::fs::fcntl_add_seals(
         &fd,
         SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
     )?;
-    Stored::new(fd, len, Storage::Memfd)
+    Stored::new(fd, len, Storage::Memfd, hash)
 }
 
 fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
@@ -367,7 +369,7 @@ fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
         // (root can; so could anyone able to ptrace this process).
         Mode::from_raw_mode(0o500),
     )?;
-    copy(src, &rw, len)?;
+    let hash = copy(src, &rw, len)?;
     // Keep only a read-only descriptor: nothing writes the copy again.
     let ro = rustix::fs::open(
         format!("/proc/self/fd/{}", rw.as_raw_fd()),
@@ -378,22 +380,125 @@ fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
     if FileType::from_raw_mode(rustix::fs::fstat(&ro)?.st_mode) != FileType::RegularFile {
         return Err(io::Error::other("the store's file is not a regular file"));
     }
-    Stored::new(ro, len, Storage::Disk)
+    Stored::new(ro, len, Storage::Disk, hash)
+}
+
+/// Copies at or above this size are hashed while they are written, on a
+/// second thread, so that a big swap costs about the longer of copying and
+/// hashing rather than their sum; smaller ones are hashed afterwards (a
+/// thread would cost more than it saves).
+pub(crate) const PIPELINE_MIN: u64 = 16 << 20;
+
+/// How much is copied between two looks by the hashing thread.
+const STEP: u64 = 4 << 20;
+
+/// BLAKE3 over a file read with `pread`, a chunk at a time (1 MiB), from
+/// where it stopped.
+struct Hashing {
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+    at: u64,
+}
+
+impl Default for Hashing {
+    fn default() -> Self {
+        Hashing {
+            hasher: blake3::Hasher::new(),
+            buf: vec![0; 1 << 20],
+            at: 0,
+        }
+    }
+}
+
+impl Hashing {
+    /// Hashes `fd` from where it stopped up to `end`.
+    fn up_to(&mut self, fd: &OwnedFd, end: u64) -> io::Result<()> {
+        while self.at < end {
+            let chunk = self.buf.len();
+            let want = usize::try_from(end - self.at).map_or(chunk, |left| left.min(chunk));
+            let n = rustix::io::pread(fd, &mut self.buf[..want], self.at)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.hasher.update(&self.buf[..n]);
+            self.at += n as u64;
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> crate::history::ContentHash {
+        crate::history::ContentHash(*self.hasher.finalize().as_bytes())
+    }
+}
+
+/// Copies the first `len` bytes of `src` to the start of `dst` (see
+/// [`copy_steps`]); a copy of [`PIPELINE_MIN`] bytes or more is hashed as
+/// it is written, by a second thread that reads behind the copy, and its
+/// hash returned.
+fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<Option<crate::history::ContentHash>> {
+    if len < PIPELINE_MIN {
+        copy_steps(src, dst, len, |_| {})?;
+        return Ok(None);
+    }
+    let copied = std::sync::atomic::AtomicU64::new(0);
+    let ended = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| -> io::Result<crate::history::ContentHash> {
+            let mut hashing = Hashing::default();
+            loop {
+                // Read before the copy's progress: a copy that ended has
+                // published all it wrote.
+                let over = ended.load(Ordering::Acquire);
+                let ready = copied.load(Ordering::Acquire);
+                hashing.up_to(dst, ready)?;
+                if over {
+                    return Ok(hashing.finish());
+                }
+                if hashing.at == ready {
+                    std::thread::park_timeout(std::time::Duration::from_millis(1));
+                }
+            }
+        });
+        let result = copy_steps(src, dst, len, |done| {
+            copied.store(done, Ordering::Release);
+            hashing.thread().unpark();
+        });
+        ended.store(true, Ordering::Release);
+        hashing.thread().unpark();
+        let hash = hashing
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread panicked"))?;
+        result?;
+        // Every byte of the copy was hashed: the copy ended only once all
+        // `len` were written, and the hasher read up to the last progress.
+        hash.map(Some)
+    })
 }
 
 /// Copies the first `len` bytes of `src` to the start of `dst`: in the
 /// kernel with `copy_file_range`, else `sendfile`, else through a 256 KiB
-/// buffer. A source that ends early is an `UnexpectedEof` error.
-fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<()> {
+/// buffer, [`STEP`] bytes at a time, telling `progress` how much is
+/// written after each. A source that ends early is an `UnexpectedEof`
+/// error.
+fn copy_steps(src: &File, dst: &OwnedFd, len: u64, progress: impl Fn(u64)) -> io::Result<()> {
     let mut done = 0u64;
+    let step = |done: u64| usize::try_from((len - done).min(STEP)).unwrap_or(1 << 20);
     // copy_file_range
     while done < len {
         let mut off_in = done;
         let mut off_out = done;
-        let chunk = usize::try_from((len - done).min(1 << 30)).unwrap_or(1 << 30);
-        match rustix::fs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), chunk) {
+        match rustix::fs::copy_file_range(
+            src,
+            Some(&mut off_in),
+            dst,
+            Some(&mut off_out),
+            step(done),
+        ) {
             Ok(0) => return Err(shrank()),
-            Ok(n) => done += n as u64,
+            Ok(n) => {
+                done += n as u64;
+                progress(done);
+            }
             Err(e) if done == 0 && fallback_errno(e) => break,
             Err(e) => return Err(e.into()),
         }
@@ -404,10 +509,12 @@ fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<()> {
     // sendfile: writes at the destination's file offset, which is 0.
     while done < len {
         let mut off_in = done;
-        let chunk = usize::try_from((len - done).min(1 << 30)).unwrap_or(1 << 30);
-        match rustix::fs::sendfile(dst, src, Some(&mut off_in), chunk) {
+        match rustix::fs::sendfile(dst, src, Some(&mut off_in), step(done)) {
             Ok(0) => return Err(shrank()),
-            Ok(n) => done += n as u64,
+            Ok(n) => {
+                done += n as u64;
+                progress(done);
+            }
             Err(e) if done == 0 && fallback_errno(e) => break,
             Err(e) => return Err(e.into()),
         }
@@ -425,6 +532,7 @@ fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<()> {
         }
         out.write_all(&buf[..n])?;
         done += n as u64;
+        progress(done);
     }
     Ok(())
 }
@@ -447,4 +555,59 @@ fn fallback_errno(e: rustix::io::Errno) -> bool {
         Errno::BADF,
     ]
     .contains(&e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::{PIPELINE_MIN, StorePolicy, store};
+
+    /// `len` bytes that differ from chunk to chunk.
+    fn bytes(len: usize) -> Vec<u8> {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn stored_hash(len: usize, memfd_max: u64) -> (Vec<u8>, crate::history::ContentHash) {
+        let content = bytes(len);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&content).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let stored = store(
+            &file,
+            len as u64,
+            Some(dir.path()),
+            &StorePolicy::new(memfd_max, None),
+            "test",
+        )
+        .unwrap();
+        (content, stored.content_hash().unwrap())
+    }
+
+    #[test]
+    fn a_big_copy_hashed_while_written_has_the_hash_of_its_bytes() {
+        let len = usize::try_from(PIPELINE_MIN).unwrap() + 3 * 1024 * 1024 + 17;
+        for memfd_max in [u64::MAX, 0] {
+            let (content, hash) = stored_hash(len, memfd_max);
+            assert_eq!(
+                hash.0,
+                *blake3::hash(&content).as_bytes(),
+                "memfd_max {memfd_max}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_small_copy_hashed_afterwards_has_the_hash_of_its_bytes() {
+        let (content, hash) = stored_hash(100_003, u64::MAX);
+        assert_eq!(hash.0, *blake3::hash(&content).as_bytes());
+    }
 }
