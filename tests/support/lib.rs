@@ -294,3 +294,20 @@ pub fn wait_for_state<I: liveswap::Interface + ?Sized>(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Whether users other than the owner can reach `dir` (every directory
+/// from `/` down to it searchable by others); says so when they cannot,
+/// for tests that act as another user and skip then (a private `TMPDIR`).
+pub fn others_can_reach(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let reachable = dir
+        .ancestors()
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if !reachable {
+        eprintln!(
+            "{}: not reachable by other users; the other-uid checks are skipped",
+            dir.display()
+        );
+    }
+    reachable
+}

@@ -489,23 +489,6 @@ fn ctl(ctl: &Path, socket: &Path, args: &[&str], uid: Option<u32>) -> (i32, Stri
     (out.status.code().unwrap_or(-1), text)
 }
 
-/// Whether users other than the owner can reach `dir`: every directory
-/// from the root down lets others search it (a `TMPDIR` under a private
-/// home would not).
-fn others_can_reach(dir: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let reachable = dir
-        .ancestors()
-        .all(|d| fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
-    if !reachable {
-        eprintln!(
-            "{}: not reachable by other users; the other-uid checks are skipped",
-            dir.display()
-        );
-    }
-    reachable
-}
-
 /// A local address no one listens on now, for the demo's metrics.
 fn free_local_address() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -677,7 +660,7 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
         "{body}"
     );
 
-    if unsafe { libc::geteuid() } == 0 && others_can_reach(scratch.path()) {
+    if unsafe { libc::geteuid() } == 0 && liveswap_tests::others_can_reach(scratch.path()) {
         // Another user's client: copied where that user can run it.
         let copy = scratch.path().join("liveswapctl");
         fs::copy(&ctl_bin, &copy).unwrap();
