@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use counter_api::{
-    Counter, FAULT_GARBAGE, FAULT_NONE, FAULT_RESTORE_PANICS, FAULT_SLOW_RESTORE,
-    FAULT_SNAPSHOT_FAILS, FAULT_SNAPSHOT_HUGE, FAULT_SNAPSHOT_PANICS,
+    Counter, FAULT_GARBAGE, FAULT_NO_DOWNGRADE, FAULT_NONE, FAULT_RESTORE_PANICS,
+    FAULT_SLOW_RESTORE, FAULT_SNAPSHOT_FAILS, FAULT_SNAPSHOT_HUGE, FAULT_SNAPSHOT_PANICS,
 };
 use liveswap::{Error, Options, Slot, Version};
 use liveswap_tests::{REAP_TIMEOUT, fixture, mapped_under};
@@ -200,11 +200,29 @@ fn rollback_carries_the_state_back() {
 }
 
 #[test]
-fn after_a_schema_change_a_plain_rollback_is_refused_and_a_cold_one_returns() {
+fn a_rollback_past_a_schema_change_carries_the_state_written_in_the_older_schema() {
     let slot = load("counter-v1");
     hits(&slot, 4);
     slot.swap(fixture("counter-v2")).unwrap();
     hits(&slot, 1);
+    // counter-v1 reads schema 1 only; counter-v2 writes it for the rollback.
+    let report = slot.rollback().unwrap();
+    assert!(report.state.restored);
+    assert_eq!(
+        (report.state.from_schema, report.state.to_schema),
+        (Some(1), Some(1))
+    );
+    assert_eq!(slot.current().build().unwrap(), 1);
+    assert_eq!(count(&slot), 5, "every hit carried back");
+}
+
+#[test]
+fn a_rollback_the_newer_build_cannot_write_state_for_is_refused_and_a_cold_one_returns() {
+    let slot = load("counter-v1");
+    hits(&slot, 4);
+    slot.swap(fixture("counter-v2")).unwrap();
+    hits(&slot, 1);
+    slot.current().set_fault(FAULT_NO_DOWNGRADE).unwrap();
     // counter-v1 reads schema 1 only; the serving build holds schema 2.
     let err = slot.rollback().unwrap_err();
     assert!(matches!(err, Error::Restore { schema: 2, .. }), "{err}");

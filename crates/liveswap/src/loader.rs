@@ -84,6 +84,9 @@ pub(crate) struct LoadPolicy {
 pub(crate) struct Serving<'a> {
     pub object: &'a RawObject,
     pub generation: u64,
+    /// The schema the new version reads, when it is known to be another
+    /// (a rollback): the state is then asked for in it.
+    pub schema: Option<u32>,
 }
 
 /// Time spent in each step of a load, and what the handshake warned of.
@@ -262,7 +265,12 @@ fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>
     check_descriptors(path)?;
     let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
     let src = open::open(path, policy.max_file_size)?;
-    probe::probe(path, &src.file, src.len)?;
+    if let Err(refused) = probe::probe(path, &src.file, src.len) {
+        // A file written while it was probed is refused as changed (and
+        // retried by a watcher), not as what its half-written bytes say.
+        src.unchanged(path)?;
+        return Err(refused);
+    }
     let stored = store::store(
         &src.file,
         src.len,
@@ -434,7 +442,7 @@ fn load_stored<I: Interface + ?Sized>(
     // for its state, just before the new constructor runs, or before the
     // gate when it restores a copy of it in a child process.
     let take_state = || match (serving, &policy.first_state) {
-        (Some(s), _) => warm::take(s.object, s.generation, policy.state, source),
+        (Some(s), _) => warm::take(s.object, s.generation, s.schema, policy.state, source),
         (None, Some(first)) => Ok(warm::given(first.0, first.1.clone())),
         (None, None) => Ok(Carry::default()),
     };
@@ -561,6 +569,7 @@ fn construct(
             schema: 0,
             snapshot: None,
             merge: None,
+            downgrade: None,
         },
         error: MessageSink::new(&mut message),
         prior: carry

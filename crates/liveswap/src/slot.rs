@@ -353,14 +353,25 @@ struct Trail {
     steps: Steps,
 }
 
+/// What a rollback returns to.
+#[derive(Clone)]
+struct Rollback {
+    image: Arc<Stored>,
+    source: PathBuf,
+    signer: Option<Signer>,
+    /// Its warm-start state schema, which the serving version is asked to
+    /// write its state in.
+    schema: Option<u32>,
+}
+
 /// What the publish lock guards.
 struct Control {
     next_generation: u64,
     /// The ticket of the last call that published.
     last_ticket: u64,
     /// The copy the previous version was loaded from, for `rollback`, with
-    /// its source and its signer.
-    rollback: Option<(Arc<Stored>, PathBuf, Option<Signer>)>,
+    /// its source, its signer and the state schema it read.
+    rollback: Option<Rollback>,
     reaper: ReaperSender,
 }
 
@@ -954,13 +965,27 @@ impl<I: Interface + ?Sized> Slot<I> {
     ) -> Result<SwapReport, Error> {
         self.check_owner()?;
         let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
-        let Some((kept, source, signer)) = self.lock_control().rollback.clone() else {
+        let Some(Rollback {
+            image: kept,
+            source,
+            signer,
+            schema,
+        }) = self.lock_control().rollback.clone()
+        else {
             return Err(Error::NoRollback);
         };
         trail.source = Some(source.clone());
         self.reserve(false)?;
         let serving = self.current.load_full();
-        let carried = if cold { None } else { serving.serving() };
+        // The state, in the schema the previous build reads when the
+        // serving one can write it (`WarmStart::snapshot_for`).
+        let carried = if cold {
+            None
+        } else {
+            serving
+                .serving()
+                .map(|serving| loader::Serving { schema, ..serving })
+        };
         match loader::reload::<I>(&kept, &source, &self.policy, carried) {
             Ok((plugin, mut info)) => {
                 info.expect_current = expect;
@@ -1140,9 +1165,12 @@ impl<I: Interface + ?Sized> Slot<I> {
         let prior = info.prior.take();
         warm::published(&self.registry, &old, &version, prior, &self.current);
         let old_signer = self.registry.signer(Version::generation(&old));
-        control.rollback = old
-            .image()
-            .map(|image| (image, Version::source(&old).to_path_buf(), old_signer));
+        control.rollback = old.image().map(|image| Rollback {
+            image,
+            source: Version::source(&old).to_path_buf(),
+            signer: old_signer,
+            schema: Version::state_schema(&old),
+        });
         drop(control);
         if let Some(free) = short_of_keys {
             Registry::warn_short_of_keys(free);

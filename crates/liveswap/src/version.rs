@@ -114,6 +114,7 @@ impl<I: Interface + ?Sized> Version<I> {
         self.object().map(|object| Serving {
             object,
             generation: self.generation,
+            schema: None,
         })
     }
 

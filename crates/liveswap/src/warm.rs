@@ -123,6 +123,20 @@ pub trait WarmStart: Sized + Send + Sync + 'static {
     /// An error (for example a schema it cannot read) refuses the swap.
     fn restore(prior: Option<Snapshot<'_>>) -> Result<Self, RemoteError>;
 
+    /// The state in an older schema `schema`, for a rollback to a build
+    /// that reads only that one (Erlang's `code_change` with `{down,
+    /// Vsn}`): `Ok(None)`, the default, when this build cannot write it;
+    /// then the rollback is refused and only a cold one
+    /// ([`Slot::rollback_cold`](crate::Slot::rollback_cold)) goes back.
+    ///
+    /// # Errors
+    ///
+    /// An error refuses the rollback, as a failed snapshot refuses a swap.
+    fn snapshot_for(&self, schema: u32) -> Result<Option<Vec<u8>>, RemoteError> {
+        let _ = schema;
+        Ok(None)
+    }
+
     /// Folds in what a replaced version changed after its state was
     /// carried: `base` is the snapshot that was carried, `last` its final
     /// one, both of the replaced version's schema. Called on the serving
@@ -201,6 +215,24 @@ fn failure(status: u32, message: Option<Message>) -> Failure {
     }
 }
 
+/// Calls an instance's downgrade function for `schema`: `None` when it has
+/// none, `Ok(None)` when it cannot write that schema.
+fn downgrade_of(object: &RawObject, schema: u32) -> Option<Result<Option<Vec<u8>>, Failure>> {
+    let downgrade = object.downgrade?;
+    let mut out: Vec<u8> = Vec::new();
+    let mut written = 0u8;
+    let mut message: Option<Message> = None;
+    let mut sink = MessageSink::new(&mut message);
+    // SAFETY: as for `snapshot_of`; `written` lives across the call too.
+    let status = unsafe { downgrade(object.instance, schema, &mut out, &mut written, &mut sink) };
+    Some(if status == CALL_OK {
+        Ok((written == 1).then_some(out))
+    } else {
+        std::mem::forget(out);
+        Err(failure(status, message))
+    })
+}
+
 /// Calls an instance's snapshot function.
 fn snapshot_of(object: &RawObject) -> Option<Result<Vec<u8>, Failure>> {
     let snapshot = object.snapshot?;
@@ -245,6 +277,7 @@ pub(crate) fn given(schema: u32, bytes: Vec<u8>) -> Carry {
 pub(crate) fn take(
     object: &RawObject,
     generation: u64,
+    want: Option<u32>,
     policy: StatePolicy,
     path: &Path,
 ) -> Result<Carry, Error> {
@@ -253,17 +286,28 @@ pub(crate) fn take(
         ..Carry::default()
     };
     let started = Instant::now();
-    let Some(result) = snapshot_of(object) else {
-        return Ok(carry);
+    // In the schema the new version reads, when that is another and the
+    // serving one can write it (a rollback past a schema change); else as
+    // the serving version keeps it.
+    let downgraded = want
+        .filter(|&schema| schema != object.schema)
+        .and_then(|schema| Some((schema, downgrade_of(object, schema)?)));
+    let (schema, result) = match downgraded {
+        Some((schema, Ok(Some(bytes)))) => (schema, Ok(bytes)),
+        Some((schema, Err(failure))) => (schema, Err(failure)),
+        Some((_, Ok(None))) | None => match snapshot_of(object) {
+            Some(result) => (object.schema, result),
+            None => return Ok(carry),
+        },
     };
-    carry.report.from_schema = Some(object.schema);
+    carry.report.from_schema = Some(schema);
     carry.report.snapshot = started.elapsed();
     let problem = match result {
         Ok(bytes) if bytes.len() <= policy.max_size => {
             carry.report.bytes = bytes.len();
             carry.prior = Some(Prior {
                 generation,
-                schema: object.schema,
+                schema,
                 bytes,
             });
             return Ok(carry);

@@ -35,3 +35,6 @@ pub const FAULT_SLOW_RESTORE: u32 = 6;
 /// `restore` ends the process (`abort`) when given this state: what an
 /// allocation of terabytes does.
 pub const FAULT_RESTORE_ABORTS: u32 = 7;
+/// The schema-2 build does not write its state in schema 1 for a
+/// rollback (`WarmStart::snapshot_for` answers `None`).
+pub const FAULT_NO_DOWNGRADE: u32 = 8;

@@ -45,11 +45,22 @@ pub type MergeFn = unsafe extern "C" fn(
     sink: *mut host::MessageSink<'_>,
 ) -> u32;
 
+/// Writes a plugin instance's state in an older schema `schema` into
+/// `out` (as [`SnapshotFn`]), setting `*written` to 1; leaves `*written`
+/// 0 when the plugin cannot. Returns as [`SnapshotFn`] does.
+pub type DowngradeFn = unsafe extern "C" fn(
+    instance: *const c_void,
+    schema: u32,
+    out: *mut Vec<u8>,
+    written: *mut u8,
+    sink: *mut host::MessageSink<'_>,
+) -> u32;
+
 /// The plugin's instance: a boxed value, its vtable and its destructor,
 /// and, for a plugin with warm-start state, its schema and state functions.
 ///
 /// Field order is part of the wire contract: `instance`, `vtable`, `drop`,
-/// `panics`, `schema`, `snapshot`, `merge`.
+/// `panics`, `schema`, `snapshot`, `merge`, `downgrade`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RawObject {
@@ -71,6 +82,9 @@ pub struct RawObject {
     /// Merges a replaced version's late changes; `None` when the plugin
     /// does not (`WarmStart::MERGES` is false).
     pub merge: Option<MergeFn>,
+    /// Writes the state in an older schema, for a rollback to a build that
+    /// reads only that one; `None` for a plugin without state.
+    pub downgrade: Option<DowngradeFn>,
 }
 
 /// The arguments of the entry point.

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::alloc::RoutedAllocator;
 use super::host::MessageSink;
 use super::{
-    CALL_FAILED, CALL_OK, CALL_PANICKED, Direct, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED, ENTRY_OK,
-    ENTRY_PANICKED, EntryCall, FIELD_LOCATION, FIELD_MESSAGE, MergeFn, RawObject, STATE_COLD,
-    STATE_FAILED, STATE_RESTORED, SnapshotFn,
+    CALL_FAILED, CALL_OK, CALL_PANICKED, Direct, DowngradeFn, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED,
+    ENTRY_OK, ENTRY_PANICKED, EntryCall, FIELD_LOCATION, FIELD_MESSAGE, MergeFn, RawObject,
+    STATE_COLD, STATE_FAILED, STATE_RESTORED, SnapshotFn,
 };
 use crate::interface::Export;
 use crate::warm::{Snapshot, WarmStart};
@@ -195,10 +195,11 @@ where
     I: Export<T> + ?Sized,
     T: WarmStart,
 {
-    let state: (u32, SnapshotFn, Option<MergeFn>) = (
+    let state: StateFns = (
         T::SCHEMA,
         snapshot_shim::<T>,
         T::MERGES.then_some(merge_shim::<T> as MergeFn),
+        downgrade_shim::<T>,
     );
     let construct = |call: &mut EntryCall<'_>| {
         if call.has_prior != 1 {
@@ -246,9 +247,12 @@ where
     unsafe { run_entry::<I, T>(call, section, allocator, construct) }
 }
 
+/// A plugin's warm-start schema and state functions.
+type StateFns = (u32, SnapshotFn, Option<MergeFn>, DowngradeFn);
+
 /// What a constructor hands back: the instance, and its warm-start schema
 /// and state functions when it has state.
-type Constructed<T> = (T, Option<(u32, SnapshotFn, Option<MergeFn>)>);
+type Constructed<T> = (T, Option<StateFns>);
 
 /// The common body of both entry points.
 ///
@@ -286,9 +290,10 @@ where
             vtable: (I::vtable() as *const I::VTable).cast(),
             drop: drop_boxed::<T>,
             panics: &PANICS,
-            schema: state.map_or(0, |(schema, _, _)| schema),
-            snapshot: state.map(|(_, snapshot, _)| snapshot),
-            merge: state.and_then(|(_, _, merge)| merge),
+            schema: state.map_or(0, |(schema, ..)| schema),
+            snapshot: state.map(|(_, snapshot, ..)| snapshot),
+            merge: state.and_then(|(_, _, merge, _)| merge),
+            downgrade: state.map(|(.., downgrade)| downgrade),
         }),
         Err(error) => Err(error),
     }));
@@ -342,6 +347,27 @@ unsafe extern "C" fn snapshot_shim<T: WarmStart>(
         // The bytes are allocated through the host's allocator (this
         // plugin's global allocator routes there), so the host frees them.
         *out = this.snapshot().map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn downgrade_shim<T: WarmStart>(
+    instance: *const c_void,
+    schema: u32,
+    out: *mut Vec<u8>,
+    written: *mut u8,
+    sink: *mut MessageSink<'_>,
+) -> u32 {
+    // SAFETY: the host passes this plugin's live instance, a live sink, a
+    // live, empty `Vec<u8>` it owns and a live flag.
+    let (this, out, written, sink) =
+        unsafe { (&*instance.cast::<T>(), &mut *out, &mut *written, &mut *sink) };
+    state_call(sink, || {
+        // Allocated through the host's allocator, as for a snapshot.
+        if let Some(bytes) = this.snapshot_for(schema).map_err(|e| e.to_string())? {
+            *out = bytes;
+            *written = 1;
+        }
         Ok(())
     })
 }
