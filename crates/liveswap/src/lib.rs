@@ -124,22 +124,21 @@
 //!
 //! # Costs
 //!
-//! Measured by `liveswap-bench` (BENCHMARKS.md in the repository) on a
-//! 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36, rustc 1.95, release
-//! builds, the machine shared with other work, calling a plugin method
+//! Measured by `liveswap-bench` (BENCHMARKS.md in the repository, the
+//! latest run) on a 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36,
+//! rustc 1.95, release builds, calling a plugin method
 //! `add(i64, i64) -> i64`; a bare function pointer to the same code costs
-//! 2.3 ns a call there. Per call, one thread / two threads calling at once,
-//! in the run before the latest (the latest, on a machine whose atomic
-//! operations were about three times slower, gave 3.0 / 2.9, 19.0 / 20.2,
-//! 34.0 / 158.3 and 26.4 / 136.6 ns for these rows):
+//! 1.2 ns a call there. Per call, one thread / two threads calling at
+//! once (an earlier run, on a machine whose atomic operations were about
+//! three times faster, gave 6.3 / 6.8 ns for `current`):
 //!
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
-//! | [`Reader::get`] + call | 2.5 / 2.5 | one relaxed load while nothing was swapped; pins its version while idle |
-//! | [`Slot::current`] + call | 6.3 / 6.8 to 11.5 | `arc-swap`'s load: two uncontended atomic operations on a debt slot of the calling thread's own, through an out-of-line call (two runs) |
+//! | [`Reader::get`] + call | 1.8 / 1.8 | one relaxed load while nothing was swapped; pins its version while idle |
+//! | [`Slot::current`] + call | 14.8 / 15.0 | `arc-swap`'s load: two uncontended atomic operations on a debt slot of the calling thread's own, through an out-of-line call |
 //! | [`Slot::with`] + call | as `current` | `current` around a closure |
-//! | [`Slot::current_owned`] + call | 8.9 / 58 | an `Arc` clone: one shared reference count, contended by every thread |
-//! | for comparison: `RwLock<Arc<_>>` + call | 5.2 / 59 | |
+//! | [`Slot::current_owned`] + call | 23.5 / 177 | an `Arc` clone: one shared reference count, contended by every thread |
+//! | for comparison: `RwLock<Arc<_>>` + call | 15.4 / 144 | |
 //!
 //! Holding many guards at once on one thread, or one for a long time, makes
 //! `current` fall back to the reference count (the `current_owned` figure):
@@ -149,13 +148,15 @@
 //! time), a parse of the mapped copy, a `dlopen` and the plugin's
 //! constructor, all on the swapping thread and outside any lock; after the
 //! swap the process's RSS does not grow with the file's size (during it,
-//! the copy is read once to hash it). A copy up to 64 MiB
+//! the copy is read once to hash it, 1 MiB at a time, by a second thread
+//! while it is written when it is 16 MiB or more: a 200 MB plugin swaps in
+//! 1.23x `cp`'s time with 1.5 MB of peak RSS). A copy up to 64 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! Warm start adds nothing to a call. A swap of a plugin with state adds
-//! its snapshot and restore: with postcard, 1.3 ms and 0.5 ms for 1 MiB of
-//! `u64` counters, 138 ms and 87 ms for 100 MiB (BENCHMARKS.md,
+//! its snapshot and restore: with postcard, 0.9 ms and 0.4 ms for 1 MiB of
+//! `u64` counters, 119 ms and 76 ms for 100 MiB (BENCHMARKS.md,
 //! "Warm start"); the
 //! snapshot is held until the new version is built, and, when the plugin
 //! merges, until the replaced version drains.
