@@ -18,6 +18,7 @@ pub mod soak;
 pub mod state;
 pub mod storm;
 pub mod swaps;
+pub mod trust;
 pub mod watch;
 
 /// The demo plugin's host service, as the bench lends it.

@@ -27,6 +27,10 @@ struct Args {
     /// Only the cost of an export call, an import call and an async call
     #[arg(long)]
     only_calls: bool,
+    /// Only what the trust checks cost: the path walk, the signature
+    /// check and, beside them, the hash of the same bytes
+    #[arg(long)]
+    only_trust: bool,
 }
 
 /// Builds renamed into place for the watch latency (as many in a quick
@@ -187,6 +191,41 @@ fn run(args: Args) -> Result<(), String> {
                     "async_call_ns": c.async_call_ns,
                     "async_call_overhead_ns": c.async_call_overhead_ns,
                     "import_vs_export": ratio,
+                })
+            );
+        }
+        return Ok(());
+    }
+    if args.only_trust {
+        eprintln!("trust...");
+        let t = liveswap_bench::trust::measure(&p.demo_debug, plan.big_rounds.max(5))?;
+        println!(
+            "## What the trust checks cost (debug demo plugin, {:.1} MB; medians)\n",
+            t.file_mb
+        );
+        println!("| check | cost |\n|---|---:|");
+        println!(
+            "| the signature (minisign: BLAKE2b-512, Ed25519) | {:.2} ms/MB |",
+            t.signature_verify_ms_per_mb
+        );
+        println!(
+            "| beside it: BLAKE3 of the same bytes (every load) | {:.2} ms/MB |",
+            t.hash_ms_per_mb
+        );
+        println!("| the safe-path walk | {:.1} µs |", t.path_check_us);
+        let ratio = t.signature_verify_ms_per_mb / t.hash_ms_per_mb;
+        println!(
+            "\ntarget: signature check <= 1.2x the hash: {ratio:.2}x, {}",
+            if ratio <= 1.2 { "met" } else { "missed" }
+        );
+        if args.json {
+            println!(
+                "{}",
+                json!({
+                    "signature_verify_ms_per_mb": t.signature_verify_ms_per_mb,
+                    "hash_ms_per_mb": t.hash_ms_per_mb,
+                    "path_check_us": t.path_check_us,
+                    "signature_vs_hash": ratio,
                 })
             );
         }
