@@ -146,6 +146,23 @@ fn a_restore_that_aborts_on_the_real_state_is_refused_in_the_child(_: &Slot<dyn 
     );
 }
 
+/// A build whose bytes already serve is skipped before anything else: the
+/// state an isolated check would want is not even asked for (here it
+/// could not be given: the snapshot fails).
+fn an_unchanged_build_is_skipped_before_its_state_is_taken(_: &Slot<dyn Calc>) {
+    use counter_api::{Counter, FAULT_SNAPSHOT_FAILS};
+    let counters = Slot::<dyn Counter>::load(fixture("counter-v1")).unwrap();
+    counters.current().set_fault(FAULT_SNAPSHOT_FAILS).unwrap();
+    let isolated = IsolatedPreflight::new("counter").timeout(Duration::from_secs(3));
+    let result = counters.swap_with(
+        fixture("counter-v1"),
+        &SwapOptions::new()
+            .skip_unchanged()
+            .before_load(move |candidate| isolated.run(candidate)),
+    );
+    assert!(matches!(result, Err(Error::Unchanged { .. })), "{result:?}");
+}
+
 /// As root, the test binary made setuid to `nobody` runs with `AT_SECURE`:
 /// its child mode refuses to load what it is handed.
 fn child_mode_refuses_to_run_with_elevated_rights(_: &Slot<dyn Calc>) {
@@ -238,7 +255,11 @@ fn main() {
         "counter",
         &Preflight::<dyn counter_api::Counter>::new(|_| Ok(())),
     );
-    let tests: [(&str, Case); 11] = [
+    let tests: [(&str, Case); 12] = [
+        (
+            "an_unchanged_build_is_skipped_before_its_state_is_taken",
+            an_unchanged_build_is_skipped_before_its_state_is_taken,
+        ),
         (
             "what_the_candidate_started_in_a_session_of_its_own_does_not_outlive_the_check",
             what_the_candidate_started_in_a_session_of_its_own_does_not_outlive_the_check,

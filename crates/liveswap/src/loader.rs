@@ -118,6 +118,7 @@ pub struct Candidate<'a> {
     hash: ContentHash,
     stored: &'a Stored,
     state: Option<(u32, &'a [u8])>,
+    cold_on_state_failure: bool,
 }
 
 impl Candidate<'_> {
@@ -136,6 +137,12 @@ impl Candidate<'_> {
     pub fn state(&self) -> Option<(u32, &[u8])> {
         self.state
     }
+    /// Whether a restore that fails starts the candidate cold rather than
+    /// refusing it (`Options::cold_on_state_failure`), for a check that
+    /// restores it elsewhere to do the same.
+    pub fn cold_on_state_failure(&self) -> bool {
+        self.cold_on_state_failure
+    }
     /// A read-only descriptor of its private copy (the bytes checked,
     /// immutable), for example to hand to a child process, which can load
     /// it as `/proc/self/fd/N`.
@@ -146,6 +153,10 @@ impl Candidate<'_> {
 
 /// A check run on a candidate before it is mapped; `Err` refuses it.
 pub(crate) struct Gate<'g> {
+    /// The serving version's hash, when a build with the same bytes is to
+    /// be skipped ([`Error::Unchanged`]): checked before anything else,
+    /// the state snapshot included.
+    pub skip_if: Option<ContentHash>,
     pub check: &'g dyn Fn(&Candidate<'_>) -> Result<(), Error>,
     /// The check wants the serving version's state snapshot (an isolated
     /// preflight restores from it): it is then taken before the check,
@@ -443,11 +454,21 @@ fn load_stored<I: Interface + ?Sized>(
     // gate when it restores a copy of it in a child process.
     let take_state = || match (serving, &policy.first_state) {
         (Some(s), _) => warm::take(s.object, s.generation, s.schema, policy.state, source),
-        (None, Some(first)) => Ok(warm::given(first.0, first.1.clone())),
+        (None, Some(first)) => Ok(warm::given(
+            first.0,
+            first.1.clone(),
+            policy.state.cold_on_failure,
+        )),
         (None, None) => Ok(Carry::default()),
     };
     let mut carry = None;
     if let Some(gate) = gate {
+        if gate.skip_if == Some(hash) {
+            return Err(Error::Unchanged {
+                path: source.to_path_buf(),
+                hash,
+            });
+        }
         if gate.wants_state {
             carry = Some(take_state()?);
         }
@@ -460,6 +481,7 @@ fn load_stored<I: Interface + ?Sized>(
             state: carried
                 .and_then(|carry| carry.prior.as_ref())
                 .map(|prior| (prior.schema, prior.bytes.as_slice())),
+            cold_on_state_failure: policy.state.cold_on_failure,
         });
         info.gate = started.elapsed();
         verdict?;

@@ -719,9 +719,9 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// Sets what every swap not given options of its own does: [`swap`],
     /// a swap asked through the control socket (recorded under its
     /// trigger), and a [`Watcher`](crate::deploy::Watcher)'s (which adds
-    /// its own trigger and skip-unchanged, and its own preflight or
-    /// isolated check where its options name one). So a preflight set here
-    /// guards every way in; [`swap_with`](Self::swap_with) replaces it for
+    /// its own trigger and skip-unchanged; a preflight or isolated check
+    /// named in its own options runs instead of the policy's). So a
+    /// preflight set here guards every way in that names none of its own; [`swap_with`](Self::swap_with) replaces it for
     /// one call. Rollbacks do not run it: they return to a build that
     /// already served, and must work when checks written for the new build
     /// fail on the old one. Signatures, the safe-path rule and the release
@@ -797,14 +797,7 @@ impl<I: Interface + ?Sized> Slot<I> {
         let seen = Cell::new(None);
         let isolated = Cell::new(Duration::ZERO);
         let gate = |candidate: &Candidate<'_>| -> Result<(), Error> {
-            let hash = candidate.content_hash();
-            seen.set(Some(hash));
-            if serving == Some(hash) {
-                return Err(Error::Unchanged {
-                    path: path.to_path_buf(),
-                    hash,
-                });
-            }
+            seen.set(Some(candidate.content_hash()));
             if let Some(before) = &options.before_load {
                 let started = Instant::now();
                 let verdict = before(candidate);
@@ -818,6 +811,7 @@ impl<I: Interface + ?Sized> Slot<I> {
             Ok(())
         };
         let gate = Gate {
+            skip_if: serving,
             check: &gate,
             wants_state: options.before_load.is_some(),
         };

@@ -256,7 +256,7 @@ fn snapshot_of(object: &RawObject) -> Option<Result<Vec<u8>, Failure>> {
 
 /// A carry of a snapshot handed in from elsewhere (the isolated
 /// preflight's parent), for a first load.
-pub(crate) fn given(schema: u32, bytes: Vec<u8>) -> Carry {
+pub(crate) fn given(schema: u32, bytes: Vec<u8>, cold_on_failure: bool) -> Carry {
     Carry {
         report: StateReport {
             from_schema: Some(schema),
@@ -268,7 +268,7 @@ pub(crate) fn given(schema: u32, bytes: Vec<u8>) -> Carry {
             schema,
             bytes,
         }),
-        cold_on_failure: false,
+        cold_on_failure,
     }
 }
 
@@ -429,7 +429,24 @@ pub(crate) fn final_merge(object: &RawObject, generation: u64, handover: &Handov
     let Some(target) = target() else {
         return;
     };
-    let last = match snapshot_of(object) {
+    // The final snapshot in the schema the carried one was written in (a
+    // rollback past a schema change carried a downgraded one).
+    let last = if base.schema == object.schema {
+        snapshot_of(object)
+    } else {
+        downgrade_of(object, base.schema).map(|result| {
+            result.and_then(|bytes| {
+                bytes.ok_or_else(|| Failure {
+                    panicked: false,
+                    message: Message {
+                        message: format!("it does not write schema {}", base.schema),
+                        ..Message::default()
+                    },
+                })
+            })
+        })
+    };
+    let last = match last {
         Some(Ok(bytes)) => bytes,
         Some(Err(Failure { message, .. })) => {
             let message = message.message;

@@ -24,7 +24,10 @@ pub(crate) enum Rights {
 pub(crate) struct Peer {
     pub uid: u32,
     gid: u32,
-    groups: Vec<u32>,
+    /// Its supplementary groups; `None` when the kernel would not say
+    /// (then an operator may use no path: a group it is in could deny
+    /// what the other bits allow).
+    groups: Option<Vec<u32>>,
     pub rights: Rights,
 }
 
@@ -57,44 +60,45 @@ impl Peer {
         self.rights != Rights::Reader || matches!(cmd, "status" | "history" | "slots")
     }
 
-    /// Whether the peer could itself reach and read the file at `path`
-    /// (an absolute path, its links resolved by this process), by the mode
-    /// bits of every directory on the way and of the file. An owner may
-    /// use any path. Any failure (no such file, a relative path, a
-    /// component it may not search) is the same `false`, so that an
-    /// operator cannot learn what lies where it may not look.
-    pub(crate) fn may_read(&self, path: &Path) -> bool {
+    /// The path to use for `path` if the peer could itself reach and read
+    /// the file (an absolute path, its links resolved by this process), by
+    /// the mode bits of every directory on the way and of the file: the
+    /// resolved path, so that what was checked is what is loaded. An owner
+    /// may use any path, as given. Any failure (no such file, a relative
+    /// path, a component it may not search, groups unknown) is the same
+    /// `None`, so that an operator cannot learn what lies where it may not
+    /// look.
+    pub(crate) fn readable(&self, path: &Path) -> Option<PathBuf> {
         if self.rights == Rights::Owner || self.uid == 0 {
-            return true;
+            return Some(path.to_path_buf());
         }
+        let groups = self.groups.as_deref()?;
         if !path.is_absolute() {
-            return false;
+            return None;
         }
-        let Ok(resolved) = std::fs::canonicalize(path) else {
-            return false;
-        };
+        let resolved = std::fs::canonicalize(path).ok()?;
         let mut at = PathBuf::from("/");
         for component in resolved.components() {
-            let Ok(meta) = std::fs::metadata(&at) else {
-                return false;
-            };
-            if !self.allowed(&meta, 0o1) {
-                return false;
+            let meta = std::fs::metadata(&at).ok()?;
+            if !self.allowed(&meta, groups, 0o1) {
+                return None;
             }
             if let Component::Normal(name) = component {
                 at.push(name);
             }
         }
-        std::fs::metadata(&at).is_ok_and(|meta| meta.is_file() && self.allowed(&meta, 0o4))
+        std::fs::metadata(&at)
+            .is_ok_and(|meta| meta.is_file() && self.allowed(&meta, groups, 0o4))
+            .then_some(at)
     }
 
     /// Whether `meta`'s mode grants the peer `bit` (4 read, 1 search), as
     /// the kernel decides for its owner, group or others.
-    fn allowed(&self, meta: &std::fs::Metadata, bit: u32) -> bool {
+    fn allowed(&self, meta: &std::fs::Metadata, groups: &[u32], bit: u32) -> bool {
         let mode = meta.mode();
         let shift = if meta.uid() == self.uid {
             6
-        } else if meta.gid() == self.gid || self.groups.contains(&meta.gid()) {
+        } else if meta.gid() == self.gid || groups.contains(&meta.gid()) {
             3
         } else {
             0
@@ -103,9 +107,9 @@ impl Peer {
     }
 }
 
-/// The peer's supplementary groups (`SO_PEERGROUPS`, Linux 4.13); none
-/// where the kernel does not say, which can only take access away.
-fn peer_groups(stream: &UnixStream) -> Vec<u32> {
+/// The peer's supplementary groups (`SO_PEERGROUPS`, Linux 4.13), or
+/// `None` where the kernel does not say.
+fn peer_groups(stream: &UnixStream) -> Option<Vec<u32>> {
     #[cfg(not(any(
         target_arch = "mips",
         target_arch = "mips64",
@@ -114,26 +118,29 @@ fn peer_groups(stream: &UnixStream) -> Vec<u32> {
     )))]
     {
         use std::os::fd::AsRawFd;
-        let mut groups = vec![0 as libc::gid_t; 256];
-        let mut len =
-            libc::socklen_t::try_from(std::mem::size_of_val(groups.as_slice())).unwrap_or(0);
-        // SAFETY: `groups` is a writable buffer of `len` bytes and `len` a
-        // valid `socklen_t`; the kernel writes at most `len` bytes and sets
-        // `len` to what it wrote.
-        let status = unsafe {
-            libc::getsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                SO_PEERGROUPS,
-                groups.as_mut_ptr().cast(),
-                &mut len,
-            )
-        };
-        if status != 0 {
-            return Vec::new();
+        // Enough for most; the kernel's limit (65,536) when not.
+        for count in [256, 65_536] {
+            let mut groups = vec![0 as libc::gid_t; count];
+            let mut len =
+                libc::socklen_t::try_from(std::mem::size_of_val(groups.as_slice())).unwrap_or(0);
+            // SAFETY: `groups` is a writable buffer of `len` bytes and `len`
+            // a valid `socklen_t`; the kernel writes at most `len` bytes and
+            // sets `len` to what it wrote (or needs, with ERANGE).
+            let status = unsafe {
+                libc::getsockopt(
+                    stream.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    SO_PEERGROUPS,
+                    groups.as_mut_ptr().cast(),
+                    &mut len,
+                )
+            };
+            if status == 0 {
+                groups.truncate(len as usize / std::mem::size_of::<libc::gid_t>());
+                return Some(groups);
+            }
         }
-        groups.truncate(len as usize / std::mem::size_of::<libc::gid_t>());
-        groups
+        None
     }
     #[cfg(any(
         target_arch = "mips",
@@ -143,6 +150,6 @@ fn peer_groups(stream: &UnixStream) -> Vec<u32> {
     ))]
     {
         let _ = stream;
-        Vec::new()
+        None
     }
 }

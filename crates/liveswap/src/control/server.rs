@@ -489,7 +489,7 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
                 format!("`{}` needs a \"path\"", request.cmd),
             )
         })?;
-        if !peer.may_read(path) {
+        let Some(path) = peer.readable(path) else {
             return Err(protocol::error(
                 ErrorKind::Refused,
                 format!(
@@ -499,14 +499,14 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
                     path.display()
                 ),
             ));
-        }
+        };
         Ok(path)
     };
     match request.cmd.as_str() {
         "status" => protocol::ok(status(name, slot.as_ref())),
         "history" => protocol::ok(history(name, slot.as_ref())),
         "swap" => match path() {
-            Ok(path) => swapped(slot.swap_by(path, Trigger::Control)),
+            Ok(path) => swapped(slot.swap_by(&path, Trigger::Control)),
             Err(reply) => reply,
         },
         "rollback" => match slot.roll_back_by(Trigger::Control, request.cold) {
@@ -527,7 +527,7 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
                         format!("busy: {MAX_INSPECTIONS} inspections are running; try again"),
                     );
                 };
-                let inspection = slot.inspect(path);
+                let inspection = slot.inspect(&path);
                 match inspection.verdict {
                     Ok(()) => protocol::ok(json!({
                         "path": path,

@@ -70,6 +70,9 @@ const VERDICT_FD: i32 = 5;
 const STATE_FD: i32 = 6;
 /// The environment variable that gives the snapshot's schema.
 const STATE_ENV: &str = "LIVESWAP_PREFLIGHT_STATE_SCHEMA";
+/// Set when a restore that fails starts the candidate cold, as the host
+/// would.
+const STATE_COLD_ENV: &str = "LIVESWAP_PREFLIGHT_STATE_COLD";
 /// The most of a verdict the parent reads.
 const VERDICT_MAX: u64 = 64 * 1024;
 /// How long an isolated preflight may run by default.
@@ -153,6 +156,7 @@ impl IsolatedPreflight {
         command
             .env(CHILD_ENV, &self.name)
             .env_remove(STATE_ENV)
+            .env_remove(STATE_COLD_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -161,6 +165,9 @@ impl IsolatedPreflight {
         let state = match candidate.state() {
             Some((schema, bytes)) => {
                 command.env(STATE_ENV, schema.to_string());
+                if candidate.cold_on_state_failure() {
+                    command.env(STATE_COLD_ENV, "1");
+                }
                 Some(state_file(bytes)?)
             }
             None => None,
@@ -568,7 +575,11 @@ fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> Result<(), String> 
     if let Some(schema) = std::env::var(STATE_ENV).ok().and_then(|s| s.parse().ok()) {
         // The serving version's snapshot, as the parent will restore it.
         match std::fs::read(format!("/proc/self/fd/{STATE_FD}")) {
-            Ok(bytes) => options = options.first_state(schema, bytes),
+            Ok(bytes) => {
+                options = options
+                    .first_state(schema, bytes)
+                    .cold_on_state_failure(std::env::var_os(STATE_COLD_ENV).is_some());
+            }
             Err(e) => {
                 eprintln!("cannot read the state snapshot the parent handed over: {e}");
                 std::process::exit(NOT_LOADED);

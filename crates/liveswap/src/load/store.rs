@@ -443,22 +443,29 @@ fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<Option<crate::history
     let copied = std::sync::atomic::AtomicU64::new(0);
     let ended = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| -> io::Result<crate::history::ContentHash> {
-            let mut hashing = Hashing::default();
-            loop {
-                // Read before the copy's progress: a copy that ended has
-                // published all it wrote.
-                let over = ended.load(Ordering::Acquire);
-                let ready = copied.load(Ordering::Acquire);
-                hashing.up_to(dst, ready)?;
-                if over {
-                    return Ok(hashing.finish());
+        let spawned = std::thread::Builder::new()
+            .name("liveswap-hash".into())
+            .spawn_scoped(scope, || -> io::Result<crate::history::ContentHash> {
+                let mut hashing = Hashing::default();
+                loop {
+                    // Read before the copy's progress: a copy that ended has
+                    // published all it wrote.
+                    let over = ended.load(Ordering::Acquire);
+                    let ready = copied.load(Ordering::Acquire);
+                    hashing.up_to(dst, ready)?;
+                    if over {
+                        return Ok(hashing.finish());
+                    }
+                    if hashing.at == ready {
+                        std::thread::park_timeout(std::time::Duration::from_millis(1));
+                    }
                 }
-                if hashing.at == ready {
-                    std::thread::park_timeout(std::time::Duration::from_millis(1));
-                }
-            }
-        });
+            });
+        // No thread to be had (a thread limit): copy, then hash after.
+        let Ok(hashing) = spawned else {
+            copy_steps(src, dst, len, |_| {})?;
+            return Ok(None);
+        };
         let result = copy_steps(src, dst, len, |done| {
             copied.store(done, Ordering::Release);
             hashing.thread().unpark();
