@@ -313,6 +313,17 @@ fn with_watch_a_rebuild_serves_by_itself_with_no_failed_call() {
     let line = demo.expect("after the fix", |l| l.starts_with("watch: swap ok"));
     assert!(line.contains("\"Adding to 1000: 1007\""), "{line}");
 
+    // The same bytes landing again (a rebuild that changed nothing, copied
+    // over by a deploy tool) are skipped, with a line that says so.
+    let bytes = fs::read(&path).unwrap();
+    fs::write(path.with_extension("tmp"), &bytes).unwrap();
+    fs::rename(path.with_extension("tmp"), &path).unwrap();
+    let line = demo.expect("after the same bytes", |l| l.starts_with("watch: "));
+    assert!(
+        line.contains("holds the bytes already serving; not loaded again"),
+        "{line}"
+    );
+
     drop(demo.stdin.take());
     let bye = demo.expect("on exit", |l| l.starts_with("bye: "));
     assert!(bye.contains(", 0 failed, last generation 3"), "{bye}");
