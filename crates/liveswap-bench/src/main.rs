@@ -212,11 +212,19 @@ fn run(args: Args) -> Result<(), String> {
             "| beside it: BLAKE3 of the same bytes (every load) | {:.2} ms/MB |",
             t.hash_ms_per_mb
         );
+        println!(
+            "| BLAKE2b-512 of the same bytes alone (minisign's prehash) | {:.2} ms/MB |",
+            t.blake2b_ms_per_mb
+        );
         println!("| the safe-path walk | {:.1} µs |", t.path_check_us);
         let ratio = t.signature_verify_ms_per_mb / t.hash_ms_per_mb;
+        let passes = t.signature_verify_ms_per_mb / t.blake2b_ms_per_mb;
         println!(
-            "\ntarget: signature check <= 1.2x the hash: {ratio:.2}x, {}",
+            "\ntarget: signature check <= 1.2x the hash every load makes (BLAKE3): {ratio:.2}x, {}",
             if ratio <= 1.2 { "met" } else { "missed" }
+        );
+        println!(
+            "the signature check against one BLAKE2b-512 pass over the same bytes: {passes:.2}x"
         );
         if args.json {
             println!(
@@ -226,6 +234,8 @@ fn run(args: Args) -> Result<(), String> {
                     "hash_ms_per_mb": t.hash_ms_per_mb,
                     "path_check_us": t.path_check_us,
                     "signature_vs_hash": ratio,
+                    "blake2b_ms_per_mb": t.blake2b_ms_per_mb,
+                    "signature_vs_blake2b": passes,
                 })
             );
         }
