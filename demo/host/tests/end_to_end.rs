@@ -740,3 +740,38 @@ fn the_metrics_endpoint_holds_no_more_than_16_connections_and_serves_after_they_
     demo.send("");
     drop(demo);
 }
+
+#[test]
+fn with_watch_a_target_directory_removed_whole_and_rebuilt_is_served() {
+    // The watched path lies in a `target/` of its own, which is removed
+    // whole as `cargo clean` removes it, then made again by the next build.
+    let plugin = EditablePlugin::new("cleaned");
+    let first = fs::read(plugin.build()).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let target = root.path().join("target");
+    let debug = target.join("debug");
+    let path = debug.join("libliveswap_demo_plugin.so");
+    fs::create_dir_all(&debug).unwrap();
+    fs::write(&path, &first).unwrap();
+    let mut demo = Demo::start_with(&path, &["--watch"]);
+    demo.expect("watching", |l| l.starts_with("watching "));
+    demo.expect_busy_tick(1);
+
+    fs::remove_dir_all(&target).unwrap();
+    demo.expect("the path gone", |l| l.starts_with("watch: "));
+    plugin.edit("Adding to 10: {}\", i + 10", "Adding to 100: {}\", i + 100");
+    let rebuilt = fs::read(plugin.build()).unwrap();
+    fs::create_dir(&target).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    fs::create_dir(&debug).unwrap();
+    fs::write(debug.join("incoming"), &rebuilt).unwrap();
+    fs::rename(debug.join("incoming"), &path).unwrap();
+    let line = demo.expect("after the rebuild", |l| l.starts_with("watch: swap"));
+    assert!(
+        line.starts_with("watch: swap ok: generation 2 (was 1)"),
+        "{line}"
+    );
+    assert!(line.contains("\"Adding to 100: 107\""), "{line}");
+    drop(demo.stdin.take());
+    assert!(demo.child.wait().unwrap().success());
+}
