@@ -324,3 +324,37 @@ fn dropping_the_handle_of_a_plugin_whose_drop_blocks_returns_after_the_unload_wa
         started.elapsed()
     );
 }
+
+#[test]
+fn a_generation_whose_drop_does_not_return_is_reported_pinned_naming_its_drop() {
+    let hs = Slot::<Greeter>::load_with(
+        fixture("drop-blocks"),
+        liveswap::Options::default().unload_wait(Duration::from_millis(300)),
+    )
+    .unwrap();
+    hs.swap(fixture("greeter-v2")).unwrap();
+    assert_eq!(hs.current().answer(1), 3, "the new build serves");
+    let deadline = std::time::Instant::now() + REAP_TIMEOUT;
+    let reason = loop {
+        let stats = hs.stats();
+        if let Some(State::Pinned { reason }) = stats
+            .generations
+            .iter()
+            .find(|g| g.generation == 1)
+            .map(|g| g.state.clone())
+        {
+            break reason;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "generation 1 never reported: {:?}",
+            stats.generations
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        reason.contains("retire hook (the instance's Drop) has not returned"),
+        "{reason}"
+    );
+    assert_eq!(hs.stats().pinned(), 1);
+}

@@ -64,6 +64,7 @@ fn reap(plugin: Plugin, registry: &Registry, left: &mut Leftovers) {
     // Its calls have all returned: carry what they changed since its
     // state was taken, before its instance is dropped.
     crate::warm::final_merge(&plugin.object, generation, &plugin.handover);
+    registry.retiring(generation);
     match plugin.unload() {
         (Outcome::Unloaded, remains) => {
             // Its copy is closed before anyone is told it is unloaded.

@@ -118,7 +118,14 @@ struct Inner {
     /// Replaced generations not yet unloaded, plus swaps in progress that
     /// will replace one: what `max_unloading` caps.
     waiting: usize,
+    /// The generation whose retire hook (the instance's `Drop`) the reaper
+    /// is running, and since when.
+    retiring: Option<(u64, Instant)>,
 }
+
+/// A retire hook that runs longer than this is reported: its generation
+/// shows as pinned, naming the hook, while it runs.
+pub(crate) const RETIRE_REPORTED_AFTER: Duration = Duration::from_secs(1);
 
 /// Shared record of a handle's generations.
 pub(crate) struct Registry {
@@ -261,8 +268,16 @@ impl Registry {
     /// Records the end of a generation. A published swap's place (see
     /// `reserve`) passed to the generation it replaced, and is given back
     /// when that one leaves `Draining`.
+    /// The reaper starts running `generation`'s retire hook.
+    pub(crate) fn retiring(&self, generation: u64) {
+        self.lock().retiring = Some((generation, Instant::now()));
+    }
+
     pub(crate) fn finished(&self, generation: u64, state: State) {
         let mut inner = self.lock();
+        if inner.retiring.is_some_and(|(g, _)| g == generation) {
+            inner.retiring = None;
+        }
         let mut was_draining = false;
         if let Some(info) = inner.generations.get_mut(&generation) {
             was_draining = info.state == State::Draining;
@@ -293,9 +308,23 @@ impl Registry {
         let loaded_in_process = LOADED_IN_PROCESS.load(Ordering::Relaxed);
         let mapped_in_process = MAPPED_IN_PROCESS.load(Ordering::Relaxed);
         let free_pthread_keys = crate::footprint::keys::free();
+        let mut generations: Vec<GenerationInfo> = inner.generations.values().cloned().collect();
+        if let Some((stuck, since)) = inner.retiring
+            && since.elapsed() >= RETIRE_REPORTED_AFTER
+            && let Some(info) = generations.iter_mut().find(|g| g.generation == stuck)
+        {
+            info.state = State::Pinned {
+                reason: format!(
+                    "its retire hook (the instance's Drop) has not returned after {} s: the \
+                     reaper waits for it, and this slot's later generations are not unloaded \
+                     until it does; keep Drop bounded",
+                    since.elapsed().as_secs()
+                ),
+            };
+        }
         Stats {
             current: inner.current,
-            generations: inner.generations.values().cloned().collect(),
+            generations,
             loaded_in_process,
             mapped_in_process,
             free_pthread_keys,
