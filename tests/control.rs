@@ -290,13 +290,14 @@ fn a_socket_below_a_directory_others_can_write_is_refused_naming_it() {
 fn the_slots_swap_policy_guards_swaps_through_the_socket_and_the_api_alike() {
     let f = serve(ControlOptions::new());
     f.slot
+        // A trigger in the policy relabels nothing: each path keeps its own.
         .set_swap_policy(
-            SwapOptions::new().preflight(Preflight::new(|api: &Version<Greeter>| {
-                match api.build() {
+            SwapOptions::new()
+                .trigger(liveswap::Trigger::Probation)
+                .preflight(Preflight::new(|api: &Version<Greeter>| match api.build() {
                     2 => Err("build 2 is not wanted here".into()),
                     _ => Ok(()),
-                }
-            })),
+                })),
         );
     let reply = Client::connect(&f.socket).send(json!({
         "v": 1, "cmd": "swap", "path": fixture("greeter-v2"),
@@ -313,6 +314,13 @@ fn the_slots_swap_policy_guards_swaps_through_the_socket_and_the_api_alike() {
         f.slot.swap(fixture("greeter-v2")),
         Err(liveswap::Error::Preflight { .. })
     ));
+    let history = f.slot.history();
+    let triggers: Vec<_> = history.iter().rev().take(2).map(|a| a.trigger).collect();
+    assert_eq!(
+        triggers,
+        [liveswap::Trigger::Api, liveswap::Trigger::Control],
+        "each attempt under its own trigger"
+    );
     assert_eq!(f.slot.current().build(), 1);
     // Options given for one call replace the policy.
     f.slot

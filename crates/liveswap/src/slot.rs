@@ -713,7 +713,8 @@ impl<I: Interface + ?Sized> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
-        self.swap_with(path, &self.swap_policy())
+        // Recorded as the API's, whatever trigger the policy was given.
+        self.swap_with(path, &self.swap_policy().trigger(Trigger::Api))
     }
 
     /// Sets what every swap not given options of its own does: [`swap`],
