@@ -622,13 +622,16 @@ fn a_source_deleted_while_the_swap_starts_either_loads_or_is_not_found() {
     println!("{loaded} swaps loaded, {missing} found the file gone");
 }
 
-/// Bytes this thread has read and written through system calls.
-fn thread_io_bytes() -> u64 {
-    let io = fs::read_to_string("/proc/thread-self/io").unwrap();
-    io.lines()
-        .filter(|l| l.starts_with("rchar:") || l.starts_with("wchar:"))
-        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
-        .sum()
+/// Bytes this thread has read and written through system calls, where
+/// the kernel counts them (`/proc/thread-self/io`).
+fn thread_io_bytes() -> Option<u64> {
+    let io = fs::read_to_string("/proc/thread-self/io").ok()?;
+    Some(
+        io.lines()
+            .filter(|l| l.starts_with("rchar:") || l.starts_with("wchar:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum(),
+    )
 }
 
 #[test]
@@ -649,7 +652,9 @@ fn a_sparse_file_with_an_elf_header_and_no_descriptor_is_refused_without_being_c
 
     let before = thread_io_bytes();
     let err = hs.swap(&fake).unwrap_err();
-    let moved = thread_io_bytes() - before;
+    let moved = thread_io_bytes()
+        .zip(before)
+        .map(|(after, before)| after - before);
     assert!(
         matches!(
             err,
@@ -658,11 +663,16 @@ fn a_sparse_file_with_an_elf_header_and_no_descriptor_is_refused_without_being_c
         "{err:?}"
     );
     assert!(err.to_string().contains("libfake.so"), "{err}");
-    println!("bytes read and written to refuse a 1 GiB file: {moved}");
-    assert!(
-        moved < 16 << 20,
-        "{moved} bytes read or written: it was copied"
-    );
+    match moved {
+        Some(moved) => {
+            println!("bytes read and written to refuse a 1 GiB file: {moved}");
+            assert!(
+                moved < 16 << 20,
+                "{moved} bytes read or written: it was copied"
+            );
+        }
+        None => println!("(no per-thread I/O counters here: the bytes moved are not checked)"),
+    }
     assert_eq!(hs.current().answer(1), 2);
 }
 

@@ -13,7 +13,7 @@ use liveswap::layout::Table;
 use liveswap::{DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, MAGIC, SECTION};
 use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, FileKind, Object, ObjectSection, elf};
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 
 use crate::Failure;
 
@@ -44,19 +44,6 @@ pub struct Image {
     what: &'static str,
 }
 
-/// What a file that is not a regular file is.
-fn not_regular(kind: FileType) -> Option<&'static str> {
-    match kind {
-        FileType::RegularFile => None,
-        FileType::Directory => Some("a directory"),
-        FileType::Fifo => Some("a fifo"),
-        FileType::Socket => Some("a socket"),
-        FileType::BlockDevice | FileType::CharacterDevice => Some("a device"),
-        FileType::Symlink => Some("a symbolic link"),
-        FileType::Unknown => Some("of an unknown kind"),
-    }
-}
-
 /// Opens `path` (a `what`, "plugin" or "host") once, without blocking,
 /// and reads what the checks look at; a one-line reason otherwise.
 ///
@@ -73,7 +60,7 @@ pub fn open(path: &Path, what: &'static str) -> Result<Image, Failure> {
     )
     .map_err(|e| cannot(e.into()))?;
     let stat = rustix::fs::fstat(&fd).map_err(|e| cannot(e.into()))?;
-    if let Some(kind) = not_regular(FileType::from_raw_mode(stat.st_mode)) {
+    if let Some(kind) = liveswap::check::not_regular(stat.st_mode) {
         return Err(Failure::BadInput(format!(
             "{what} {}: not a regular file (it is {kind})",
             path.display()

@@ -97,16 +97,19 @@ fn is_text(bytes: &[u8]) -> bool {
             .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\x0c'))
 }
 
-/// What a file of type `kind` is, when it is not a regular file.
-pub(crate) fn not_regular(kind: rustix::fs::FileType) -> Option<&'static str> {
+/// What a file is when it is not a regular file, from its `st_mode` (as
+/// `fstat` gives it): "a directory", "a fifo", and so on; `None` for a
+/// regular file.
+pub fn not_regular(mode: u32) -> Option<&'static str> {
     use rustix::fs::FileType;
-    match kind {
+    match FileType::from_raw_mode(mode) {
         FileType::RegularFile => None,
         FileType::Directory => Some("a directory"),
         FileType::Fifo => Some("a fifo"),
         FileType::Socket => Some("a socket"),
         FileType::BlockDevice | FileType::CharacterDevice => Some("a device"),
-        _ => Some("not a regular file"),
+        FileType::Symlink => Some("a symbolic link"),
+        FileType::Unknown => Some("of an unknown kind"),
     }
 }
 

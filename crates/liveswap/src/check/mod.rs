@@ -19,6 +19,7 @@ mod policy;
 mod signature;
 mod trust;
 
+pub use crate::filekind::not_regular;
 pub(crate) use policy::TrustPolicy;
 pub use signature::{SignatureFile, Signer, TrustedKey, read_signature, signature_path, verify};
 pub use trust::check_path;

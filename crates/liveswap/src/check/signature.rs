@@ -13,7 +13,7 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 
 use minisign_verify::{PublicKey, Signature};
 
@@ -168,7 +168,7 @@ pub fn read_signature(plugin: &Path) -> Result<SignatureFile, Error> {
     })?;
     let stat =
         rustix::fs::fstat(&file).map_err(|e| error(SignatureProblem::Malformed(e.to_string())))?;
-    if let Some(what) = crate::filekind::not_regular(FileType::from_raw_mode(stat.st_mode)) {
+    if let Some(what) = crate::filekind::not_regular(stat.st_mode) {
         return Err(error(SignatureProblem::NotAFile(format!("it is {what}"))));
     }
     let size = u64::try_from(stat.st_size).unwrap_or(0);

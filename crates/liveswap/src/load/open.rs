@@ -23,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 
 use crate::error::Error;
 
@@ -193,7 +193,7 @@ pub(crate) fn open(path: &Path, max_size: u64) -> Result<Source, Error> {
     )
     .map_err(|e| source_error(path, e.into()))?;
     let stat = rustix::fs::fstat(&fd).map_err(|e| source_error(path, e.into()))?;
-    if let Some(what) = crate::filekind::not_regular(FileType::from_raw_mode(stat.st_mode)) {
+    if let Some(what) = crate::filekind::not_regular(stat.st_mode) {
         return Err(Error::NotAFile {
             path: path.to_path_buf(),
             what,
