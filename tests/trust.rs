@@ -103,6 +103,48 @@ fn one_byte_flipped_after_signing_is_refused() {
     );
 }
 
+/// A plugin padded past the size at which the copy is read back while it
+/// is written (16 MiB): the signature is checked in that same pass.
+fn padded_signed_build(key: &TestKey) -> (tempfile::TempDir, PathBuf) {
+    let (dir, next) = deploy_dir();
+    install("greeter-v2", &next);
+    let mut bytes = fs::read(&next).unwrap();
+    bytes.resize(bytes.len() + (20 << 20), 0x5a);
+    fs::write(&next, &bytes).unwrap();
+    key.sign(&next, "v2, padded");
+    (dir, next)
+}
+
+#[test]
+fn a_signed_plugin_of_20_mib_is_verified_in_the_copy_pass_and_loads() {
+    let key = TestKey::generate();
+    let slot = signed_slot(&[&key]);
+    let (_dir, next) = padded_signed_build(&key);
+    let report = slot.swap(&next).unwrap();
+    assert_eq!(report.signer.unwrap().trusted_comment, "v2, padded");
+    assert_eq!(slot.current().build(), 2);
+}
+
+#[test]
+fn the_last_byte_of_a_20_mib_signed_plugin_flipped_is_refused() {
+    let key = TestKey::generate();
+    let slot = signed_slot(&[&key]);
+    let (_dir, next) = padded_signed_build(&key);
+    let mut bytes = fs::read(&next).unwrap();
+    *bytes.last_mut().unwrap() ^= 0x01;
+    fs::write(&next, &bytes).unwrap();
+    let err = slot.swap(&next).unwrap_err();
+    assert!(
+        matches!(signature_problem(&err), SignatureProblem::Invalid { .. }),
+        "{err}"
+    );
+    assert_eq!(slot.current().build(), 1, "generation 1 keeps serving");
+    assert!(
+        mapped_under(slot.copy_prefix()).len() <= 1,
+        "nothing new mapped"
+    );
+}
+
 #[test]
 fn a_signature_by_an_unknown_key_is_refused_naming_both_keys() {
     let trusted = TestKey::generate();

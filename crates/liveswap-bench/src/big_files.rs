@@ -39,7 +39,8 @@ pub struct Refusal {
     pub peak_rss_mb: f64,
 }
 
-fn status_kib(field: &str) -> u64 {
+/// A field of `/proc/self/status`, KiB.
+pub(crate) fn status_kib(field: &str) -> u64 {
     fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -62,7 +63,7 @@ fn system_shmem_kib() -> u64 {
 }
 
 /// Resets `VmHWM` to the current RSS; returns the RSS, KiB.
-fn reset_peak() -> u64 {
+pub(crate) fn reset_peak() -> u64 {
     let _ = fs::write("/proc/self/clear_refs", "5");
     status_kib("VmRSS:")
 }

@@ -35,7 +35,7 @@ use crate::abi::{
     ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject, STATE_COLD, STATE_FAILED,
     STATE_NONE, STATE_RESTORED,
 };
-use crate::check::{Signer, TrustPolicy};
+use crate::check::{Expected, Signer, TrustPolicy};
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::footprint::{self, Footprint, patch};
@@ -271,7 +271,10 @@ fn copy_error(source: &Path, (dest, err): (std::path::PathBuf, std::io::Error)) 
 /// The safe-path check, then one open of `path` and its private copy:
 /// what every load and inspection starts with. Returns the copy and the
 /// path check's warning, if the policy let a violation through.
-fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>), Error> {
+fn store_source(
+    path: &Path,
+    policy: &LoadPolicy,
+) -> Result<(Stored, Vec<String>, Option<Signer>), Error> {
     check_keys(path)?;
     check_descriptors(path)?;
     let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
@@ -282,16 +285,35 @@ fn store_source(path: &Path, policy: &LoadPolicy) -> Result<(Stored, Vec<String>
         src.unchanged(path)?;
         return Err(refused);
     }
-    let stored = store::store(
+    // The signature is read now, so that the one pass that copies and
+    // hashes the bytes also digests them for it.
+    let expected = policy.trust.expect_signature(path)?;
+    let prehash = expected.as_ref().and_then(Expected::prehash);
+    let (stored, fed) = store::store(
         &src.file,
         src.len,
         path.parent(),
         &policy.store,
         &label(path),
+        prehash.as_ref(),
     )
     .map_err(|e| copy_error(path, e))?;
     src.unchanged(path)?;
-    Ok((stored, warnings))
+    let signer = match (&expected, fed) {
+        (None, _) => None,
+        (Some(expected), Some(fed)) => Some(expected.finish(fed)?),
+        // A legacy signature: verified over the whole copy, mapped.
+        (Some(expected), None) => {
+            let mapping = stored
+                .map()
+                .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
+            Some(expected.finish_over(mapping.bytes())?)
+        }
+    };
+    if let Some(signer) = &signer {
+        policy.trust.check_release(path, signer)?;
+    }
+    Ok((stored, warnings, signer))
 }
 
 /// File descriptors a load leaves free for the host.
@@ -344,11 +366,10 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
     path: &Path,
     policy: &LoadPolicy,
 ) -> Result<Vec<String>, Error> {
-    let (stored, mut warnings) = store_source(path, policy)?;
+    let (stored, mut warnings, _) = store_source(path, policy)?;
     let mapping = stored
         .map()
         .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
-    policy.trust.check_signature(path, mapping.bytes())?;
     warnings.extend(handshake::check::<I>(path, mapping.bytes())?.warnings);
     policy.imports.check_file(path, mapping.bytes())?;
     Ok(warnings)
@@ -362,13 +383,13 @@ pub(crate) fn load<I: Interface + ?Sized>(
     gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
     let started = Instant::now();
-    let (stored, mut warnings) = store_source(source, policy)?;
+    let (stored, mut warnings, signer) = store_source(source, policy)?;
     let (plugin, mut info) = load_stored::<I>(
         source,
         Arc::new(stored),
         started.elapsed(),
         policy,
-        true,
+        signer,
         serving,
         gate,
     )?;
@@ -391,12 +412,13 @@ pub(crate) fn reload<I: Interface + ?Sized>(
     let file = kept
         .file()
         .map_err(|e| copy_error(source, (kept.path.clone(), e)))?;
-    let stored = store::store(
+    let (stored, _) = store::store(
         &file,
         kept.len,
         source.parent(),
         &policy.store,
         &label(source),
+        None::<&()>,
     )
     .map_err(|e| copy_error(source, e))?;
     // The kept copy was checked and verified when it was first loaded, and
@@ -406,21 +428,21 @@ pub(crate) fn reload<I: Interface + ?Sized>(
         Arc::new(stored),
         started.elapsed(),
         policy,
-        false,
+        None,
         serving,
         None,
     )
 }
 
-/// Checks the stored copy (its signature, when `check_signature` and the
-/// policy asks, the handshake and the imports), takes the serving
+/// Checks the stored copy (the handshake and the imports; its signature,
+/// `signer`, was verified as it was stored), takes the serving
 /// version's state snapshot, and loads it.
 fn load_stored<I: Interface + ?Sized>(
     source: &Path,
     image: Arc<Stored>,
     copy: Duration,
     policy: &LoadPolicy,
-    check_signature: bool,
+    signer: Option<Signer>,
     serving: Option<Serving<'_>>,
     gate: Option<Gate<'_>>,
 ) -> Result<(Plugin, LoadInfo), Error> {
@@ -432,16 +454,12 @@ fn load_stored<I: Interface + ?Sized>(
     let mapping = image
         .map()
         .map_err(|e| copy_error(source, (image.path.clone(), e)))?;
-    if check_signature {
-        info.signer = policy.trust.check_signature(source, mapping.bytes())?;
-    }
+    info.signer = signer;
     let imports = &policy.imports;
     let checked = handshake::check::<I>(source, mapping.bytes())?;
     imports.check_file(source, mapping.bytes())?;
     let sites = patch::sites(mapping.bytes());
-    let hash = image
-        .content_hash()
-        .map_err(|e| copy_error(source, (image.path.clone(), e)))?;
+    let hash = image.content_hash();
     drop(mapping);
     info.hash = Some(hash);
     info.check = started.elapsed();

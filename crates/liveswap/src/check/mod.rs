@@ -21,6 +21,7 @@ mod trust;
 
 pub use crate::filekind::not_regular;
 pub(crate) use policy::TrustPolicy;
+pub(crate) use signature::Expected;
 pub use signature::{SignatureFile, Signer, TrustedKey, read_signature, signature_path, verify};
 pub use trust::check_path;
 

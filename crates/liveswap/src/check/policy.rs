@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::signature::{self, Signer, TrustedKey};
+use super::signature::{self, Expected, Signer, TrustedKey};
 use super::trust;
 use crate::error::{Error, SignatureProblem};
 
@@ -46,15 +46,15 @@ impl TrustPolicy {
         }
     }
 
-    /// The signature check, on the bytes that will be mapped; `None` when
-    /// no key is trusted (signatures not required).
-    pub fn check_signature(&self, path: &Path, bytes: &[u8]) -> Result<Option<Signer>, Error> {
+    /// The signature beside `path`, read and matched to a trusted key
+    /// before the file is copied (the copy's one pass then digests the
+    /// bytes it signs); `None` when no key is trusted (signatures not
+    /// required).
+    pub fn expect_signature(&self, path: &Path) -> Result<Option<Expected>, Error> {
         if self.keys.is_empty() {
             return Ok(None);
         }
-        let signer = signature::verify(path, bytes, &self.keys)?;
-        self.check_release(path, &signer)?;
-        Ok(Some(signer))
+        Expected::read(path, &self.keys).map(Some)
     }
 
     /// Refuses a verified signature whose release is older than the

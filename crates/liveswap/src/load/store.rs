@@ -168,8 +168,8 @@ pub(crate) struct Stored {
     /// Device and inode, as `/proc/self/maps` shows them.
     pub dev: u64,
     pub ino: u64,
-    /// The BLAKE3 hash of the copy, when it was computed while copying.
-    hash: Option<crate::history::ContentHash>,
+    /// The BLAKE3 hash of the copy, taken in the pass that wrote it.
+    hash: crate::history::ContentHash,
 }
 
 impl Stored {
@@ -177,7 +177,7 @@ impl Stored {
         fd: OwnedFd,
         len: u64,
         kind: Storage,
-        hash: Option<crate::history::ContentHash>,
+        hash: crate::history::ContentHash,
     ) -> io::Result<Self> {
         let stat = rustix::fs::fstat(&fd)?;
         if u64::try_from(stat.st_size).ok() != Some(len) {
@@ -197,19 +197,10 @@ impl Stored {
         })
     }
 
-    /// The BLAKE3 hash of the copy, read with `pread` a chunk at a time
-    /// (1 MiB): unlike hashing the mapping, it leaves no page of the copy
-    /// resident in this process, so a big plugin costs 1 MiB of memory to
-    /// hash, not its size.
-    /// A copy of [`PIPELINE_MIN`] bytes or more was hashed while it was
-    /// written, on a second thread; then this costs nothing.
-    pub(crate) fn content_hash(&self) -> io::Result<crate::history::ContentHash> {
-        if let Some(hash) = self.hash {
-            return Ok(hash);
-        }
-        let mut hasher = Hashing::default();
-        hasher.up_to(&self.fd, self.len)?;
-        Ok(hasher.finish())
+    /// The BLAKE3 hash of the copy, taken when it was written (see
+    /// [`store`]).
+    pub(crate) fn content_hash(&self) -> crate::history::ContentHash {
+        self.hash
     }
 
     /// Maps the copy read-only, for the handshake to read.
@@ -268,24 +259,46 @@ impl Drop for Mapping {
     }
 }
 
+/// A second digest of the copy's bytes, taken in the same pass as its
+/// content hash: a signature's prehash (minisign's BLAKE2b-512). Each try
+/// at storing starts from a fresh clone of the one given, so a copy that
+/// fails half-way and is made again elsewhere is digested once, whole.
+pub(crate) trait Digest: Clone + Send {
+    fn update(&mut self, bytes: &[u8]);
+}
+
+/// No second digest.
+impl Digest for () {
+    fn update(&mut self, _: &[u8]) {}
+}
+
 /// Copies `len` bytes of `src` into private storage chosen by `policy`.
 /// `source_dir` is the directory of the file the bytes come from. `label`
 /// names the memfd (cut to fit the kernel's limit).
-pub(crate) fn store(
+///
+/// The copy is read back once, with `pread` a chunk at a time (1 MiB), to
+/// take its BLAKE3 content hash and `digest` (when given) together: no
+/// page of it is mapped, so a big plugin costs about 1 MiB of memory to
+/// check, not its size. A copy of [`PIPELINE_MIN`] bytes or more is read
+/// back while it is written, on a second thread. Returns the copy and the
+/// digest, fed every byte of it.
+pub(crate) fn store<D: Digest>(
     src: &File,
     len: u64,
     source_dir: Option<&Path>,
     policy: &StorePolicy,
     label: &str,
-) -> Result<Stored, (PathBuf, io::Error)> {
+    digest: Option<&D>,
+) -> Result<(Stored, Option<D>), (PathBuf, io::Error)> {
     let n = COPIES.fetch_add(1, Ordering::Relaxed);
     let name = memfd_name(&policy.tag, &format!("{n}-{label}"));
-    let memfd = || memfd(src, len, &name).map_err(|e| (PathBuf::from(format!("/memfd:{name}")), e));
-    let disk = || -> Result<Stored, (PathBuf, io::Error)> {
+    let memfd =
+        || memfd(src, len, &name, digest).map_err(|e| (PathBuf::from(format!("/memfd:{name}")), e));
+    let disk = || -> Result<(Stored, Option<D>), (PathBuf, io::Error)> {
         if let Some(dir) = &policy.dir {
             dir.check()
                 .map_err(|e| (dir.path.clone(), io::Error::other(e.to_string())))?;
-            return on_disk(src, len, &dir.fd).map_err(|e| (dir.path.clone(), e));
+            return on_disk(src, len, &dir.fd, digest).map_err(|e| (dir.path.clone(), e));
         }
         let dir = source_dir.unwrap_or(Path::new("."));
         let fd = rustix::fs::open(
@@ -297,7 +310,7 @@ pub(crate) fn store(
         if is_noexec(&fd) {
             return Err((dir.to_path_buf(), io::Error::other("noexec mount")));
         }
-        on_disk(src, len, &fd).map_err(|e| (dir.to_path_buf(), e))
+        on_disk(src, len, &fd, digest).map_err(|e| (dir.to_path_buf(), e))
     };
     if len <= policy.memfd_max {
         memfd().or_else(|first| {
@@ -339,7 +352,12 @@ fn memfd_name(tag: &str, label: &str) -> String {
     name
 }
 
-fn memfd(src: &File, len: u64, name: &str) -> io::Result<Stored> {
+fn memfd<D: Digest>(
+    src: &File,
+    len: u64,
+    name: &str,
+    digest: Option<&D>,
+) -> io::Result<(Stored, Option<D>)> {
     let base = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
     // Ask for an executable memfd explicitly where the kernel knows the
     // flag (6.3+, where `vm.memfd_noexec` may otherwise make it
@@ -351,15 +369,20 @@ fn memfd(src: &File, len: u64, name: &str) -> io::Result<Stored> {
             Err(e)
         }
     })?;
-    let hash = copy(src, &fd, len)?;
+    let (hash, digest) = copy(src, &fd, len, digest)?;
     rustix::fs::fcntl_add_seals(
         &fd,
         SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
     )?;
-    Stored::new(fd, len, Storage::Memfd, hash)
+    Ok((Stored::new(fd, len, Storage::Memfd, hash)?, digest))
 }
 
-fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
+fn on_disk<D: Digest>(
+    src: &File,
+    len: u64,
+    dir: &OwnedFd,
+    digest: Option<&D>,
+) -> io::Result<(Stored, Option<D>)> {
     let rw = rustix::fs::openat(
         dir,
         ".",
@@ -369,7 +392,7 @@ fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
         // (root can; so could anyone able to ptrace this process).
         Mode::from_raw_mode(0o500),
     )?;
-    let hash = copy(src, &rw, len)?;
+    let (hash, digest) = copy(src, &rw, len, digest)?;
     // Keep only a read-only descriptor: nothing writes the copy again.
     let ro = rustix::fs::open(
         format!("/proc/self/fd/{}", rw.as_raw_fd()),
@@ -380,7 +403,7 @@ fn on_disk(src: &File, len: u64, dir: &OwnedFd) -> io::Result<Stored> {
     if FileType::from_raw_mode(rustix::fs::fstat(&ro)?.st_mode) != FileType::RegularFile {
         return Err(io::Error::other("the store's file is not a regular file"));
     }
-    Stored::new(ro, len, Storage::Disk, hash)
+    Ok((Stored::new(ro, len, Storage::Disk, hash)?, digest))
 }
 
 /// Copies at or above this size are hashed while they are written, on a
@@ -392,25 +415,25 @@ pub(crate) const PIPELINE_MIN: u64 = 16 << 20;
 /// How much is copied between two looks by the hashing thread.
 const STEP: u64 = 4 << 20;
 
-/// BLAKE3 over a file read with `pread`, a chunk at a time (1 MiB), from
-/// where it stopped.
-struct Hashing {
+/// BLAKE3 and a second digest over a file read with `pread`, a chunk at a
+/// time (1 MiB), from where it stopped.
+struct Hashing<D> {
     hasher: blake3::Hasher,
+    digest: Option<D>,
     buf: Vec<u8>,
     at: u64,
 }
 
-impl Default for Hashing {
-    fn default() -> Self {
+impl<D: Digest> Hashing<D> {
+    fn new(digest: Option<&D>) -> Self {
         Hashing {
             hasher: blake3::Hasher::new(),
+            digest: digest.cloned(),
             buf: vec![0; 1 << 20],
             at: 0,
         }
     }
-}
 
-impl Hashing {
     /// Hashes `fd` from where it stopped up to `end`.
     fn up_to(&mut self, fd: &OwnedFd, end: u64) -> io::Result<()> {
         while self.at < end {
@@ -421,32 +444,47 @@ impl Hashing {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
             self.hasher.update(&self.buf[..n]);
+            if let Some(digest) = &mut self.digest {
+                digest.update(&self.buf[..n]);
+            }
             self.at += n as u64;
         }
         Ok(())
     }
 
-    fn finish(&self) -> crate::history::ContentHash {
-        crate::history::ContentHash(*self.hasher.finalize().as_bytes())
+    fn finish(self) -> (crate::history::ContentHash, Option<D>) {
+        let hash = crate::history::ContentHash(*self.hasher.finalize().as_bytes());
+        (hash, self.digest)
     }
 }
 
 /// Copies the first `len` bytes of `src` to the start of `dst` (see
-/// [`copy_steps`]); a copy of [`PIPELINE_MIN`] bytes or more is hashed as
-/// it is written, by a second thread that reads behind the copy, and its
-/// hash returned.
-fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<Option<crate::history::ContentHash>> {
-    if len < PIPELINE_MIN {
+/// [`copy_steps`]) and hashes them (and feeds `digest`) by reading the
+/// copy back; a copy of [`PIPELINE_MIN`] bytes or more is read back as it
+/// is written, by a second thread that reads behind the copy.
+fn copy<D: Digest>(
+    src: &File,
+    dst: &OwnedFd,
+    len: u64,
+    digest: Option<&D>,
+) -> io::Result<(crate::history::ContentHash, Option<D>)> {
+    let after = || -> io::Result<_> {
         copy_steps(src, dst, len, |_| {})?;
-        return Ok(None);
+        let mut hashing = Hashing::new(digest);
+        hashing.up_to(dst, len)?;
+        Ok(hashing.finish())
+    };
+    if len < PIPELINE_MIN {
+        return after();
     }
     let copied = std::sync::atomic::AtomicU64::new(0);
     let ended = std::sync::atomic::AtomicBool::new(false);
+    let fresh = Hashing::new(digest);
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new()
             .name("liveswap-hash".into())
-            .spawn_scoped(scope, || -> io::Result<crate::history::ContentHash> {
-                let mut hashing = Hashing::default();
+            .spawn_scoped(scope, || -> io::Result<_> {
+                let mut hashing = fresh;
                 loop {
                     // Read before the copy's progress: a copy that ended has
                     // published all it wrote.
@@ -463,8 +501,7 @@ fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<Option<crate::history
             });
         // No thread to be had (a thread limit): copy, then hash after.
         let Ok(hashing) = spawned else {
-            copy_steps(src, dst, len, |_| {})?;
-            return Ok(None);
+            return after();
         };
         let result = copy_steps(src, dst, len, |done| {
             copied.store(done, Ordering::Release);
@@ -478,7 +515,7 @@ fn copy(src: &File, dst: &OwnedFd, len: u64) -> io::Result<Option<crate::history
         result?;
         // Every byte of the copy was hashed: the copy ended only once all
         // `len` were written, and the hasher read up to the last progress.
-        hash.map(Some)
+        hash
     })
 }
 
@@ -588,15 +625,16 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&content).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let stored = store(
+        let (stored, _) = store(
             &file,
             len as u64,
             Some(dir.path()),
             &StorePolicy::new(memfd_max, None),
             "test",
+            None::<&()>,
         )
         .unwrap();
-        (content, stored.content_hash().unwrap())
+        (content, stored.content_hash())
     }
 
     #[test]
@@ -608,6 +646,40 @@ mod tests {
                 hash.0,
                 *blake3::hash(&content).as_bytes(),
                 "memfd_max {memfd_max}"
+            );
+        }
+    }
+
+    /// Collects what it is fed.
+    #[derive(Clone, Default)]
+    struct Collect(Vec<u8>);
+
+    impl super::Digest for Collect {
+        fn update(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+
+    #[test]
+    fn the_second_digest_is_fed_every_byte_of_the_copy_once_in_order() {
+        let big = usize::try_from(PIPELINE_MIN).unwrap() + (1 << 20) + 5;
+        for (len, memfd_max) in [(100_003, u64::MAX), (big, u64::MAX), (big, 0)] {
+            let content = bytes(len);
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(&content).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let (_, fed) = store(
+                &file,
+                len as u64,
+                Some(dir.path()),
+                &StorePolicy::new(memfd_max, None),
+                "test",
+                Some(&Collect::default()),
+            )
+            .unwrap();
+            assert!(
+                fed.unwrap().0 == content,
+                "{len} bytes, memfd_max {memfd_max}"
             );
         }
     }
