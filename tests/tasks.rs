@@ -1,6 +1,8 @@
-//! Work a plugin hands to the host (`liveswap::spawn_blocking`): it runs
-//! on a host thread, its generation stays loaded until it ends, a panic in
-//! it is counted and never aborts, and a host can bring its own executor.
+//! Work a plugin hands to the host (`liveswap::spawn_blocking` for a
+//! closure, `liveswap::spawn` for a future): it runs on a host thread or
+//! the host's runtime, its generation stays loaded until it ends, a panic
+//! in it is counted and never aborts, and a host can bring its own
+//! executor.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +36,7 @@ fn a_generation_with_a_running_task_stays_loaded_until_the_task_ends() {
     let state = state_of(&slot, 1);
     assert!(
         matches!(&state, State::Pinned { reason }
-            if reason.contains("1 task spawned by this plugin (spawn_blocking) is queued or running")),
+            if reason.contains("1 task spawned by this plugin (spawn or spawn_blocking) is queued or running")),
         "{state:?}"
     );
     // When the task ends, the reaper closes it; a crash would end the test.
@@ -99,4 +101,131 @@ fn a_short_task_is_not_held_behind_long_ones_the_pool_grows() {
         "the short task waited {:?}",
         started.elapsed()
     );
+}
+
+// ---- spawned futures ---------------------------------------------------
+
+/// `answer` arguments of the spawner fixture.
+const FUTURE: u64 = 1 << 62;
+const PANICS: u64 = 1 << 61;
+const FOREVER: u64 = 1 << 60;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// Options that spawn the plugin's futures on `runtime`, counting them.
+fn on_runtime(runtime: &tokio::runtime::Runtime, count: &Arc<AtomicUsize>) -> Options {
+    let handle = runtime.handle().clone();
+    let count = Arc::clone(count);
+    Options::default().future_executor(move |future| {
+        count.fetch_add(1, Ordering::Relaxed);
+        handle.spawn(future);
+    })
+}
+
+#[test]
+fn a_spawned_future_runs_to_completion_without_a_runtime_on_a_library_thread() {
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    assert_eq!(slot.current().answer(FUTURE | 10), 1, "the host took it");
+    wait_until("the future completed", || slot.current().build() == 1);
+}
+
+#[test]
+fn the_hosts_tokio_runtime_runs_the_plugins_futures() {
+    let runtime = runtime();
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let slot =
+        Slot::<Greeter>::load_with(fixture("spawner"), on_runtime(&runtime, &submitted)).unwrap();
+    for _ in 0..3 {
+        assert_eq!(slot.current().answer(FUTURE | 10), 1);
+    }
+    wait_until("three futures completed", || slot.current().build() == 3);
+    assert_eq!(submitted.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn a_generation_with_a_pending_spawned_future_stays_loaded_until_it_completes() {
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    assert_eq!(slot.current().answer(FUTURE | 1500), 1);
+    slot.swap(fixture("greeter-v1")).unwrap();
+    assert!(slot.wait_drained(REAP_TIMEOUT));
+    let state = state_of(&slot, 1);
+    assert!(
+        matches!(&state, State::Pinned { reason }
+            if reason.contains("spawned by this plugin (spawn or spawn_blocking)")),
+        "{state:?}"
+    );
+    wait_until("unloaded", || state_of(&slot, 1) == State::Unloaded);
+}
+
+#[test]
+fn five_hundred_futures_pending_across_a_swap_each_complete_on_their_version() {
+    let runtime = runtime();
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let slot =
+        Slot::<Greeter>::load_with(fixture("spawner"), on_runtime(&runtime, &submitted)).unwrap();
+    let old = slot.current_owned();
+    for _ in 0..500 {
+        assert_eq!(old.answer(FUTURE | 100), 1);
+    }
+    slot.swap(fixture("greeter-v1")).unwrap();
+    assert_eq!(slot.current().build(), 1, "new calls see the new version");
+    wait_until("all 500 completed", || old.build() == 500);
+    drop(old);
+    wait_until("the old version unloaded", || {
+        state_of(&slot, 1) == State::Unloaded
+    });
+    assert_eq!(submitted.load(Ordering::Relaxed), 500);
+}
+
+#[test]
+fn a_panic_in_a_spawned_future_is_counted_and_never_aborts() {
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    assert_eq!(slot.current().answer(FUTURE | PANICS), 1);
+    let current = slot.current_owned();
+    wait_until("the panic counted", || Version::panics(&current) == 1);
+    drop(current);
+    assert_eq!(slot.current().answer(0), 1, "the plugin goes on");
+    slot.swap(fixture("greeter-v1")).unwrap();
+    wait_until("unloaded", || state_of(&slot, 1) == State::Unloaded);
+}
+
+#[test]
+fn a_runtime_shut_down_cancels_pending_futures_and_their_generation_unloads() {
+    let runtime = runtime();
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let slot =
+        Slot::<Greeter>::load_with(fixture("spawner"), on_runtime(&runtime, &submitted)).unwrap();
+    for _ in 0..10 {
+        assert_eq!(slot.current().answer(FUTURE | FOREVER), 1);
+    }
+    slot.swap(fixture("greeter-v1")).unwrap();
+    assert!(slot.wait_drained(REAP_TIMEOUT));
+    assert!(
+        matches!(state_of(&slot, 1), State::Pinned { .. }),
+        "pending futures hold it"
+    );
+    drop(runtime);
+    wait_until("unloaded once the futures are dropped", || {
+        state_of(&slot, 1) == State::Unloaded
+    });
+}
+
+#[test]
+fn a_future_dropped_by_the_executor_does_not_keep_its_generation() {
+    let slot =
+        Slot::<Greeter>::load_with(fixture("spawner"), Options::default().future_executor(drop))
+            .unwrap();
+    assert_eq!(slot.current().answer(FUTURE | 10), 1);
+    slot.swap(fixture("greeter-v1")).unwrap();
+    wait_until("unloaded", || state_of(&slot, 1) == State::Unloaded);
+}
+
+#[test]
+fn spawning_a_future_outside_a_plugin_is_refused() {
+    assert!(liveswap::spawn(async {}).is_err());
 }

@@ -412,7 +412,9 @@ pub use slot::{
     Slot, SwapReport,
 };
 pub use stats::{GenerationInfo, KEY_RESERVE, KEY_WARNING, State, Stats};
-pub use tasks::{SpawnError, Task, TaskExecutor, spawn_blocking};
+pub use tasks::{
+    FutureExecutor, SpawnError, SpawnedFuture, Task, TaskExecutor, spawn, spawn_blocking,
+};
 pub use verify::mapped_files;
 pub use version::Version;
 pub use warm::{Snapshot, StateReport, WarmStart};

@@ -557,7 +557,7 @@ fn open_and_construct(
     MAPPED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
     let placement = image::find(&image.path).unwrap_or_default();
     let footprint = Footprint::register(&placement);
-    footprint.set_executor(policy.executor.0.clone());
+    footprint.set_executor(policy.executor.clone());
     if let Err(reason) = patch::apply(sites, &placement) {
         tracing::warn!(path = %source.display(), %reason, "plugin hooks not installed: it will never be unloaded");
         footprint.set_unhooked(reason);

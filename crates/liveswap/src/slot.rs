@@ -170,7 +170,40 @@ impl Options {
     /// });
     /// ```
     pub fn executor(mut self, executor: impl Fn(crate::Task) + Send + Sync + 'static) -> Self {
-        self.executor = crate::tasks::host::Executor(Some(Arc::new(executor)));
+        self.executor.tasks = Some(Arc::new(executor));
+        self
+    }
+
+    /// Runs the futures this slot's plugins spawn
+    /// ([`spawn`](crate::spawn)) with `executor`, which is called once per
+    /// future on the plugin's thread and must poll it to completion or
+    /// drop it (which cancels it). With tokio, hand it to the runtime:
+    /// the plugin's futures then run on the host's workers, and the
+    /// plugin needs no runtime of its own. Default: a thread of the
+    /// library's pool (see [`executor`](Self::executor)) polls each to
+    /// completion, parked between polls, so a future that waits long
+    /// holds a thread that long.
+    ///
+    /// With tokio, `handle` being the runtime's `Handle`:
+    ///
+    /// ```text
+    /// Options::default().future_executor(move |future| { handle.spawn(future); })
+    /// ```
+    ///
+    /// Or kept for the host's own loop to poll:
+    ///
+    /// ```
+    /// let pending = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    /// let queue = std::sync::Arc::clone(&pending);
+    /// let options = liveswap::Options::default().future_executor(move |future| {
+    ///     queue.lock().unwrap().push(future);
+    /// });
+    /// ```
+    pub fn future_executor(
+        mut self,
+        executor: impl Fn(crate::SpawnedFuture) + Send + Sync + 'static,
+    ) -> Self {
+        self.executor.futures = Some(Arc::new(executor));
         self
     }
 

@@ -223,7 +223,7 @@ pub unsafe fn start_future<'a, R>(
 
 /// A waker of host code around the executor's, whose functions catch the
 /// executor's panics (they run in plugin frames when the plugin wakes it).
-mod guard {
+pub(crate) mod guard {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     use std::sync::Arc;
     use std::task::{RawWaker, RawWakerVTable, Waker};
@@ -231,7 +231,7 @@ mod guard {
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
 
     /// A guarded waker around `inner`.
-    pub(super) fn waker(inner: Waker) -> Waker {
+    pub(crate) fn waker(inner: Waker) -> Waker {
         let data = Arc::into_raw(Arc::new(inner)).cast::<()>();
         // SAFETY: `data` is an `Arc<Waker>` and `VTABLE`'s functions treat
         // it as one, each keeping the reference count right.
@@ -240,7 +240,7 @@ mod guard {
 
     /// Whether `guarded` (made by `waker`) wraps a waker that wakes the
     /// same task as `inner`.
-    pub(super) fn wraps(guarded: &Waker, inner: &Waker) -> bool {
+    pub(crate) fn wraps(guarded: &Waker, inner: &Waker) -> bool {
         if !std::ptr::eq(guarded.vtable(), &VTABLE) {
             return false;
         }

@@ -207,18 +207,16 @@ impl Footprint {
         }
     }
 
-    /// Sets what runs its tasks.
-    pub(crate) fn set_executor(&self, executor: Option<crate::tasks::TaskExecutor>) {
-        *self.executor.lock().unwrap_or_else(PoisonError::into_inner) =
-            crate::tasks::host::Executor(executor);
+    /// Sets what runs its tasks and spawned futures.
+    pub(crate) fn set_executor(&self, executor: crate::tasks::host::Executor) {
+        *self.executor.lock().unwrap_or_else(PoisonError::into_inner) = executor;
     }
 
-    /// What runs its tasks (`None`: the library's pool).
-    pub(crate) fn executor(&self) -> Option<crate::tasks::TaskExecutor> {
+    /// What runs its tasks and spawned futures.
+    pub(crate) fn executor(&self) -> crate::tasks::host::Executor {
         self.executor
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .0
             .clone()
     }
 
@@ -327,7 +325,7 @@ impl std::fmt::Display for Holdup {
             }
             Holdup::Tasks(n) => write!(
                 f,
-                "{n} task{} spawned by this plugin (spawn_blocking) {} queued or running; the \
+                "{n} task{} spawned by this plugin (spawn or spawn_blocking) {} queued or running; the \
                  library is closed once {} ended",
                 if *n == 1 { "" } else { "s" },
                 if *n == 1 { "is" } else { "are" },

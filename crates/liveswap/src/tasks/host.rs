@@ -1,6 +1,7 @@
 //! The host's half: takes a plugin's task, counts it against the
 //! generation whose code it is, and hands it to the slot's executor (or
-//! the library's pool).
+//! the library's pool, which also polls spawned futures when the slot has
+//! no future executor: `spawned.rs`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,22 +11,36 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::wire::{HostSpawner, REFUSED, RawTask, SPAWNED};
 use crate::footprint::{self, Footprint};
 
-/// A slot's executor, if it has one (`None`: the library's pool).
+/// A slot's executors, where it has them (`None`: the library's pool).
 #[derive(Clone, Default)]
-pub(crate) struct Executor(pub Option<TaskExecutor>);
+pub(crate) struct Executor {
+    /// Runs `spawn_blocking` closures.
+    pub tasks: Option<TaskExecutor>,
+    /// Runs `spawn` futures.
+    pub futures: Option<super::spawned::FutureExecutor>,
+}
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "host executor"
-        } else {
-            "library pool"
-        })
+        let name = |host: bool| {
+            if host {
+                "host executor"
+            } else {
+                "library pool"
+            }
+        };
+        f.debug_struct("Executor")
+            .field("tasks", &name(self.tasks.is_some()))
+            .field("futures", &name(self.futures.is_some()))
+            .finish()
     }
 }
 
 /// This process's spawner, as plugins see it.
-pub(crate) static HOST_SPAWNER: HostSpawner = HostSpawner { spawn };
+pub(crate) static HOST_SPAWNER: HostSpawner = HostSpawner {
+    spawn,
+    spawn_future: super::spawned::spawn_future,
+};
 
 /// What runs a slot's tasks: called once per task, on the plugin's
 /// thread; it must run the task ([`Task::run`]) on a thread of its own,
@@ -76,13 +91,17 @@ impl std::fmt::Debug for Task {
 /// The most threads of the library's pool.
 const POOL_MAX_THREADS: usize = 64;
 
+/// What the library's pool runs: a task, or a spawned future polled to
+/// completion.
+pub(super) type Job = Box<dyn FnOnce() + Send>;
+
 /// The library's pool: threads named `liveswap-task`, one more started
-/// whenever a task arrives to find more tasks queued than threads idle,
-/// up to `POOL_MAX_THREADS`; they run tasks in arrival order and stay for
+/// whenever a job arrives to find more jobs queued than threads idle,
+/// up to `POOL_MAX_THREADS`; they run jobs in arrival order and stay for
 /// the life of the process.
 struct Pool {
-    send: Mutex<Sender<Task>>,
-    receive: Mutex<Receiver<Task>>,
+    send: Mutex<Sender<Job>>,
+    receive: Mutex<Receiver<Job>>,
     idle: AtomicUsize,
     queued: AtomicUsize,
     threads: AtomicUsize,
@@ -91,7 +110,7 @@ struct Pool {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let (send, receive) = mpsc::channel::<Task>();
+        let (send, receive) = mpsc::channel::<Job>();
         Pool {
             send: Mutex::new(send),
             receive: Mutex::new(receive),
@@ -112,18 +131,18 @@ fn work(pool: &'static Pool) {
             .recv();
         pool.idle.fetch_sub(1, Ordering::AcqRel);
         match next {
-            Ok(task) => {
+            Ok(job) => {
                 pool.queued.fetch_sub(1, Ordering::AcqRel);
-                task.run();
+                job();
             }
             Err(_) => return,
         }
     }
 }
 
-/// The library's pool as an executor: `Err` gives the task back when no
+/// The library's pool as an executor: `Err` gives the job back when no
 /// thread can run it.
-fn run_on_pool(task: Task) -> Result<(), Task> {
+pub(super) fn run_on_pool(job: Job) -> Result<(), Job> {
     let pool = pool();
     let queued = pool.queued.fetch_add(1, Ordering::AcqRel) + 1;
     let busy = queued > pool.idle.load(Ordering::Acquire);
@@ -139,12 +158,12 @@ fn run_on_pool(task: Task) -> Result<(), Task> {
         pool.threads.fetch_sub(1, Ordering::AcqRel);
     }
     let sent = if pool.threads.load(Ordering::Acquire) == 0 {
-        Err(task)
+        Err(job)
     } else {
         pool.send
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .send(task)
+            .send(job)
             .map_err(|e| e.0)
     };
     if sent.is_err() {
@@ -163,7 +182,7 @@ unsafe extern "C" fn spawn(task: RawTask) -> u32 {
         unsafe { (task.discard)(task.data) };
         return REFUSED;
     };
-    let executor = owner.executor();
+    let executor = owner.executor().tasks;
     let task = Task {
         raw: Some(task),
         owner,
@@ -178,10 +197,10 @@ unsafe extern "C" fn spawn(task: RawTask) -> u32 {
             }
             SPAWNED
         }
-        None => match run_on_pool(task) {
+        None => match run_on_pool(Box::new(move || task.run())) {
             Ok(()) => SPAWNED,
             // Dropped here: discarded, uncounted.
-            Err(_task) => REFUSED,
+            Err(_job) => REFUSED,
         },
     }
 }

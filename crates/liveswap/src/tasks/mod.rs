@@ -20,7 +20,9 @@
 
 pub(crate) mod host;
 pub(crate) mod plugin;
+pub(crate) mod spawned;
 pub(crate) mod wire;
 
 pub use host::{Task, TaskExecutor};
-pub use plugin::{SpawnError, spawn_blocking};
+pub use plugin::{SpawnError, spawn, spawn_blocking};
+pub use spawned::{FutureExecutor, SpawnedFuture};

@@ -1,5 +1,5 @@
 //! A task as it crosses: the plugin's box and its two functions, and the
-//! host's function that takes it. `#[repr(C)]`; covered by the descriptor
+//! host's functions that take it. `#[repr(C)]`; covered by the descriptor
 //! version.
 
 use std::ffi::c_void;
@@ -15,11 +15,31 @@ pub struct RawTask {
     pub discard: unsafe extern "C" fn(*mut c_void),
 }
 
-/// The host's side: takes a task; returns [`SPAWNED`] or, when it refuses
-/// it (it has already called `discard`), [`REFUSED`].
+/// A future of plugin code (its output `()`), boxed by the plugin.
+#[repr(C)]
+pub struct RawSpawned {
+    /// The boxed future, pinned (never moved until freed).
+    pub data: *mut c_void,
+    /// Polls it with the host's `&Waker` (plugin code; catches panics):
+    /// [`POLL_READY`], [`POLL_PENDING`] or [`POLL_PANICKED`].
+    pub poll: unsafe extern "C" fn(*mut c_void, *const c_void) -> u32,
+    /// Frees it (plugin code; catches panics).
+    pub drop: unsafe extern "C" fn(*mut c_void),
+}
+
+/// The spawned future completed.
+pub const POLL_READY: u32 = 0;
+/// The spawned future is pending; the waker will be woken.
+pub const POLL_PENDING: u32 = 1;
+/// The spawned future panicked (caught and counted in the plugin).
+pub const POLL_PANICKED: u32 = 2;
+
+/// The host's side: takes a task or a future; returns [`SPAWNED`] or,
+/// when it refuses it (it has already freed it), [`REFUSED`].
 #[repr(C)]
 pub struct HostSpawner {
     pub spawn: unsafe extern "C" fn(task: RawTask) -> u32,
+    pub spawn_future: unsafe extern "C" fn(future: RawSpawned) -> u32,
 }
 
 /// The host took the task.
