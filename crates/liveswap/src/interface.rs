@@ -72,18 +72,17 @@ pub unsafe trait Interface: 'static {
 
 /// An interface a host may lend its plugins as a host service
 /// ([`Options::provide`](crate::Options::provide)): `#[liveswap::interface]`
-/// implements it for every interface whose methods are all synchronous.
-/// One with an `async fn` can be exported by plugins, not lent to them: a
-/// plugin could poll the host's future with a waker of its own, which the
-/// host would keep after the plugin is unloaded.
+/// implements it for every interface. Its `async fn` methods return the
+/// host's futures to plugin code, which polls them with wakers of its own;
+/// the host's side hands its future a waker of host code in their place,
+/// which keeps the plugin's generation loaded while the host keeps it.
 ///
 /// # Safety
 ///
 /// Implemented by the interface macro only.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be provided as a host service",
-    note = "an interface with `async fn` methods can be exported by plugins, not lent to them; \
-            a host service is made with #[liveswap::interface] and has only synchronous methods"
+    note = "a host service is a trait object of an interface made with #[liveswap::interface]"
 )]
 pub unsafe trait HostService: Interface {}
 

@@ -128,17 +128,17 @@
 //! latest run) on a 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36,
 //! rustc 1.95, release builds, calling a plugin method
 //! `add(i64, i64) -> i64`; a bare function pointer to the same code costs
-//! 1.2 ns a call there. Per call, one thread / two threads calling at
-//! once (an earlier run, on a machine whose atomic operations were about
-//! three times faster, gave 6.3 / 6.8 ns for `current`):
+//! 2.2 ns a call there. Per call, one thread / two threads calling at
+//! once (the figures move with the machine: other runs gave 6.3 / 6.8 ns
+//! and 14.8 / 15.0 ns for `current`):
 //!
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
-//! | [`Reader::get`] + call | 1.8 / 1.8 | one relaxed load while nothing was swapped; pins its version while idle |
-//! | [`Slot::current`] + call | 14.8 / 15.0 | `arc-swap`'s load: two uncontended atomic operations on a debt slot of the calling thread's own, through an out-of-line call |
+//! | [`Reader::get`] + call | 3.0 / 2.9 | one relaxed load while nothing was swapped; pins its version while idle |
+//! | [`Slot::current`] + call | 7.0 / 9.3 | `arc-swap`'s load: two uncontended atomic operations on a debt slot of the calling thread's own, through an out-of-line call |
 //! | [`Slot::with`] + call | as `current` | `current` around a closure |
-//! | [`Slot::current_owned`] + call | 23.5 / 177 | an `Arc` clone: one shared reference count, contended by every thread |
-//! | for comparison: `RwLock<Arc<_>>` + call | 15.4 / 144 | |
+//! | [`Slot::current_owned`] + call | 10.3 / 45.6 | an `Arc` clone: one shared reference count, contended by every thread |
+//! | for comparison: `RwLock<Arc<_>>` + call | 6.4 / 37.8 | |
 //!
 //! Holding many guards at once on one thread, or one for a long time, makes
 //! `current` fall back to the reference count (the `current_owned` figure):
@@ -150,13 +150,13 @@
 //! swap the process's RSS does not grow with the file's size (during it,
 //! the copy is read once to hash it, 1 MiB at a time, by a second thread
 //! while it is written when it is 16 MiB or more: a 200 MB plugin swaps in
-//! 1.23x `cp`'s time with 1.5 MB of peak RSS). A copy up to 64 MiB
+//! 1.41x `cp`'s time with 0.23 MB of peak RSS growth). A copy up to 64 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! Warm start adds nothing to a call. A swap of a plugin with state adds
-//! its snapshot and restore: with postcard, 0.9 ms and 0.4 ms for 1 MiB of
-//! `u64` counters, 119 ms and 76 ms for 100 MiB (BENCHMARKS.md,
+//! its snapshot and restore: with postcard, 1.0 ms and 0.5 ms for 1 MiB of
+//! `u64` counters, 138 ms and 105 ms for 100 MiB (BENCHMARKS.md,
 //! "Warm start"); the
 //! snapshot is held until the new version is built, and, when the plugin
 //! merges, until the replaced version drains.
@@ -192,7 +192,16 @@
 //!
 //! An interface may have `async fn` methods: the host awaits the plugin's
 //! future ([`RemoteFuture`]) on its own runtime, and the plugin needs
-//! none (tested in `tests/async_calls.rs`).
+//! none (tested in `tests/async_calls.rs`). A host service may have them
+//! too: plugin code awaits the host's future, and a waker of plugin code
+//! the host's future keeps holds the plugin's generation loaded until the
+//! host drops it (tested in `tests/async_imports.rs`).
+//!
+//! A plugin hands a future to the host with [`spawn`] (instead of
+//! `tokio::spawn`): it runs on [`Options::future_executor`] (the host's
+//! runtime) or a thread of the library's pool, and the plugin's generation
+//! stays loaded until it completes or is dropped (tested in
+//! `tests/tasks.rs`).
 //!
 //! A plugin hands blocking work to the host with [`spawn_blocking`]: it
 //! runs on a host thread (the library's pool, or [`Options::executor`]),
@@ -396,7 +405,7 @@ pub use liveswap_macros::CrossSafe;
 /// method returning `impl Future<Output = T> + Send` (implement it with
 /// `async fn`); the host's view returns a [`RemoteFuture`] that borrows
 /// the guard, so the version stays loaded while the future lives. Such an
-/// interface is not a [`HostService`].
+/// interface may also be a [`HostService`], awaited by plugin code.
 ///
 /// `crate = path` names the library when it is a renamed dependency (as
 /// serde's `crate` attribute does).

@@ -32,3 +32,33 @@ pub trait Lookup: Send + Sync {
     /// Counts the futures of `slow_echo` the plugin has dropped.
     fn dropped(&self) -> u64;
 }
+
+/// An async host service: the host's data, fetched on the host's runtime.
+#[liveswap::interface(version = 1, name = "fixture::HostFetch")]
+pub trait HostFetch: Send + Sync {
+    /// The host's price of `item`, after `delay_ms` milliseconds.
+    async fn fetch(&self, item: String, delay_ms: u64) -> Option<u64>;
+    /// Panics when polled, in the host.
+    async fn explode(&self) -> u32;
+    /// Keeps (in the host) the waker it is polled with; ready at once
+    /// with 7.
+    async fn keep_waker(&self) -> u32;
+}
+
+/// What a plugin that awaits the host's async service exports.
+#[liveswap::interface(version = 1, name = "fixture::Pricer")]
+pub trait Pricer: Send + Sync {
+    /// Twice the host's price of `item`, fetched after `delay_ms`; `Err`
+    /// when the host has none or its future failed.
+    async fn price(&self, item: String, delay_ms: u64) -> Result<u64, String>;
+    /// What awaiting the host's `explode` gave, as text.
+    async fn host_panics(&self) -> String;
+    /// The host's `keep_waker`, polled by the plugin's own `block_on`
+    /// (a waker of plugin code).
+    fn keep_waker_blocking(&self) -> u32;
+    /// Spawns (`liveswap::spawn`) a future that fetches `item` and counts
+    /// it; `false` when the host refused it.
+    fn spawn_fetch(&self, item: String, delay_ms: u64) -> bool;
+    /// The prices the spawned futures fetched, summed.
+    fn fetched(&self) -> u64;
+}

@@ -18,8 +18,21 @@
 //! panic in the plugin's `poll` is caught in the plugin and ends the
 //! future with `Err(CallError::Panicked)`.
 //!
+//! The other direction, an `async fn` of a host service (an import) that
+//! plugin code awaits: the host's future is polled with a waker the
+//! plugin made (its own executor's, or this module's guard in the plugin's
+//! copy of the library), whose functions are plugin code. The host's
+//! future may keep it (a timer, a channel, a task's join handle) past the
+//! plugin's unload, so the implementing side's poll, seeing a waker whose
+//! vtable lies in a loaded generation, hands its future a waker of its own
+//! code instead ([`kept`]) that counts against that generation: the
+//! generation stays loaded (reported as pinned by the wakers the host
+//! keeps) until the last clone is dropped.
+//!
 //! Costs: one allocation to box the future when the method is called; each
-//! `poll` is an indirect call plus a `catch_unwind` in the plugin.
+//! `poll` is an indirect call plus a `catch_unwind` in the implementing
+//! side, and a comparison of the waker's vtable with the last one seen (a
+//! look-up of the loaded generations when it changes).
 
 use std::ffi::c_void;
 use std::future::Future;
@@ -33,7 +46,8 @@ use super::host::MessageSink;
 use super::{CALL_OK, Message};
 use crate::layout::{CrossSafe, Kind, LayoutRef, TypeLayout};
 
-/// A plugin's future, boxed by the plugin.
+/// A future of the implementing side (the plugin's, for an export; the
+/// host's, for an import), boxed by it.
 #[repr(C)]
 pub struct RawFuture {
     data: *mut c_void,
@@ -46,11 +60,27 @@ const READY: u32 = 0;
 /// [`RawFuture`]'s poll: not ready; the waker will be woken.
 const PENDING: u32 = 3;
 
+/// What [`RawFuture::new`] boxes: the future, and the waker it was last
+/// handed when that waker had to be replaced ([`kept`]).
+struct Shim<F> {
+    future: F,
+    /// The vtable of the last waker passed through unchanged.
+    plain: *const std::task::RawWakerVTable,
+    /// The waker of this copy's code handed to `future` in place of a
+    /// plugin's.
+    kept: Option<std::task::Waker>,
+}
+
 impl RawFuture {
     /// Boxes `future` with this copy of the library's poll and drop.
     pub fn new<F: Future + Send>(future: F) -> RawFuture {
+        let shim = Shim {
+            future,
+            plain: std::ptr::null(),
+            kept: None,
+        };
         RawFuture {
-            data: Box::into_raw(Box::new(future)).cast(),
+            data: Box::into_raw(Box::new(shim)).cast(),
             poll: poll_shim::<F>,
             drop: drop_shim::<F>,
         }
@@ -63,16 +93,20 @@ unsafe extern "C" fn poll_shim<F: Future>(
     out: *mut c_void,
     sink: *mut MessageSink<'_>,
 ) -> u32 {
-    // SAFETY: `data` is the `Box<F>` made by `RawFuture::new`, never moved
-    // since (so pinned), and polled from one thread at a time (the host's
-    // `RemoteFuture` takes `Pin<&mut Self>`); `cx` is a `&Waker` of the
-    // host's for this poll, of the same layout (same compiler).
-    let (future, waker) = unsafe {
+    // SAFETY: `data` is the `Box<Shim<F>>` made by `RawFuture::new`,
+    // never moved since (so its future is pinned), and polled from one
+    // thread at a time (the caller's `RemoteFuture` takes `Pin<&mut
+    // Self>`); `cx` is the caller's `&Waker` for this poll, of the same
+    // layout (same compiler).
+    let (shim, given) = unsafe {
         (
-            Pin::new_unchecked(&mut *data.cast::<F>()),
+            &mut *data.cast::<Shim<F>>(),
             &*cx.cast::<std::task::Waker>(),
         )
     };
+    let waker = kept::waker_for(given, &mut shim.plain, &mut shim.kept);
+    // SAFETY: the future stays where it is in its box (see above).
+    let future = unsafe { Pin::new_unchecked(&mut shim.future) };
     let mut cx = Context::from_waker(waker);
     match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
         Ok(Poll::Ready(value)) => {
@@ -90,8 +124,8 @@ unsafe extern "C" fn poll_shim<F: Future>(
 }
 
 unsafe extern "C" fn drop_shim<F>(data: *mut c_void) {
-    // SAFETY: the `Box<F>` made by `RawFuture::new`, dropped once.
-    let future = unsafe { Box::from_raw(data.cast::<F>()) };
+    // SAFETY: the `Box<Shim<F>>` made by `RawFuture::new`, dropped once.
+    let future = unsafe { Box::from_raw(data.cast::<Shim<F>>()) };
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) {
         super::plugin::drop_payload(payload);
     }
@@ -280,6 +314,110 @@ pub(crate) mod guard {
         // SAFETY: releases the reference this waker held.
         let inner = unsafe { Arc::from_raw(data.cast::<Waker>()) };
         quietly(move || std::mem::drop(inner));
+    }
+}
+
+/// Wakers of plugin code handed to the host's futures: replaced by wakers
+/// of host code that keep the plugin's generation loaded while they live.
+pub(crate) mod kept {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Arc;
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    use crate::footprint::{self, Footprint};
+
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
+
+    /// A plugin's waker, and the generation whose code it is (counted).
+    struct Kept {
+        inner: Waker,
+        owner: Arc<Footprint>,
+    }
+
+    impl Drop for Kept {
+        fn drop(&mut self) {
+            // The plugin's drop first, while its generation is counted.
+            let inner = std::mem::replace(&mut self.inner, Waker::noop().clone());
+            quietly(move || std::mem::drop(inner));
+            self.owner.waker_released();
+        }
+    }
+
+    /// The waker to hand the implementing side's future for `given`:
+    /// `given` itself when its vtable is in no loaded generation (the
+    /// host's executor's, a guard of host code; `plain` remembers it so
+    /// the next poll costs a comparison), else the waker of this module
+    /// kept in `kept`, rebuilt when `given` changes.
+    pub(crate) fn waker_for<'w>(
+        given: &'w Waker,
+        plain: &mut *const RawWakerVTable,
+        kept: &'w mut Option<Waker>,
+    ) -> &'w Waker {
+        let vtable = std::ptr::from_ref(given.vtable());
+        if vtable == *plain {
+            return given;
+        }
+        if !kept.as_ref().is_some_and(|current| wraps(current, given)) {
+            let Some(owner) = footprint::owner_of(vtable as usize) else {
+                *plain = vtable;
+                return given;
+            };
+            owner.waker_kept();
+            let data = Arc::into_raw(Arc::new(Kept {
+                inner: given.clone(),
+                owner,
+            }))
+            .cast::<()>();
+            // SAFETY: `data` is an `Arc<Kept>` and `VTABLE`'s functions
+            // treat it as one, each keeping the count right.
+            *kept = Some(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) });
+        }
+        match &*kept {
+            Some(current) => current,
+            None => given,
+        }
+    }
+
+    /// Whether `current` (made here) wraps a waker that wakes the same
+    /// task as `given`.
+    fn wraps(current: &Waker, given: &Waker) -> bool {
+        if !std::ptr::eq(current.vtable(), &VTABLE) {
+            return false;
+        }
+        // SAFETY: a waker with `VTABLE` holds an `Arc<Kept>`, alive while
+        // `current` is.
+        let kept = unsafe { &*current.data().cast::<Kept>() };
+        kept.inner.will_wake(given)
+    }
+
+    fn quietly(f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            crate::abi::plugin::drop_payload(payload);
+        }
+    }
+
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is a live `Arc<Kept>`; one more reference.
+        unsafe { Arc::increment_strong_count(data.cast::<Kept>()) };
+        RawWaker::new(data, &VTABLE)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: consumes the reference this waker held.
+        let kept = unsafe { Arc::from_raw(data.cast::<Kept>()) };
+        quietly(|| kept.inner.wake_by_ref());
+        std::mem::drop(kept);
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: a live `Arc<Kept>`, borrowed.
+        let kept = unsafe { &*data.cast::<Kept>() };
+        quietly(|| kept.inner.wake_by_ref());
+    }
+
+    unsafe fn drop(data: *const ()) {
+        // SAFETY: releases the reference this waker held.
+        std::mem::drop(unsafe { Arc::from_raw(data.cast::<Kept>()) });
     }
 }
 

@@ -79,6 +79,9 @@ pub(crate) struct Footprint {
     unroutable_key: AtomicBool,
     /// Tasks of its code handed to the host and not yet ended.
     tasks: AtomicUsize,
+    /// Wakers of its code the host's futures were handed (wrapped by
+    /// `abi::future::kept`) and not yet dropped.
+    wakers: AtomicUsize,
     /// What runs them (`None`: the library's pool).
     executor: Mutex<crate::tasks::host::Executor>,
     /// Counters for reports.
@@ -128,6 +131,7 @@ impl Footprint {
             unhooked: Mutex::new(None),
             unroutable_key: AtomicBool::new(false),
             tasks: AtomicUsize::new(0),
+            wakers: AtomicUsize::new(0),
             executor: Mutex::new(crate::tasks::host::Executor::default()),
             counts: Counts::default(),
         });
@@ -239,6 +243,19 @@ impl Footprint {
         self.tasks.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Counts a waker of its code handed to a host future. Only its own
+    /// code, running (so not closed), hands one over; the count is raised
+    /// before that code returns, so a release that waits for its calls
+    /// to end sees it.
+    pub(crate) fn waker_kept(&self) {
+        self.wakers.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The last clone of such a waker was dropped.
+    pub(crate) fn waker_released(&self) {
+        self.wakers.fetch_sub(1, Ordering::AcqRel);
+    }
+
     /// Records that the hooks could not be installed, and why.
     pub(crate) fn set_unhooked(&self, reason: String) {
         *self.unhooked.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
@@ -275,6 +292,8 @@ pub(crate) enum Holdup {
     },
     /// Tasks it handed to the host are queued or running.
     Tasks(usize),
+    /// Wakers of its code are kept by host futures.
+    Wakers(usize),
     /// A signal handler of the process points into it.
     SignalHandlers(Vec<signals::Handler>),
     /// A hook is still running its code (a thread-exit destructor).
@@ -323,6 +342,14 @@ impl std::fmt::Display for Holdup {
                     names.join(", ")
                 )
             }
+            Holdup::Wakers(n) => write!(
+                f,
+                "{n} waker{} of this plugin {} kept by the host (handed to the future of an \
+                 async host service the plugin awaited); the library is closed once {} dropped",
+                if *n == 1 { "" } else { "s" },
+                if *n == 1 { "is" } else { "are" },
+                if *n == 1 { "it is" } else { "they are" }
+            ),
             Holdup::Tasks(n) => write!(
                 f,
                 "{n} task{} spawned by this plugin (spawn or spawn_blocking) {} queued or running; the \
@@ -426,11 +453,16 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
     }
     loop {
         let tasks = footprint.tasks.load(Ordering::Acquire);
-        if tasks == 0 {
+        let wakers = footprint.wakers.load(Ordering::Acquire);
+        if tasks == 0 && wakers == 0 {
             break;
         }
         if Instant::now() >= deadline {
-            return Err(Holdup::Tasks(tasks));
+            return Err(if tasks != 0 {
+                Holdup::Tasks(tasks)
+            } else {
+                Holdup::Wakers(wakers)
+            });
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -450,6 +482,10 @@ pub(crate) fn release(footprint: &Footprint) -> Result<(), Holdup> {
         // Spawned while it retired (by a destructor, or a thread that
         // ended since).
         return Err(Holdup::Tasks(tasks));
+    }
+    let wakers = footprint.wakers.load(Ordering::SeqCst);
+    if wakers != 0 {
+        return Err(Holdup::Wakers(wakers));
     }
     let handlers = signals::handlers_in(&footprint.ranges);
     if !handlers.is_empty() {

@@ -19,9 +19,31 @@ pub(crate) fn install(list: *const RawImport, len: usize) {
 
 /// A host service this plugin imports: derefs to the interface's view,
 /// whose methods call the host's object and return `Result<_, CallError>`
-/// (`Err` if the host's code panicked).
+/// (`Err` if the host's code panicked). Clone it into a spawned future or
+/// a thread: the host's object lives as long as this library is loaded.
 pub struct Import<I: Interface + ?Sized> {
     view: I::View,
+    instance: *const std::ffi::c_void,
+    vtable: *const I::VTable,
+}
+
+// SAFETY: the view is `Send + Sync` (bound), and the two pointers only
+// rebuild it (`clone`): they are the host's object, `Send + Sync`
+// (`Options::provide` requires it), and its immutable vtable.
+unsafe impl<I: Interface + ?Sized> Send for Import<I> where I::View: Send + Sync {}
+// SAFETY: as above.
+unsafe impl<I: Interface + ?Sized> Sync for Import<I> where I::View: Send + Sync {}
+
+impl<I: Interface + ?Sized> Clone for Import<I> {
+    fn clone(&self) -> Self {
+        Import {
+            // SAFETY: the pointers `import` was given for this object,
+            // which the host keeps alive while this library is loaded.
+            view: unsafe { I::view(self.instance, self.vtable) },
+            instance: self.instance,
+            vtable: self.vtable,
+        }
+    }
 }
 
 impl<I: Interface + ?Sized> Deref for Import<I> {
@@ -79,7 +101,11 @@ pub fn import<I: Interface + ?Sized>() -> Result<Import<I>, ImportError> {
             // `I::VTable`; the host keeps the object alive while this
             // library is loaded.
             let view = unsafe { I::view(raw.instance, raw.vtable.cast()) };
-            return Ok(Import { view });
+            return Ok(Import {
+                view,
+                instance: raw.instance,
+                vtable: raw.vtable.cast(),
+            });
         }
     }
     Err(missing)

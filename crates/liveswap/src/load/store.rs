@@ -4,7 +4,7 @@
 //!
 //! Two kinds, chosen per load by the file's size ([`StorePolicy`]):
 //!
-//! - **A sealed memfd** (files up to `memfd_max`, 16 MiB by default):
+//! - **A sealed memfd** (files up to `memfd_max`, 64 MiB by default):
 //!   `memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING)`, the bytes copied in the
 //!   kernel, then sealed `F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
 //!   F_SEAL_SEAL`: nobody, this process included, can change it again. It has

@@ -1,3 +1,4 @@
+//! An interface with an `async fn` is lent to plugins as a host service.
 use std::sync::Arc;
 
 #[liveswap::interface(version = 1)]
