@@ -106,9 +106,17 @@ pub(crate) struct Counts {
 /// The generations loaded and not yet closed, looked up by address.
 static LOADED: RwLock<Vec<Arc<Footprint>>> = RwLock::new(Vec::new());
 
+/// Whether this copy of the library ever loaded a generation: never in a
+/// plugin's copy, so its look-ups (a plugin's poll of a host future)
+/// cost one load.
+static EVER_LOADED: AtomicBool = AtomicBool::new(false);
+
 /// The generation whose segments hold `addr`, retired or not, until its
 /// library is closed.
 pub(crate) fn owner_of(addr: usize) -> Option<Arc<Footprint>> {
+    if !EVER_LOADED.load(Ordering::Acquire) {
+        return None;
+    }
     LOADED
         .read()
         .unwrap_or_else(PoisonError::into_inner)
@@ -139,6 +147,7 @@ impl Footprint {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Arc::clone(&footprint));
+        EVER_LOADED.store(true, Ordering::Release);
         footprint
     }
 
