@@ -59,9 +59,9 @@ fn plugin_log_and_tracing_events_reach_the_host_subscriber_filtered_by_its_level
         "every log record, with its level and target:\n{text}"
     );
     assert_eq!(
-        count(&|l| l.contains(" WARN logs_plugin: tracing answer answer=16")),
+        count(&|l| l.contains(" WARN logs_plugin: request{id=1}:inner: tracing answer answer=16")),
         calls,
-        "every tracing event, with its level, target and fields:\n{text}"
+        "every tracing event, with its level, target, spans and fields:\n{text}"
     );
     assert_eq!(
         count(&|l| l.contains("filtered out")),

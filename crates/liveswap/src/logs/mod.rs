@@ -14,16 +14,26 @@
 //! Nothing of the plugin is kept: the record's strings are borrowed for
 //! the call.
 //!
-//! Levels: the plugin's maximum level is the host's when the generation
-//! is constructed (the higher of `log::max_level()` and `tracing`'s
-//! `LevelFilter::current()`), so an event below it costs the plugin one
-//! comparison; each record that passes is checked against the host's
-//! level again when it arrives. A host that raises its level later sees
-//! the extra events from generations loaded after that.
+//! Levels: each event of the plugin is checked against the host's maximum
+//! level as it is now (the higher of `log::max_level()` and `tracing`'s
+//! `LevelFilter::current()`, read by a call to the host), so a host that
+//! raises or lowers its level (a `tracing_subscriber::reload` filter) is
+//! followed by generations already loaded. An event below it costs the
+//! plugin that call and a comparison; no callsite's interest is cached.
+//! Each record that passes is checked against the host's own filter again
+//! when it arrives.
+//!
+//! Spans: the plugin's forwarder keeps its spans (`spans.rs`), and an
+//! event inside spans carries their names and fields as text before its
+//! message (`request{id=7}: message`), as the host's `fmt` layer would
+//! show them; they are not re-created as host spans, whose metadata must
+//! be `'static` (the plugin's is unloaded with it).
 //!
 //! Costs: about the cost of the host's own logging call, plus formatting
-//! the event's fields into text in the plugin.
+//! the event's fields (and its spans' names and fields) into text in the
+//! plugin.
 
 pub(crate) mod host;
 pub(crate) mod plugin;
+pub(crate) mod spans;
 pub(crate) mod wire;

@@ -3,18 +3,17 @@
 //! hand each enabled record to the host.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 
 use super::wire::{HostLogger, LogRecord, Text};
 
 /// The host's logger, once the entry point ran.
 static HOST: AtomicPtr<HostLogger> = AtomicPtr::new(std::ptr::null_mut());
-/// The host's maximum level when this generation was constructed.
-static MAX: AtomicU32 = AtomicU32::new(0);
 
 fn host() -> Option<&'static HostLogger> {
     // SAFETY: a non-null pointer was stored by `install` from the host's
@@ -45,8 +44,13 @@ fn send(
     unsafe { (host.log)(&record) };
 }
 
+/// The host's maximum level now (1 error .. 5 trace; 0: off, or no host).
+fn host_level() -> u32 {
+    host().map_or(0, |host| (host.max_level)())
+}
+
 /// Makes this plugin's `log` and `tracing` deliver to `host`, at the
-/// host's level now. Called by the entry point once the constructor has
+/// host's level at each event. Called by the entry point once the constructor has
 /// returned: a plugin that set a logger or dispatcher of its own there
 /// keeps it, and events of the constructor itself are not delivered.
 pub(crate) fn install(host: *const HostLogger) {
@@ -54,18 +58,9 @@ pub(crate) fn install(host: *const HostLogger) {
         return;
     }
     HOST.store(host.cast_mut(), Ordering::Release);
-    // SAFETY: the host passes its `&'static HOST_LOGGER`.
-    let level = (unsafe { &*host }.max_level)();
-    MAX.store(level, Ordering::Relaxed);
     if log::set_logger(&ForwardLog).is_ok() {
-        log::set_max_level(match level {
-            0 => log::LevelFilter::Off,
-            1 => log::LevelFilter::Error,
-            2 => log::LevelFilter::Warn,
-            3 => log::LevelFilter::Info,
-            4 => log::LevelFilter::Debug,
-            _ => log::LevelFilter::Trace,
-        });
+        // Every record reaches `ForwardLog::enabled`, which asks the host.
+        log::set_max_level(log::LevelFilter::Trace);
     }
     let _ = tracing::subscriber::set_global_default(ForwardTracing);
 }
@@ -74,7 +69,7 @@ struct ForwardLog;
 
 impl log::Log for ForwardLog {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() as u32 <= MAX.load(Ordering::Relaxed)
+        metadata.level() as u32 <= host_level()
     }
     fn log(&self, record: &log::Record<'_>) {
         if !self.enabled(record.metadata()) {
@@ -106,10 +101,23 @@ fn level_number(level: &tracing::Level) -> u32 {
 struct ForwardTracing;
 
 /// The event's message, then its other fields as ` name=value`.
+/// An event's or a span's values as text: the message, and the other
+/// fields as ` name=value`.
 #[derive(Default)]
-struct Rendered {
+pub(crate) struct Rendered {
     message: String,
     fields: String,
+}
+
+impl Rendered {
+    /// Every value as fields (a span's: `message` is an ordinary field).
+    pub(crate) fn all(self) -> String {
+        if self.message.is_empty() {
+            self.fields
+        } else {
+            format!(" message={:?}{}", self.message, self.fields)
+        }
+    }
 }
 
 impl Visit for Rendered {
@@ -130,39 +138,50 @@ impl Visit for Rendered {
 }
 
 impl Subscriber for ForwardTracing {
+    /// Never cached: the host's level may change at any time, so each
+    /// event asks `enabled`.
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        level_number(metadata.level()) <= MAX.load(Ordering::Relaxed)
+        level_number(metadata.level()) <= host_level()
     }
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(match MAX.load(Ordering::Relaxed) {
-            0 => tracing::level_filters::LevelFilter::OFF,
-            1 => tracing::level_filters::LevelFilter::ERROR,
-            2 => tracing::level_filters::LevelFilter::WARN,
-            3 => tracing::level_filters::LevelFilter::INFO,
-            4 => tracing::level_filters::LevelFilter::DEBUG,
-            _ => tracing::level_filters::LevelFilter::TRACE,
-        })
+        Some(tracing::level_filters::LevelFilter::TRACE)
     }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        // Spans are not carried to the host: every span is the same one.
-        Id::from_u64(1)
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        super::spans::new_span(attrs)
     }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record(&self, id: &Id, values: &Record<'_>) {
+        super::spans::record(id, values);
+    }
+    fn clone_span(&self, id: &Id) -> Id {
+        super::spans::clone_span(id)
+    }
+    fn try_close(&self, id: Id) -> bool {
+        super::spans::try_close(&id)
+    }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
         let meta = event.metadata();
         let mut text = Rendered::default();
         event.record(&mut text);
-        text.message.push_str(&text.fields);
+        let mut message = super::spans::context();
+        message.push_str(&text.message);
+        message.push_str(&text.fields);
         send(
             level_number(meta.level()),
             meta.target(),
             meta.module_path(),
             meta.file(),
             meta.line(),
-            &text.message,
+            &message,
         );
     }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+    fn enter(&self, id: &Id) {
+        super::spans::enter(id);
+    }
+    fn exit(&self, id: &Id) {
+        super::spans::exit(id);
+    }
 }
