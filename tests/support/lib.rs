@@ -266,7 +266,7 @@ impl TestKey {
 }
 
 /// The state of `generation` in `slot`'s stats.
-pub fn state_of<I: liveswap::Interface + ?Sized>(
+pub fn state_of<I: liveswap::Interface + ?Sized + 'static>(
     slot: &liveswap::Slot<I>,
     generation: u64,
 ) -> liveswap::State {
@@ -280,7 +280,7 @@ pub fn state_of<I: liveswap::Interface + ?Sized>(
 
 /// Waits, up to [`REAP_TIMEOUT`], until `generation`'s state is one `want`
 /// accepts; returns the last state seen.
-pub fn wait_for_state<I: liveswap::Interface + ?Sized>(
+pub fn wait_for_state<I: liveswap::Interface + ?Sized + 'static>(
     slot: &liveswap::Slot<I>,
     generation: u64,
     want: fn(&liveswap::State) -> bool,

@@ -25,7 +25,7 @@ pub struct AfterSwaps {
 /// How long a soak waits for the reaper before saying "drain timed out".
 pub const DRAIN_WAIT: Duration = Duration::from_secs(30);
 
-fn mapped_copies<I: liveswap::Interface + ?Sized>(hs: &Slot<I>) -> usize {
+fn mapped_copies<I: liveswap::Interface + ?Sized + 'static>(hs: &Slot<I>) -> usize {
     let prefix = hs.copy_prefix().to_string_lossy().into_owned();
     liveswap::mapped_files()
         .iter()

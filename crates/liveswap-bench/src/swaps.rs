@@ -51,7 +51,7 @@ pub struct SwapLatency {
 }
 
 /// Swaps `path` in `n` times (the same path: each swap maps a fresh copy).
-pub fn liveswap<I: liveswap::Interface + ?Sized>(
+pub fn liveswap<I: liveswap::Interface + ?Sized + 'static>(
     path: &Path,
     options: liveswap::Options,
     n: usize,

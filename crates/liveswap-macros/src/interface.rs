@@ -681,7 +681,7 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
         // every argument and result type, each `CrossSafe` or a reference
         // to one; the view wraps a `RawView`, which only `view` builds and
         // which is neither `Clone` nor `Copy`.
-        unsafe impl #krate::Interface for dyn #trait_name {
+        unsafe impl<'__liveswap_any> #krate::Interface for dyn #trait_name + '__liveswap_any {
             type VTable = #vtable;
             type View = #api;
             const NAME: &'static str = #name;

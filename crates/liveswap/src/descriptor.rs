@@ -10,7 +10,6 @@
 //! their place in every future layout, so an old host can still say "this
 //! plugin speaks descriptor version N".
 
-use std::any::TypeId;
 use std::sync::{Arc, Mutex};
 
 use crate::interface::Interface;
@@ -190,8 +189,17 @@ const _: () = assert!(DESCRIPTOR_SIZE.is_multiple_of(std::mem::align_of::<Descri
 /// bytes, as a plugin of `I` built with this crate must show them.
 /// Computed once per interface and process, then shared.
 pub(crate) fn expected_section<I: Interface + ?Sized>() -> Arc<[u8]> {
-    static SECTIONS: Mutex<Vec<(TypeId, Arc<[u8]>)>> = Mutex::new(Vec::new());
-    let id = TypeId::of::<I>();
+    /// What the section is made of (the type itself has no `TypeId`: an
+    /// interface is implemented for its trait object of every lifetime).
+    /// Two interfaces with the same key have the same section.
+    type Key = (&'static str, u32, usize, usize);
+    static SECTIONS: Mutex<Vec<(Key, Arc<[u8]>)>> = Mutex::new(Vec::new());
+    let id: Key = (
+        I::NAME,
+        I::VERSION,
+        I::METHODS.as_ptr() as usize,
+        I::METHODS.len(),
+    );
     let mut sections = SECTIONS.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, bytes)) = sections.iter().find(|(t, _)| *t == id) {
         return Arc::clone(bytes);

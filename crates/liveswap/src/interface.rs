@@ -36,7 +36,7 @@ use std::ffi::c_void;
 ///   the plugin's code mapped, and a copy would escape that guard; it is
 ///   `Send + Sync` only because every instance type exported for the
 ///   interface is.
-pub unsafe trait Interface: 'static {
+pub unsafe trait Interface {
     /// The `#[repr(C)]` table of function pointers the plugin exports.
     type VTable: 'static;
     /// The host's view of an instance: what guards deref to.

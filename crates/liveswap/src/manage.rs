@@ -62,7 +62,7 @@ pub trait ManagedSlot: Send + Sync {
     fn roll_back_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error>;
 }
 
-impl<I: Interface + ?Sized> ManagedSlot for Slot<I>
+impl<I: Interface + ?Sized + 'static> ManagedSlot for Slot<I>
 where
     Slot<I>: Send + Sync,
 {

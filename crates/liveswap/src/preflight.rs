@@ -50,7 +50,7 @@ impl<I: Interface + ?Sized> Clone for Preflight<I> {
     }
 }
 
-impl<I: Interface + ?Sized> Preflight<I> {
+impl<I: Interface + ?Sized + 'static> Preflight<I> {
     /// A check; the candidate derefs to the interface's view.
     pub fn new(check: impl Fn(&Version<I>) -> Result<(), String> + Send + Sync + 'static) -> Self {
         Preflight {

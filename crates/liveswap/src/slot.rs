@@ -430,7 +430,7 @@ pub struct Slot<I: Interface + ?Sized> {
     owner: u32,
 }
 
-impl<I: Interface + ?Sized> Slot<I> {
+impl<I: Interface + ?Sized + 'static> Slot<I> {
     /// Loads the first version of a plugin from `path`.
     ///
     /// # Errors

@@ -359,7 +359,7 @@ pub(crate) type HandoverSlot = Mutex<Option<Handover>>;
 
 /// The serving version of a handle's slot, as a merge target, found
 /// through a weak reference (none once the handle is gone).
-fn finder<I: Interface + ?Sized>(slot: Weak<ArcSwap<Version<I>>>) -> FindTarget {
+fn finder<I: Interface + ?Sized + 'static>(slot: Weak<ArcSwap<Version<I>>>) -> FindTarget {
     Arc::new(move || {
         let version = slot.upgrade()?.load_full();
         let object = version.object()?;
@@ -376,7 +376,7 @@ fn finder<I: Interface + ?Sized>(slot: Weak<ArcSwap<Version<I>>>) -> FindTarget 
 /// otherwise (another swap published in between), so that no state is
 /// carried twice or skipped. Called under the publish lock: it logs
 /// nothing.
-pub(crate) fn check_fresh<I: Interface + ?Sized>(
+pub(crate) fn check_fresh<I: Interface + ?Sized + 'static>(
     prior: Option<&Prior>,
     serving: &Version<I>,
     path: &Path,
@@ -398,7 +398,7 @@ pub(crate) fn check_fresh<I: Interface + ?Sized>(
 /// After a publish: records the new generation's schemas, and, when the
 /// new version merges, the replaced one keeps the snapshot carried from
 /// it, for its final merge at drain.
-pub(crate) fn published<I: Interface + ?Sized>(
+pub(crate) fn published<I: Interface + ?Sized + 'static>(
     registry: &Registry,
     replaced: &Version<I>,
     new: &Version<I>,

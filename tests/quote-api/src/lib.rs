@@ -59,6 +59,10 @@ pub trait Pricer: Send + Sync {
     /// Spawns (`liveswap::spawn`) a future that fetches `item` and counts
     /// it; `false` when the host refused it.
     fn spawn_fetch(&self, item: String, delay_ms: u64) -> bool;
-    /// The prices the spawned futures fetched, summed.
+    /// Spawns (`liveswap::spawn_blocking`) a closure that fetches `item`
+    /// with the plugin's own `block_on` and counts it; `false` when the
+    /// host refused it.
+    fn spawn_blocking_fetch(&self, item: String) -> bool;
+    /// The prices the spawned futures and closures fetched, summed.
     fn fetched(&self) -> u64;
 }

@@ -443,7 +443,7 @@ fn signal_name(signal: i32) -> &'static str {
 /// ```
 ///
 /// In the child it never returns: it exits with the verdict.
-pub fn serve_isolated<I: Interface + ?Sized>(name: &str, preflight: &Preflight<I>) {
+pub fn serve_isolated<I: Interface + ?Sized + 'static>(name: &str, preflight: &Preflight<I>) {
     if std::env::var_os(CHILD_ENV).is_none_or(|v| v != name) {
         return;
     }
@@ -567,7 +567,7 @@ fn parent_pipes() -> std::io::Result<(String, File)> {
     Ok((token, verdict))
 }
 
-fn child<I: Interface + ?Sized>(preflight: &Preflight<I>) -> Result<(), String> {
+fn child<I: Interface + ?Sized + 'static>(preflight: &Preflight<I>) -> Result<(), String> {
     let path = format!("/proc/self/fd/{CHILD_FD}");
     // The parent checked who wrote the file and its signature; the copy
     // is sealed and reached by descriptor only.

@@ -120,7 +120,7 @@ impl Probation {
     /// # Errors
     ///
     /// The thread could not start.
-    pub fn start<I: Interface + ?Sized>(
+    pub fn start<I: Interface + ?Sized + 'static>(
         slot: Arc<Slot<I>>,
         policy: ProbationPolicy,
         on_event: impl FnMut(&ProbationEvent) + Send + 'static,
@@ -168,7 +168,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn poll<I: Interface + ?Sized>(
+    fn poll<I: Interface + ?Sized + 'static>(
         &mut self,
         slot: &Slot<I>,
         policy: &ProbationPolicy,

@@ -189,7 +189,7 @@ pub struct WatchOptions<I: Interface + ?Sized> {
     on_event: Option<Callback>,
 }
 
-impl<I: Interface + ?Sized> WatchOptions<I> {
+impl<I: Interface + ?Sized + 'static> WatchOptions<I> {
     /// Watches the plugin at `path` (a symbolic link is followed at each
     /// look, so the link or anything it points through may change).
     pub fn path(path: impl Into<PathBuf>) -> Self {
@@ -418,7 +418,7 @@ impl Watcher {
     ///
     /// The file system watcher's error (`notify`), e.g. out of inotify
     /// watches, or the watcher's thread could not start.
-    pub fn start<I: Interface + ?Sized>(
+    pub fn start<I: Interface + ?Sized + 'static>(
         slot: Arc<Slot<I>>,
         options: WatchOptions<I>,
     ) -> Result<Watcher, std::io::Error> {
@@ -569,7 +569,7 @@ struct State<I: Interface + ?Sized> {
     missing: bool,
 }
 
-impl<I: Interface + ?Sized> State<I> {
+impl<I: Interface + ?Sized + 'static> State<I> {
     fn run(mut self, rx: &Receiver<Message>) {
         self.serve(rx);
         if let Some(backend) = self.backend.take() {
