@@ -25,6 +25,9 @@ impl HostData for Prices {
     fn explode(&self) -> u32 {
         panic!("the host's service failed")
     }
+    fn listing(&self, item: String) -> Option<quote_api::Listing> {
+        Some(quote_api::Listing { item, price: 21 })
+    }
 }
 
 /// The marker file is one per process: the tests that load the fixture
@@ -140,6 +143,7 @@ mod changed {
     pub trait HostData: Send + Sync {
         fn price(&self, item: u32) -> Option<u64>;
         fn explode(&self) -> u32;
+        fn listing(&self, item: String) -> Option<quote_api::Listing>;
     }
 
     pub struct Prices;
@@ -150,6 +154,9 @@ mod changed {
         }
         fn explode(&self) -> u32 {
             0
+        }
+        fn listing(&self, _: String) -> Option<quote_api::Listing> {
+            None
         }
     }
 }
@@ -171,6 +178,113 @@ fn an_import_whose_types_changed_is_refused_naming_the_method() {
         "{err}"
     );
     assert!(!marker_path("quote-plugin").exists(), "no code of it ran");
+}
+
+#[test]
+fn an_import_whose_struct_changed_a_fields_type_is_refused_naming_the_field() {
+    let _serial = serial();
+    // The quote plugin built against `quote-api` whose `Listing::price`
+    // is a `u32`; this host has it as a `u64`.
+    let changed = liveswap_tests::build_alone("quote-plugin-changed-listing");
+    no_marker();
+    let Err(err) = Slot::<dyn Quote>::load_with(
+        &changed,
+        Options::default().provide::<dyn HostData, _>(Arc::new(Prices::default())),
+    ) else {
+        panic!("loaded with a changed import");
+    };
+    let Error::ImportMismatch {
+        interface, detail, ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(interface, "fixture::HostData");
+    assert_eq!(
+        detail,
+        "method `listing`, result: `quote_api::Listing`, field `price`: the host has `u64`, \
+         the plugin `u32`"
+    );
+    assert!(!marker_path("quote-plugin").exists(), "no code of it ran");
+}
+
+/// A second service, for the plugin that imports two: its fetch is ready
+/// at once.
+struct Fetches;
+
+impl quote_api::HostFetch for Fetches {
+    async fn fetch(&self, item: String, _delay_ms: u64) -> Option<u64> {
+        (item == "apple").then_some(100)
+    }
+    async fn explode(&self) -> u32 {
+        panic!("not called")
+    }
+    async fn keep_waker(&self) -> u32 {
+        7
+    }
+}
+
+#[test]
+fn a_plugin_importing_two_services_uses_both_among_more_the_host_provides() {
+    let _serial = serial();
+    let plugin = liveswap_tests::build_alone("quote-plugin-two-imports");
+    let slot = Slot::<dyn Quote>::load_with(
+        &plugin,
+        Options::default()
+            .provide::<dyn quote_api::Pricer, _>(Arc::new(Unused))
+            .provide::<dyn quote_api::HostFetch, _>(Arc::new(Fetches))
+            .provide::<dyn HostData, _>(Arc::new(Prices::default())),
+    )
+    .unwrap();
+    assert_eq!(
+        slot.current().quote("apple".into()).unwrap(),
+        Ok(2 * 21 + 100),
+        "HostData's price twice, plus HostFetch's"
+    );
+    no_marker();
+}
+
+#[test]
+fn a_plugin_importing_two_services_is_refused_when_one_is_missing() {
+    let _serial = serial();
+    let plugin = liveswap_tests::build_alone("quote-plugin-two-imports");
+    no_marker();
+    let Err(err) = Slot::<dyn Quote>::load_with(
+        &plugin,
+        Options::default().provide::<dyn HostData, _>(Arc::new(Prices::default())),
+    ) else {
+        panic!("loaded without HostFetch");
+    };
+    assert!(
+        matches!(&err, Error::ImportMissing { interface, provided, .. }
+            if interface == "fixture::HostFetch" && provided == &["fixture::HostData".to_string()]),
+        "{err}"
+    );
+    assert!(!marker_path("quote-plugin").exists(), "no code of it ran");
+}
+
+/// An interface provided and imported by nobody.
+struct Unused;
+
+impl quote_api::Pricer for Unused {
+    async fn price(&self, _: String, _: u64) -> Result<u64, String> {
+        Err("unused".into())
+    }
+    async fn host_panics(&self) -> String {
+        String::new()
+    }
+    fn keep_waker_blocking(&self) -> u32 {
+        0
+    }
+    fn spawn_fetch(&self, _: String, _: u64) -> bool {
+        false
+    }
+    fn spawn_blocking_fetch(&self, _: String) -> bool {
+        false
+    }
+    fn fetched(&self) -> u64 {
+        0
+    }
 }
 
 #[test]

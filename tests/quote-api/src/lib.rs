@@ -2,6 +2,18 @@
 //! import tests' interfaces, in a crate of their own so that the binaries
 //! of the other tests carry no sections of theirs.
 
+/// What the host knows of an item. With the feature `u32-listing-price`
+/// (the `quote-plugin-changed-listing` fixture), `price` is a `u32`: a
+/// types crate changed between the host's build and the plugin's.
+#[derive(liveswap::CrossSafe, Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub item: String,
+    #[cfg(not(feature = "u32-listing-price"))]
+    pub price: u64,
+    #[cfg(feature = "u32-listing-price")]
+    pub price: u32,
+}
+
 /// A host service: what the host knows and lends to the `Quote` plugins.
 #[liveswap::interface(version = 1, name = "fixture::HostData")]
 pub trait HostData: Send + Sync {
@@ -9,6 +21,8 @@ pub trait HostData: Send + Sync {
     fn price(&self, item: String) -> Option<u64>;
     /// Panics in the host.
     fn explode(&self) -> u32;
+    /// The host's listing of `item`, if it has one.
+    fn listing(&self, item: String) -> Option<Listing>;
 }
 
 /// What a plugin that calls the host exports.
