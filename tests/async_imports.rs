@@ -123,11 +123,11 @@ fn a_future_the_plugin_spawns_awaits_the_hosts_service() {
 }
 
 #[test]
-fn two_hundred_awaits_of_the_host_pending_across_a_swap_each_finish_and_the_old_version_unloads() {
+fn two_thousand_awaits_of_the_host_pending_across_a_swap_each_finish_and_the_old_version_unloads() {
     let runtime = runtime();
     let (slot, _) = slot(&runtime);
     let old = slot.current_owned();
-    let tasks: Vec<_> = (0..200)
+    let tasks: Vec<_> = (0..2_000)
         .map(|_| {
             let version = old.clone();
             runtime.spawn(async move { version.price("apple".into(), 200).await })
