@@ -240,3 +240,80 @@ fn soak_two_thousand_swaps_of_a_rayon_pool_stopped_in_drop_unload_every_generati
     let _serial = serial();
     soak("rayon-owned", 20 * 1024);
 }
+
+/// 2,000 swap attempts between `plugin`, whose generations can never be
+/// unloaded (their threads never end), and greeter-v1, each served
+/// generation called from both workers: the host never aborts; every
+/// attempt either serves or is refused with a typed error before a budget
+/// (pthread keys, the unloading backlog) runs out; every kept generation
+/// gives the same reason. Returns the figures line.
+fn attempts_never_abort(plugin: &str, answer: u64) -> String {
+    let hs = Slot::<Greeter>::load_with(
+        fixture("greeter-v1"),
+        liveswap::Options::default().unload_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let workers = Workers::start();
+    let (mut served, mut backlog, mut keys) = (0, 0, 0);
+    let started = Instant::now();
+    for i in 0..2_000 {
+        let (path, want) = if i % 2 == 0 {
+            (plugin, answer)
+        } else {
+            ("greeter-v1", 2)
+        };
+        match hs.swap(fixture(path)) {
+            Ok(_) => {
+                served += 1;
+                assert_eq!(workers.call(&hs), vec![want, want], "attempt {i}");
+            }
+            Err(liveswap::Error::Backlog { .. }) => backlog += 1,
+            Err(liveswap::Error::KeysExhausted { .. }) => keys += 1,
+            Err(other) => panic!("attempt {i}: an untyped refusal: {other}"),
+        }
+    }
+    workers.stop();
+    // The reaper has given each kept generation its 250 ms.
+    hs.wait_drained(REAP_TIMEOUT);
+    let stats = hs.stats();
+    let states: Vec<String> = stats
+        .generations
+        .iter()
+        .map(|g| format!("{:?}", g.state).chars().take(12).collect())
+        .collect();
+    let reasons: Vec<_> = stats
+        .generations
+        .iter()
+        .filter_map(|g| match &g.state {
+            State::Pinned { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !reasons.is_empty(),
+        "{plugin}: its generations are kept: {served} served, {backlog} backlog, {keys} keys; \
+         {states:?}"
+    );
+    assert!(
+        reasons.iter().all(|r| *r == reasons[0]),
+        "{plugin}: one reason, word for word: {reasons:?}"
+    );
+    let (_, threads, _) = figures();
+    let line = format!(
+        "{plugin}: 2,000 attempts in {:.1?}: {served} served, {backlog} refused (backlog), \
+         {keys} refused (keys); {} kept, one reason: {}; threads {threads}",
+        started.elapsed(),
+        reasons.len(),
+        reasons[0]
+    );
+    println!("{line}");
+    line
+}
+
+#[test]
+#[ignore = "soak: 2,000 swap attempts; run with --release --ignored"]
+fn soak_two_thousand_attempts_of_plugins_whose_threads_never_end_serve_or_refuse_typed() {
+    let _serial = serial();
+    attempts_never_abort("rayon-pool", 13);
+    attempts_never_abort("spawns-thread", 6);
+}

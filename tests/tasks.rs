@@ -109,6 +109,8 @@ fn a_short_task_is_not_held_behind_long_ones_the_pool_grows() {
 const FUTURE: u64 = 1 << 62;
 const PANICS: u64 = 1 << 61;
 const FOREVER: u64 = 1 << 60;
+const WAITS: u64 = 1 << 59;
+const OPENS: u64 = 1 << 58;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -132,6 +134,18 @@ fn a_spawned_future_runs_to_completion_without_a_runtime_on_a_library_thread() {
     let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
     assert_eq!(slot.current().answer(FUTURE | 10), 1, "the host took it");
     wait_until("the future completed", || slot.current().build() == 1);
+}
+
+#[test]
+fn two_hundred_waiting_futures_on_the_library_pool_hold_no_thread_from_the_one_that_wakes_them() {
+    // More than the pool's 64 threads wait; the future that opens their
+    // gate is spawned last. Each wake queues one poll: none holds a thread.
+    let slot = Slot::<Greeter>::load(fixture("spawner")).unwrap();
+    for _ in 0..200 {
+        assert_eq!(slot.current().answer(FUTURE | WAITS), 1);
+    }
+    assert_eq!(slot.current().answer(FUTURE | OPENS), 1);
+    wait_until("all 201 completed", || slot.current().build() == 201);
 }
 
 #[test]

@@ -31,6 +31,10 @@ struct Args {
     /// check and, beside them, the hash of the same bytes
     #[arg(long)]
     only_trust: bool,
+    /// Only the read path: ns per call through each way of reaching a
+    /// plugin, on one and on two threads
+    #[arg(long)]
+    only_read: bool,
 }
 
 /// Builds renamed into place for the watch latency (as many in a quick
@@ -262,6 +266,16 @@ fn run(args: Args) -> Result<(), String> {
     let (subjects, _keeper) = read_path::Subjects::load(&p.bench)?;
     let rows = read_path::measure(&subjects, plan.read_iters, plan.read_rounds);
     drop(subjects);
+    if args.only_read {
+        println!("| subject | 1 thread | 2 threads |\n|---|---:|---:|");
+        for row in &rows {
+            println!(
+                "| {} | {:.2} | {:.2} |",
+                row.name, row.one_thread, row.two_threads
+            );
+        }
+        return Ok(());
+    }
     let find = |name: &str| {
         rows.iter()
             .find(|r| r.name.starts_with(name))

@@ -192,13 +192,15 @@ pub(crate) fn expected_section<I: Interface + ?Sized>() -> Arc<[u8]> {
     /// What the section is made of (the type itself has no `TypeId`: an
     /// interface is implemented for its trait object of every lifetime).
     /// Two interfaces with the same key have the same section.
-    type Key = (&'static str, u32, usize, usize);
+    type Key = (&'static str, u32, usize, usize, usize, usize);
     static SECTIONS: Mutex<Vec<(Key, Arc<[u8]>)>> = Mutex::new(Vec::new());
     let id: Key = (
         I::NAME,
         I::VERSION,
         I::METHODS.as_ptr() as usize,
         I::METHODS.len(),
+        std::mem::size_of::<I::VTable>(),
+        std::mem::align_of::<I::VTable>(),
     );
     let mut sections = SECTIONS.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, bytes)) = sections.iter().find(|(t, _)| *t == id) {

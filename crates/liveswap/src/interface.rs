@@ -30,12 +30,14 @@ use std::ffi::c_void;
 ///   every argument and result type (each `CrossSafe`, or a reference to
 ///   one, which the host lends for the call);
 /// - the view type (`View`) holds only the two pointers it is given (the
-///   generated one wraps a `RawView`), has no `Drop` that calls into the
-///   plugin, cannot be built by safe code, and is neither `Clone` nor `Copy`:
-///   the library hands it out only by reference, tied to a guard that keeps
-///   the plugin's code mapped, and a copy would escape that guard; it is
-///   `Send + Sync` only because every instance type exported for the
-///   interface is.
+///   generated one wraps a `RawView`), has no `Drop` that calls through
+///   the vtable, cannot be built by safe code, and is neither `Clone` nor
+///   `Copy`: the library hands a plugin's out only by reference, tied to a
+///   guard that keeps the plugin's code mapped, and a copy would escape
+///   that guard (a host service's view, whose object outlives the plugin
+///   using it, the library may build again from the same pointers:
+///   `Import::clone`); it is `Send + Sync` only because every instance
+///   type exported or provided for the interface is.
 pub unsafe trait Interface {
     /// The `#[repr(C)]` table of function pointers the plugin exports.
     type VTable: 'static;
@@ -55,8 +57,9 @@ pub unsafe trait Interface {
     /// # Safety
     ///
     /// `instance` and `vtable` come from the entry point of a plugin whose
-    /// handshake for this interface succeeded, and stay valid for as long as
-    /// the returned value lives.
+    /// handshake for this interface succeeded (or are a host service's
+    /// object and vtable, whose section equals this interface's), and stay
+    /// valid for as long as the returned value lives.
     unsafe fn view(instance: *const c_void, vtable: *const Self::VTable) -> Self::View;
 
     /// The section a plugin of this interface must show (descriptor and

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::{ArcSwap, Cache};
+pub use crate::read::cell::{Guard, Reader};
 
 use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
@@ -22,6 +22,7 @@ use crate::load::open::DEFAULT_MAX_FILE_SIZE;
 use crate::load::store::{DEFAULT_MEMFD_MAX, StoreDir, StorePolicy, Stored};
 use crate::loader::{self, Candidate, Gate, LoadInfo, LoadPolicy, Plugin};
 use crate::preflight::SwapOptions;
+use crate::read::cell::Current;
 use crate::reaper::{self, ReaperSender};
 use crate::stats::{Registry, Stats};
 use crate::version::Version;
@@ -179,10 +180,9 @@ impl Options {
     /// future on the plugin's thread and must poll it to completion or
     /// drop it (which cancels it). With tokio, hand it to the runtime:
     /// the plugin's futures then run on the host's workers, and the
-    /// plugin needs no runtime of its own. Default: a thread of the
-    /// library's pool (see [`executor`](Self::executor)) polls each to
-    /// completion, parked between polls, so a future that waits long
-    /// holds a thread that long.
+    /// plugin needs no runtime of its own. Default: the library's pool
+    /// (see [`executor`](Self::executor)) polls each future once per
+    /// wake, so a future that waits holds no thread.
     ///
     /// With tokio, `handle` being the runtime's `Handle`:
     ///
@@ -345,38 +345,6 @@ impl SwapReport {
     }
 }
 
-/// A short-lived read of the current version; derefs to [`Version`], and
-/// through it to the interface's view (`I::View`). While it lives, its version
-/// (instance and library) stays loaded.
-///
-/// Taking one never waits: it is an atomic load of the slot plus, on
-/// `arc-swap`'s fast path, two uncontended atomic operations on a slot of
-/// the calling thread's own (no shared reference count, no lock). Hold it for a call, not for long: a few are
-/// cheap per thread, and beyond that taking one costs a reference count.
-pub struct Guard<I: Interface + ?Sized>(arc_swap::Guard<Arc<Version<I>>>);
-
-impl<I: Interface + ?Sized> std::ops::Deref for Guard<I> {
-    type Target = Version<I>;
-    fn deref(&self) -> &Version<I> {
-        &self.0
-    }
-}
-
-/// A per-thread cached reader for the hottest loops: after the first call,
-/// [`Reader::get`] costs one relaxed atomic load while nothing was swapped.
-///
-/// It keeps a strong reference to the version it last saw: **an idle reader
-/// pins its version** (and the library stays mapped) until its next `get`
-/// or until it is dropped. Keep one per worker thread that calls often.
-pub struct Reader<I: Interface + ?Sized>(Cache<Arc<ArcSwap<Version<I>>>, Arc<Version<I>>>);
-
-impl<I: Interface + ?Sized> Reader<I> {
-    /// The current version, refreshed if a swap happened since the last call.
-    pub fn get(&mut self) -> &Version<I> {
-        self.0.load()
-    }
-}
-
 /// What an attempt learned before it ended, for its history record.
 #[derive(Default)]
 struct Trail {
@@ -413,7 +381,7 @@ struct Control {
 ///
 /// See the [crate docs](crate) for the guarantees and their costs.
 pub struct Slot<I: Interface + ?Sized> {
-    current: ManuallyDrop<Arc<ArcSwap<Version<I>>>>,
+    current: ManuallyDrop<Arc<Current<I>>>,
     control: Mutex<Control>,
     tickets: AtomicU64,
     registry: Arc<Registry>,
@@ -535,7 +503,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
         });
         tracing::info!(generation = 1, path = %path.display(), interface = I::NAME, "plugin loaded");
         Ok(Slot {
-            current: ManuallyDrop::new(Arc::new(ArcSwap::from_pointee(version))),
+            current: ManuallyDrop::new(Arc::new(Current::new(Arc::new(version)))),
             control: Mutex::new(Control {
                 next_generation: 2,
                 last_ticket: 0,
@@ -574,7 +542,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn current(&self) -> Guard<I> {
-        Guard(self.current.load())
+        self.current.load()
     }
 
     /// Runs `f` on the current version, which stays loaded until `f`
@@ -648,7 +616,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reader(&self) -> Reader<I> {
-        Reader(Cache::new(Arc::clone(&*self.current)))
+        Reader::new(Arc::clone(&*self.current))
     }
 
     /// The current generation number.

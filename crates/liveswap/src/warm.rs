@@ -17,12 +17,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
-
 use crate::abi::host::MessageSink;
 use crate::abi::{CALL_OK, CALL_PANICKED, MergeFn, Message, RawObject};
 use crate::error::Error;
 use crate::interface::Interface;
+use crate::read::cell::Current;
 use crate::remote_error::RemoteError;
 use crate::stats::Registry;
 use crate::version::Version;
@@ -359,7 +358,7 @@ pub(crate) type HandoverSlot = Mutex<Option<Handover>>;
 
 /// The serving version of a handle's slot, as a merge target, found
 /// through a weak reference (none once the handle is gone).
-fn finder<I: Interface + ?Sized + 'static>(slot: Weak<ArcSwap<Version<I>>>) -> FindTarget {
+fn finder<I: Interface + ?Sized + 'static>(slot: Weak<Current<I>>) -> FindTarget {
     Arc::new(move || {
         let version = slot.upgrade()?.load_full();
         let object = version.object()?;
@@ -403,7 +402,7 @@ pub(crate) fn published<I: Interface + ?Sized + 'static>(
     replaced: &Version<I>,
     new: &Version<I>,
     prior: Option<Prior>,
-    slot: &Arc<ArcSwap<Version<I>>>,
+    slot: &Arc<Current<I>>,
 ) {
     registry.record_state(
         Version::generation(new),

@@ -219,3 +219,57 @@ pub trait Calc: Send + Sync {
     /// Named like `Version::source`, which must not hide it.
     fn source(&self) -> String;
 }
+
+/// A timer for plugins with no runtime: ready `ms` milliseconds after its
+/// first poll. The sleep is a task handed to the host
+/// (`liveswap::spawn_blocking`), which wakes the waker the executor gave.
+pub struct Delay {
+    ms: u64,
+    shared: Option<std::sync::Arc<std::sync::Mutex<DelayState>>>,
+}
+
+#[derive(Default)]
+struct DelayState {
+    done: bool,
+    waker: Option<std::task::Waker>,
+}
+
+impl Delay {
+    pub fn new(ms: u64) -> Self {
+        Delay { ms, shared: None }
+    }
+}
+
+impl std::future::Future for Delay {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let ms = self.ms;
+        let shared = self.shared.get_or_insert_with(|| {
+            let shared = std::sync::Arc::new(std::sync::Mutex::new(DelayState::default()));
+            let timer = std::sync::Arc::clone(&shared);
+            liveswap::spawn_blocking(move || {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                let waker = {
+                    let mut s = timer.lock().unwrap();
+                    s.done = true;
+                    s.waker.take()
+                };
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            })
+            .expect("the host takes the timer");
+            shared
+        });
+        let mut s = shared.lock().unwrap();
+        if s.done {
+            std::task::Poll::Ready(())
+        } else {
+            s.waker = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        }
+    }
+}

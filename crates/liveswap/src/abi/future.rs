@@ -64,8 +64,6 @@ const PENDING: u32 = 3;
 /// handed when that waker had to be replaced ([`kept`]).
 struct Shim<F> {
     future: F,
-    /// The vtable of the last waker passed through unchanged.
-    plain: *const std::task::RawWakerVTable,
     /// The waker of this copy's code handed to `future` in place of a
     /// plugin's.
     kept: Option<std::task::Waker>,
@@ -74,11 +72,7 @@ struct Shim<F> {
 impl RawFuture {
     /// Boxes `future` with this copy of the library's poll and drop.
     pub fn new<F: Future + Send>(future: F) -> RawFuture {
-        let shim = Shim {
-            future,
-            plain: std::ptr::null(),
-            kept: None,
-        };
+        let shim = Shim { future, kept: None };
         RawFuture {
             data: Box::into_raw(Box::new(shim)).cast(),
             poll: poll_shim::<F>,
@@ -104,7 +98,7 @@ unsafe extern "C" fn poll_shim<F: Future>(
             &*cx.cast::<std::task::Waker>(),
         )
     };
-    let waker = kept::waker_for(given, &mut shim.plain, &mut shim.kept);
+    let waker = kept::waker_for(given, &mut shim.kept);
     // SAFETY: the future stays where it is in its box (see above).
     let future = unsafe { Pin::new_unchecked(&mut shim.future) };
     let mut cx = Context::from_waker(waker);
@@ -165,8 +159,10 @@ impl<R> Unpin for RemoteFuture<'_, R> {}
 impl<R> RemoteFuture<'_, R> {
     fn finish(&mut self) {
         if let State::Running(raw) = std::mem::replace(&mut self.state, State::Done) {
-            // SAFETY: the plugin's own drop for its own box, once; the
-            // borrow `'a` keeps the plugin loaded.
+            // SAFETY: the implementing side's own drop for its own box,
+            // once: for an export, the borrow `'a` of the view keeps the
+            // plugin loaded; for an import, the host's code outlives every
+            // plugin and its object lives until the plugin is closed.
             unsafe { (raw.drop)(raw.data) };
         }
     }
@@ -255,8 +251,11 @@ pub unsafe fn start_future<'a, R>(
     }
 }
 
-/// A waker of host code around the executor's, whose functions catch the
-/// executor's panics (they run in plugin frames when the plugin wakes it).
+/// A waker of the caller's code around the executor's, whose functions
+/// catch the executor's panics (they run in the callee's frames when the
+/// callee wakes it). In the host's copy of the library it is host code; in
+/// a plugin's copy (polling an import's future), plugin code, which the
+/// host's side replaces by a counted waker of its own (`kept`).
 pub(crate) mod guard {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     use std::sync::Arc;
@@ -345,21 +344,18 @@ pub(crate) mod kept {
 
     /// The waker to hand the implementing side's future for `given`:
     /// `given` itself when its vtable is in no loaded generation (the
-    /// host's executor's, a guard of host code; `plain` remembers it so
-    /// the next poll costs a comparison), else the waker of this module
-    /// kept in `kept`, rebuilt when `given` changes.
-    pub(crate) fn waker_for<'w>(
-        given: &'w Waker,
-        plain: &mut *const RawWakerVTable,
-        kept: &'w mut Option<Waker>,
-    ) -> &'w Waker {
-        let vtable = std::ptr::from_ref(given.vtable());
-        if vtable == *plain {
-            return given;
-        }
+    /// host's executor's, a guard of host code), else the waker of this
+    /// module kept in `kept`, rebuilt when `given` changes. In a copy of
+    /// the library that never loaded a plugin (a plugin's own), the
+    /// look-up is one load.
+    ///
+    /// The invariant this rests on: plugin code reaches a host future's
+    /// poll only through this function (the host's `poll_shim`), so every
+    /// waker of plugin code a host future can keep is a counted `Kept`.
+    pub(crate) fn waker_for<'w>(given: &'w Waker, kept: &'w mut Option<Waker>) -> &'w Waker {
         if !kept.as_ref().is_some_and(|current| wraps(current, given)) {
+            let vtable = std::ptr::from_ref(given.vtable());
             let Some(owner) = footprint::owner_of(vtable as usize) else {
-                *plain = vtable;
                 return given;
             };
             owner.waker_kept();

@@ -353,8 +353,9 @@ impl std::fmt::Display for Holdup {
             }
             Holdup::Wakers(n) => write!(
                 f,
-                "{n} waker{} of this plugin {} kept by the host (handed to the future of an \
-                 async host service the plugin awaited); the library is closed once {} dropped",
+                "{n} waker{} of this plugin {} kept by a host future (of an async host service \
+                 the plugin awaited: the host keeps it, or the plugin kept that future, in a \
+                 static say, without dropping it); the library is closed once {} dropped",
                 if *n == 1 { "" } else { "s" },
                 if *n == 1 { "is" } else { "are" },
                 if *n == 1 { "it is" } else { "they are" }

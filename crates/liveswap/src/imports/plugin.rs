@@ -27,12 +27,12 @@ pub struct Import<I: Interface + ?Sized> {
     vtable: *const I::VTable,
 }
 
-// SAFETY: the view is `Send + Sync` (bound), and the two pointers only
+// SAFETY: the view is `Send + Sync` (`Interface::View` requires it), and the two pointers only
 // rebuild it (`clone`): they are the host's object, `Send + Sync`
 // (`Options::provide` requires it), and its immutable vtable.
-unsafe impl<I: Interface + ?Sized> Send for Import<I> where I::View: Send + Sync {}
+unsafe impl<I: Interface + ?Sized> Send for Import<I> {}
 // SAFETY: as above.
-unsafe impl<I: Interface + ?Sized> Sync for Import<I> where I::View: Send + Sync {}
+unsafe impl<I: Interface + ?Sized> Sync for Import<I> {}
 
 impl<I: Interface + ?Sized> Clone for Import<I> {
     fn clone(&self) -> Self {

@@ -120,12 +120,26 @@ pub(crate) fn enter(id: &Id) {
     });
 }
 
-/// Leaves the innermost span (spans are exited innermost first; beyond
-/// `DEPTH` the stack only counts).
-pub(crate) fn exit(_: &Id) {
+/// Leaves span `id`: the topmost entry of it is removed (spans may be
+/// exited out of order); beyond `DEPTH` the stack only counts.
+pub(crate) fn exit(id: &Id) {
     ENTERED.with(|entered| {
-        let (ids, len) = entered.get();
-        entered.set((ids, len.saturating_sub(1)));
+        let (mut ids, len) = entered.get();
+        if len == 0 {
+            return;
+        }
+        let shown = len.min(DEPTH);
+        if len > DEPTH {
+            // The entry exited is beyond what is kept: only count it.
+            entered.set((ids, len - 1));
+            return;
+        }
+        let Some(at) = ids[..shown].iter().rposition(|&e| e == id.into_u64()) else {
+            entered.set((ids, len - 1));
+            return;
+        };
+        ids.copy_within(at + 1..shown, at);
+        entered.set((ids, len - 1));
     });
 }
 

@@ -86,12 +86,14 @@ unsafe extern "C" fn free<F>(data: *mut c_void) {
 
 /// Runs `future` on the host's executor: the slot's
 /// [`Options::future_executor`](crate::Options::future_executor) (the
-/// host's tokio runtime, say), or else a thread of the library's pool
-/// that polls it to completion. Use it in a plugin instead of
+/// host's tokio runtime, say), or else the library's pool, which polls it
+/// once per wake (a waiting future holds no thread). Use it in a plugin instead of
 /// `tokio::spawn`: the plugin needs no runtime of its own, and the host
 /// counts the future against this plugin's generation, which stays
 /// loaded until the future completes or is dropped. A panic in its `poll`
 /// is caught and counted with the plugin's other panics, and ends it.
+/// `Ok` means the host took it: an executor of the host's may still drop
+/// it (cancel it) without running it, as a runtime shut down does.
 ///
 /// # Errors
 ///

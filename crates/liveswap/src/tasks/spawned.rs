@@ -1,12 +1,13 @@
 //! The host's half of `spawn`: a plugin's future, counted against the
 //! generation whose code it is, handed to the slot's future executor as a
-//! [`SpawnedFuture`], or polled to completion on a thread of the library's
-//! pool.
+//! [`SpawnedFuture`], or else polled by the library's pool, one poll per
+//! wake (a waiting future holds no thread).
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::wire::{POLL_PENDING, REFUSED, RawSpawned, SPAWNED};
@@ -86,25 +87,46 @@ impl std::fmt::Debug for SpawnedFuture {
     }
 }
 
-/// Wakes a thread parked in [`block_on`].
-struct Unpark(std::thread::Thread);
+/// A spawned future the library's pool runs when the slot has no future
+/// executor: each wake queues one poll on the pool, so a future that
+/// waits holds no thread (and thousands of waiting futures cannot take
+/// every pool thread from the one that would wake them).
+struct Pooled {
+    future: Mutex<Option<SpawnedFuture>>,
+    /// A poll is queued and has not started.
+    queued: AtomicBool,
+}
 
-impl Wake for Unpark {
+impl Wake for Pooled {
     fn wake(self: Arc<Self>) {
-        self.0.unpark();
+        Pooled::schedule(self);
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
+        Pooled::schedule(Arc::clone(self));
     }
 }
 
-/// Polls `future` to completion on this thread, parked between polls.
-fn block_on(mut future: SpawnedFuture) {
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    while Pin::new(&mut future).poll(&mut cx).is_pending() {
-        // A spurious unpark only costs one more poll.
-        std::thread::park();
+impl Pooled {
+    /// Queues one poll unless one is queued; `false` when no pool thread
+    /// can be had (the future is then left as it is).
+    fn schedule(this: Arc<Self>) -> bool {
+        if this.queued.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        super::host::run_on_pool(Box::new(move || Pooled::poll(&this))).is_ok()
+    }
+
+    /// Polls the future once; drops it when it completes.
+    fn poll(this: &Arc<Self>) {
+        this.queued.store(false, Ordering::Release);
+        let waker = Waker::from(Arc::clone(this));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = this.future.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = future.as_mut()
+            && Pin::new(running).poll(&mut cx).is_ready()
+        {
+            *future = None;
+        }
     }
 }
 
@@ -134,10 +156,24 @@ pub(super) unsafe extern "C" fn spawn_future(raw: RawSpawned) -> u32 {
             }
             SPAWNED
         }
-        None => match super::host::run_on_pool(Box::new(move || block_on(future))) {
-            Ok(()) => SPAWNED,
-            // Dropped here: freed, uncounted.
-            Err(_job) => REFUSED,
-        },
+        None => {
+            let pooled = Arc::new(Pooled {
+                future: Mutex::new(Some(future)),
+                queued: AtomicBool::new(false),
+            });
+            if Pooled::schedule(Arc::clone(&pooled)) {
+                SPAWNED
+            } else {
+                // No thread to poll it: dropped here, freed, uncounted.
+                drop(
+                    pooled
+                        .future
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take(),
+                );
+                REFUSED
+            }
+        }
     }
 }

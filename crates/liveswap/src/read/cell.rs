@@ -1,0 +1,196 @@
+//! The slot's pointer to its serving version, and the two ways to read it
+//! without a shared reference count: [`Guard`] and [`Reader`].
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use super::{grace, hazard};
+use crate::interface::Interface;
+use crate::version::Version;
+
+/// The serving version of a slot: a pointer that owns one strong
+/// reference to it, replaced by `swap`.
+pub(crate) struct Current<I: Interface + ?Sized> {
+    ptr: AtomicPtr<Version<I>>,
+    /// Releases a strong reference given as a raw pointer (`release::<I>`).
+    release: unsafe fn(usize),
+}
+
+/// Gives up the strong reference `ptr` (from `Arc::into_raw`) owns.
+///
+/// # Safety
+///
+/// `ptr` is a `*const Version<I>` from `Arc::into_raw` owning a strong
+/// reference, given up once.
+unsafe fn release<I: Interface + ?Sized>(ptr: usize) {
+    // SAFETY: the caller's contract.
+    drop(unsafe { Arc::from_raw(ptr as *const Version<I>) });
+}
+
+impl<I: Interface + ?Sized> Current<I> {
+    pub(crate) fn new(version: Arc<Version<I>>) -> Self {
+        grace::init();
+        Current {
+            ptr: AtomicPtr::new(Arc::into_raw(version).cast_mut()),
+            release: release::<I>,
+        }
+    }
+
+    /// A guard on the serving version.
+    #[inline]
+    pub(crate) fn load(&self) -> Guard<I> {
+        match hazard::protect(&self.ptr) {
+            Some((hazard, ptr)) => Guard {
+                // SAFETY: `ptr` came from `Arc::into_raw`, never null.
+                version: unsafe { NonNull::new_unchecked(ptr) },
+                hold: Hold::Hazard(hazard),
+            },
+            None => {
+                let owned = self.load_full_slow();
+                Guard {
+                    version: NonNull::from(&*owned),
+                    hold: Hold::Owned(owned),
+                }
+            }
+        }
+    }
+
+    /// A strong reference to the serving version.
+    pub(crate) fn load_full(&self) -> Arc<Version<I>> {
+        let guard = self.load();
+        match guard.hold {
+            Hold::Owned(ref owned) => Arc::clone(owned),
+            Hold::Hazard(_) => {
+                // SAFETY: the hazard keeps the slot's strong reference from
+                // being released, so the count is at least one; this adds
+                // one for the `Arc` built here.
+                unsafe {
+                    Arc::increment_strong_count(guard.version.as_ptr());
+                    Arc::from_raw(guard.version.as_ptr())
+                }
+            }
+        }
+    }
+
+    /// A strong reference when this thread's hazard slots are all held:
+    /// counted under the protection of the thread's spare slot, emptied
+    /// before returning.
+    #[cold]
+    fn load_full_slow(&self) -> Arc<Version<I>> {
+        let (hazard, ptr) = hazard::protect_spare(&self.ptr);
+        // SAFETY: the hazard keeps the slot's strong reference from being
+        // released; one more for the `Arc` returned.
+        let owned = unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        };
+        drop(hazard);
+        owned
+    }
+
+    /// Publishes `new` and returns the version it replaces; the slot's
+    /// reference to that version is released once no guard reads it.
+    pub(crate) fn swap(&self, new: Arc<Version<I>>) -> Arc<Version<I>> {
+        let old = self
+            .ptr
+            .swap(Arc::into_raw(new).cast_mut(), Ordering::AcqRel);
+        // SAFETY: `old` owns a strong reference (the slot's), alive until
+        // it is retired below: one more for the caller.
+        let returned = unsafe {
+            Arc::increment_strong_count(old);
+            Arc::from_raw(old)
+        };
+        self.retire(old);
+        returned
+    }
+
+    /// Releases the strong reference `ptr` owned (the slot's, no longer
+    /// its serving pointer), once no guard reads it.
+    fn retire(&self, ptr: *const Version<I>) {
+        let (release, address) = (self.release, ptr as usize);
+        grace::retire(
+            ptr.cast(),
+            // SAFETY: `address` owns the slot's strong reference, given up
+            // here once; `release` is `release::<I>` for this `I`.
+            Box::new(move || unsafe { release(address) }),
+        );
+    }
+}
+
+impl<I: Interface + ?Sized> Drop for Current<I> {
+    fn drop(&mut self) {
+        let ptr = *self.ptr.get_mut();
+        self.retire(ptr);
+    }
+}
+
+/// A short-lived read of the current version; derefs to [`Version`], and
+/// through it to the interface's view (`I::View`). While it lives, its
+/// version (instance and library) stays loaded.
+///
+/// Taking one never waits and writes no shared memory: the calling
+/// thread publishes the version it reads in a hazard slot of its own with
+/// a plain store (8 slots per thread; beyond 8 guards held at once on one
+/// thread, a guard takes a reference count instead). Hold it for a call,
+/// not for long: a version a guard still reads when it is replaced is
+/// released by a background thread once the guard is gone.
+pub struct Guard<I: Interface + ?Sized> {
+    version: NonNull<Version<I>>,
+    hold: Hold<I>,
+}
+
+enum Hold<I: Interface + ?Sized> {
+    /// The version is protected by a hazard of this thread's.
+    Hazard(
+        #[allow(dead_code, reason = "held for its drop, which empties the slot")] hazard::Hazard,
+    ),
+    /// The version is counted.
+    Owned(Arc<Version<I>>),
+}
+
+// SAFETY: a guard is a shared reference to a `Version<I>` (which is `Sync`)
+// kept alive by a hazard slot, which any thread may empty (its drop is one
+// atomic store), or by an `Arc` (which is `Send`).
+unsafe impl<I: Interface + ?Sized> Send for Guard<I> {}
+// SAFETY: `&Guard` gives only `&Version<I>`, and `Version<I>` is `Sync`.
+unsafe impl<I: Interface + ?Sized> Sync for Guard<I> {}
+
+impl<I: Interface + ?Sized> std::ops::Deref for Guard<I> {
+    type Target = Version<I>;
+    #[inline]
+    fn deref(&self) -> &Version<I> {
+        // SAFETY: the version is alive while its hazard is published (the
+        // slot's strong reference is released only once no hazard holds
+        // it) or while the `Arc` in `hold` lives.
+        unsafe { self.version.as_ref() }
+    }
+}
+
+/// A per-thread cached reader for the hottest loops: after the first call,
+/// [`Reader::get`] costs one relaxed atomic load while nothing was swapped.
+///
+/// It keeps a strong reference to the version it last saw: **an idle reader
+/// pins its version** (and the library stays mapped) until its next `get`
+/// or until it is dropped. Keep one per worker thread that calls often.
+pub struct Reader<I: Interface + ?Sized> {
+    current: Arc<Current<I>>,
+    cached: Arc<Version<I>>,
+}
+
+impl<I: Interface + ?Sized> Reader<I> {
+    pub(crate) fn new(current: Arc<Current<I>>) -> Self {
+        let cached = current.load_full();
+        Reader { current, cached }
+    }
+
+    /// The current version, refreshed if a swap happened since the last call.
+    #[inline]
+    pub fn get(&mut self) -> &Version<I> {
+        let serving = self.current.ptr.load(Ordering::Relaxed);
+        if !std::ptr::eq(serving, Arc::as_ptr(&self.cached)) {
+            self.cached = self.current.load_full();
+        }
+        &self.cached
+    }
+}

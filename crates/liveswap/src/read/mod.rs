@@ -1,0 +1,39 @@
+//! The read path: how [`Slot::current`](crate::Slot::current) reaches the
+//! serving version without an atomic read-modify-write and without a
+//! shared reference count (RCU, as the Linux kernel and `liburcu`'s
+//! membarrier flavour do it).
+//!
+//! - `hazard.rs`: each thread owns a record of [`SLOTS`](hazard::SLOTS)
+//!   hazard slots, found through a thread-local and kept in a global list.
+//!   A reader publishes the version it is about to read into a free slot
+//!   of its own with a plain store, then checks that the slot still
+//!   serves it; a guard's drop stores null. Nested guards take the next
+//!   slot; a thread holding all of them gets an owned reference instead.
+//! - `grace.rs`: the swapper's side. After it replaces the pointer it
+//!   issues `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which makes
+//!   every thread of the process pass a full memory barrier, and then
+//!   reads every hazard slot: from then on no reader can newly protect the
+//!   old version, so once no slot holds it, the slot's reference to it is
+//!   released. Where the syscall is missing or refused (old kernels,
+//!   seccomp), readers fence with `SeqCst` and the swapper does too: each
+//!   read then costs a full fence.
+//! - `cell.rs`: `Current`, the slot's pointer with its one reference;
+//!   [`Guard`](cell::Guard) and [`Reader`](cell::Reader).
+//!
+//! Costs: a read is a thread-local access, a load of the first free slot,
+//! two stores, two loads and a compiler fence; a swap adds the
+//! `membarrier` call (microseconds) and a pass over the hazard slots (8
+//! per thread that ever read). A version still read when it is replaced
+//! is released by the thread `liveswap-grace`, which looks again every
+//! millisecond.
+
+//! Why not a crate: `arc-swap` (which this replaced) and `seize` take an
+//! atomic read-modify-write per read; `crossbeam-epoch`'s pin issues a
+//! full fence; `haphazard` has this design (hazard pointers with an
+//! asymmetric barrier) but owns the retirement of what it protects, while
+//! a version's release must go through the slot's reaper thread, and
+//! RCU libraries in C (`liburcu`) would add a C dependency for 300 lines.
+
+pub(crate) mod cell;
+pub(crate) mod grace;
+pub(crate) mod hazard;

@@ -1,0 +1,195 @@
+//! The read path (hazard slots published with plain stores, released by
+//! the swapper after a `membarrier`): every way a reader can hold, nest,
+//! send or abandon a guard is correct and leaves nothing behind. Each test
+//! ends by checking that the replaced generation unloads: a hazard left
+//! published would keep it for good.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use liveswap::{Slot, State, Version};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, state_of};
+
+fn unloads(slot: &Slot<Greeter>, generation: u64) {
+    let deadline = Instant::now() + REAP_TIMEOUT;
+    while state_of(slot, generation) != State::Unloaded {
+        assert!(
+            Instant::now() < deadline,
+            "generation {generation}: {:?}",
+            state_of(slot, generation)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_guard_held_across_a_swap_reads_its_version_and_frees_it_when_dropped() {
+    let slot = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let guard = slot.current();
+    slot.swap(fixture("greeter-v2")).unwrap();
+    assert_eq!(guard.build(), 1, "the guard's version");
+    assert_eq!(slot.current().build(), 2, "new reads see the new one");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_ne!(state_of(&slot, 1), State::Unloaded, "held by the guard");
+    drop(guard);
+    unloads(&slot, 1);
+}
+
+#[test]
+fn twelve_nested_guards_on_one_thread_more_than_its_8_slots_each_read_their_version() {
+    // Twelve, not more: at most 16 replaced versions may wait to unload.
+    let slot = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let mut guards = Vec::new();
+    for round in 0..12u64 {
+        guards.push(slot.current());
+        let next = if round % 2 == 0 {
+            "greeter-v2"
+        } else {
+            "greeter-v1"
+        };
+        slot.swap(fixture(next)).unwrap();
+    }
+    for (round, guard) in guards.iter().enumerate() {
+        let want = if round % 2 == 0 { 1 } else { 2 };
+        assert_eq!(guard.build(), want, "guard {round}");
+        assert_eq!(Version::generation(guard), round as u64 + 1);
+    }
+    drop(guards);
+    for generation in 1..=12 {
+        unloads(&slot, generation);
+    }
+}
+
+#[test]
+fn guards_on_three_slots_at_once_on_one_thread_are_independent() {
+    let slots: Vec<_> = (0..3)
+        .map(|_| Slot::<Greeter>::load(fixture("greeter-v1")).unwrap())
+        .collect();
+    let guards: Vec<_> = slots.iter().map(Slot::current).collect();
+    for slot in &slots {
+        slot.swap(fixture("greeter-v2")).unwrap();
+    }
+    for (slot, guard) in slots.iter().zip(&guards) {
+        assert_eq!(guard.build(), 1);
+        assert_eq!(slot.current().build(), 2);
+    }
+    drop(guards);
+    for slot in &slots {
+        unloads(slot, 1);
+    }
+}
+
+#[test]
+fn a_guard_sent_to_another_thread_and_dropped_there_frees_its_version() {
+    let slot = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let guard = slot.current();
+    slot.swap(fixture("greeter-v2")).unwrap();
+    std::thread::spawn(move || assert_eq!(guard.build(), 1))
+        .join()
+        .unwrap();
+    unloads(&slot, 1);
+}
+
+#[test]
+fn a_thread_that_ends_while_its_guard_lives_on_elsewhere_leaves_it_valid() {
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let reader = Arc::clone(&slot);
+    // The guard's hazard slot belongs to a thread that ends before it.
+    let guard = std::thread::spawn(move || reader.current()).join().unwrap();
+    slot.swap(fixture("greeter-v2")).unwrap();
+    // Other threads come and go, taking records.
+    for _ in 0..20 {
+        let reader = Arc::clone(&slot);
+        std::thread::spawn(move || assert_eq!(reader.current().build(), 2))
+            .join()
+            .unwrap();
+    }
+    assert_eq!(guard.build(), 1);
+    drop(guard);
+    unloads(&slot, 1);
+}
+
+#[test]
+fn two_hundred_threads_that_read_once_and_end_hold_nothing_after() {
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let threads: Vec<_> = (0..200)
+        .map(|_| {
+            let reader = Arc::clone(&slot);
+            std::thread::spawn(move || reader.current().build())
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), 1);
+    }
+    slot.swap(fixture("greeter-v2")).unwrap();
+    unloads(&slot, 1);
+}
+
+#[test]
+fn a_thread_that_read_once_and_never_reads_again_does_not_hold_its_version() {
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let reader = Arc::clone(&slot);
+    let (read, wait) = std::sync::mpsc::channel();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let idle = std::thread::spawn(move || {
+        read.send(reader.current().build()).unwrap();
+        // Alive, but never reads again.
+        let _ = stopped.recv();
+    });
+    assert_eq!(wait.recv().unwrap(), 1);
+    slot.swap(fixture("greeter-v2")).unwrap();
+    unloads(&slot, 1);
+    drop(stop);
+    idle.join().unwrap();
+}
+
+#[test]
+fn a_slot_dropped_while_a_guard_of_it_lives_keeps_the_guards_version_valid() {
+    let slot = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let guard = slot.current();
+    let owned = slot.current_owned();
+    drop(slot);
+    assert_eq!(guard.build(), 1);
+    drop(guard);
+    assert_eq!(owned.build(), 1);
+}
+
+#[test]
+fn readers_on_four_threads_during_200_swaps_see_only_whole_versions() {
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (slot, stop) = (Arc::clone(&slot), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let outer = slot.current();
+                    let inner = slot.current();
+                    let (a, b) = (outer.build(), inner.build());
+                    assert!(matches!(a, 1 | 2) && matches!(b, 1 | 2));
+                    // The generation number matches the build it serves.
+                    let g = Version::generation(&outer);
+                    assert_eq!(a, if g % 2 == 1 { 1 } else { 2 }, "generation {g}");
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for round in 0..200 {
+        let next = if round % 2 == 0 {
+            "greeter-v2"
+        } else {
+            "greeter-v1"
+        };
+        slot.swap(fixture(next)).unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(reads > 0);
+    assert!(
+        slot.wait_drained(REAP_TIMEOUT),
+        "every replaced version unloads"
+    );
+}
