@@ -155,7 +155,7 @@ fn a_waker_of_the_plugin_kept_by_the_host_keeps_its_generation_until_the_host_dr
     let state = state_of(&slot, 1);
     assert!(
         matches!(&state, State::Pinned { reason }
-            if reason.contains("1 waker of this plugin is kept by the host")),
+            if reason.contains("1 waker of this plugin is kept by a host future")),
         "{state:?}"
     );
     // Its code is still mapped: waking it runs it (unparks a thread).

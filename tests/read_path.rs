@@ -193,3 +193,37 @@ fn readers_on_four_threads_during_200_swaps_see_only_whole_versions() {
         "every replaced version unloads"
     );
 }
+
+#[test]
+fn a_read_from_a_thread_local_destructor_during_thread_exit_is_served() {
+    struct ReadsAtExit(Option<(Arc<Slot<Greeter>>, std::sync::mpsc::Sender<u32>)>);
+    impl Drop for ReadsAtExit {
+        fn drop(&mut self) {
+            if let Some((slot, answer)) = self.0.take() {
+                let _ = answer.send(slot.current().build());
+            }
+        }
+    }
+    thread_local! {
+        static AT_EXIT: std::cell::RefCell<ReadsAtExit> =
+            const { std::cell::RefCell::new(ReadsAtExit(None)) };
+    }
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let (send, answers) = std::sync::mpsc::channel();
+    for first_read_in_destructor in [false, true] {
+        let (slot, send) = (Arc::clone(&slot), send.clone());
+        std::thread::spawn(move || {
+            if !first_read_in_destructor {
+                // The thread's record is taken before the destructor runs.
+                assert_eq!(slot.current().build(), 1);
+            }
+            AT_EXIT.with(|a| a.borrow_mut().0 = Some((slot, send)));
+        })
+        .join()
+        .unwrap();
+    }
+    assert_eq!(answers.recv().unwrap(), 1);
+    assert_eq!(answers.recv().unwrap(), 1);
+    slot.swap(fixture("greeter-v2")).unwrap();
+    unloads(&slot, 1);
+}

@@ -650,6 +650,9 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
     /// Waits (up to the handle's `unload_wait`) for room under its
     /// `max_unloading`, and takes it when `take`.
     fn reserve(&self, take: bool) -> Result<(), Error> {
+        // Replaced versions whose guards are gone go now, not at the
+        // grace thread's next look.
+        crate::read::grace::sweep();
         let (max, wait) = (self.max_unloading, self.unload_wait);
         let room = if take {
             self.registry.reserve(max, wait)
@@ -1249,6 +1252,10 @@ impl<I: Interface + ?Sized> Drop for Slot<I> {
             return;
         }
         drop(slot);
+        // A replaced version whose last guard dropped a moment ago may
+        // wait for the grace thread's next look: release it now, so that
+        // it is waited for below like the rest.
+        crate::read::grace::sweep();
         if let Some(thread) = self.reaper.take()
             && self.alive.load(Ordering::Acquire) == 0
         {

@@ -15,6 +15,8 @@ pub(crate) struct Current<I: Interface + ?Sized> {
     ptr: AtomicPtr<Version<I>>,
     /// Releases a strong reference given as a raw pointer (`release::<I>`).
     release: unsafe fn(usize),
+    /// It owns a reference: its auto traits follow `Arc<Version<I>>`'s.
+    _owns: std::marker::PhantomData<Arc<Version<I>>>,
 }
 
 /// Gives up the strong reference `ptr` (from `Arc::into_raw`) owns.
@@ -34,6 +36,7 @@ impl<I: Interface + ?Sized> Current<I> {
         Current {
             ptr: AtomicPtr::new(Arc::into_raw(version).cast_mut()),
             release: release::<I>,
+            _owns: std::marker::PhantomData,
         }
     }
 
@@ -92,9 +95,9 @@ impl<I: Interface + ?Sized> Current<I> {
     /// Publishes `new` and returns the version it replaces; the slot's
     /// reference to that version is released once no guard reads it.
     pub(crate) fn swap(&self, new: Arc<Version<I>>) -> Arc<Version<I>> {
-        let old = self
-            .ptr
-            .swap(Arc::into_raw(new).cast_mut(), Ordering::AcqRel);
+        let new = Arc::into_raw(new).cast_mut();
+        let old = self.ptr.swap(new, Ordering::AcqRel);
+        debug_assert!(old != new, "a version published twice");
         // SAFETY: `old` owns a strong reference (the slot's), alive until
         // it is retired below: one more for the caller.
         let returned = unsafe {
@@ -134,7 +137,9 @@ impl<I: Interface + ?Sized> Drop for Current<I> {
 /// a plain store (8 slots per thread; beyond 8 guards held at once on one
 /// thread, a guard takes a reference count instead). Hold it for a call,
 /// not for long: a version a guard still reads when it is replaced is
-/// released by a background thread once the guard is gone.
+/// released by a background thread once the guard is gone. Not from a
+/// signal handler (it may interrupt another read on its thread); a
+/// [`Reader`] that has read once is fine there.
 pub struct Guard<I: Interface + ?Sized> {
     version: NonNull<Version<I>>,
     hold: Hold<I>,

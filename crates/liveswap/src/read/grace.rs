@@ -1,8 +1,8 @@
 //! The swapper's side: the barrier after a pointer is replaced, and the
 //! release of a replaced version's reference once no hazard holds it.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::hazard;
@@ -28,13 +28,13 @@ pub(crate) fn init() {
         use rustix::thread::{MembarrierCommand, membarrier};
         match membarrier(MembarrierCommand::RegisterPrivateExpedited) {
             Ok(()) => EXPEDITED,
-            Err(e) => {
-                tracing::debug!(error = %e, "membarrier unavailable: the read path fences");
-                FENCED
-            }
+            Err(_) => FENCED,
         }
     });
     MODE.store(mode, Ordering::Release);
+    if mode == FENCED {
+        tracing::debug!("membarrier unavailable: each read of a slot makes a full fence");
+    }
 }
 
 /// The reader's fence between publishing its hazard and checking it.
@@ -53,8 +53,10 @@ pub(crate) fn reader_fence() {
 fn barrier() -> bool {
     if MODE.load(Ordering::Acquire) == EXPEDITED {
         use rustix::thread::{MembarrierCommand, membarrier};
-        // Registered, it cannot fail by the kernel's contract; if it does,
-        // readers (fenced by a compiler fence only) may still be reading.
+        // It can still fail (the kernel's cpumask allocation, a seccomp
+        // filter on the command): then readers, fenced by a compiler fence
+        // only, may still be taking the old pointer, and nothing is
+        // released until a barrier is made.
         return membarrier(MembarrierCommand::PrivateExpedited).is_ok();
     }
     std::sync::atomic::fence(Ordering::SeqCst);
@@ -65,37 +67,41 @@ fn barrier() -> bool {
 struct Retired {
     ptr: usize,
     release: Box<dyn FnOnce() + Send>,
+    /// The barrier after the pointer's replacement is still to be made
+    /// (it failed when the swap tried).
+    unbarriered: bool,
 }
 
-/// Replaced versions still read, and whether a grace thread runs.
+/// Replaced versions still read, and the grace thread's wake-up.
 static RETIRED: Mutex<Vec<Retired>> = Mutex::new(Vec::new());
+static PENDING: Condvar = Condvar::new();
 
 /// How long a swap looks again before it leaves the release to the grace
 /// thread: guards live for a call.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// How often the grace thread looks.
+/// How often the grace thread looks while something waits.
 const TICK: Duration = Duration::from_millis(1);
 
 /// Releases (with `release`) the reference a slot held to `ptr`, which it
 /// no longer holds: now if no hazard holds `ptr`, else once none does.
 /// Call after the pointer was replaced.
 pub(crate) fn retire(ptr: *const (), release: Box<dyn FnOnce() + Send>) {
-    if !barrier() {
-        tracing::error!("membarrier failed after registration: a replaced version is kept");
-        std::mem::forget(release);
-        return;
-    }
-    let started = Instant::now();
-    loop {
-        if !hazard::in_use(ptr) {
-            release();
-            return;
+    let barriered = barrier();
+    if barriered {
+        let started = Instant::now();
+        loop {
+            if !hazard::in_use(ptr) {
+                run(release);
+                return;
+            }
+            if started.elapsed() >= SPIN {
+                break;
+            }
+            std::hint::spin_loop();
         }
-        if started.elapsed() >= SPIN {
-            break;
-        }
-        std::hint::spin_loop();
+    } else {
+        tracing::warn!("membarrier failed: a replaced version waits for a barrier to be released");
     }
     RETIRED
         .lock()
@@ -103,45 +109,88 @@ pub(crate) fn retire(ptr: *const (), release: Box<dyn FnOnce() + Send>) {
         .push(Retired {
             ptr: ptr as usize,
             release,
+            unbarriered: !barriered,
         });
-    grace_thread();
-}
-
-/// Starts the grace thread, once; where no thread can be started, the
-/// next retire sweeps instead.
-fn grace_thread() {
-    static STARTED: OnceLock<bool> = OnceLock::new();
-    let started = *STARTED.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("liveswap-grace".into())
-            .spawn(|| {
-                loop {
-                    std::thread::sleep(TICK);
-                    sweep();
-                }
-            })
-            .is_ok()
-    });
-    if !started {
+    if grace_thread() {
+        PENDING.notify_one();
+    } else {
         sweep();
     }
 }
 
-/// Releases every retired reference no hazard holds.
-fn sweep() {
-    let ready: Vec<Retired> = {
+/// Whether the grace thread runs; starts it if not (tried again at the
+/// next retire when no thread can be had).
+fn grace_thread() -> bool {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.load(Ordering::Acquire) {
+        return true;
+    }
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _one = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+    if STARTED.load(Ordering::Acquire) {
+        return true;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("liveswap-grace".into())
+        .spawn(|| {
+            loop {
+                let retired = RETIRED.lock().unwrap_or_else(PoisonError::into_inner);
+                // Parked while nothing waits; a tick while something does.
+                let retired = if retired.is_empty() {
+                    PENDING
+                        .wait(retired)
+                        .unwrap_or_else(PoisonError::into_inner)
+                } else {
+                    retired
+                };
+                drop(retired);
+                std::thread::sleep(TICK);
+                sweep();
+            }
+        });
+    let ok = spawned.is_ok();
+    STARTED.store(ok, Ordering::Release);
+    ok
+}
+
+/// Runs a release: it drops a version, whose drop may log or, when its
+/// reaper is gone, run the plugin's destructor here. A panic in it is
+/// caught (the version is then leaked, never freed twice).
+fn run(release: Box<dyn FnOnce() + Send>) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(release)) {
+        crate::abi::plugin::drop_payload(payload);
+        tracing::error!("releasing a replaced version panicked: it stays loaded");
+    }
+}
+
+/// Releases every retired reference no hazard holds (making first the
+/// barrier of any whose swap could not). Also called by a slot that waits
+/// for its versions to go, so that nothing waits for the grace thread's
+/// next tick.
+pub(crate) fn sweep() {
+    let mut ready = Vec::new();
+    {
         let mut retired = RETIRED.lock().unwrap_or_else(PoisonError::into_inner);
         if retired.is_empty() {
             return;
         }
-        let (ready, kept) = std::mem::take(&mut *retired)
-            .into_iter()
-            .partition(|r| !hazard::in_use(r.ptr as *const ()));
+        if retired.iter().any(|r| r.unbarriered) && barrier() {
+            for entry in retired.iter_mut() {
+                entry.unbarriered = false;
+            }
+        }
+        let mut kept = Vec::new();
+        for entry in std::mem::take(&mut *retired) {
+            if !entry.unbarriered && !hazard::in_use(entry.ptr as *const ()) {
+                ready.push(entry);
+            } else {
+                kept.push(entry);
+            }
+        }
         *retired = kept;
-        ready
-    };
+    }
     // Outside the lock: a release may drop a version, which may retire.
-    for retired in ready {
-        (retired.release)();
+    for entry in ready {
+        run(entry.release);
     }
 }

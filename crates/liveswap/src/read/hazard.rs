@@ -39,15 +39,10 @@ impl Drop for Release {
         let Ok(Some(record)) = RECORD.try_with(Cell::take) else {
             return;
         };
-        // A guard that outlives its thread (sent elsewhere) still points
-        // at a slot: then the record is never handed on.
-        if record
-            .slots
-            .iter()
-            .all(|s| s.load(Ordering::Acquire).is_null())
-        {
-            record.taken.store(false, Ordering::Release);
-        }
+        // Handed on even if a guard of this thread's lives on elsewhere:
+        // the next owner fills only empty slots, and that guard's slot is
+        // not empty until the guard drops (on any thread).
+        record.taken.store(false, Ordering::Release);
     }
 }
 
@@ -95,31 +90,41 @@ fn take_record() -> &'static Record {
     }
 }
 
-/// This thread's record.
+/// This thread's record; `None` during the thread's own exit (another
+/// thread-local's destructor reading), when its hand-back can no longer
+/// be registered.
 #[inline]
-fn record() -> &'static Record {
-    if let Some(record) = RECORD.with(Cell::get) {
-        return record;
+fn record() -> Option<&'static Record> {
+    if let Ok(Some(record)) = RECORD.try_with(Cell::get) {
+        return Some(record);
+    }
+    if RELEASE.try_with(|_| ()).is_err() {
+        return None;
     }
     let record = take_record();
-    RECORD.with(|r| r.set(Some(record)));
-    // Registers the hand-back at thread exit. During the thread's own
-    // exit (another thread-local's destructor reading), it cannot be
-    // registered: the record then stays taken.
-    let _ = RELEASE.try_with(|_| ());
-    record
+    if RECORD.try_with(|r| r.set(Some(record))).is_err() {
+        record.taken.store(false, Ordering::Release);
+        return None;
+    }
+    Some(record)
 }
 
 /// A published hazard: a slot of some thread's record holding the version
 /// a guard reads. Dropping it (on any thread) empties the slot.
 pub(crate) struct Hazard {
     slot: &'static AtomicPtr<()>,
+    /// A record taken for this hazard alone (during its thread's exit),
+    /// handed back with it.
+    transient: Option<&'static Record>,
 }
 
 impl Drop for Hazard {
     #[inline]
     fn drop(&mut self) {
         self.slot.store(std::ptr::null_mut(), Ordering::Release);
+        if let Some(record) = self.transient {
+            record.taken.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -128,43 +133,62 @@ impl Drop for Hazard {
 /// all taken. `cell` never holds null.
 #[inline]
 pub(crate) fn protect<T>(cell: &AtomicPtr<T>) -> Option<(Hazard, *mut T)> {
-    let record = record();
-    // Only this thread fills its slots; any thread may empty one.
+    let record = record()?;
+    // Only this thread fills its slots; any thread may empty one. The
+    // acquire pairs with the release that emptied it (a guard dropped
+    // here or elsewhere), so that guard's reads happen before the swapper
+    // sees the slot hold something else.
     let slot = record.slots[..SLOTS]
         .iter()
-        .find(|s| s.load(Ordering::Relaxed).is_null())?;
-    Some(publish(slot, cell))
+        .find(|s| s.load(Ordering::Acquire).is_null())?;
+    Some(publish(slot, cell, None))
 }
 
-/// Protects the pointer `cell` holds with this thread's spare slot, for
-/// the moment it takes to count a reference when every other slot is
-/// held. The hazard must be dropped before the caller returns.
+/// Protects the pointer `cell` holds with a spare slot, for the moment it
+/// takes to count a reference when every other slot of this thread's is
+/// held, or during its exit: this thread's record's spare, or a record
+/// taken for the hazard alone. The hazard must be dropped before the
+/// caller returns. Not for signal handlers: a handler interrupting this
+/// would share the spare.
 pub(crate) fn protect_spare<T>(cell: &AtomicPtr<T>) -> (Hazard, *mut T) {
-    publish(&record().slots[SLOTS], cell)
+    match record() {
+        Some(record) => publish(&record.slots[SLOTS], cell, None),
+        None => {
+            let record = take_record();
+            publish(&record.slots[SLOTS], cell, Some(record))
+        }
+    }
 }
 
 /// Publishes in `slot` (empty, this thread's) what `cell` holds, until it
 /// is still what `cell` holds after the fence.
 #[inline]
-fn publish<T>(slot: &'static AtomicPtr<()>, cell: &AtomicPtr<T>) -> (Hazard, *mut T) {
+fn publish<T>(
+    slot: &'static AtomicPtr<()>,
+    cell: &AtomicPtr<T>,
+    transient: Option<&'static Record>,
+) -> (Hazard, *mut T) {
     let mut ptr = cell.load(Ordering::Acquire);
     loop {
-        slot.store(ptr.cast(), Ordering::Relaxed);
+        // Release: whatever this thread read under the slot's previous
+        // hazard happens before a swapper that sees this value.
+        slot.store(ptr.cast(), Ordering::Release);
         // Orders the store before the check below: a compiler fence when
         // the swapper's `membarrier` stands for the hardware fence (see
         // `grace::barrier`), else a full fence.
         super::grace::reader_fence();
         let now = cell.load(Ordering::Acquire);
         if now == ptr {
-            return (Hazard { slot }, ptr);
+            return (Hazard { slot, transient }, ptr);
         }
         ptr = now;
     }
 }
 
-/// Whether any hazard slot holds `ptr`. Called by the swapper after
-/// [`grace::barrier`](super::grace::barrier) that followed the pointer's
-/// replacement: from then on no slot takes `ptr` anew.
+/// Whether any hazard slot holds `ptr`. Called by the swapper after the
+/// barrier that followed the pointer's replacement: from then on no slot
+/// newly protects `ptr` (a reader may still store it, but its check then
+/// fails and it tries again).
 pub(crate) fn in_use(ptr: *const ()) -> bool {
     records().any(|record| {
         record
