@@ -151,15 +151,7 @@ fn rayons_global_pool_keeps_its_generation_reported_with_its_threads_and_serving
     let _serial = serial();
     let hs = cycle("rayon-pool", 13, 6);
     assert!(hs.wait_drained(REAP_TIMEOUT));
-    let stats = hs.stats();
-    let pinned: Vec<_> = stats
-        .generations
-        .iter()
-        .filter_map(|g| match &g.state {
-            State::Pinned { reason } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect();
+    let pinned = pinned_reasons(&hs.stats());
     assert_eq!(pinned.len(), 3, "each rayon generation: {pinned:?}");
     for reason in &pinned {
         assert!(
@@ -173,6 +165,18 @@ fn rayons_global_pool_keeps_its_generation_reported_with_its_threads_and_serving
     // The same cause, word for word, for every generation: nothing of it
     // depends on timing or thread ids.
     assert!(pinned.iter().all(|r| *r == pinned[0]), "{pinned:?}");
+}
+
+/// The reasons of the generations kept, in generation order.
+fn pinned_reasons(stats: &liveswap::Stats) -> Vec<String> {
+    stats
+        .generations
+        .iter()
+        .filter_map(|g| match &g.state {
+            State::Pinned { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// RSS in KiB, thread count and open descriptors of this process.
@@ -281,14 +285,7 @@ fn attempts_never_abort(plugin: &str, answer: u64) -> String {
         .iter()
         .map(|g| format!("{:?}", g.state).chars().take(12).collect())
         .collect();
-    let reasons: Vec<_> = stats
-        .generations
-        .iter()
-        .filter_map(|g| match &g.state {
-            State::Pinned { reason } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect();
+    let reasons = pinned_reasons(&stats);
     assert!(
         !reasons.is_empty(),
         "{plugin}: its generations are kept: {served} served, {backlog} backlog, {keys} keys; \

@@ -3,38 +3,20 @@
 //! debug (a `tracing_subscriber::reload` filter), and stops once it lowers
 //! it. Its own binary: it sets the process's subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use liveswap::Slot;
-use liveswap_tests::{Greeter, fixture};
+use liveswap_tests::{Captured, Greeter, fixture};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Lines written since the last take, containing `needle`.
-    fn take_count(&self, needle: &str) -> usize {
-        let bytes = std::mem::take(&mut *self.0.lock().unwrap());
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
+/// Lines written to `logs` since the last take, containing `needle`.
+fn take_count(logs: &Captured, needle: &str) -> usize {
+    let bytes = std::mem::take(&mut *logs.0.lock().unwrap());
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
 }
 
 #[test]
@@ -58,12 +40,16 @@ fn a_loaded_generation_follows_the_hosts_level_when_it_is_raised_and_lowered() {
     };
 
     call(5);
-    assert_eq!(logs.take_count("tracing debug, filtered out"), 0, "at info");
+    assert_eq!(
+        take_count(&logs, "tracing debug, filtered out"),
+        0,
+        "at info"
+    );
 
     level.modify(|f| *f = LevelFilter::DEBUG).unwrap();
     call(5);
     assert_eq!(
-        logs.take_count("tracing debug, filtered out"),
+        take_count(&logs, "tracing debug, filtered out"),
         5,
         "the same generation, once the host is at debug"
     );

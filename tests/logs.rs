@@ -3,24 +3,8 @@
 //! filters them: none lost across swaps, none below the level. Its own
 //! binary: it sets the process's subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use liveswap::Slot;
-use liveswap_tests::{Greeter, fixture};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use liveswap_tests::{Captured, Greeter, fixture};
 
 #[test]
 fn plugin_log_and_tracing_events_reach_the_host_subscriber_filtered_by_its_level_none_lost() {

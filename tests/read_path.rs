@@ -1,4 +1,4 @@
-//! The read path (hazard slots published with plain stores, released by
+//! The read path (hazard slots published with release stores, released by
 //! the swapper after a `membarrier`): every way a reader can hold, nest,
 //! send or abandon a guard is correct and leaves nothing behind. Each test
 //! ends by checking that the replaced generation unloads: a hazard left

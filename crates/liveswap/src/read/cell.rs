@@ -134,7 +134,7 @@ impl<I: Interface + ?Sized> Drop for Current<I> {
 ///
 /// Taking one never waits and writes no shared memory: the calling
 /// thread publishes the version it reads in a hazard slot of its own with
-/// a plain store (8 slots per thread; beyond 8 guards held at once on one
+/// a release store, no read-modify-write (8 slots per thread; beyond 8 guards held at once on one
 /// thread, a guard takes a reference count instead). Hold it for a call,
 /// not for long: a version a guard still reads when it is replaced is
 /// released by a background thread once the guard is gone. Not from a

@@ -6,8 +6,8 @@
 //! - `hazard.rs`: each thread owns a record of [`SLOTS`](hazard::SLOTS)
 //!   hazard slots, found through a thread-local and kept in a global list.
 //!   A reader publishes the version it is about to read into a free slot
-//!   of its own with a plain store, then checks that the slot still
-//!   serves it; a guard's drop stores null. Nested guards take the next
+//!   of its own with a release store (a plain `mov` on x86_64), then
+//!   checks that the slot still serves it; a guard's drop stores null. Nested guards take the next
 //!   slot; a thread holding all of them gets an owned reference instead.
 //! - `grace.rs`: the swapper's side. After it replaces the pointer it
 //!   issues `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which makes
@@ -25,7 +25,13 @@
 //! `membarrier` call (microseconds) and a pass over the hazard slots (8
 //! per thread that ever read). A version still read when it is replaced
 //! is released by the thread `liveswap-grace`, which looks again every
-//! millisecond.
+//! millisecond while one waits and is parked otherwise; a swap and the
+//! slot's drop also look first. A slot's store orders what the previous
+//! guard of that slot read before the swapper can see the slot free (a
+//! release store, an acquire load when a free slot is chosen).
+//!
+//! Not for signal handlers: a handler that reads while its thread is in
+//! the middle of a read could share a slot with it.
 
 //! Why not a crate: `arc-swap` (which this replaced) and `seize` take an
 //! atomic read-modify-write per read; `crossbeam-epoch`'s pin issues a
