@@ -109,9 +109,21 @@ fn push(entry: Entry) -> bool {
     }
     // SAFETY: this thread's own list (see `Drain::drop`); no other
     // reference to it is live here.
-    unsafe { (*list).push(entry) };
+    let list = unsafe { &mut *list };
+    // Entries of generations that have retired would only be skipped at
+    // the drain: forget them now, so that a thread that lives through
+    // thousands of generations keeps neither their entries nor, through
+    // the `Weak`, their footprints' memory.
+    if list.len() >= PRUNE_AT && list.len().is_power_of_two() {
+        list.retain(|e| e.owner.upgrade().is_some_and(|o| !o.retired()));
+    }
+    list.push(entry);
     true
 }
+
+/// The list's length from which a push first prunes it (then at each
+/// doubling): pruning costs a pass, amortized over the pushes between.
+const PRUNE_AT: usize = 16;
 
 /// `__cxa_thread_atexit_impl`, as plugin code sees it.
 pub(crate) unsafe extern "C" fn hook_thread_atexit(
