@@ -52,7 +52,7 @@ fn big_files_are_refused_or_loaded_without_reading_them_into_memory() {
         .unwrap();
     hs.swap(&big).unwrap();
     assert_eq!(hs.current().answer(1), 3);
-    assert_eq!(hs.current().storage(), Storage::Disk);
+    assert_eq!(liveswap::Version::storage(&hs.current()), Storage::Disk);
     assert_eq!(
         liveswap_tests::files_in(dir.path()),
         ["libbig.so", "sparse.so"]

@@ -266,7 +266,7 @@ fn a_copy_over_the_memfd_limit_is_an_unnamed_file_in_the_store_directory() {
         Options::new().memfd_max(0).store_dir(store.path()),
     )
     .unwrap();
-    assert_eq!(hs.current().storage(), Storage::Disk);
+    assert_eq!(liveswap::Version::storage(&hs.current()), Storage::Disk);
     assert!(files_in(store.path()).is_empty(), "the copy has no name");
     let mapped = mapped_under(store.path());
     assert_eq!(mapped.len(), 1, "{mapped:?}");
@@ -277,7 +277,7 @@ fn a_copy_over_the_memfd_limit_is_an_unnamed_file_in_the_store_directory() {
 #[test]
 fn a_small_copy_is_a_sealed_memfd_named_after_its_handle() {
     let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
-    assert_eq!(hs.current().storage(), Storage::Memfd);
+    assert_eq!(liveswap::Version::storage(&hs.current()), Storage::Memfd);
     let mapped = mapped_under(hs.copy_prefix());
     assert_eq!(mapped.len(), 1, "{mapped:?}");
     assert!(mapped[0].contains("-libgreeter_v1.so"), "{mapped:?}");

@@ -229,7 +229,10 @@ fn copies_on_disk_and_in_memfds_cannot_be_written_by_this_process_or_another_use
     )
     .unwrap();
     assert_eq!(
-        (hs.current().storage(), on_disk.current().storage()),
+        (
+            liveswap::Version::storage(&hs.current()),
+            liveswap::Version::storage(&on_disk.current())
+        ),
         (Storage::Memfd, Storage::Disk)
     );
     // Every descriptor of a copy: a memfd of `hs`, or an unnamed file in `store`.
@@ -380,7 +383,7 @@ fn crash_while_loaded() {
     let hs = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
     hs.swap(fixture("greeter-v2")).unwrap();
     hs.swap(&big).unwrap();
-    println!("storage {:?}", hs.current().storage());
+    println!("storage {:?}", liveswap::Version::storage(&hs.current()));
     use std::io::Write;
     std::io::stdout().flush().unwrap();
     std::process::abort();
@@ -470,11 +473,17 @@ fn plugins_on_a_noexec_mount_load_from_memfds() {
         .unwrap();
     let result = (|| {
         let hs = Slot::<Greeter>::load(&small)?;
-        let first = (hs.current().answer(1), hs.current().storage());
+        let first = (
+            hs.current().answer(1),
+            liveswap::Version::storage(&hs.current()),
+        );
         // Over the memfd limit, but the directory beside it cannot hold
         // executable files: the copy goes to a memfd after all.
         hs.swap(&big)?;
-        let second = (hs.current().answer(1), hs.current().storage());
+        let second = (
+            hs.current().answer(1),
+            liveswap::Version::storage(&hs.current()),
+        );
         Ok::<_, Error>((first, second))
     })();
     unmount(dir.path());

@@ -127,7 +127,7 @@ fn big_swap_in(plugin: &Path, dir: &Path, rounds: usize) -> Result<BigSwap, Stri
         let t = Instant::now();
         hs.swap(&big).map_err(|e| e.to_string())?;
         swap.push(t.elapsed().as_secs_f64() * 1e3);
-        on_disk &= hs.current().storage() == Storage::Disk;
+        on_disk &= liveswap::Version::storage(&hs.current()) == Storage::Disk;
         shmem_mb = f64::max(
             shmem_mb,
             (system_shmem_kib() as f64 - shmem_before as f64) / 1024.0,

@@ -74,9 +74,11 @@ impl<I: Interface + ?Sized> Version<I> {
         self.plugin.as_ref().map(|p| Arc::clone(&p.image))
     }
 
-    /// Where its private copy is held.
-    pub fn storage(&self) -> Storage {
-        self.plugin
+    /// Where its private copy is held. An associated function, like the
+    /// other metadata (`Version::storage(&v)`), so that a plugin method of
+    /// the same name is not shadowed.
+    pub fn storage(this: &Self) -> Storage {
+        this.plugin
             .as_ref()
             .map_or(Storage::Memfd, |p| p.image.kind)
     }

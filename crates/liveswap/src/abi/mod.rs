@@ -4,9 +4,12 @@
 //! type [`EntryFn`]. The host passes an [`EntryCall`]: its allocator, and a
 //! [`MessageSink`] for an error. The plugin fills in a pointer to its
 //! descriptor section and either a [`RawObject`] or an error message,
-//! written through the sink into host memory. Everything here is
-//! `#[repr(C)]`, and its layout is covered by
-//! [`DESCRIPTOR_VERSION`](crate::DESCRIPTOR_VERSION).
+//! written through the sink into host memory. Everything that crosses
+//! (the entry call, the object, the sink, futures, tasks) is `#[repr(C)]`,
+//! and its layout is covered by
+//! [`DESCRIPTOR_VERSION`](crate::DESCRIPTOR_VERSION); the host-side
+//! wrappers around it (`RemoteFuture`, the guarded wakers) are ordinary
+//! Rust types that never cross.
 //!
 //! - `host`: what generated host code calls (sinks, results, the view);
 //! - `plugin`: what generated plugin code calls (shims, the entry point,
