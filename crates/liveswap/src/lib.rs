@@ -252,7 +252,7 @@
 //!    refused, and [`Options::minimum_release`] sets a floor; rollback is
 //!    not bound by it (`tests/trust.rs`). Costs one read of the
 //!    signature file, a BLAKE2b-512 hash of the plugin taken in the pass
-//!    that copies and hashes it anyway (about 0.9 ms per MB, no page of
+//!    that copies and hashes it anyway (about 1.2 ms per MB, no page of
 //!    the file mapped), and one Ed25519 verification.
 //! 3. **What it is built for**: the handshake (compiler, target, library
 //!    version, interface, type layouts), the same check the `liveswap
