@@ -27,6 +27,9 @@ pub struct Trust {
     pub signed_swap_ms: f64,
     /// Peak RSS growth over the signed swaps, MB.
     pub signed_swap_peak_rss_mb: f64,
+    /// The verification alone (`check::verify`: minisign's BLAKE2b-512
+    /// pass over the bytes in memory and the Ed25519 checks), per MB.
+    pub signature_alone_ms_per_mb: f64,
     pub hash_ms_per_mb: f64,
     /// BLAKE2b-512 of the same bytes alone: the pass minisign's prehashed
     /// signatures make.
@@ -93,7 +96,7 @@ fn measure_in(plugin: &Path, dir: &Path, rounds: usize) -> Result<Trust, String>
     let signed = swaps(
         &copies[0],
         &copies[1],
-        crate::demo_options().trusted_keys([key]),
+        crate::demo_options().trusted_keys([key.clone()]),
         rounds,
     )?;
     let peak = crate::big_files::status_kib("VmHWM:");
@@ -107,12 +110,19 @@ fn measure_in(plugin: &Path, dir: &Path, rounds: usize) -> Result<Trust, String>
         Ok(())
     })?;
     let walk = time(&|| liveswap::check::check_path(&copies[0]).map_err(|e| e.to_string()))?;
+    let keys = [key.clone()];
+    let alone = time(&|| {
+        liveswap::check::verify(&copies[0], &bytes, &keys)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })?;
     Ok(Trust {
         file_mb: mb,
         signature_verify_ms_per_mb: (signed - unsigned) * 1e3 / mb,
         unsigned_swap_ms: unsigned * 1e3,
         signed_swap_ms: signed * 1e3,
         signed_swap_peak_rss_mb: (peak as f64 - before as f64) / 1024.0,
+        signature_alone_ms_per_mb: alone * 1e3 / mb,
         hash_ms_per_mb: hash * 1e3 / mb,
         blake2b_ms_per_mb: blake2b * 1e3 / mb,
         path_check_us: walk * 1e6,
