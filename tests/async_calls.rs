@@ -9,14 +9,6 @@ use liveswap::{CallError, Slot, State, Version};
 use liveswap_tests::{REAP_TIMEOUT, fixture, wait_for_state};
 use quote_api::Lookup;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
-
 fn slot() -> Slot<dyn Lookup> {
     Slot::<dyn Lookup>::load(fixture("async-plugin")).unwrap()
 }
@@ -25,13 +17,14 @@ fn slot() -> Slot<dyn Lookup> {
 fn the_host_awaits_a_plugin_future_on_its_runtime() {
     let slot = slot();
     let version = slot.current_owned();
-    let answer = runtime().block_on(async move { version.slow_echo("apple".into(), 20).await });
+    let answer = liveswap_tests::tokio_runtime()
+        .block_on(async move { version.slow_echo("apple".into(), 20).await });
     assert_eq!(answer.unwrap(), "apple");
 }
 
 #[test]
 fn two_hundred_pending_futures_across_a_swap_each_finish_and_the_old_version_unloads_after() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let slot = slot();
     let pending: Vec<_> = (0..200)
         .map(|i| {
@@ -52,7 +45,7 @@ fn two_hundred_pending_futures_across_a_swap_each_finish_and_the_old_version_unl
 
 #[test]
 fn a_future_dropped_before_it_is_ready_is_dropped_by_the_plugin() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let slot = slot();
     let version = slot.current_owned();
     let timed_out = runtime.block_on(async {
@@ -70,7 +63,7 @@ fn a_future_dropped_before_it_is_ready_is_dropped_by_the_plugin() {
 fn a_panic_in_a_plugin_future_is_an_error_not_an_abort() {
     let slot = slot();
     let version = slot.current_owned();
-    let result = runtime().block_on(async { version.explode().await });
+    let result = liveswap_tests::tokio_runtime().block_on(async { version.explode().await });
     match result {
         Err(CallError::Panicked(panic)) => {
             assert!(

@@ -52,14 +52,6 @@ impl HostFetch for Fetcher {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
-
 /// A slot of the fetch plugin, its host service on `runtime`, its spawned
 /// futures on `runtime` too; and the host's kept wakers.
 fn slot(runtime: &tokio::runtime::Runtime) -> (Slot<dyn Pricer>, Arc<Mutex<Vec<Waker>>>) {
@@ -88,7 +80,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn a_plugin_awaits_the_hosts_async_service_on_the_hosts_runtime() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let (slot, _) = slot(&runtime);
     let version = slot.current_owned();
     let (apple, pear) = runtime.block_on(async {
@@ -103,7 +95,7 @@ fn a_plugin_awaits_the_hosts_async_service_on_the_hosts_runtime() {
 
 #[test]
 fn a_panic_in_the_hosts_future_is_an_error_in_the_plugin_not_an_abort() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let (slot, _) = slot(&runtime);
     let version = slot.current_owned();
     let text = runtime.block_on(version.host_panics()).unwrap();
@@ -112,7 +104,7 @@ fn a_panic_in_the_hosts_future_is_an_error_in_the_plugin_not_an_abort() {
 
 #[test]
 fn a_future_the_plugin_spawns_awaits_the_hosts_service() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let (slot, _) = slot(&runtime);
     for _ in 0..5 {
         assert!(slot.current().spawn_fetch("apple".into(), 10).unwrap());
@@ -124,7 +116,7 @@ fn a_future_the_plugin_spawns_awaits_the_hosts_service() {
 
 #[test]
 fn two_thousand_awaits_of_the_host_pending_across_a_swap_each_finish_and_the_old_version_unloads() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let (slot, _) = slot(&runtime);
     let old = slot.current_owned();
     let tasks: Vec<_> = (0..2_000)
@@ -146,7 +138,7 @@ fn two_thousand_awaits_of_the_host_pending_across_a_swap_each_finish_and_the_old
 
 #[test]
 fn a_waker_of_the_plugin_kept_by_the_host_keeps_its_generation_until_the_host_drops_it() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let (slot, kept) = slot(&runtime);
     assert_eq!(slot.current().keep_waker_blocking().unwrap(), 7);
     assert_eq!(kept.lock().unwrap().len(), 1);
@@ -170,7 +162,7 @@ fn a_waker_of_the_plugin_kept_by_the_host_keeps_its_generation_until_the_host_dr
 
 #[test]
 fn a_wakers_clones_count_until_the_last_is_dropped() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let (slot, kept) = slot(&runtime);
     assert_eq!(slot.current().keep_waker_blocking().unwrap(), 7);
     let clones: Vec<Waker> = (0..3).map(|_| kept.lock().unwrap()[0].clone()).collect();

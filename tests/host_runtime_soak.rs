@@ -86,7 +86,6 @@ struct Tally {
     calls: AtomicU64,
     wrong: AtomicU64,
     spawned: AtomicU64,
-    spawned_sum: AtomicU64,
 }
 
 /// RSS in KiB, threads other than the library's own, the library's (its
@@ -144,7 +143,6 @@ async fn call_until_stopped(
         };
         if spawned == Ok(true) {
             tally.spawned.fetch_add(1, Ordering::Relaxed);
-            tally.spawned_sum.fetch_add(n, Ordering::Relaxed);
         }
     }
 }
@@ -156,11 +154,7 @@ fn storm(warm_up: usize, swaps: usize, rss_limit_kib: u64) -> String {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     subscriber();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap();
+    let runtime = liveswap_tests::tokio_runtime();
     let host = Arc::new(Fetcher {
         runtime: runtime.handle().clone(),
         fetches: AtomicU64::new(0),

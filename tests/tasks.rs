@@ -112,13 +112,6 @@ const FOREVER: u64 = 1 << 60;
 const WAITS: u64 = 1 << 59;
 const OPENS: u64 = 1 << 58;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
-
 /// Options that spawn the plugin's futures on `runtime`, counting them.
 fn on_runtime(runtime: &tokio::runtime::Runtime, count: &Arc<AtomicUsize>) -> Options {
     let handle = runtime.handle().clone();
@@ -150,7 +143,7 @@ fn two_hundred_waiting_futures_on_the_library_pool_hold_no_thread_from_the_one_t
 
 #[test]
 fn the_hosts_tokio_runtime_runs_the_plugins_futures() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let submitted = Arc::new(AtomicUsize::new(0));
     let slot =
         Slot::<Greeter>::load_with(fixture("spawner"), on_runtime(&runtime, &submitted)).unwrap();
@@ -178,7 +171,7 @@ fn a_generation_with_a_pending_spawned_future_stays_loaded_until_it_completes() 
 
 #[test]
 fn five_hundred_futures_pending_across_a_swap_each_complete_on_their_version() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let submitted = Arc::new(AtomicUsize::new(0));
     let slot =
         Slot::<Greeter>::load_with(fixture("spawner"), on_runtime(&runtime, &submitted)).unwrap();
@@ -210,7 +203,7 @@ fn a_panic_in_a_spawned_future_is_counted_and_never_aborts() {
 
 #[test]
 fn a_runtime_shut_down_cancels_pending_futures_and_their_generation_unloads() {
-    let runtime = runtime();
+    let runtime = liveswap_tests::tokio_runtime();
     let submitted = Arc::new(AtomicUsize::new(0));
     let slot =
         Slot::<Greeter>::load_with(fixture("spawner"), on_runtime(&runtime, &submitted)).unwrap();

@@ -329,3 +329,12 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// A host's tokio runtime: two workers, timers on.
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("a tokio runtime")
+}

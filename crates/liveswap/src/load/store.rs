@@ -620,21 +620,32 @@ mod tests {
             .collect()
     }
 
-    fn stored_hash(len: usize, memfd_max: u64) -> (Vec<u8>, crate::history::ContentHash) {
+    /// `len` bytes stored under `memfd_max`, `digest` fed: the bytes, the
+    /// copy's hash and the digest.
+    fn stored<D: super::Digest>(
+        len: usize,
+        memfd_max: u64,
+        digest: Option<&D>,
+    ) -> (Vec<u8>, crate::history::ContentHash, Option<D>) {
         let content = bytes(len);
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&content).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (stored, _) = store(
+        let (stored, fed) = store(
             &file,
             len as u64,
             Some(dir.path()),
             &StorePolicy::new(memfd_max, None),
             "test",
-            None::<&()>,
+            digest,
         )
         .unwrap();
-        (content, stored.content_hash())
+        (content, stored.content_hash(), fed)
+    }
+
+    fn stored_hash(len: usize, memfd_max: u64) -> (Vec<u8>, crate::history::ContentHash) {
+        let (content, hash, _) = stored(len, memfd_max, None::<&()>);
+        (content, hash)
     }
 
     #[test]
@@ -664,19 +675,7 @@ mod tests {
     fn the_second_digest_is_fed_every_byte_of_the_copy_once_in_order() {
         let big = usize::try_from(PIPELINE_MIN).unwrap() + (1 << 20) + 5;
         for (len, memfd_max) in [(100_003, u64::MAX), (big, u64::MAX), (big, 0)] {
-            let content = bytes(len);
-            let mut file = tempfile::tempfile().unwrap();
-            file.write_all(&content).unwrap();
-            let dir = tempfile::tempdir().unwrap();
-            let (_, fed) = store(
-                &file,
-                len as u64,
-                Some(dir.path()),
-                &StorePolicy::new(memfd_max, None),
-                "test",
-                Some(&Collect::default()),
-            )
-            .unwrap();
+            let (content, _, fed) = stored(len, memfd_max, Some(&Collect::default()));
             assert!(
                 fed.unwrap().0 == content,
                 "{len} bytes, memfd_max {memfd_max}"
