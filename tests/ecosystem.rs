@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use liveswap::{Slot, State, Version};
-use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under};
+use liveswap_tests::{Greeter, REAP_TIMEOUT, figures, fixture, mapped_under};
 
 /// The tests count the process's free keys: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -177,20 +177,6 @@ fn pinned_reasons(stats: &liveswap::Stats) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-/// RSS in KiB, thread count and open descriptors of this process.
-fn figures() -> (u64, usize, usize) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .unwrap()
-    };
-    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    (field("VmRSS:"), field("Threads:") as usize, fds)
 }
 
 #[test]

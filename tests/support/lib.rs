@@ -201,6 +201,18 @@ pub fn rss_kib() -> u64 {
         .expect("VmRSS in /proc/self/status")
 }
 
+/// RSS in KiB, thread count and open descriptors of this process: what a
+/// soak holds flat.
+pub fn figures() -> (u64, usize, usize) {
+    let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Threads in /proc/self/status");
+    (rss_kib(), threads, open_fds())
+}
+
 /// How many file descriptors this process has open.
 pub fn open_fds() -> usize {
     fs::read_dir("/proc/self/fd")

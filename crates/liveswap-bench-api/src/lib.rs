@@ -11,6 +11,25 @@ pub trait Adder: Send + Sync {
     fn add_through_host(&self, n: u64) -> i64;
     /// `a + b`, as a future ready at its first poll.
     async fn add_async(&self, a: i64, b: i64) -> i64;
+    /// [`churn`] run in the plugin: `n` blocks of `size` bytes allocated and
+    /// freed by its code (what the heap account records).
+    fn churn(&self, n: u64, size: u64) -> u64;
+    /// A string of `len` bytes, allocated by the plugin and handed to the
+    /// host (which adopts its block).
+    fn text(&self, len: u64) -> String;
+}
+
+/// Allocates and frees `n` blocks of `size` bytes, one at a time, touching
+/// each; returns a checksum. Run in the plugin ([`Adder::churn`]) and in
+/// the host, to compare their allocators' costs.
+#[inline(never)]
+pub fn churn(n: u64, size: u64) -> u64 {
+    let mut sum = 0u64;
+    for i in 0..n {
+        let block = std::hint::black_box(vec![i as u8; size as usize]);
+        sum = sum.wrapping_add(u64::from(block[block.len() / 2]));
+    }
+    sum
 }
 
 /// What the bench host lends the bench plugin: the same addition, in the

@@ -30,6 +30,12 @@ impl Adder for Add {
     async fn add_async(&self, a: i64, b: i64) -> i64 {
         plain::add(a, b)
     }
+    fn churn(&self, n: u64, size: u64) -> u64 {
+        liveswap_bench_api::churn(n, size)
+    }
+    fn text(&self, len: u64) -> String {
+        "x".repeat(len as usize)
+    }
 }
 
 liveswap::export!(Adder => Add);

@@ -1,7 +1,10 @@
 //! The cost of a call by kind, one thread: a plain method of the plugin
 //! (export), a host service called from the plugin (import), and an async
 //! method started and polled once to completion (its overhead over the
-//! plain call: boxing the future, one poll across, dropping it).
+//! plain call: boxing the future, one poll across, dropping it), a call
+//! returning a `String` the plugin allocated (its block adopted by the
+//! host), and what an allocation costs plugin code (recorded in its heap
+//! account) against the same allocation in the host.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -28,6 +31,12 @@ pub struct Calls {
     pub import_call_ns: f64,
     pub async_call_ns: f64,
     pub async_call_overhead_ns: f64,
+    /// A call returning a 16-byte `String` allocated by the plugin.
+    pub string_call_ns: f64,
+    /// One 64-byte allocation and free by plugin code.
+    pub plugin_alloc_free_ns: f64,
+    /// The same, by host code.
+    pub host_alloc_free_ns: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -81,7 +90,21 @@ pub fn measure(path: &Path, iters: u64, rounds: usize) -> Result<Calls, String> 
             }
         }
     });
+    let string_call_ns = time(&|| {
+        for _ in 0..iters {
+            black_box(version.text(black_box(16)).unwrap_or_default());
+        }
+    });
+    let plugin_alloc_free_ns = time(&|| {
+        black_box(version.churn(black_box(iters), 64).unwrap_or_default());
+    });
+    let host_alloc_free_ns = time(&|| {
+        black_box(liveswap_bench_api::churn(black_box(iters), 64));
+    });
     Ok(Calls {
+        string_call_ns,
+        plugin_alloc_free_ns,
+        host_alloc_free_ns,
         export_call_ns,
         import_call_ns,
         async_call_ns,

@@ -172,6 +172,18 @@ fn run(args: Args) -> Result<(), String> {
             "| async: `add_async` started, polled once to `Ready`, dropped | {:.2} |",
             c.async_call_ns
         );
+        println!(
+            "| string: `text(16)`, a `String` the plugin allocates, adopted by the host | {:.2} |",
+            c.string_call_ns
+        );
+        println!(
+            "| a 64-byte allocation and free in plugin code (recorded in its heap account) | {:.2} |",
+            c.plugin_alloc_free_ns
+        );
+        println!(
+            "| the same in host code (the host's allocator alone) | {:.2} |",
+            c.host_alloc_free_ns
+        );
         let ratio = c.import_call_ns / c.export_call_ns;
         println!(
             "\ntarget: import call <= 1.5x export call: {ratio:.2}x, {}",
@@ -195,6 +207,9 @@ fn run(args: Args) -> Result<(), String> {
                     "async_call_ns": c.async_call_ns,
                     "async_call_overhead_ns": c.async_call_overhead_ns,
                     "import_vs_export": ratio,
+                    "string_call_ns": c.string_call_ns,
+                    "plugin_alloc_free_ns": c.plugin_alloc_free_ns,
+                    "host_alloc_free_ns": c.host_alloc_free_ns,
                 })
             );
         }

@@ -272,6 +272,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     };
 
+    let adopt = adopt_body(&input.data, &krate);
     let mut generics = input.generics.clone();
     for param in &mut generics.params {
         if let GenericParam::Type(t) = param {
@@ -299,6 +300,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             align: ::core::mem::align_of::<#this>(),
             option_size: ::core::mem::size_of::<::core::option::Option<#this>>(),
             kind: #kind,
+            walked: #krate::__private::EXACT_WALK,
             args: &[#(<#type_args as #krate::CrossSafe>::LAYOUT),*],
         }
     };
@@ -328,7 +330,64 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             // made it.
             unsafe impl #impl_generics #krate::CrossSafe for #ident #ty_generics #where_clause {
                 const LAYOUT: #krate::layout::LayoutRef = #value;
+                #[inline]
+                fn __adopt(&self) {
+                    #adopt
+                }
             }
         };
     })
+}
+
+/// The body of `__adopt`: every field's own `__adopt`, for a struct, or the
+/// fields of the variant the value is, for an enum.
+fn adopt_body(data: &Data, krate: &TokenStream) -> TokenStream {
+    // Binds a variant's or struct's fields to `__f0`, `__f1`, ... and
+    // adopts each.
+    fn bind(fields: &Fields, krate: &TokenStream) -> (TokenStream, TokenStream) {
+        let names: Vec<Ident> = (0..fields.len())
+            .map(|i| format_ident!("__f{}", i))
+            .collect();
+        let pattern = match fields {
+            Fields::Named(named) => {
+                let members = named.named.iter().map(|f| f.ident.as_ref());
+                quote!({ #(#members: #names),* })
+            }
+            Fields::Unnamed(_) => quote!(( #(#names),* )),
+            Fields::Unit => quote!(),
+        };
+        // Spanned and written as the field's layout is, so that a field
+        // type that is not `CrossSafe` gets one error, not two.
+        let calls = fields.iter().zip(&names).map(|(field, name)| {
+            let ty = &field.ty;
+            quote_spanned!(ty.span()=> <#ty as #krate::CrossSafe>::__adopt(#name);)
+        });
+        let calls = quote!(#(#calls)*);
+        (pattern, calls)
+    }
+    match data {
+        Data::Struct(s) => {
+            let (pattern, calls) = bind(&s.fields, krate);
+            quote! {
+                let Self #pattern = self;
+                #calls
+            }
+        }
+        Data::Enum(e) if e.variants.is_empty() => quote!(),
+        Data::Enum(e) => {
+            let arms = e.variants.iter().map(|v| {
+                let ident = &v.ident;
+                let cfgs = v.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+                let (pattern, calls) = bind(&v.fields, krate);
+                quote!(#(#cfgs)* Self::#ident #pattern => { #calls })
+            });
+            quote! {
+                #[allow(unreachable_patterns)]
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
+        Data::Union(_) => quote!(),
+    }
 }

@@ -365,6 +365,41 @@ fn layout_of(ty: &Type, krate: &TokenStream2) -> TokenStream2 {
     }
 }
 
+/// The statement that hands the host every heap block `value` (of type
+/// `ty`, a place expression) owns: for an owned value its own walk; for
+/// `&mut T` what the plugin may have put into `T`; nothing for a shared
+/// reference or `&mut str`.
+fn adopt_of(ty: &Type, value: TokenStream2, krate: &TokenStream2) -> TokenStream2 {
+    // Spanned and written as `layout_of` writes the type's layout, so that
+    // a type that is not `CrossSafe` gets one error, not two.
+    let span = ty.span();
+    match ty {
+        Type::Paren(p) => adopt_of(&p.elem, value, krate),
+        Type::Reference(r) if r.mutability.is_none() => quote!(),
+        Type::Reference(r) => match &*r.elem {
+            Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => quote!(),
+            Type::Slice(slice) => {
+                let elem = &slice.elem;
+                quote_spanned! {span=>
+                    for item in (#value).iter() {
+                        <#elem as #krate::CrossSafe>::__adopt(item);
+                    }
+                }
+            }
+            elem => quote_spanned!(span=> <#elem as #krate::CrossSafe>::__adopt(&*#value);),
+        },
+        ty => quote_spanned!(span=> <#ty as #krate::CrossSafe>::__adopt(&#value);),
+    }
+}
+
+/// `ty` without the parentheses around it.
+fn unparen(ty: &Type) -> &Type {
+    match ty {
+        Type::Paren(p) => unparen(&p.elem),
+        ty => ty,
+    }
+}
+
 /// Whether `ty` is a scalar that a direct shim passes by value: an integer
 /// (up to 64 bits), a float, `bool`, `char` or `()`.
 fn is_scalar(ty: &Type) -> bool {
@@ -521,6 +556,27 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 quote!(#krate::__private::finish_call(status, ret, message)),
             )
         };
+        // Only `&mut` arguments can carry something back.
+        let adopt_args: Vec<TokenStream2> = arg_types
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| matches!(unparen(t), Type::Reference(r) if r.mutability.is_some()))
+            .map(|(i, t)| {
+                let index = syn::Index::from(i);
+                adopt_of(t, quote!(args.#index), krate)
+            })
+            .collect();
+        let adopt_result = if m.is_async {
+            // Its output is adopted when it is ready (`RemoteFuture`).
+            quote!()
+        } else {
+            let walk = adopt_of(ret, quote!(*value), krate);
+            quote! {
+                if let ::core::result::Result::Ok(value) = &result {
+                    #walk
+                }
+            }
+        };
         quote_spanned! {span=>
             #(#docs)*
             #[allow(clippy::too_many_arguments)]
@@ -545,7 +601,13 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 // SAFETY: `status` and `ret` came from the shim (an async
                 // method's future borrows `self`, which keeps the plugin
                 // loaded).
-                unsafe { #finish }
+                let result = unsafe { #finish };
+                // What the plugin handed over is the host's now: its heap
+                // blocks leave the plugin's account, so that they are not
+                // reclaimed with its statics.
+                #(#adopt_args)*
+                #adopt_result
+                result
             }
         }
     });
@@ -574,6 +636,11 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                 }
             };
         }
+        let adopt_args: Vec<TokenStream2> = arg_types
+            .iter()
+            .zip(&arg_names)
+            .map(|(t, name)| adopt_of(t, quote!(#name), krate))
+            .collect();
         let call = quote!(<__LiveswapImpl as #trait_name>::#ident(this #(, #arg_names)*));
         // An async method's result is its future, boxed.
         let call = if m.is_async {
@@ -598,6 +665,9 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
                     #krate::__private::call_shim(sink, ret, || {
                         let this = &*this.cast::<__LiveswapImpl>();
                         let (#(#arg_names,)*) = ::core::ptr::read(args.cast::<(#(#arg_types,)*)>());
+                        // Arguments a plugin passes a host service are the
+                        // host's now (a no-op in a plugin's copy).
+                        #(#adopt_args)*
                         #call
                     })
                 }
@@ -687,6 +757,7 @@ fn expand(args: Args, item: ItemTrait) -> syn::Result<TokenStream2> {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
             const METHODS: &'static [#krate::layout::MethodLayout] = &[#(#method_layouts),*];
+            const __ADOPTS: bool = true;
             unsafe fn view(this: *const ::core::ffi::c_void, vtable: *const #vtable) -> #api {
                 // SAFETY: forwarded from this function's contract.
                 #api(unsafe { #krate::__private::RawView::new(this, vtable) })

@@ -23,7 +23,7 @@ pub const MAGIC: [u8; 8] = *b"LIVESWAP";
 /// Layout version of [`Descriptor`]; bumped on any change to it, to the
 /// encoding of the layout table that follows it, or to the entry point's
 /// calling convention.
-pub const DESCRIPTOR_VERSION: u32 = 7;
+pub const DESCRIPTOR_VERSION: u32 = 8;
 /// Flag bit: the plugin was built with `panic = "unwind"`.
 pub const FLAG_PANIC_UNWIND: u32 = 1;
 

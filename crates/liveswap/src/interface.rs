@@ -38,6 +38,14 @@ use std::ffi::c_void;
 ///   using it, the library may build again from the same pointers:
 ///   `Import::clone`); it is `Send + Sync` only because every instance
 ///   type exported or provided for the interface is.
+/// - if `__ADOPTS` is `true` (the generated code's; a hand-written impl
+///   leaves it `false`, and its plugins' heap is then never reclaimed):
+///   every owned value the view receives from the other side (a result,
+///   what the callee put into a `&mut` argument, an async output) is walked
+///   with the hidden `CrossSafe::__adopt` before the view hands it on, and
+///   every owned or `&mut` argument a provided object's table receives
+///   likewise, so that a plugin's heap reclaimed at its unload holds nothing
+///   the host owns (see [`HeapReport`](crate::HeapReport));
 pub unsafe trait Interface {
     /// The `#[repr(C)]` table of function pointers the plugin exports.
     type VTable: 'static;
@@ -51,6 +59,11 @@ pub unsafe trait Interface {
     /// what the handshake compares, type by type, before a plugin is
     /// mapped.
     const METHODS: &'static [crate::layout::MethodLayout];
+
+    /// Whether the view and the tables adopt what crosses (see the trait's
+    /// safety contract): what lets a plugin's heap be reclaimed at unload.
+    #[doc(hidden)]
+    const __ADOPTS: bool = false;
 
     /// Builds the host view of a plugin instance.
     ///

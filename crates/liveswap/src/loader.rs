@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use libloading::os::unix::Library;
 
-use crate::abi::alloc::HOST_ALLOCATOR;
 use crate::abi::host::MessageSink;
 use crate::abi::{
     ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject, STATE_COLD, STATE_FAILED,
@@ -76,6 +75,8 @@ pub(crate) struct LoadPolicy {
     /// The state the first load restores from, instead of nothing: the
     /// isolated preflight's child gets the serving version's snapshot so.
     pub first_state: Option<Arc<(u32, Vec<u8>)>>,
+    /// Whether a generation's leftover heap is freed at its unload.
+    pub reclaim_heap: bool,
 }
 
 /// The version serving when a load starts: its instance, whose state the
@@ -246,6 +247,10 @@ impl Remains {
             && !image::still_mapped(self.footprint.ranges(), self.image.dev, self.image.ino);
         if gone && !self.gone {
             MAPPED_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
+            // SAFETY: closed earlier, and now gone from the loader's list
+            // and from the address space: none of its code can run again.
+            // Once: `self.gone` is set below and never cleared.
+            unsafe { self.footprint.heap.settle() };
         }
         self.gone = gone;
         self.gone
@@ -509,7 +514,20 @@ fn load_stored<I: Interface + ?Sized>(
         None => take_state()?,
     };
     let started = Instant::now();
-    let result = open_and_construct(source, &image, &checked.section, &sites, policy, &mut carry);
+    let heap_off = if policy.reclaim_heap {
+        crate::heap::unadopted::<I>().or_else(|| policy.imports.unwalked())
+    } else {
+        Some("turned off for this slot (`Options::reclaim_heap(false)`)".into())
+    };
+    let result = open_and_construct(
+        source,
+        &image,
+        &checked.section,
+        &sites,
+        policy,
+        heap_off,
+        &mut carry,
+    );
     info.load = started.elapsed();
     let (library, footprint, object) = result?;
     info.state = carry.report;
@@ -536,6 +554,7 @@ fn open_and_construct(
     section: &[u8],
     sites: &patch::Sites,
     policy: &LoadPolicy,
+    heap_off: Option<String>,
     carry: &mut Carry,
 ) -> Result<(Library, Arc<Footprint>, RawObject), Error> {
     let imports = &policy.imports;
@@ -557,12 +576,15 @@ fn open_and_construct(
     MAPPED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
     let placement = image::find(&image.path).unwrap_or_default();
     let footprint = Footprint::register(&placement);
+    if let Some(reason) = heap_off {
+        footprint.heap.keep_heap(reason);
+    }
     footprint.set_executor(policy.executor.clone());
     if let Err(reason) = patch::apply(sites, &placement) {
         tracing::warn!(path = %source.display(), %reason, "plugin hooks not installed: it will never be unloaded");
         footprint.set_unhooked(reason);
     }
-    match construct(source, &library, section, imports, carry) {
+    match construct(source, &library, section, imports, &footprint, carry) {
         Ok(object) => Ok((library, footprint, object)),
         Err(e) => {
             let (outcome, unclosed) = close(library, image, &footprint, true);
@@ -585,6 +607,7 @@ fn construct(
     library: &Library,
     section: &[u8],
     imports: &Imports,
+    footprint: &Arc<Footprint>,
     carry: &mut Carry,
 ) -> Result<RawObject, Error> {
     // SAFETY: `EntryFn` is the type `liveswap::export!` gives the symbol; the
@@ -599,7 +622,7 @@ fn construct(
     })?;
     let mut message: Option<Message> = None;
     let mut call = EntryCall {
-        allocator: &HOST_ALLOCATOR,
+        allocator: footprint.heap.lend(),
         section: std::ptr::null(),
         object: RawObject {
             instance: std::ptr::null_mut(),
@@ -750,6 +773,9 @@ fn close(
         );
     }
     MAPPED_IN_PROCESS.fetch_sub(1, Ordering::Relaxed);
+    // SAFETY: the library is closed, and verified gone from the loader's
+    // list and from the address space: none of its code can run again.
+    unsafe { footprint.heap.settle() };
     (Outcome::Unloaded, None)
 }
 
@@ -764,6 +790,11 @@ pub(crate) fn discard(plugin: Plugin) {
 }
 
 impl Plugin {
+    /// Its heap account.
+    pub(crate) fn heap(&self) -> Arc<crate::heap::Account> {
+        Arc::clone(&self.footprint.heap)
+    }
+
     /// Destroys the instance, unloads the library (unless that would crash
     /// the process) and verifies the unload.
     pub(crate) fn unload(self) -> (Outcome, Remains) {

@@ -110,6 +110,11 @@ unsafe impl CrossSafe for RemoteError {
                 ty: <Vec<String> as CrossSafe>::LAYOUT,
             },
         ]),
+        walked: crate::layout::Walk::EXACT,
         args: &[],
     });
+    fn __adopt(&self) {
+        self.message.__adopt();
+        self.sources.__adopt();
+    }
 }

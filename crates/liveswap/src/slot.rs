@@ -51,6 +51,7 @@ pub struct Options {
     /// The state the first load restores from (the isolated preflight's
     /// child: the parent's serving snapshot).
     first_state: Option<Arc<(u32, Vec<u8>)>>,
+    reclaim_heap: bool,
 }
 
 impl Default for Options {
@@ -70,6 +71,7 @@ impl Default for Options {
             imports: Imports::default(),
             executor: crate::tasks::host::Executor::default(),
             first_state: None,
+            reclaim_heap: true,
         }
     }
 }
@@ -216,6 +218,20 @@ impl Options {
     /// once.
     pub fn unload_wait(mut self, wait: Duration) -> Self {
         self.unload_wait = wait;
+        self
+    }
+
+    /// Whether the heap a generation's code leaves allocated (its statics:
+    /// a `LazyLock<Regex>`, a cache) is freed once the generation is
+    /// verified unloaded. Default `true`. Turn it off for plugins that hand
+    /// memory they allocated to C code that keeps the pointer after the
+    /// plugin is gone (`putenv`, `setvbuf`, a buffer handed to the kernel):
+    /// that memory would be freed under it. Off, each retired generation
+    /// leaves its statics' heap behind, and
+    /// [`GenerationInfo::heap`](crate::GenerationInfo::heap) counts it as
+    /// `left`.
+    pub fn reclaim_heap(mut self, on: bool) -> Self {
+        self.reclaim_heap = on;
         self
     }
 
@@ -445,6 +461,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
             imports: options.imports.clone(),
             executor: options.executor.clone(),
             first_state: options.first_state.clone(),
+            reclaim_heap: options.reclaim_heap,
         };
         let registry = Arc::new(Registry::new(I::NAME));
         let at = SystemTime::now();
@@ -472,6 +489,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
             Version::loaded_at(&version),
             info.signer.clone(),
             info.hash,
+            version.heap(),
         ) {
             Registry::warn_short_of_keys(free);
         }
@@ -1160,6 +1178,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
             Version::loaded_at(&version),
             info.signer.clone(),
             info.hash,
+            version.heap(),
         );
         let prior = info.prior.take();
         warm::published(&self.registry, &old, &version, prior, &self.current);

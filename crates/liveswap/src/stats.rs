@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::check::Signer;
+use crate::heap::{Account, HeapReport};
 use crate::history::ContentHash;
 use crate::loader::{LOADED_IN_PROCESS, MAPPED_IN_PROCESS};
 
@@ -63,6 +64,9 @@ pub struct GenerationInfo {
     pub restored_from: Option<u32>,
     /// The BLAKE3 hash of the bytes it was loaded from.
     pub content_hash: Option<ContentHash>,
+    /// What its code allocated, handed to the host, and what the library
+    /// took back at its unload.
+    pub heap: HeapReport,
 }
 
 /// A snapshot of a handle's generations.
@@ -121,6 +125,8 @@ struct Inner {
     /// The generation whose retire hook (the instance's `Drop`) the reaper
     /// is running, and since when.
     retiring: Option<(u64, Instant)>,
+    /// Each generation's heap account, read at each snapshot.
+    heaps: BTreeMap<u64, Arc<Account>>,
 }
 
 /// A retire hook that runs longer than this is reported: its generation
@@ -166,6 +172,7 @@ impl Registry {
         loaded_at: SystemTime,
         signer: Option<Signer>,
         content_hash: Option<ContentHash>,
+        heap: Option<Arc<Account>>,
     ) -> Option<usize> {
         let mut inner = self.lock();
         let previous = inner.current;
@@ -186,8 +193,12 @@ impl Registry {
                 state_schema: None,
                 restored_from: None,
                 content_hash,
+                heap: HeapReport::default(),
             },
         );
+        if let Some(heap) = heap {
+            inner.heaps.insert(generation, heap);
+        }
         drop(inner);
         self.changed_states();
         crate::footprint::keys::free().filter(|&f| f < KEY_WARNING)
@@ -297,6 +308,7 @@ impl Registry {
             .take(unloaded.len().saturating_sub(UNLOADED_KEPT))
         {
             inner.generations.remove(old);
+            inner.heaps.remove(old);
         }
         drop(inner);
         self.changed.notify_all();
@@ -309,6 +321,11 @@ impl Registry {
         let mapped_in_process = MAPPED_IN_PROCESS.load(Ordering::Relaxed);
         let free_pthread_keys = crate::footprint::keys::free();
         let mut generations: Vec<GenerationInfo> = inner.generations.values().cloned().collect();
+        for info in &mut generations {
+            if let Some(heap) = inner.heaps.get(&info.generation) {
+                info.heap = heap.report();
+            }
+        }
         if let Some((stuck, since)) = inner.retiring
             && since.elapsed() >= RETIRE_REPORTED_AFTER
             && let Some(info) = generations.iter_mut().find(|g| g.generation == stuck)

@@ -63,6 +63,13 @@ mod enabled {
         if let Some(free) = stats.free_pthread_keys {
             metrics::gauge!("liveswap_pthread_keys_free").set(free as f64);
         }
+        let live: u64 = stats.generations.iter().map(|g| g.heap.live).sum();
+        metrics::gauge!("liveswap_heap_live_bytes", "interface" => interface).set(live as f64);
+        metrics::gauge!("liveswap_heap_reclaimed_bytes").set(
+            crate::heap::RECLAIMED_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        );
+        metrics::gauge!("liveswap_heap_left_bytes")
+            .set(crate::heap::LEFT_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) as f64);
     }
 
     #[cold]

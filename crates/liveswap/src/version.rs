@@ -74,6 +74,11 @@ impl<I: Interface + ?Sized> Version<I> {
         self.plugin.as_ref().map(|p| Arc::clone(&p.image))
     }
 
+    /// Its heap account.
+    pub(crate) fn heap(&self) -> Option<Arc<crate::heap::Account>> {
+        self.plugin.as_ref().map(Plugin::heap)
+    }
+
     /// Where its private copy is held. An associated function, like the
     /// other metadata (`Version::storage(&v)`), so that a plugin method of
     /// the same name is not shadowed.

@@ -225,6 +225,8 @@ fn downgrade_of(object: &RawObject, schema: u32) -> Option<Result<Option<Vec<u8>
     // SAFETY: as for `snapshot_of`; `written` lives across the call too.
     let status = unsafe { downgrade(object.instance, schema, &mut out, &mut written, &mut sink) };
     Some(if status == CALL_OK {
+        // The host owns the bytes now, not the plugin's heap account.
+        crate::CrossSafe::__adopt(&out);
         Ok((written == 1).then_some(out))
     } else {
         std::mem::forget(out);
@@ -244,6 +246,8 @@ fn snapshot_of(object: &RawObject) -> Option<Result<Vec<u8>, Failure>> {
     // global allocator (its own routes there), so dropping it here is sound.
     let status = unsafe { snapshot(object.instance, &mut out, &mut sink) };
     Some(if status == CALL_OK {
+        // The host owns the bytes now, not the plugin's heap account.
+        crate::CrossSafe::__adopt(&out);
         Ok(out)
     } else {
         // The shim assigns `out` only on success; on failure it is still

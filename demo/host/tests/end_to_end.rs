@@ -628,6 +628,10 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     let (code, out) = ctl(&ctl_bin, &socket, &["--json", "status"], None);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"current\":3"), "{out}");
+    assert!(
+        out.contains("\"heap\":{\"allocated\":"),
+        "each generation's heap in the status: {out}"
+    );
     let (code, out) = ctl(
         &ctl_bin,
         Path::new("/nonexistent/ctl.sock"),
@@ -669,6 +673,12 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
         sample(&body, "liveswap_generation", &[]),
         Some(3.0),
         "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("liveswap_heap_reclaimed_bytes "))
+            && sample(&body, "liveswap_heap_live_bytes", &[]).is_some(),
+        "the heap's gauges: {body}"
     );
 
     if unsafe { libc::geteuid() } == 0 && liveswap_tests::others_can_reach(scratch.path()) {

@@ -39,7 +39,8 @@ unsafe impl Send for Greeter {}
 unsafe impl Sync for Greeter {}
 
 // SAFETY: `GreeterVTable` is `repr(C)` with only `extern "C"` fns taking
-// integers; every shim catches panics; the view holds only the two pointers.
+// integers; every shim catches panics; the view holds only the two pointers;
+// nothing owned crosses (integers only), so there is nothing to adopt.
 unsafe impl Interface for Greeter {
     type VTable = GreeterVTable;
     type View = Greeter;
@@ -61,6 +62,7 @@ unsafe impl Interface for Greeter {
             ret: <u64 as CrossSafe>::LAYOUT,
         },
     ];
+    const __ADOPTS: bool = true;
     unsafe fn view(this: *const c_void, vtable: *const GreeterVTable) -> Self {
         Greeter { this, vtable }
     }

@@ -7,7 +7,8 @@
 //! So `export!` makes [`RoutedAllocator`] the plugin's global allocator,
 //! and the entry point hands it the host's [`HostAllocator`]: from then on
 //! every allocation of the plugin's code goes through the host's global
-//! allocator, whatever it is.
+//! allocator, whatever it is, and is recorded in the generation's heap
+//! account (`heap`), so that what its statics held is freed at unload.
 //!
 //! Before the entry point runs (while `dlopen` runs the library's static
 //! constructors) the plugin can only use the system allocator. Those
@@ -17,43 +18,59 @@
 //! constructor (such as the `ctor` crate's) asks it to.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
 
-/// The host's global allocator, as `extern "C"` functions.
+/// The host's global allocator, as `extern "C"` functions, with the
+/// account of the generation that uses it (`ctx`): the host records every
+/// block the plugin's code allocates there (see the `heap` module).
+///
+/// Field order is part of the wire contract: `ctx`, `alloc`,
+/// `alloc_zeroed`, `dealloc`, `realloc`.
 #[repr(C)]
 pub struct HostAllocator {
-    alloc: unsafe extern "C" fn(size: usize, align: usize) -> *mut u8,
-    alloc_zeroed: unsafe extern "C" fn(size: usize, align: usize) -> *mut u8,
-    dealloc: unsafe extern "C" fn(ptr: *mut u8, size: usize, align: usize),
-    realloc: unsafe extern "C" fn(ptr: *mut u8, size: usize, align: usize, new: usize) -> *mut u8,
+    ctx: *const c_void,
+    alloc: unsafe extern "C" fn(ctx: *const c_void, size: usize, align: usize) -> *mut u8,
+    alloc_zeroed: unsafe extern "C" fn(ctx: *const c_void, size: usize, align: usize) -> *mut u8,
+    dealloc: unsafe extern "C" fn(ctx: *const c_void, ptr: *mut u8, size: usize, align: usize),
+    realloc: unsafe extern "C" fn(
+        ctx: *const c_void,
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        new: usize,
+    ) -> *mut u8,
 }
 
-/// This process's global allocator (in a host: the host's).
-pub(crate) static HOST_ALLOCATOR: HostAllocator = HostAllocator {
-    alloc: host_alloc,
-    alloc_zeroed: host_alloc_zeroed,
-    dealloc: host_dealloc,
-    realloc: host_realloc,
-};
+// SAFETY: `ctx` is the host's account for one generation, whose state is
+// atomic counters and a lock-guarded ledger: shared and used from any
+// thread by design; the functions are plain code of the host.
+unsafe impl Sync for HostAllocator {}
+// SAFETY: as for `Sync`.
+unsafe impl Send for HostAllocator {}
 
-// SAFETY (all four): the plugin's `RoutedAllocator` calls these with the
-// size and alignment of a valid `Layout` it was given by its own std, under
-// `GlobalAlloc`'s contract, which these forward unchanged.
-unsafe extern "C" fn host_alloc(size: usize, align: usize) -> *mut u8 {
-    // SAFETY: see above.
-    unsafe { std::alloc::alloc(Layout::from_size_align_unchecked(size, align)) }
-}
-unsafe extern "C" fn host_alloc_zeroed(size: usize, align: usize) -> *mut u8 {
-    // SAFETY: see above.
-    unsafe { std::alloc::alloc_zeroed(Layout::from_size_align_unchecked(size, align)) }
-}
-unsafe extern "C" fn host_dealloc(ptr: *mut u8, size: usize, align: usize) {
-    // SAFETY: see above.
-    unsafe { std::alloc::dealloc(ptr, Layout::from_size_align_unchecked(size, align)) }
-}
-unsafe extern "C" fn host_realloc(ptr: *mut u8, size: usize, align: usize, new: usize) -> *mut u8 {
-    // SAFETY: see above.
-    unsafe { std::alloc::realloc(ptr, Layout::from_size_align_unchecked(size, align), new) }
+/// The host's allocation functions, each taking the table's `ctx`.
+type AllocFn = unsafe extern "C" fn(*const c_void, usize, usize) -> *mut u8;
+type DeallocFn = unsafe extern "C" fn(*const c_void, *mut u8, usize, usize);
+type ReallocFn = unsafe extern "C" fn(*const c_void, *mut u8, usize, usize, usize) -> *mut u8;
+
+impl HostAllocator {
+    /// A table whose functions are called with `ctx`.
+    pub(crate) const fn new(
+        ctx: *const c_void,
+        alloc: AllocFn,
+        alloc_zeroed: AllocFn,
+        dealloc: DeallocFn,
+        realloc: ReallocFn,
+    ) -> Self {
+        HostAllocator {
+            ctx,
+            alloc,
+            alloc_zeroed,
+            dealloc,
+            realloc,
+        }
+    }
 }
 
 /// A plugin's global allocator: the system allocator until the entry point
@@ -99,8 +116,9 @@ impl RoutedAllocator {
 
     #[inline]
     fn host(&self) -> Option<&HostAllocator> {
-        // SAFETY: a non-null pointer was stored by `attach` from the host's
-        // `&'static HOST_ALLOCATOR`, and the host outlives its plugins.
+        // SAFETY: a non-null pointer was stored by `attach` from the table
+        // the host lent this generation, which stays valid for as long as
+        // the library can run (the host's account keeps it).
         unsafe { self.host.load(Ordering::Acquire).as_ref() }
     }
 
@@ -145,7 +163,7 @@ unsafe impl GlobalAlloc for RoutedAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match self.route(1) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Route::Host(h) => unsafe { (h.alloc)(layout.size(), layout.align()) },
+            Route::Host(h) => unsafe { (h.alloc)(h.ctx, layout.size(), layout.align()) },
             // SAFETY: as above.
             Route::System => unsafe { System.alloc(layout) },
         }
@@ -154,7 +172,7 @@ unsafe impl GlobalAlloc for RoutedAllocator {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         match self.route(1) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Route::Host(h) => unsafe { (h.alloc_zeroed)(layout.size(), layout.align()) },
+            Route::Host(h) => unsafe { (h.alloc_zeroed)(h.ctx, layout.size(), layout.align()) },
             // SAFETY: as above.
             Route::System => unsafe { System.alloc_zeroed(layout) },
         }
@@ -163,7 +181,7 @@ unsafe impl GlobalAlloc for RoutedAllocator {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match self.route(-1) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Route::Host(h) => unsafe { (h.dealloc)(ptr, layout.size(), layout.align()) },
+            Route::Host(h) => unsafe { (h.dealloc)(h.ctx, ptr, layout.size(), layout.align()) },
             // SAFETY: as above.
             Route::System => unsafe { System.dealloc(ptr, layout) },
         }
@@ -172,7 +190,9 @@ unsafe impl GlobalAlloc for RoutedAllocator {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         match self.route(0) {
             // SAFETY: forwarded under `GlobalAlloc`'s contract.
-            Route::Host(h) => unsafe { (h.realloc)(ptr, layout.size(), layout.align(), new_size) },
+            Route::Host(h) => unsafe {
+                (h.realloc)(h.ctx, ptr, layout.size(), layout.align(), new_size)
+            },
             // SAFETY: as above.
             Route::System => unsafe { System.realloc(ptr, layout, new_size) },
         }

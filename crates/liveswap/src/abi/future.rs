@@ -168,7 +168,7 @@ impl<R> RemoteFuture<'_, R> {
     }
 }
 
-impl<R> Future for RemoteFuture<'_, R> {
+impl<R: crate::CrossSafe> Future for RemoteFuture<'_, R> {
     type Output = Result<R, crate::CallError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -206,7 +206,11 @@ impl<R> Future for RemoteFuture<'_, R> {
             READY => {
                 this.finish();
                 // SAFETY: the plugin wrote the output (status READY).
-                Poll::Ready(Ok(unsafe { out.assume_init() }))
+                let output = unsafe { out.assume_init() };
+                // The host owns it now: its blocks leave the plugin's heap
+                // account (a no-op in a plugin polling a host future).
+                output.__adopt();
+                Poll::Ready(Ok(output))
             }
             _ => {
                 this.finish();
@@ -431,6 +435,7 @@ impl<R: CrossSafe> FutureOf<R> {
         align: align_of::<RawFuture>(),
         option_size: size_of::<Option<RawFuture>>(),
         kind: Kind::Std,
+        walked: crate::layout::Walk::EXACT,
         args: &[R::LAYOUT],
     });
 }

@@ -10,7 +10,9 @@
 //!
 //! `slot` may be left out when the process has one slot. Commands:
 //! `status`, `history`, `swap` (`path`), `rollback`, `inspect` (`path`),
-//! `slots`. `history` replies with the slot's last attempts, oldest first:
+//! `slots`. `status` gives each generation's `heap` (bytes `allocated`,
+//! `freed`, `handed_to_host`, `live`, `reclaimed`, `left`, and
+//! `reclaim_off`, why it is not reclaimed). `history` replies with the slot's last attempts, oldest first:
 //! `{"attempts":[{"at_unix","trigger","source","content_hash","signer",
 //! "outcome","generation","previous","state_schema","restored_from","error",
 //! "steps_ms":{...}}]}`; a swap

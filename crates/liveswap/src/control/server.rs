@@ -585,6 +585,15 @@ fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
                 "reason": reason,
                 "state_schema": g.state_schema,
                 "restored_from": g.restored_from,
+                "heap": {
+                    "allocated": g.heap.allocated,
+                    "freed": g.heap.freed,
+                    "handed_to_host": g.heap.handed_to_host,
+                    "live": g.heap.live,
+                    "reclaimed": g.heap.reclaimed,
+                    "left": g.heap.left,
+                    "reclaim_off": g.heap.reclaim_off,
+                },
             })
         })
         .collect();

@@ -86,6 +86,8 @@ pub(crate) struct Footprint {
     executor: Mutex<crate::tasks::host::Executor>,
     /// Counters for reports.
     pub(crate) counts: Counts,
+    /// What its code allocated, and what is taken back at unload.
+    pub(crate) heap: Arc<crate::heap::Account>,
 }
 
 /// What a generation's hooks saw.
@@ -142,6 +144,7 @@ impl Footprint {
             wakers: AtomicUsize::new(0),
             executor: Mutex::new(crate::tasks::host::Executor::default()),
             counts: Counts::default(),
+            heap: crate::heap::Account::new(),
         });
         LOADED
             .write()

@@ -22,6 +22,8 @@ pub const IMPORTS_SECTION: &str = ".liveswap_imports";
 struct Provided {
     name: &'static str,
     section: Arc<[u8]>,
+    /// Why what a plugin passes it cannot be walked, if it cannot.
+    unwalked: Option<String>,
     /// Keeps the object (and so `RawImport::instance`) alive.
     _object: Arc<dyn Any + Send + Sync>,
 }
@@ -85,6 +87,7 @@ impl Imports {
             .map(|p| Provided {
                 name: p.name,
                 section: Arc::clone(&p.section),
+                unwalked: p.unwalked.clone(),
                 _object: Arc::clone(&p._object),
             })
             .collect();
@@ -105,6 +108,7 @@ impl Imports {
         provided.push(Provided {
             name: I::NAME,
             section,
+            unwalked: crate::heap::unadopted::<I>(),
             _object: object,
         });
         Imports(Arc::new(List { provided, raws }))
@@ -113,6 +117,16 @@ impl Imports {
     /// The list handed to the entry point, valid while `self` lives.
     pub(crate) fn raw(&self) -> (*const RawImport, usize) {
         (self.0.raws.as_ptr(), self.0.raws.len())
+    }
+
+    /// Why a plugin's heap cannot be reclaimed because of what it may
+    /// pass a host service, if it cannot.
+    pub(crate) fn unwalked(&self) -> Option<String> {
+        self.0.provided.iter().find_map(|p| {
+            p.unwalked
+                .as_ref()
+                .map(|why| format!("host service `{}`: {why}", p.name))
+        })
     }
 
     /// The names of the interfaces provided.

@@ -21,7 +21,10 @@
 ///
 /// `LAYOUT` must describe `Self` truthfully (size, alignment, the size of
 /// `Option<Self>`, every field's name, offset and type, every variant's
-/// name and discriminant), and no value of `Self` may hold a pointer to
+/// name and discriminant); if its `walked` is `Walk::EXACT`, `__adopt`
+/// must adopt every heap block the value owns itself and call `__adopt` on
+/// every `CrossSafe` value it holds;
+/// and no value of `Self` may hold a pointer to
 /// memory or code that belongs to the library that made it, other than
 /// heap memory of the global allocator (which the library routes to the
 /// host's). The derive guarantees both; write an impl by hand only for a
@@ -39,6 +42,12 @@
 pub unsafe trait CrossSafe: Sized + 'static {
     /// The type's layout; see [`TypeLayout`].
     const LAYOUT: LayoutRef;
+
+    /// Hands every heap block the value owns to the host
+    /// (`__private::adopt_block`). Generated code only.
+    #[doc(hidden)]
+    #[inline]
+    fn __adopt(&self) {}
 }
 
 /// A reference to a [`TypeLayout`] that a type's own description may
@@ -107,8 +116,35 @@ pub struct TypeLayout {
     pub option_size: usize,
     /// What kind of type it is, with its fields or variants.
     pub kind: Kind,
+    /// Whether the type's hidden `CrossSafe::__adopt` hands the host every
+    /// heap block a value owns: exact only from the derive and
+    /// the library's impls (but `VecDeque`, `BTreeMap` and `BTreeSet`), so
+    /// a hand-written impl says [`Walk::NO`]. A plugin that hands the host
+    /// a value of a type not walked, at any depth, keeps its heap at
+    /// unload (see [`HeapReport`](crate::HeapReport)).
+    pub walked: Walk,
     /// Generic arguments (tuple and array elements, a reference's target).
     pub args: &'static [LayoutRef],
+}
+
+/// Whether a type's walk reaches every heap block its values own: what
+/// lets the library free a plugin's leftover heap at unload without
+/// freeing anything the host holds. Safe code can only say [`Walk::NO`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walk(bool);
+
+impl Walk {
+    /// The walk may miss blocks (the default for a hand-written impl).
+    pub const NO: Walk = Walk(false);
+    /// The walk reaches every block: the library's impls, and the derive's
+    /// (through `__private::EXACT_WALK`).
+    pub(crate) const EXACT: Walk = Walk(true);
+
+    /// Whether the walk reaches every block.
+    #[must_use]
+    pub const fn is_exact(self) -> bool {
+        self.0
+    }
 }
 
 /// The kind of a [`TypeLayout`].

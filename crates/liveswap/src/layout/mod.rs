@@ -24,7 +24,7 @@ mod table;
 
 pub use compare::{compare_tables, equal_but_compatible_releases};
 pub use decode::{DecodeError, FieldRef, Shape, Table, VariantRef};
-pub use describe::{CrossSafe, Field, Kind, LayoutRef, MethodLayout, TypeLayout, Variant};
+pub use describe::{CrossSafe, Field, Kind, LayoutRef, MethodLayout, TypeLayout, Variant, Walk};
 pub use table::{encode_table, encode_vec, table_len};
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::mem::{align_of, offset_of, size_of};
 use std::num::NonZero;
 use std::time::Duration;
 
-use super::describe::{CrossSafe, Kind, LayoutRef, TypeLayout};
+use super::describe::{CrossSafe, Kind, LayoutRef, TypeLayout, Walk};
 
 macro_rules! scalars {
     ($($t:ty),* $(,)?) => {$(
@@ -21,6 +21,7 @@ macro_rules! scalars {
                 align: align_of::<$t>(),
                 option_size: size_of::<Option<$t>>(),
                 kind: Kind::Scalar,
+                walked: Walk::EXACT,
                 args: &[],
             });
         }
@@ -59,6 +60,7 @@ macro_rules! nonzero {
                 align: align_of::<Self>(),
                 option_size: size_of::<Option<Self>>(),
                 kind: Kind::Std,
+                walked: Walk::EXACT,
                 args: &[<$t as CrossSafe>::LAYOUT],
             });
         }
@@ -73,6 +75,9 @@ nonzero!(
 /// holds, known by its path and its generic arguments.
 macro_rules! std_type {
     ($path:literal, [$($p:ident),*], $t:ty) => {
+        std_type!($path, [$($p),*], $t, walked: Walk::NO, adopt_nothing);
+    };
+    ($path:literal, [$($p:ident),*], $t:ty, walked: $walked:expr, $adopt:ident) => {
         // SAFETY: the type owns its contents (heap memory of the global
         // allocator, routed to the host's) and holds only `CrossSafe`
         // values; the compiler version, which the handshake checks, fixes
@@ -86,18 +91,66 @@ macro_rules! std_type {
                 align: align_of::<Self>(),
                 option_size: size_of::<Option<Self>>(),
                 kind: Kind::Std,
+                walked: $walked,
                 args: &[$(<$p as CrossSafe>::LAYOUT),*],
             });
+            #[inline]
+            fn __adopt(&self) {
+                $adopt(self)
+            }
         }
     };
 }
 
-std_type!("alloc::string::String", [], String);
-std_type!("core::time::Duration", [], Duration);
-std_type!("alloc::vec::Vec", [T], Vec<T>);
-std_type!("alloc::boxed::Box", [T], Box<T>);
-std_type!("core::option::Option", [T], Option<T>);
-std_type!("core::result::Result", [T, E], Result<T, E>);
+std_type!("alloc::string::String", [], String, walked: Walk::EXACT, adopt_string);
+std_type!("core::time::Duration", [], Duration, walked: Walk::EXACT, adopt_nothing);
+std_type!("alloc::vec::Vec", [T], Vec<T>, walked: Walk::EXACT, adopt_vec);
+std_type!("alloc::boxed::Box", [T], Box<T>, walked: Walk::EXACT, adopt_box);
+std_type!("core::option::Option", [T], Option<T>, walked: Walk::EXACT, adopt_option);
+std_type!("core::result::Result", [T, E], Result<T, E>, walked: Walk::EXACT, adopt_result);
+
+fn adopt_nothing<T>(_: &T) {}
+
+fn adopt_string(s: &String) {
+    if s.capacity() != 0 {
+        crate::heap::adopt_block(s.as_ptr());
+    }
+}
+
+fn adopt_vec<T: CrossSafe>(v: &Vec<T>) {
+    for item in v {
+        item.__adopt();
+    }
+    if v.capacity() != 0 && size_of::<T>() != 0 {
+        crate::heap::adopt_block(v.as_ptr().cast());
+    }
+}
+
+// The box itself, not just its contents: its block is adopted too.
+#[allow(clippy::borrowed_box)]
+fn adopt_box<T: CrossSafe>(b: &Box<T>) {
+    let inner: &T = b;
+    inner.__adopt();
+    if size_of::<T>() != 0 {
+        crate::heap::adopt_block(std::ptr::from_ref(inner).cast());
+    }
+}
+
+fn adopt_option<T: CrossSafe>(o: &Option<T>) {
+    if let Some(t) = o {
+        t.__adopt();
+    }
+}
+
+fn adopt_result<T: CrossSafe, E: CrossSafe>(r: &Result<T, E>) {
+    match r {
+        Ok(t) => t.__adopt(),
+        Err(e) => e.__adopt(),
+    }
+}
+
+// Their buffers' and nodes' addresses are not public: not walked, so a
+// generation that hands one to the host keeps its heap at unload.
 std_type!("alloc::collections::VecDeque", [T], VecDeque<T>);
 std_type!("alloc::collections::BTreeSet", [T], BTreeSet<T>);
 std_type!("alloc::collections::BTreeMap", [K, V], BTreeMap<K, V>);
@@ -115,8 +168,15 @@ unsafe impl<T: CrossSafe, const N: usize> CrossSafe for [T; N] {
         align: align_of::<Self>(),
         option_size: size_of::<Option<Self>>(),
         kind: Kind::Array(N),
+        walked: Walk::EXACT,
         args: &[T::LAYOUT],
     });
+    #[inline]
+    fn __adopt(&self) {
+        for item in self {
+            item.__adopt();
+        }
+    }
 }
 
 macro_rules! tuple {
@@ -132,8 +192,13 @@ macro_rules! tuple {
                 align: align_of::<Self>(),
                 option_size: size_of::<Option<Self>>(),
                 kind: Kind::Tuple(&[$(offset_of!(Self, $i)),+]),
+                walked: Walk::EXACT,
                 args: &[$($t::LAYOUT),+],
             });
+            #[inline]
+            fn __adopt(&self) {
+                $(self.$i.__adopt();)+
+            }
         }
     };
 }
@@ -164,6 +229,7 @@ impl<T: CrossSafe> RefTo<T> {
         align: align_of::<&T>(),
         option_size: size_of::<Option<&T>>(),
         kind: Kind::Ref { mutable: false },
+        walked: Walk::EXACT,
         args: &[T::LAYOUT],
     });
     /// `&mut T`.
@@ -175,6 +241,7 @@ impl<T: CrossSafe> RefTo<T> {
         align: align_of::<&mut T>(),
         option_size: size_of::<Option<&mut T>>(),
         kind: Kind::Ref { mutable: true },
+        walked: Walk::EXACT,
         args: &[T::LAYOUT],
     });
 }
@@ -191,6 +258,7 @@ impl<T: CrossSafe> SliceOf<T> {
         align: align_of::<T>(),
         option_size: 0,
         kind: Kind::Slice,
+        walked: Walk::EXACT,
         args: &[T::LAYOUT],
     });
     /// `&[T]`.
@@ -202,6 +270,7 @@ impl<T: CrossSafe> SliceOf<T> {
         align: align_of::<&[T]>(),
         option_size: size_of::<Option<&[T]>>(),
         kind: Kind::Ref { mutable: false },
+        walked: Walk::EXACT,
         args: &[Self::SLICE],
     });
     /// `&mut [T]`.
@@ -213,6 +282,7 @@ impl<T: CrossSafe> SliceOf<T> {
         align: align_of::<&mut [T]>(),
         option_size: size_of::<Option<&mut [T]>>(),
         kind: Kind::Ref { mutable: true },
+        walked: Walk::EXACT,
         args: &[Self::SLICE],
     });
 }
@@ -225,6 +295,7 @@ const STR: LayoutRef = LayoutRef::new(&TypeLayout {
     align: 1,
     option_size: 0,
     kind: Kind::Str,
+    walked: Walk::EXACT,
     args: &[],
 });
 
@@ -237,6 +308,7 @@ pub const STR_REF: LayoutRef = LayoutRef::new(&TypeLayout {
     align: align_of::<&str>(),
     option_size: size_of::<Option<&str>>(),
     kind: Kind::Ref { mutable: false },
+    walked: Walk::EXACT,
     args: &[STR],
 });
 
@@ -249,5 +321,6 @@ pub const STR_MUT: LayoutRef = LayoutRef::new(&TypeLayout {
     align: align_of::<&mut str>(),
     option_size: size_of::<Option<&mut str>>(),
     kind: Kind::Ref { mutable: true },
+    walked: Walk::EXACT,
     args: &[STR],
 });

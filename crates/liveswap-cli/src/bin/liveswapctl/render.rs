@@ -57,13 +57,48 @@ fn status(r: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "{:>10}  {:<9}  {}{schema}{reason}",
+            "{:>10}  {:<9}  {}{schema}{reason}{}",
             text(&g["generation"]),
             text(&g["state"]),
-            text(&g["source"])
+            text(&g["source"]),
+            heap(&g["heap"])
         );
     }
     out
+}
+
+/// A generation's heap, as `  [heap: 1.0 MiB live, 3.2 KiB handed to the
+/// host, 1.0 MiB reclaimed]`: only what is not zero.
+fn heap(h: &Value) -> String {
+    let mib = |key: &str| h[key].as_u64().unwrap_or(0);
+    let mut parts = Vec::new();
+    for (key, what) in [
+        ("live", "live"),
+        ("handed_to_host", "handed to the host"),
+        ("reclaimed", "reclaimed at unload"),
+        ("left", "left allocated at unload"),
+    ] {
+        if mib(key) != 0 {
+            parts.push(format!("{} {what}", bytes(mib(key))));
+        }
+    }
+    if let Value::String(why) = &h["reclaim_off"] {
+        parts.push(format!("not reclaimed: {why}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  [heap: {}]", parts.join(", "))
+    }
+}
+
+/// `n` bytes for people: B, KiB or MiB.
+fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
 }
 
 fn history(r: &Value) -> String {
