@@ -248,14 +248,12 @@ fn a_storm_of_100_swaps_under_async_calls_imports_spawns_and_logs_loses_nothing(
 }
 
 /// Every answer right, nothing lost, every generation unloaded, threads
-/// and descriptors flat; but RSS grows about 1.7 KB a swap here (17 MB
-/// over the 10,000, with 66 threads running plugin code): what each
-/// retired generation leaves allocated (its statics, the thread-local
-/// values of the threads that ran it), which the library does not
-/// reclaim. The 10 MB target is missed; this soak holds it to what was
-/// measured, with some room.
+/// and descriptors flat, RSS growth under 10 MB: what each retired
+/// generation's statics held is freed at its unload; what stays is the
+/// thread-local values of the threads that ran its code (leaked, not
+/// destroyed, once it retires) and the library's own records.
 #[test]
 #[ignore = "soak: 10,000 swaps; run with --release --ignored"]
 fn soak_10000_swaps_under_async_calls_imports_spawns_and_logs_loses_nothing_and_stays_flat() {
-    storm(100, 10_000, 24 * 1024);
+    storm(100, 10_000, 10 * 1024);
 }

@@ -628,6 +628,10 @@ fn an_operator_drives_the_demo_with_liveswapctl_and_scrapes_its_metrics() {
     let (code, out) = ctl(&ctl_bin, &socket, &["--json", "status"], None);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"current\":3"), "{out}");
+    // Global flags anywhere, as cargo and kubectl take them.
+    let (code, after) = ctl(&ctl_bin, &socket, &["status", "--json"], None);
+    assert_eq!(code, 0, "{after}");
+    assert!(after.contains("\"current\":3"), "{after}");
     assert!(
         out.contains("\"heap\":{\"allocated\":"),
         "each generation's heap in the status: {out}"

@@ -27,21 +27,23 @@ use serde_json::{Value, json};
     about = "Operate a running liveswap host through its control socket"
 )]
 struct Cli {
-    /// The host's control socket
-    #[arg(long, value_name = "PATH")]
-    socket: PathBuf,
+    // Global: each may come before or after the command
+    // (`liveswapctl --socket S status --json`), as cargo and kubectl allow.
+    /// The host's control socket (required)
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
     /// Which slot, when the host has several
-    #[arg(long)]
+    #[arg(long, global = true)]
     slot: Option<String>,
     /// Print the host's JSON reply instead of a table
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
     /// How long to wait for the host's reply, in seconds
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, global = true)]
     timeout: u64,
     /// The uid the host runs as, when it is neither root nor you: a
     /// socket served by anyone else is refused before anything is sent
-    #[arg(long, value_name = "UID")]
+    #[arg(long, value_name = "UID", global = true)]
     server_uid: Option<u32>,
     #[command(subcommand)]
     command: Command,
@@ -87,6 +89,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    // Global arguments cannot be required by clap: checked here, with
+    // clap's wording and exit status.
+    let Some(socket) = cli.socket.clone() else {
+        eprintln!("error: the following required arguments were not provided: --socket <PATH>");
+        return ExitCode::from(2);
+    };
     let absolute = |file: &PathBuf| std::path::absolute(file).unwrap_or_else(|_| file.clone());
     let (cmd, path) = match &cli.command {
         Command::Status => ("status", None),
@@ -107,14 +115,14 @@ fn main() -> ExitCode {
         request["cold"] = json!(true);
     }
     let reply = match client::ask(
-        &cli.socket,
+        &socket,
         &request,
         Duration::from_secs(cli.timeout),
         cli.server_uid,
     ) {
         Ok(reply) => reply,
         Err(e) => {
-            eprintln!("liveswapctl: {}: {e}", cli.socket.display());
+            eprintln!("liveswapctl: {}: {e}", socket.display());
             return ExitCode::from(2);
         }
     };
