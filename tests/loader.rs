@@ -196,6 +196,10 @@ fn a_store_dir_reached_through_a_symlink_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tests_as_root),
+    ignore = "needs root: gives a directory to another user"
+)]
 fn a_store_dir_owned_by_another_user_is_refused() {
     if !is_root() {
         println!("skipped: needs root to give a directory to another user");
@@ -451,6 +455,7 @@ fn unmount(at: &Path) {
 }
 
 #[test]
+#[cfg_attr(not(tests_as_root), ignore = "needs root: mounts a noexec tmpfs")]
 fn plugins_on_a_noexec_mount_load_from_memfds() {
     if !is_root() {
         println!("skipped: needs root to mount a noexec tmpfs");

@@ -90,6 +90,7 @@ fn said(out: &Output) -> String {
 }
 
 #[test]
+#[cfg_attr(not(tests_as_root), ignore = "needs root: acts as other users")]
 fn a_reader_may_look_but_not_swap() {
     let Some(h) = host() else { return };
     let status = liveswapctl_as(&h.exe, NOBODY, &h.socket, &["status"]);
@@ -105,6 +106,7 @@ fn a_reader_may_look_but_not_swap() {
 }
 
 #[test]
+#[cfg_attr(not(tests_as_root), ignore = "needs root: acts as other users")]
 fn an_operator_inspects_only_what_it_could_read_and_learns_nothing_else() {
     let Some(h) = host() else { return };
     let public = h.public.to_str().unwrap();

@@ -26,6 +26,10 @@ fn liveswapctl(socket: &Path, extra: &[&str]) -> Output {
 }
 
 #[test]
+#[cfg_attr(
+    not(tests_as_root),
+    ignore = "needs root: another user serves the socket"
+)]
 fn a_socket_served_by_another_user_is_refused_unless_that_uid_is_named() {
     // SAFETY: `geteuid` has no preconditions.
     if unsafe { libc::geteuid() } != 0 {

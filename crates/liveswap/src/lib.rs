@@ -91,10 +91,11 @@
 //!   under valgrind in CI). An interface that passes a type the walk cannot
 //!   follow (`VecDeque`, `BTreeMap`, `BTreeSet`, a hand-written
 //!   [`CrossSafe`]) keeps its generations' heap and names the type. Costs:
-//!   a lock and a hash-map insert or remove per plugin allocation or free,
-//!   one remove per heap block of a value that crosses to the host (none
-//!   for scalars), about 40 bytes per live plugin block, one pass over
-//!   the record at unload.
+//!   a lock and a hash-map insert or remove per plugin allocation or free
+//!   (about 18 ns per 64-byte allocation and free, 2.3-2.5x the host's
+//!   allocator alone), one remove per heap block of a value that crosses
+//!   to the host (none for scalars), about 40 bytes per live plugin block,
+//!   one pass over the record at unload.
 //! - **Each load maps a private copy**, never the source file, so the source
 //!   may be rebuilt, overwritten in place (same inode), truncated or deleted
 //!   while its version serves, and swapped in again from the same path
@@ -143,18 +144,18 @@
 //! latest run) on a 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36,
 //! rustc 1.95, release builds, calling a plugin method
 //! `add(i64, i64) -> i64`; a bare function pointer to the same code costs
-//! 2.2 ns a call there. Per call, one thread / two threads calling at
+//! 2.4 ns a call there. Per call, one thread / two threads calling at
 //! once (the figures move with the machine and the run: other runs gave
-//! 6.9 / 6.9 ns, 6.3 / 6.8 ns and 14.8 / 15.0 ns and, before the hazard
-//! slots, 7.0 / 9.3 ns for `current`):
+//! 4.7 / 4.7 ns, 6.9 / 6.9 ns, 6.3 / 6.8 ns and 14.8 / 15.0 ns and,
+//! before the hazard slots, 7.0 / 9.3 ns for `current`):
 //!
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
-//! | [`Reader::get`] + call | 2.8 / 2.8 | one relaxed load while nothing was swapped; pins its version while idle |
-//! | [`Slot::current`] + call | 4.7 / 4.7 | a hazard slot of the calling thread's own: a thread-local, two loads of the slot's pointer around a release store and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write |
+//! | [`Reader::get`] + call | 2.7 / 3.1 | one relaxed load while nothing was swapped; pins its version while idle |
+//! | [`Slot::current`] + call | 5.3 / 5.3 | a hazard slot of the calling thread's own: a thread-local, two loads of the slot's pointer around a release store and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write |
 //! | [`Slot::with`] + call | as `current` | `current` around a closure |
-//! | [`Slot::current_owned`] + call | 5.9 / 20.2 | an `Arc` clone: one shared reference count, contended by every thread |
-//! | for comparison: `RwLock<Arc<_>>` + call | 5.0 / 38.8 | |
+//! | [`Slot::current_owned`] + call | 8.2 / 23.6 | an `Arc` clone: one shared reference count, contended by every thread |
+//! | for comparison: `RwLock<Arc<_>>` + call | 6.8 / 43.3 | |
 //!
 //! A thread holding 8 guards at once makes the next ones fall back to the
 //! reference count (the `current_owned` figure), and a guard held long
@@ -169,13 +170,13 @@
 //! swap the process's RSS does not grow with the file's size (during it,
 //! the copy is read once to hash it, 1 MiB at a time, by a second thread
 //! while it is written when it is 16 MiB or more: a 200 MB plugin swaps in
-//! 1.23x `cp`'s time with 0.37 MB of peak RSS growth). A copy up to 64 MiB
+//! 1.44x `cp`'s time with 0.34 MB of peak RSS growth). A copy up to 64 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! Warm start adds nothing to a call. A swap of a plugin with state adds
-//! its snapshot and restore: with postcard, 0.9 ms and 0.5 ms for 1 MiB of
-//! `u64` counters, 116 ms and 73 ms for 100 MiB (BENCHMARKS.md,
+//! its snapshot and restore: with postcard, 1.0 ms and 0.5 ms for 1 MiB of
+//! `u64` counters, 121 ms and 79 ms for 100 MiB (BENCHMARKS.md,
 //! "Warm start"); the
 //! snapshot is held until the new version is built, and, when the plugin
 //! merges, until the replaced version drains.
@@ -237,7 +238,8 @@
 //! its instance's `Drop` (the retire hook, run after the last guard and
 //! before the unload), or its generation stays loaded (reported pinned)
 //! for as long as they run. The heap a `static` holds (a `LazyLock` cache)
-//! is never freed. The README's "What plugins may do" has the whole table.
+//! is freed once its generation is verified unloaded (see the guarantees
+//! above). The README's "What plugins may do" has the whole table.
 //!
 //! # Trust model
 //!

@@ -32,6 +32,12 @@
 //!
 //! Not for signal handlers: a handler that reads while its thread is in
 //! the middle of a read could share a slot with it.
+//!
+//! The protocol (publish, fence, check; replace, fence, scan) is modelled
+//! with `loom` over every interleaving and weak-memory outcome in
+//! `tests/read_protocol_model.rs`, with the fence fallback (`loom` cannot
+//! model `membarrier`); a variant without the reader's fence must fail
+//! there, and does.
 
 //! Why not a crate: `arc-swap` (which this replaced) and `seize` take an
 //! atomic read-modify-write per read; `crossbeam-epoch`'s pin issues a
