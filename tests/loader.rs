@@ -195,28 +195,27 @@ fn a_store_dir_reached_through_a_symlink_is_refused() {
     );
 }
 
-#[test]
-#[cfg_attr(
-    not(tests_as_root),
-    ignore = "needs root: gives a directory to another user"
-)]
-fn a_store_dir_owned_by_another_user_is_refused() {
-    if !is_root() {
-        println!("skipped: needs root to give a directory to another user");
-        return;
+liveswap_tests::root_test!(
+    "needs root: gives a directory to another user",
+    fn a_store_dir_owned_by_another_user_is_refused() {
+        if !is_root() {
+            println!("skipped: needs root to give a directory to another user");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs");
+        fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let err =
+            Slot::<Greeter>::load_with(fixture("greeter-v1"), Options::new().store_dir(&theirs))
+                .map(drop)
+                .unwrap_err();
+        assert!(
+            matches!(&err, Error::StoreDir { reason, .. } if reason.contains("owned by uid 65534")),
+            "{err:?}"
+        );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let theirs = dir.path().join("theirs");
-    fs::create_dir(&theirs).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-    let err = Slot::<Greeter>::load_with(fixture("greeter-v1"), Options::new().store_dir(&theirs))
-        .map(drop)
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::StoreDir { reason, .. } if reason.contains("owned by uid 65534")),
-        "{err:?}"
-    );
-}
+);
 
 #[test]
 fn copies_on_disk_and_in_memfds_cannot_be_written_by_this_process_or_another_user() {
@@ -454,43 +453,44 @@ fn unmount(at: &Path) {
     assert_eq!(unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) }, 0);
 }
 
-#[test]
-#[cfg_attr(not(tests_as_root), ignore = "needs root: mounts a noexec tmpfs")]
-fn plugins_on_a_noexec_mount_load_from_memfds() {
-    if !is_root() {
-        println!("skipped: needs root to mount a noexec tmpfs");
-        return;
+liveswap_tests::root_test!(
+    "needs root: mounts a noexec tmpfs",
+    fn plugins_on_a_noexec_mount_load_from_memfds() {
+        if !is_root() {
+            println!("skipped: needs root to mount a noexec tmpfs");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        if !mount_noexec_tmpfs(dir.path()) {
+            println!("skipped: cannot mount a tmpfs here");
+            return;
+        }
+        let small = dir.path().join("libsmall.so");
+        install("greeter-v1", &small);
+        let big = dir.path().join("libbig.so");
+        install("greeter-v2", &big);
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&big)
+            .unwrap()
+            .set_len(liveswap::DEFAULT_MEMFD_MAX + (4 << 20))
+            .unwrap();
+        let result = (|| {
+            let hs = Slot::<Greeter>::load(&small)?;
+            let first = (
+                hs.current().answer(1),
+                liveswap::Version::storage(&hs.current()),
+            );
+            // Over the memfd limit, but the directory beside it cannot hold
+            // executable files: the copy goes to a memfd after all.
+            hs.swap(&big)?;
+            let second = (
+                hs.current().answer(1),
+                liveswap::Version::storage(&hs.current()),
+            );
+            Ok::<_, Error>((first, second))
+        })();
+        unmount(dir.path());
+        assert_eq!(result.unwrap(), ((2, Storage::Memfd), (3, Storage::Memfd)));
     }
-    let dir = tempfile::tempdir().unwrap();
-    if !mount_noexec_tmpfs(dir.path()) {
-        println!("skipped: cannot mount a tmpfs here");
-        return;
-    }
-    let small = dir.path().join("libsmall.so");
-    install("greeter-v1", &small);
-    let big = dir.path().join("libbig.so");
-    install("greeter-v2", &big);
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&big)
-        .unwrap()
-        .set_len(liveswap::DEFAULT_MEMFD_MAX + (4 << 20))
-        .unwrap();
-    let result = (|| {
-        let hs = Slot::<Greeter>::load(&small)?;
-        let first = (
-            hs.current().answer(1),
-            liveswap::Version::storage(&hs.current()),
-        );
-        // Over the memfd limit, but the directory beside it cannot hold
-        // executable files: the copy goes to a memfd after all.
-        hs.swap(&big)?;
-        let second = (
-            hs.current().answer(1),
-            liveswap::Version::storage(&hs.current()),
-        );
-        Ok::<_, Error>((first, second))
-    })();
-    unmount(dir.path());
-    assert_eq!(result.unwrap(), ((2, Storage::Memfd), (3, Storage::Memfd)));
-}
+);

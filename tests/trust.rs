@@ -682,71 +682,72 @@ const OTHER_USER: u32 = 1;
 /// A sticky, world-writable drop directory (like `/tmp`) below a
 /// directory `nobody` can enter, with two plugins in it: one owned by
 /// `nobody`, one by another user.
-#[test]
-#[cfg_attr(not(tests_as_root), ignore = "needs root: owns files as other users")]
-fn a_file_owned_by_another_user_in_a_sticky_directory_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root to own files as other users");
-        return;
-    }
-    let base = tempfile::tempdir().unwrap();
-    chmod(base.path(), 0o755);
-    let drop_dir = base.path().join("drop");
-    fs::create_dir(&drop_dir).unwrap();
-    chmod(&drop_dir, 0o1777);
-    let ours = drop_dir.join("ours.so");
-    let theirs = drop_dir.join("theirs.so");
-    install("greeter-v1", &ours);
-    install("greeter-v1", &theirs);
-    std::os::unix::fs::chown(&ours, Some(NOBODY), Some(NOBODY)).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(OTHER_USER), Some(OTHER_USER)).unwrap();
+liveswap_tests::root_test!(
+    "needs root: owns files as other users",
+    fn a_file_owned_by_another_user_in_a_sticky_directory_is_refused() {
+        if !is_root() {
+            eprintln!("skipped: needs root to own files as other users");
+            return;
+        }
+        let base = tempfile::tempdir().unwrap();
+        chmod(base.path(), 0o755);
+        let drop_dir = base.path().join("drop");
+        fs::create_dir(&drop_dir).unwrap();
+        chmod(&drop_dir, 0o1777);
+        let ours = drop_dir.join("ours.so");
+        let theirs = drop_dir.join("theirs.so");
+        install("greeter-v1", &ours);
+        install("greeter-v1", &theirs);
+        std::os::unix::fs::chown(&ours, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(OTHER_USER), Some(OTHER_USER)).unwrap();
 
-    // As root: a file owned by anyone but root is refused.
-    let Err(err) = Slot::<Greeter>::load(&ours) else {
-        panic!("root loaded a file owned by nobody");
-    };
-    assert_eq!(unsafe_component(&err), ours);
-    assert!(err.to_string().contains("owner uid 65534"), "{err}");
+        // As root: a file owned by anyone but root is refused.
+        let Err(err) = Slot::<Greeter>::load(&ours) else {
+            panic!("root loaded a file owned by nobody");
+        };
+        assert_eq!(unsafe_component(&err), ours);
+        assert!(err.to_string().contains("owner uid 65534"), "{err}");
 
-    // As nobody: its own file is accepted, another user's refused. Not
-    // where nobody cannot reach the directory (a private TMPDIR, mode
-    // 0700, as pam_tmpdir or systemd's PrivateTmp give).
-    if !liveswap_tests::others_can_reach(base.path()) {
-        return;
+        // As nobody: its own file is accepted, another user's refused. Not
+        // where nobody cannot reach the directory (a private TMPDIR, mode
+        // 0700, as pam_tmpdir or systemd's PrivateTmp give).
+        if !liveswap_tests::others_can_reach(base.path()) {
+            return;
+        }
+        let exe = base.path().join("trust-test");
+        fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+        chmod(&exe, 0o755);
+        let out = Command::new(&exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "--nocapture",
+                "loads_as_nobody_in_the_child",
+            ])
+            .env(CHILD_ENV, &drop_dir)
+            .env("TMPDIR", std::env::temp_dir())
+            .current_dir(base.path())
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "child failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("ours: accepted"), "{stdout}");
+        let theirs_line = stdout
+            .lines()
+            .find(|l| l.starts_with("theirs: "))
+            .expect("theirs line");
+        assert!(
+            theirs_line.contains("theirs.so") && theirs_line.contains("owner uid 1,"),
+            "{theirs_line}"
+        );
     }
-    let exe = base.path().join("trust-test");
-    fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-    chmod(&exe, 0o755);
-    let out = Command::new(&exe)
-        .args([
-            "--ignored",
-            "--exact",
-            "--nocapture",
-            "loads_as_nobody_in_the_child",
-        ])
-        .env(CHILD_ENV, &drop_dir)
-        .env("TMPDIR", std::env::temp_dir())
-        .current_dir(base.path())
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("ours: accepted"), "{stdout}");
-    let theirs_line = stdout
-        .lines()
-        .find(|l| l.starts_with("theirs: "))
-        .expect("theirs line");
-    assert!(
-        theirs_line.contains("theirs.so") && theirs_line.contains("owner uid 1,"),
-        "{theirs_line}"
-    );
-}
+);
 
 use std::os::unix::process::CommandExt;
 

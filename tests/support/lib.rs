@@ -350,3 +350,29 @@ pub fn tokio_runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("a tokio runtime")
 }
+
+/// A test that needs root (to act as other users, to mount a file system):
+/// ignored, with the reason `$why`, when the tests were built by anyone
+/// else, so that a run as another user reports it as not run rather than
+/// passed. `cfg(tests_as_root)` comes from this crate's build script.
+#[cfg(tests_as_root)]
+#[macro_export]
+macro_rules! root_test {
+    ($why:literal, $(#[$attr:meta])* fn $name:ident() $body:block) => {
+        #[test]
+        $(#[$attr])*
+        fn $name() $body
+    };
+}
+
+/// See the root build's definition.
+#[cfg(not(tests_as_root))]
+#[macro_export]
+macro_rules! root_test {
+    ($why:literal, $(#[$attr:meta])* fn $name:ident() $body:block) => {
+        #[test]
+        #[ignore = $why]
+        $(#[$attr])*
+        fn $name() $body
+    };
+}

@@ -89,48 +89,50 @@ fn said(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-#[cfg_attr(not(tests_as_root), ignore = "needs root: acts as other users")]
-fn a_reader_may_look_but_not_swap() {
-    let Some(h) = host() else { return };
-    let status = liveswapctl_as(&h.exe, NOBODY, &h.socket, &["status"]);
-    assert!(status.status.success(), "{}", said(&status));
-    let public = h.public.to_str().unwrap();
-    let swap = liveswapctl_as(&h.exe, NOBODY, &h.socket, &["swap", public]);
-    assert_eq!(swap.status.code(), Some(1), "{}", said(&swap));
-    assert!(
-        said(&swap).contains("uid 65534 may only read"),
-        "{}",
-        said(&swap)
-    );
-}
+liveswap_tests::root_test!(
+    "needs root: acts as other users",
+    fn a_reader_may_look_but_not_swap() {
+        let Some(h) = host() else { return };
+        let status = liveswapctl_as(&h.exe, NOBODY, &h.socket, &["status"]);
+        assert!(status.status.success(), "{}", said(&status));
+        let public = h.public.to_str().unwrap();
+        let swap = liveswapctl_as(&h.exe, NOBODY, &h.socket, &["swap", public]);
+        assert_eq!(swap.status.code(), Some(1), "{}", said(&swap));
+        assert!(
+            said(&swap).contains("uid 65534 may only read"),
+            "{}",
+            said(&swap)
+        );
+    }
+);
 
-#[test]
-#[cfg_attr(not(tests_as_root), ignore = "needs root: acts as other users")]
-fn an_operator_inspects_only_what_it_could_read_and_learns_nothing_else() {
-    let Some(h) = host() else { return };
-    let public = h.public.to_str().unwrap();
-    let accepted = liveswapctl_as(&h.exe, OPERATOR, &h.socket, &["inspect", public]);
-    assert!(accepted.status.success(), "{}", said(&accepted));
+liveswap_tests::root_test!(
+    "needs root: acts as other users",
+    fn an_operator_inspects_only_what_it_could_read_and_learns_nothing_else() {
+        let Some(h) = host() else { return };
+        let public = h.public.to_str().unwrap();
+        let accepted = liveswapctl_as(&h.exe, OPERATOR, &h.socket, &["inspect", public]);
+        assert!(accepted.status.success(), "{}", said(&accepted));
 
-    let private = h.private.to_str().unwrap();
-    let missing = h.dir.path().join("private").join("nothing.so");
-    let refusals: Vec<String> = [private, missing.to_str().unwrap()]
-        .iter()
-        .map(|path| {
-            let out = liveswapctl_as(&h.exe, OPERATOR, &h.socket, &["inspect", path]);
-            assert_eq!(out.status.code(), Some(1), "{}", said(&out));
-            said(&out).replace(path, "PATH")
-        })
-        .collect();
-    assert!(
-        refusals[0].contains("uid 1 cannot read PATH itself"),
-        "{}",
-        refusals[0]
-    );
-    // A root-private file and a missing one get the same answer.
-    assert_eq!(refusals[0], refusals[1]);
-    // Nor may it swap the private one in.
-    let swap = liveswapctl_as(&h.exe, OPERATOR, &h.socket, &["swap", private]);
-    assert_eq!(swap.status.code(), Some(1), "{}", said(&swap));
-}
+        let private = h.private.to_str().unwrap();
+        let missing = h.dir.path().join("private").join("nothing.so");
+        let refusals: Vec<String> = [private, missing.to_str().unwrap()]
+            .iter()
+            .map(|path| {
+                let out = liveswapctl_as(&h.exe, OPERATOR, &h.socket, &["inspect", path]);
+                assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+                said(&out).replace(path, "PATH")
+            })
+            .collect();
+        assert!(
+            refusals[0].contains("uid 1 cannot read PATH itself"),
+            "{}",
+            refusals[0]
+        );
+        // A root-private file and a missing one get the same answer.
+        assert_eq!(refusals[0], refusals[1]);
+        // Nor may it swap the private one in.
+        let swap = liveswapctl_as(&h.exe, OPERATOR, &h.socket, &["swap", private]);
+        assert_eq!(swap.status.code(), Some(1), "{}", said(&swap));
+    }
+);

@@ -25,54 +25,52 @@ fn liveswapctl(socket: &Path, extra: &[&str]) -> Output {
         .expect("run liveswapctl")
 }
 
-#[test]
-#[cfg_attr(
-    not(tests_as_root),
-    ignore = "needs root: another user serves the socket"
-)]
-fn a_socket_served_by_another_user_is_refused_unless_that_uid_is_named() {
-    // SAFETY: `geteuid` has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("(not root: no other user can serve a socket here; skipped)");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    if !liveswap_tests::others_can_reach(dir.path()) {
-        return;
-    }
-    let run = dir.path().join("run");
-    std::fs::create_dir(&run).unwrap();
-    std::os::unix::fs::chown(&run, Some(NOBODY), Some(NOBODY)).unwrap();
-    let socket = run.join("control.sock");
-    // A copy nobody can run, wherever the build directory lies.
-    let exe = dir.path().join("fake-host");
-    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut host = Command::new(&exe)
-        .args(["--ignored", "--exact", "fake_host_as_nobody", "--nocapture"])
-        .env(FAKE_HOST, &socket)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the fake host never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+liveswap_tests::root_test!(
+    "needs root: another user serves the socket",
+    fn a_socket_served_by_another_user_is_refused_unless_that_uid_is_named() {
+        // SAFETY: `geteuid` has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            println!("(not root: no other user can serve a socket here; skipped)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        if !liveswap_tests::others_can_reach(dir.path()) {
+            return;
+        }
+        let run = dir.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        std::os::unix::fs::chown(&run, Some(NOBODY), Some(NOBODY)).unwrap();
+        let socket = run.join("control.sock");
+        // A copy nobody can run, wherever the build directory lies.
+        let exe = dir.path().join("fake-host");
+        std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut host = Command::new(&exe)
+            .args(["--ignored", "--exact", "fake_host_as_nobody", "--nocapture"])
+            .env(FAKE_HOST, &socket)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "the fake host never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
 
-    let refused = liveswapctl(&socket, &[]);
-    let said = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{said}");
-    assert!(said.contains("served by uid 65534"), "{said}");
+        let refused = liveswapctl(&socket, &[]);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{said}");
+        assert!(said.contains("served by uid 65534"), "{said}");
 
-    let named = liveswapctl(&socket, &["--server-uid", "65534"]);
-    let said = String::from_utf8_lossy(&named.stderr);
-    assert!(!said.contains("served by uid"), "{said}");
-    assert!(said.contains("the fake host answered"), "{said}");
-    host.wait().unwrap();
-}
+        let named = liveswapctl(&socket, &["--server-uid", "65534"]);
+        let said = String::from_utf8_lossy(&named.stderr);
+        assert!(!said.contains("served by uid"), "{said}");
+        assert!(said.contains("the fake host answered"), "{said}");
+        host.wait().unwrap();
+    }
+);
 
 /// Run as `nobody` by the test above: answers one request with an error.
 #[test]
