@@ -679,11 +679,11 @@ const CHILD_ENV: &str = "LIVESWAP_TRUST_CHILD_DIR";
 const NOBODY: u32 = 65534;
 const OTHER_USER: u32 = 1;
 
-/// A sticky, world-writable drop directory (like `/tmp`) below a
-/// directory `nobody` can enter, with two plugins in it: one owned by
-/// `nobody`, one by another user.
 liveswap_tests::root_test!(
     "needs root: owns files as other users",
+    /// A sticky, world-writable drop directory (like `/tmp`) below a
+    /// directory `nobody` can enter, with two plugins in it: one owned by
+    /// `nobody`, one by another user.
     fn a_file_owned_by_another_user_in_a_sticky_directory_is_refused() {
         if !is_root() {
             eprintln!("skipped: needs root to own files as other users");
