@@ -11,11 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use serde_json::{Value, json};
-
 use super::admission::{Admission, Inspections, MAX_INSPECTIONS};
 use super::peer::{Peer, Rights};
-use super::protocol::{self, ErrorKind, Request};
+use super::protocol::{
+    self, AttemptRecord, ErrorKind, GenerationStatus, HeapStatus, HistoryReply, InspectReply,
+    Request, SlotEntry, SlotsReply, StatusReply, StepsMs, SwapReply,
+};
 use crate::history::{Outcome, Trigger};
 use crate::manage::ManagedSlot;
 use crate::stats::State;
@@ -460,11 +461,14 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
         );
     }
     if request.cmd == "slots" {
-        let list: Vec<Value> = slots
+        let slots = slots
             .iter()
-            .map(|(name, slot)| json!({"slot": name, "interface": slot.interface()}))
+            .map(|(name, slot)| SlotEntry {
+                slot: name.clone(),
+                interface: slot.interface().into(),
+            })
             .collect();
-        return protocol::ok(json!({ "slots": list }));
+        return protocol::ok(&SlotsReply { slots });
     }
     let slot = match (&request.slot, slots.as_slice()) {
         (Some(name), all) => all.iter().find(|(n, _)| n == name),
@@ -503,8 +507,8 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
         Ok(path)
     };
     match request.cmd.as_str() {
-        "status" => protocol::ok(status(name, slot.as_ref())),
-        "history" => protocol::ok(history(name, slot.as_ref())),
+        "status" => protocol::ok(&status(name, slot.as_ref())),
+        "history" => protocol::ok(&history(name, slot.as_ref())),
         "swap" => match path() {
             Ok(path) => swapped(slot.swap_by(&path, Trigger::Control)),
             Err(reply) => reply,
@@ -529,11 +533,11 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
                 };
                 let inspection = slot.inspect(&path);
                 match inspection.verdict {
-                    Ok(()) => protocol::ok(json!({
-                        "path": path,
-                        "accepted": true,
-                        "warnings": inspection.warnings,
-                    })),
+                    Ok(()) => protocol::ok(&InspectReply {
+                        path: path.display().to_string(),
+                        accepted: true,
+                        warnings: inspection.warnings,
+                    }),
                     Err(message) => protocol::error(ErrorKind::Refused, message),
                 }
             }
@@ -550,20 +554,20 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
 
 fn swapped(result: Result<crate::SwapReport, crate::Error>) -> String {
     match result {
-        Ok(report) => protocol::ok(json!({
-            "generation": report.generation,
-            "previous": report.previous,
-            "source": report.source,
-            "total_ms": report.total().as_secs_f64() * 1e3,
-            "warnings": report.warnings,
-        })),
+        Ok(report) => protocol::ok(&SwapReply {
+            generation: report.generation,
+            previous: report.previous,
+            source: report.source.display().to_string(),
+            total_ms: report.total().as_secs_f64() * 1e3,
+            warnings: report.warnings,
+        }),
         Err(e) => protocol::error(ErrorKind::Refused, e.to_string()),
     }
 }
 
-fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
+fn status(name: &str, slot: &dyn ManagedSlot) -> StatusReply {
     let stats = slot.stats();
-    let generations: Vec<Value> = stats
+    let generations = stats
         .generations
         .iter()
         .map(|g| {
@@ -573,50 +577,51 @@ fn status(name: &str, slot: &dyn ManagedSlot) -> Value {
                 State::Unloaded => ("unloaded", None),
                 State::Pinned { reason } => ("pinned", Some(reason.clone())),
             };
-            let loaded_at = g
-                .loaded_at
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            json!({
-                "generation": g.generation,
-                "source": g.source,
-                "loaded_at_unix": loaded_at,
-                "state": state,
-                "reason": reason,
-                "state_schema": g.state_schema,
-                "restored_from": g.restored_from,
-                "heap": {
-                    "allocated": g.heap.allocated,
-                    "freed": g.heap.freed,
-                    "handed_to_host": g.heap.handed_to_host,
-                    "live": g.heap.live,
-                    "reclaimed": g.heap.reclaimed,
-                    "left": g.heap.left,
-                    "reclaim_off": g.heap.reclaim_off,
+            GenerationStatus {
+                generation: g.generation,
+                source: g.source.display().to_string(),
+                loaded_at_unix: unix_seconds(g.loaded_at),
+                state: state.into(),
+                reason,
+                state_schema: g.state_schema,
+                restored_from: g.restored_from,
+                heap: HeapStatus {
+                    allocated: g.heap.allocated,
+                    freed: g.heap.freed,
+                    handed_to_host: g.heap.handed_to_host,
+                    live: g.heap.live,
+                    reclaimed: g.heap.reclaimed,
+                    left: g.heap.left,
+                    reclaim_off: g.heap.reclaim_off.clone(),
                 },
-            })
+            }
         })
         .collect();
-    json!({
-        "slot": name,
-        "interface": slot.interface(),
-        "current": stats.current,
-        "live": stats.live(),
-        "draining": stats.draining(),
-        "pinned": stats.pinned(),
-        "unloaded": stats.unloaded(),
-        "loaded_in_process": stats.loaded_in_process,
-        "mapped_in_process": stats.mapped_in_process,
-        "near_generation_limit": stats.near_generation_limit,
-        "free_pthread_keys": stats.free_pthread_keys,
-        "generations": generations,
-    })
+    StatusReply {
+        slot: name.into(),
+        interface: slot.interface().into(),
+        current: stats.current,
+        live: stats.live(),
+        draining: stats.draining(),
+        pinned: stats.pinned(),
+        unloaded: stats.unloaded(),
+        loaded_in_process: stats.loaded_in_process,
+        mapped_in_process: stats.mapped_in_process,
+        near_generation_limit: stats.near_generation_limit,
+        free_pthread_keys: stats.free_pthread_keys,
+        generations,
+    }
+}
+
+fn unix_seconds(at: std::time::SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The `history` reply: the slot's last attempts, oldest first.
-fn history(name: &str, slot: &dyn ManagedSlot) -> Value {
+fn history(name: &str, slot: &dyn ManagedSlot) -> HistoryReply {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let attempts: Vec<Value> = slot
+    let attempts = slot
         .history()
         .iter()
         .map(|a| {
@@ -627,34 +632,34 @@ fn history(name: &str, slot: &dyn ManagedSlot) -> Value {
                 } => (Some(generation), Some(previous)),
                 _ => (None, None),
             };
-            json!({
-                "at_unix": a.at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
-                "trigger": a.trigger.as_str(),
-                "kind": a.kind.as_str(),
-                "source": a.source,
-                "content_hash": a.content_hash.map(|h| h.to_string()),
-                "signer": a.signer.as_ref().map(|s| s.key_id.clone()),
-                "outcome": a.outcome.as_str(),
-                "generation": generation,
-                "previous": previous,
-                "state_schema": a.state_schema,
-                "restored_from": a.restored_from,
-                "error": a.error,
-                "steps_ms": {
-                    "copy": ms(a.steps.copy),
-                    "check": ms(a.steps.check),
-                    "isolated_preflight": ms(a.steps.isolated_preflight),
-                    "load": ms(a.steps.load),
-                    "preflight": ms(a.steps.preflight),
-                    "publish": ms(a.steps.publish),
-                    "total": ms(a.steps.total),
+            AttemptRecord {
+                at_unix: unix_seconds(a.at),
+                trigger: a.trigger.as_str().into(),
+                kind: a.kind.as_str().into(),
+                source: a.source.display().to_string(),
+                content_hash: a.content_hash.map(|h| h.to_string()),
+                signer: a.signer.as_ref().map(|s| s.key_id.clone()),
+                outcome: a.outcome.as_str().into(),
+                generation,
+                previous,
+                state_schema: a.state_schema,
+                restored_from: a.restored_from,
+                error: a.error.clone(),
+                steps_ms: StepsMs {
+                    copy: ms(a.steps.copy),
+                    check: ms(a.steps.check),
+                    isolated_preflight: ms(a.steps.isolated_preflight),
+                    load: ms(a.steps.load),
+                    preflight: ms(a.steps.preflight),
+                    publish: ms(a.steps.publish),
+                    total: ms(a.steps.total),
                 },
-            })
+            }
         })
         .collect();
-    json!({
-        "slot": name,
-        "interface": slot.interface(),
-        "attempts": attempts,
-    })
+    HistoryReply {
+        slot: name.into(),
+        interface: slot.interface().into(),
+        attempts,
+    }
 }

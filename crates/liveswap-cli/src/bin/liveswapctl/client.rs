@@ -5,17 +5,18 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
+use liveswap::control::protocol::{Reply, Request};
 
-/// Sends `request` and returns the reply, or a one-line reason. The
+/// Sends `request` and returns the reply, parsed and as its line, or a
+/// one-line reason. The
 /// socket must be served by root, by this user, or by `server_uid`:
 /// whoever could put a socket at that path must not be taken for the host.
 pub fn ask(
     socket: &Path,
-    request: &Value,
+    request: &Request,
     timeout: Duration,
     server_uid: Option<u32>,
-) -> Result<Value, String> {
+) -> Result<(Reply, String), String> {
     let stream = UnixStream::connect(socket).map_err(|e| format!("cannot connect: {e}"))?;
     let served_by = rustix::net::sockopt::socket_peercred(&stream)
         .map_err(|e| format!("cannot tell who serves the socket: {e}"))?
@@ -40,6 +41,7 @@ pub fn ask(
         )
     };
     let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let request = serde_json::to_string(request).map_err(|e| e.to_string())?;
     match writeln!(writer, "{request}") {
         Ok(()) => {}
         Err(e) if closed(&e) => return Err(CLOSED.into()),
@@ -54,5 +56,6 @@ pub fn ask(
     if line.is_empty() {
         return Err(CLOSED.into());
     }
-    serde_json::from_str(&line).map_err(|e| format!("unreadable reply: {e}"))
+    let reply = serde_json::from_str(&line).map_err(|e| format!("unreadable reply: {e}"))?;
+    Ok((reply, line.trim_end().to_owned()))
 }

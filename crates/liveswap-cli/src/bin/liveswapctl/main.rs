@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use serde_json::{Value, json};
+use liveswap::control::protocol::Request;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -104,17 +104,11 @@ fn main() -> ExitCode {
         Command::Inspect { file } => ("inspect", Some(absolute(file))),
         Command::Slots => ("slots", None),
     };
-    let mut request = json!({"v": 1, "cmd": cmd});
-    if let Some(slot) = &cli.slot {
-        request["slot"] = json!(slot);
-    }
-    if let Some(path) = path {
-        request["path"] = json!(path);
-    }
-    if let Command::Rollback { cold: true } = cli.command {
-        request["cold"] = json!(true);
-    }
-    let reply = match client::ask(
+    let mut request = Request::new(cmd);
+    request.slot = cli.slot.clone();
+    request.path = path.map(|p| p.display().to_string());
+    request.cold = matches!(cli.command, Command::Rollback { cold: true });
+    let (reply, line) = match client::ask(
         &socket,
         &request,
         Duration::from_secs(cli.timeout),
@@ -127,16 +121,25 @@ fn main() -> ExitCode {
         }
     };
     if cli.json {
-        println!("{reply}");
+        println!("{line}");
     }
-    if reply["ok"] == Value::Bool(true) {
+    if reply.ok {
         if !cli.json {
-            print!("{}", render::result(cmd, &reply["result"]));
+            match render::result(cmd, reply.result.unwrap_or_default()) {
+                Ok(text) => print!("{text}"),
+                Err(e) => {
+                    eprintln!("liveswapctl: unreadable {cmd} reply: {e}");
+                    return ExitCode::from(2);
+                }
+            }
         }
         return ExitCode::SUCCESS;
     }
-    let kind = reply["error"]["kind"].as_str().unwrap_or("unknown");
-    let message = reply["error"]["message"].as_str().unwrap_or("no message");
+    let (kind, message) = reply
+        .error
+        .map_or(("unknown".into(), "no message".into()), |e| {
+            (e.kind, e.message)
+        });
     if !cli.json {
         eprintln!("liveswapctl: {kind}: {message}");
     }

@@ -1,88 +1,86 @@
-//! Replies as text for people.
+//! Replies as text for people, from the protocol's typed results.
 
 use std::fmt::Write as _;
 
+use liveswap::control::protocol::{
+    HeapStatus, HistoryReply, InspectReply, SlotsReply, StatusReply, SwapReply,
+};
 use serde_json::Value;
 
-/// The text of a successful reply to `cmd`.
-pub fn result(cmd: &str, result: &Value) -> String {
-    match cmd {
-        "status" => status(result),
-        "history" => history(result),
-        "swap" | "rollback" => swapped(result),
-        "inspect" => inspected(result),
-        "slots" => slots(result),
+/// The text of a successful reply to `cmd`, or why its result could not be
+/// read as that command's.
+pub fn result(cmd: &str, result: Value) -> Result<String, serde_json::Error> {
+    use serde_json::from_value as read;
+    Ok(match cmd {
+        "status" => status(&read(result)?),
+        "history" => history(&read(result)?),
+        "swap" | "rollback" => swapped(&read(result)?),
+        "inspect" => inspected(&read(result)?),
+        "slots" => slots(&read(result)?),
         _ => format!("{result}\n"),
-    }
+    })
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn status(r: &Value) -> String {
+fn status(r: &StatusReply) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "slot {} ({}): generation {} current; {} draining, {} pinned; {} libraries mapped in this process ({} loaded since it started){}",
-        text(&r["slot"]),
-        text(&r["interface"]),
-        text(&r["current"]),
-        text(&r["draining"]),
-        text(&r["pinned"]),
-        text(&r["mapped_in_process"]),
-        text(&r["loaded_in_process"]),
-        if r["near_generation_limit"] == Value::Bool(true) {
+        r.slot,
+        r.interface,
+        r.current,
+        r.draining,
+        r.pinned,
+        r.mapped_in_process,
+        r.loaded_in_process,
+        if r.near_generation_limit {
             " (few pthread keys left: pinned generations keep theirs)"
         } else {
             ""
         }
     );
     let _ = writeln!(out, "{:>10}  {:<9}  source", "generation", "state");
-    for g in r["generations"].as_array().into_iter().flatten() {
-        let reason = match &g["reason"] {
-            Value::String(r) => format!("  ({r})"),
-            _ => String::new(),
-        };
-        let schema = match (&g["state_schema"], &g["restored_from"]) {
-            (Value::Number(to), Value::Number(from)) => {
-                format!("  [state schema {to}, restored from schema {from}]")
-            }
-            (Value::Number(to), _) => format!("  [state schema {to}]"),
+    for g in &r.generations {
+        let reason = g
+            .reason
+            .as_ref()
+            .map_or_else(String::new, |r| format!("  ({r})"));
+        let schema = match (g.state_schema, g.restored_from) {
+            (Some(to), Some(from)) => format!("  [state schema {to}, restored from schema {from}]"),
+            (Some(to), None) => format!("  [state schema {to}]"),
             _ => String::new(),
         };
         let _ = writeln!(
             out,
             "{:>10}  {:<9}  {}{schema}{reason}{}",
-            text(&g["generation"]),
-            text(&g["state"]),
-            text(&g["source"]),
-            heap(&g["heap"])
+            g.generation,
+            g.state,
+            g.source,
+            heap(&g.heap)
         );
     }
     out
 }
 
 /// A generation's heap, as `  [heap: 1.0 MiB live, 3.2 KiB handed to the
-/// host, 1.0 MiB reclaimed]`: only what is not zero.
-fn heap(h: &Value) -> String {
-    let mib = |key: &str| h[key].as_u64().unwrap_or(0);
+/// host, 1.0 MiB reclaimed at unload]`: only what is not zero.
+fn heap(h: &HeapStatus) -> String {
     let mut parts = Vec::new();
-    for (key, what) in [
-        ("live", "live"),
-        ("handed_to_host", "handed to the host"),
-        ("reclaimed", "reclaimed at unload"),
-        ("left", "left allocated at unload"),
+    for (n, what) in [
+        (h.live, "live"),
+        (h.handed_to_host, "handed to the host"),
+        (h.reclaimed, "reclaimed at unload"),
+        (h.left, "left allocated at unload"),
     ] {
-        if mib(key) != 0 {
-            parts.push(format!("{} {what}", bytes(mib(key))));
+        if n != 0 {
+            parts.push(format!("{} {what}", bytes(n)));
         }
     }
-    if let Value::String(why) = &h["reclaim_off"] {
+    if let Some(why) = &h.reclaim_off {
         parts.push(format!("not reclaimed: {why}"));
     }
     if parts.is_empty() {
@@ -101,62 +99,58 @@ fn bytes(n: u64) -> String {
     }
 }
 
-fn history(r: &Value) -> String {
+fn history(r: &HistoryReply) -> String {
     let mut out = format!(
         "slot {} ({}): the last attempts, oldest first\n",
-        text(&r["slot"]),
-        text(&r["interface"])
+        r.slot, r.interface
     );
     let _ = writeln!(
         out,
         "{:<10}  {:<9}  {:<9}  {:>10}  {:>9}  source",
         "trigger", "kind", "outcome", "generation", "total ms"
     );
-    for a in r["attempts"].as_array().into_iter().flatten() {
-        let error = match &a["error"] {
-            Value::String(e) => format!("  ({e})"),
-            _ => String::new(),
-        };
+    for a in &r.attempts {
+        let error = a
+            .error
+            .as_ref()
+            .map_or_else(String::new, |e| format!("  ({e})"));
         let _ = writeln!(
             out,
             "{:<10}  {:<9}  {:<9}  {:>10}  {:>9.2}  {}{error}",
-            text(&a["trigger"]),
-            text(&a["kind"]),
-            text(&a["outcome"]),
-            text(&a["generation"]),
-            a["steps_ms"]["total"].as_f64().unwrap_or(0.0),
-            text(&a["source"])
+            a.trigger,
+            a.kind,
+            a.outcome,
+            or_dash(a.generation),
+            a.steps_ms.total,
+            a.source
         );
     }
     out
 }
 
-fn swapped(r: &Value) -> String {
+fn swapped(r: &SwapReply) -> String {
     let mut out = format!(
         "generation {} now serving (was {}), from {} in {:.2} ms\n",
-        text(&r["generation"]),
-        text(&r["previous"]),
-        text(&r["source"]),
-        r["total_ms"].as_f64().unwrap_or(0.0)
+        r.generation, r.previous, r.source, r.total_ms
     );
-    for w in r["warnings"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "warning: {}", text(w));
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     out
 }
 
-fn inspected(r: &Value) -> String {
-    let mut out = format!("{}: the host would accept it\n", text(&r["path"]));
-    for w in r["warnings"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "warning: {}", text(w));
+fn inspected(r: &InspectReply) -> String {
+    let mut out = format!("{}: the host would accept it\n", r.path);
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     out
 }
 
-fn slots(r: &Value) -> String {
+fn slots(r: &SlotsReply) -> String {
     let mut out = String::new();
-    for s in r["slots"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "{}  {}", text(&s["slot"]), text(&s["interface"]));
+    for s in &r.slots {
+        let _ = writeln!(out, "{}  {}", s.slot, s.interface);
     }
     out
 }
