@@ -20,8 +20,9 @@ pub struct Inspection {
     pub warnings: Vec<String>,
 }
 
-/// A slot of any interface: status, swap, rollback and inspection by path.
-/// Every [`Slot`] is one; share it as `Arc<dyn ManagedSlot>`.
+/// A slot of any interface: status, swap, rollback and check by path,
+/// with [`Slot`]'s verbs. Every [`Slot`] is one; share it as
+/// `Arc<dyn ManagedSlot>`.
 pub trait ManagedSlot: Send + Sync {
     /// The interface's name, as the handshake checks it.
     fn interface(&self) -> &'static str;
@@ -32,34 +33,34 @@ pub trait ManagedSlot: Send + Sync {
     /// # Errors
     ///
     /// As [`Slot::swap`]; the serving version goes on.
-    fn swap_to(&self, path: &Path) -> Result<SwapReport, Error>;
+    fn swap(&self, path: &Path) -> Result<SwapReport, Error>;
     /// Returns to the previous build ([`Slot::rollback`]), counted as a
     /// rollback by an operator (cause `control` in the metrics).
     ///
     /// # Errors
     ///
     /// As [`Slot::rollback`].
-    fn roll_back(&self) -> Result<SwapReport, Error>;
+    fn rollback(&self) -> Result<SwapReport, Error>;
     /// Runs the handshake on the file at `path` without loading it: no
-    /// code of the file runs.
-    fn inspect(&self, path: &Path) -> Inspection;
+    /// code of the file runs ([`Slot::check`], its verdict as text).
+    fn check(&self, path: &Path) -> Inspection;
     /// The last attempts to change the slot's code ([`Slot::history`]).
     fn history(&self) -> Vec<Attempt>;
-    /// [`swap_to`](Self::swap_to), recorded in the history as asked by
+    /// [`swap`](Self::swap), recorded in the history as asked by
     /// `trigger` (the control socket says [`Trigger::Control`]).
     ///
     /// # Errors
     ///
     /// As [`Slot::swap`].
     fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error>;
-    /// [`roll_back`](Self::roll_back), recorded in the history as asked by
+    /// [`rollback`](Self::rollback), recorded in the history as asked by
     /// `trigger`; with `cold`, without carrying the serving version's state
     /// ([`Slot::rollback_cold`]).
     ///
     /// # Errors
     ///
     /// As [`Slot::rollback`].
-    fn roll_back_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error>;
+    fn rollback_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error>;
 }
 
 impl<I: Interface + ?Sized + 'static> ManagedSlot for Slot<I>
@@ -72,10 +73,10 @@ where
     fn stats(&self) -> Stats {
         Slot::stats(self)
     }
-    fn swap_to(&self, path: &Path) -> Result<SwapReport, Error> {
+    fn swap(&self, path: &Path) -> Result<SwapReport, Error> {
         Slot::swap(self, path)
     }
-    fn roll_back(&self) -> Result<SwapReport, Error> {
+    fn rollback(&self) -> Result<SwapReport, Error> {
         Slot::rollback(self)
     }
     fn history(&self) -> Vec<Attempt> {
@@ -84,10 +85,10 @@ where
     fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error> {
         Slot::swap_with(self, path, &Slot::swap_policy(self).trigger(trigger))
     }
-    fn roll_back_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error> {
+    fn rollback_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error> {
         Slot::rollback_by(self, trigger, None, None, cold)
     }
-    fn inspect(&self, path: &Path) -> Inspection {
+    fn check(&self, path: &Path) -> Inspection {
         match Slot::check(self, path) {
             Ok(warnings) => Inspection {
                 verdict: Ok(()),

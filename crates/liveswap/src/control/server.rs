@@ -513,7 +513,7 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
             Ok(path) => swapped(slot.swap_by(&path, Trigger::Control)),
             Err(reply) => reply,
         },
-        "rollback" => match slot.roll_back_by(Trigger::Control, request.cold) {
+        "rollback" => match slot.rollback_by(Trigger::Control, request.cold) {
             Err(e @ crate::Error::Restore { .. }) => protocol::error(
                 ErrorKind::Refused,
                 format!(
@@ -531,7 +531,7 @@ fn handle(request: &Request, slots: &Slots, peer: &Peer, inspections: &Inspectio
                         format!("busy: {MAX_INSPECTIONS} inspections are running; try again"),
                     );
                 };
-                let inspection = slot.inspect(&path);
+                let inspection = slot.check(&path);
                 match inspection.verdict {
                     Ok(()) => protocol::ok(&InspectReply {
                         path: path.display().to_string(),
