@@ -38,7 +38,7 @@ fn section(path: &Path) -> Vec<u8> {
     let bytes = fs::read(path).expect("read plugin");
     let file = object::File::parse(&*bytes).expect("parse plugin");
     let section = file
-        .section_by_name(liveswap::SECTION)
+        .section_by_name(liveswap::wire::SECTION)
         .expect("a descriptor");
     section.data().expect("section data").to_vec()
 }
@@ -51,8 +51,8 @@ fn refusal(variant: &str) -> String {
     let altered = build_alone(variant);
     let baseline = fixture("rules-plugin");
     assert_ne!(
-        section(&altered)[liveswap::DESCRIPTOR_SIZE..],
-        section(&baseline)[liveswap::DESCRIPTOR_SIZE..],
+        section(&altered)[liveswap::wire::DESCRIPTOR_SIZE..],
+        section(&baseline)[liveswap::wire::DESCRIPTOR_SIZE..],
         "{variant}: the altered plugin's type table must differ"
     );
     let slot = Slot::<dyn Rules>::load(&baseline).expect("load the rules plugin");
@@ -219,8 +219,8 @@ fn the_types_crate_at_a_compatible_release_with_the_same_types_is_accepted() {
     let slot = Slot::<dyn Rules>::load(fixture("rules-plugin")).unwrap();
     // The tables differ only in the release (1.0.0 and 1.1.0).
     assert_ne!(
-        section(&plugin)[liveswap::DESCRIPTOR_SIZE..],
-        section(&fixture("rules-plugin"))[liveswap::DESCRIPTOR_SIZE..]
+        section(&plugin)[liveswap::wire::DESCRIPTOR_SIZE..],
+        section(&fixture("rules-plugin"))[liveswap::wire::DESCRIPTOR_SIZE..]
     );
     let report = slot
         .swap(&plugin)
@@ -258,8 +258,8 @@ fn a_plugin_built_with_lto_and_strip_keeps_its_descriptor_and_loads() {
     let baseline = fixture("rules-plugin");
     // Same types, same table: only the build profile differs.
     assert_eq!(
-        section(&plugin)[liveswap::DESCRIPTOR_SIZE..],
-        section(&baseline)[liveswap::DESCRIPTOR_SIZE..]
+        section(&plugin)[liveswap::wire::DESCRIPTOR_SIZE..],
+        section(&baseline)[liveswap::wire::DESCRIPTOR_SIZE..]
     );
     let slot = Slot::<dyn Rules>::load(&baseline).unwrap();
     let report = slot.swap(&plugin).expect("an LTO, stripped plugin loads");

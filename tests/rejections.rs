@@ -80,7 +80,7 @@ type Expect = fn(&Error) -> bool;
 /// The offset of a descriptor field, for the edits below.
 macro_rules! at {
     ($field:ident) => {
-        std::mem::offset_of!(liveswap::Descriptor, $field)
+        std::mem::offset_of!(liveswap::wire::Descriptor, $field)
     };
 }
 
@@ -323,7 +323,7 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         |s| {
             descriptor_edit(s, "future.so", |d| {
                 d[at!(descriptor_version)..][..4]
-                    .copy_from_slice(&(liveswap::DESCRIPTOR_VERSION + 1).to_ne_bytes())
+                    .copy_from_slice(&(liveswap::wire::DESCRIPTOR_VERSION + 1).to_ne_bytes())
             })
         },
         |e| is_field(e, "descriptor version"),
@@ -363,7 +363,7 @@ const CORPUS: &[(&str, Make, Expect)] = &[
         // name (length, then bytes).
         |s| {
             descriptor_edit(s, "typename.so", |d| {
-                d[liveswap::DESCRIPTOR_SIZE + 8] ^= 0x20
+                d[liveswap::wire::DESCRIPTOR_SIZE + 8] ^= 0x20
             })
         },
         |e| matches!(e, Error::LayoutMismatch { detail, .. } if detail.contains("the host has")),

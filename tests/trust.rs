@@ -496,7 +496,7 @@ fn forged_library(dir: &Path, marker: &Path) -> PathBuf {
     let plugin = fs::read(fixture("greeter-v1")).unwrap();
     let file = object::File::parse(&*plugin).unwrap();
     let section = file
-        .section_by_name(liveswap::SECTION)
+        .section_by_name(liveswap::wire::SECTION)
         .unwrap()
         .data()
         .unwrap();

@@ -183,7 +183,7 @@ pub fn with_descriptor(name: &str, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
     let (offset, size) = {
         let file = object::File::parse(&*bytes).expect("parse fixture");
         let section = file
-            .section_by_name(liveswap::SECTION)
+            .section_by_name(liveswap::wire::SECTION)
             .expect("fixture has a descriptor");
         section.file_range().expect("descriptor has file bytes")
     };

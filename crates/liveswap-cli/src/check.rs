@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use liveswap::Error;
 use liveswap::check;
-use liveswap::{Descriptor, Error};
+use liveswap::wire::Descriptor;
 
 use crate::Failure;
 use crate::read::{self, text};

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use liveswap::FLAG_PANIC_UNWIND;
 use liveswap::check::{self, TrustedKey};
 use liveswap::layout::{Shape, Table};
+use liveswap::wire::FLAG_PANIC_UNWIND;
 use serde_json::{Value, json};
 
 use crate::Failure;

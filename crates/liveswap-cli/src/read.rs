@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use liveswap::check::{HOST_SECTION, TrustedKey};
 use liveswap::layout::Table;
-use liveswap::{DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, MAGIC, SECTION};
+use liveswap::wire::{DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, MAGIC, SECTION};
 use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, FileKind, Object, ObjectSection, elf};
 use rustix::fs::{Mode, OFlags};

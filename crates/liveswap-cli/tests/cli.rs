@@ -37,9 +37,9 @@ fn inspect_prints_what_a_plugin_declares() {
     let text = stdout(&out);
     for expected in [
         "interface:   fixture::Calc version 1".to_string(),
-        format!("compiler:    {}", liveswap::RUSTC_VERSION),
-        format!("target:      {}", liveswap::TARGET),
-        format!("liveswap:    {}", liveswap::LIVESWAP_VERSION),
+        format!("compiler:    {}", liveswap::wire::RUSTC_VERSION),
+        format!("target:      {}", liveswap::wire::TARGET),
+        format!("liveswap:    {}", liveswap::wire::LIVESWAP_VERSION),
         "panic:       unwind".to_string(),
         "fn add(i64, i64) -> i64".to_string(),
         "fn half(Option<u32>) -> Option<(u32, bool)>".to_string(),

@@ -321,10 +321,6 @@ mod warm;
 
 pub use abi::future::RemoteFuture;
 pub use check::{Signer, TrustedKey};
-pub use descriptor::{
-    DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
-    LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
-};
 pub use error::{CallError, Error, Panic, SignatureProblem};
 pub use heap::HeapReport;
 pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Kind, Outcome, Steps, Trigger};
@@ -455,6 +451,16 @@ pub use warm::{Snapshot, StateReport, WarmStart};
 // The derive and the attribute name the library `::liveswap`; inside the
 // library itself, that is this crate.
 extern crate self as liveswap;
+
+/// What a plugin file says of itself, for tools that read plugins without
+/// loading them (`liveswap inspect`): the descriptor, the ELF section it
+/// lives in, the entry point's symbol, and the values a host compares.
+pub mod wire {
+    pub use crate::descriptor::{
+        DESCRIPTOR_SIZE, DESCRIPTOR_VERSION, Descriptor, ENTRY_SYMBOL, FLAG_PANIC_UNWIND,
+        LIVESWAP_VERSION, MAGIC, RUSTC_VERSION, SECTION, TARGET,
+    };
+}
 
 /// Plumbing for the code that `#[liveswap::interface]`, `CrossSafe` and
 /// `export!` generate. Not a public API: it may change in any release.

@@ -1,13 +1,13 @@
 //! The wire contract between host and plugin, and both halves of it.
 //!
-//! A plugin exports one function, [`ENTRY_SYMBOL`](crate::ENTRY_SYMBOL), of
+//! A plugin exports one function, [`ENTRY_SYMBOL`](crate::wire::ENTRY_SYMBOL), of
 //! type [`EntryFn`]. The host passes an [`EntryCall`]: its allocator, and a
 //! [`MessageSink`] for an error. The plugin fills in a pointer to its
 //! descriptor section and either a [`RawObject`] or an error message,
 //! written through the sink into host memory. Everything that crosses
 //! (the entry call, the object, the sink, futures, tasks) is `#[repr(C)]`,
 //! and its layout is covered by
-//! [`DESCRIPTOR_VERSION`](crate::DESCRIPTOR_VERSION); the host-side
+//! [`DESCRIPTOR_VERSION`](crate::wire::DESCRIPTOR_VERSION); the host-side
 //! wrappers around it (`RemoteFuture`, the guarded wakers) are ordinary
 //! Rust types that never cross.
 //!

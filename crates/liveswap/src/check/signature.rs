@@ -213,7 +213,7 @@ pub fn read_signature(plugin: &Path) -> Result<SignatureFile, Error> {
 /// Costs one BLAKE2b-512 pass over `bytes` (minisign's prehash, about
 /// 1 ms per MB) and one Ed25519 verification. A load does not call this:
 /// it reads the signature first and digests the bytes in the same pass
-/// that copies and hashes them ([`Expected`]).
+/// that copies and hashes them (`Expected`).
 ///
 /// # Errors
 ///
