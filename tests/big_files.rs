@@ -4,7 +4,8 @@
 
 use std::fs;
 
-use liveswap::{DEFAULT_MAX_FILE_SIZE, Error, Options, Slot, Storage};
+use liveswap::defaults::DEFAULT_MAX_FILE_SIZE;
+use liveswap::{Error, Options, Slot, Storage};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, install, rss_kib};
 
 /// RSS growth allowed for handling a file of any size: 16 MiB.

@@ -404,7 +404,7 @@ fn nothing_is_left_in_the_temp_dir_or_beside_the_plugin_after_a_crash() {
         .write(true)
         .open(&big)
         .unwrap()
-        .set_len(liveswap::DEFAULT_MEMFD_MAX + (4 << 20))
+        .set_len(liveswap::defaults::DEFAULT_MEMFD_MAX + (4 << 20))
         .unwrap();
 
     let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -473,7 +473,7 @@ liveswap_tests::root_test!(
             .write(true)
             .open(&big)
             .unwrap()
-            .set_len(liveswap::DEFAULT_MEMFD_MAX + (4 << 20))
+            .set_len(liveswap::defaults::DEFAULT_MEMFD_MAX + (4 << 20))
             .unwrap();
         let result = (|| {
             let hs = Slot::<Greeter>::load(&small)?;

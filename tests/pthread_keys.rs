@@ -155,7 +155,7 @@ fn a_swap_is_refused_before_the_process_runs_out_of_keys_and_the_serving_version
     // Something else in the process (here: this test) takes keys until
     // fewer than the reserve are left.
     let mut taken = Vec::new();
-    while hs.stats().free_pthread_keys.unwrap() >= liveswap::KEY_RESERVE {
+    while hs.stats().free_pthread_keys.unwrap() >= liveswap::defaults::KEY_RESERVE {
         let mut key: libc::pthread_key_t = 0;
         // SAFETY: a valid out-pointer and no destructor; deleted below.
         assert_eq!(unsafe { libc::pthread_key_create(&mut key, None) }, 0);
@@ -165,7 +165,7 @@ fn a_swap_is_refused_before_the_process_runs_out_of_keys_and_the_serving_version
     let err = hs.swap(fixture("thread-current")).unwrap_err();
     assert!(
         matches!(&err, liveswap::Error::KeysExhausted { free, reserve, .. }
-            if *free < *reserve && *reserve == liveswap::KEY_RESERVE),
+            if *free < *reserve && *reserve == liveswap::defaults::KEY_RESERVE),
         "{err}"
     );
     assert!(

@@ -18,7 +18,7 @@ use rustix::fs::{Mode, OFlags};
 use crate::Failure;
 
 /// The largest file read: the cap a host puts on a plugin file by default.
-const MAX_FILE_SIZE: u64 = liveswap::DEFAULT_MAX_FILE_SIZE;
+const MAX_FILE_SIZE: u64 = liveswap::defaults::DEFAULT_MAX_FILE_SIZE;
 
 /// How much of every file is read first: its ELF header (and, as linkers
 /// lay files out, its program headers), or enough to tell what it is

@@ -115,7 +115,7 @@
 //!   destructors while the generation serves, deletes its keys when it
 //!   retires, and waits for its threads (`tests/generation_limit.rs`: 1,100
 //!   generations of a `thread::current()` plugin, all unloaded, keys flat).
-//!   Below [`KEY_RESERVE`] free keys a swap is refused
+//!   Below [`KEY_RESERVE`](crate::defaults::KEY_RESERVE) free keys a swap is refused
 //!   ([`Error::KeysExhausted`]), and likewise below 32 free file
 //!   descriptors ([`Error::DescriptorsExhausted`], a read of
 //!   `/proc/self/fd` per swap). Costs: nothing on a call; a
@@ -323,7 +323,7 @@ pub use abi::future::RemoteFuture;
 pub use check::{Signer, TrustedKey};
 pub use error::{CallError, Error, Panic, SignatureProblem};
 pub use heap::HeapReport;
-pub use history::{Attempt, ContentHash, DEFAULT_HISTORY_LEN, Kind, Outcome, Steps, Trigger};
+pub use history::{Attempt, ContentHash, Kind, Outcome, Steps, Trigger};
 pub use imports::{Import, ImportError, import};
 pub use interface::{Export, HostService, Interface};
 pub use layout::CrossSafe;
@@ -430,17 +430,13 @@ pub use liveswap_macros::CrossSafe;
 /// `crate = path` names the library when it is a renamed dependency (as
 /// serde's `crate` attribute does).
 pub use liveswap_macros::interface;
-pub use load::open::DEFAULT_MAX_FILE_SIZE;
-pub use load::store::{DEFAULT_MEMFD_MAX, Storage};
+pub use load::store::Storage;
 pub use loader::Candidate;
 pub use manage::{Inspection, ManagedSlot};
-pub use preflight::{DEFAULT_PREFLIGHT_TIMEOUT, Preflight, SwapOptions};
+pub use preflight::{Preflight, SwapOptions};
 pub use remote_error::RemoteError;
-pub use slot::{
-    DEFAULT_MAX_STATE_SIZE, DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT, Guard, Options, Reader,
-    Slot, SwapReport,
-};
-pub use stats::{GenerationInfo, KEY_RESERVE, KEY_WARNING, State, Stats};
+pub use slot::{Guard, Options, Reader, Slot, SwapReport};
+pub use stats::{GenerationInfo, State, Stats};
 pub use tasks::{
     FutureExecutor, SpawnError, SpawnedFuture, Task, TaskExecutor, spawn, spawn_blocking,
 };
@@ -451,6 +447,17 @@ pub use warm::{Snapshot, StateReport, WarmStart};
 // The derive and the attribute name the library `::liveswap`; inside the
 // library itself, that is this crate.
 extern crate self as liveswap;
+
+/// The defaults of [`Options`] and [`SwapOptions`], and the pthread-key
+/// thresholds below which swaps are warned of and refused.
+pub mod defaults {
+    pub use crate::history::DEFAULT_HISTORY_LEN;
+    pub use crate::load::open::DEFAULT_MAX_FILE_SIZE;
+    pub use crate::load::store::DEFAULT_MEMFD_MAX;
+    pub use crate::preflight::DEFAULT_PREFLIGHT_TIMEOUT;
+    pub use crate::slot::{DEFAULT_MAX_STATE_SIZE, DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT};
+    pub use crate::stats::{KEY_RESERVE, KEY_WARNING};
+}
 
 /// What a plugin file says of itself, for tools that read plugins without
 /// loading them (`liveswap inspect`): the descriptor, the ELF section it

@@ -60,7 +60,7 @@ impl<I: Interface + ?Sized + 'static> Preflight<I> {
     }
 
     /// How long the check may run (default
-    /// [`DEFAULT_PREFLIGHT_TIMEOUT`], 10 s). Past it the swap is refused;
+    /// [`DEFAULT_PREFLIGHT_TIMEOUT`](crate::defaults::DEFAULT_PREFLIGHT_TIMEOUT), 10 s). Past it the swap is refused;
     /// the check's thread cannot be stopped, so it keeps the candidate
     /// mapped until it returns, if ever.
     pub fn timeout(mut self, timeout: Duration) -> Self {

@@ -83,7 +83,7 @@ impl Options {
     }
 
     /// Refuses plugin files bigger than `bytes` before reading them
-    /// ([`Error::TooLarge`]). Default [`DEFAULT_MAX_FILE_SIZE`] (1 GiB).
+    /// ([`Error::TooLarge`]). Default [`DEFAULT_MAX_FILE_SIZE`](crate::defaults::DEFAULT_MAX_FILE_SIZE) (1 GiB).
     pub fn max_file_size(mut self, bytes: u64) -> Self {
         self.max_file_size = bytes;
         self
@@ -91,7 +91,7 @@ impl Options {
 
     /// Holds the private copy of files up to `bytes` in a sealed memfd
     /// (shared memory); bigger files go to an unnamed file on disk. Default
-    /// [`DEFAULT_MEMFD_MAX`] (16 MiB). `0` puts every copy on disk where a
+    /// [`DEFAULT_MEMFD_MAX`](crate::defaults::DEFAULT_MEMFD_MAX) (16 MiB). `0` puts every copy on disk where a
     /// directory allows it, `u64::MAX` every copy in a memfd.
     pub fn memfd_max(mut self, bytes: u64) -> Self {
         self.memfd_max = bytes;
@@ -111,7 +111,7 @@ impl Options {
     /// The most replaced versions that may wait to be unloaded (held by a
     /// guard, or queued for the reaper) before [`Slot::swap`] and
     /// [`Slot::rollback`] wait for one to go. Default
-    /// [`DEFAULT_MAX_UNLOADING`] (16). Values below 1 count as 1.
+    /// [`DEFAULT_MAX_UNLOADING`](crate::defaults::DEFAULT_MAX_UNLOADING) (16). Values below 1 count as 1.
     pub fn max_unloading(mut self, versions: usize) -> Self {
         self.max_unloading = versions.max(1);
         self
@@ -214,7 +214,7 @@ impl Options {
     /// [`Error::Backlog`], and how long dropping the handle waits for the
     /// last version's unload (a plugin whose `Drop` blocks cannot hang the
     /// drop: past the wait, the version is left loaded and a warning
-    /// logged). Default [`DEFAULT_UNLOAD_WAIT`] (10 s); zero refuses at
+    /// logged). Default [`DEFAULT_UNLOAD_WAIT`](crate::defaults::DEFAULT_UNLOAD_WAIT) (10 s); zero refuses at
     /// once.
     pub fn unload_wait(mut self, wait: Duration) -> Self {
         self.unload_wait = wait;
@@ -269,7 +269,7 @@ impl Options {
     /// Refuses a swap whose serving version's state snapshot (see
     /// [`WarmStart`](crate::WarmStart)) is bigger than `bytes`
     /// ([`Error::StateTooLarge`]). Checked once the snapshot is taken.
-    /// Default [`DEFAULT_MAX_STATE_SIZE`] (256 MiB).
+    /// Default [`DEFAULT_MAX_STATE_SIZE`](crate::defaults::DEFAULT_MAX_STATE_SIZE) (256 MiB).
     pub fn max_state_size(mut self, bytes: usize) -> Self {
         self.state.max_size = bytes;
         self
@@ -286,7 +286,7 @@ impl Options {
     }
 
     /// How many attempts [`Slot::history`] remembers (default
-    /// [`DEFAULT_HISTORY_LEN`](crate::DEFAULT_HISTORY_LEN), 64; `0` keeps
+    /// [`DEFAULT_HISTORY_LEN`](crate::defaults::DEFAULT_HISTORY_LEN), 64; `0` keeps
     /// none).
     pub fn history_len(mut self, attempts: usize) -> Self {
         self.history_len = attempts;

@@ -88,7 +88,7 @@ pub struct Stats {
     /// pthread keys the process can still create (`None` if the C
     /// library's key table cannot be read).
     pub free_pthread_keys: Option<usize>,
-    /// `free_pthread_keys` is below [`KEY_WARNING`]: generations that
+    /// `free_pthread_keys` is below [`KEY_WARNING`](crate::defaults::KEY_WARNING): generations that
     /// cannot unload are using up the process's keys.
     pub near_generation_limit: bool,
 }
