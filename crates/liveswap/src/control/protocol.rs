@@ -134,26 +134,7 @@ pub struct GenerationStatus {
     /// The schema of the snapshot it was restored from.
     pub restored_from: Option<u32>,
     /// What its code allocated, and what was taken back at its unload.
-    pub heap: HeapStatus,
-}
-
-/// A generation's heap, in bytes (see [`HeapReport`](crate::HeapReport)).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct HeapStatus {
-    /// Allocated by its code, all told.
-    pub allocated: u64,
-    /// Freed again by plugin code.
-    pub freed: u64,
-    /// In values that crossed to the host.
-    pub handed_to_host: u64,
-    /// Still allocated and recorded.
-    pub live: u64,
-    /// Freed by the library at its unload.
-    pub reclaimed: u64,
-    /// Left allocated at its unload (reclaim off).
-    pub left: u64,
-    /// Why reclaim is off, if it is.
-    pub reclaim_off: Option<String>,
+    pub heap: crate::HeapReport,
 }
 
 /// The `history` result: the slot's last attempts, oldest first.

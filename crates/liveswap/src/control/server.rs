@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use super::admission::{Admission, Inspections, MAX_INSPECTIONS};
 use super::peer::{Peer, Rights};
 use super::protocol::{
-    self, AttemptRecord, ErrorKind, GenerationStatus, HeapStatus, HistoryReply, InspectReply,
-    Request, SlotEntry, SlotsReply, StatusReply, StepsMs, SwapReply,
+    self, AttemptRecord, ErrorKind, GenerationStatus, HistoryReply, InspectReply, Request,
+    SlotEntry, SlotsReply, StatusReply, StepsMs, SwapReply,
 };
 use crate::history::{Outcome, Trigger};
 use crate::manage::ManagedSlot;
@@ -585,15 +585,7 @@ fn status(name: &str, slot: &dyn ManagedSlot) -> StatusReply {
                 reason,
                 state_schema: g.state_schema,
                 restored_from: g.restored_from,
-                heap: HeapStatus {
-                    allocated: g.heap.allocated,
-                    freed: g.heap.freed,
-                    handed_to_host: g.heap.handed_to_host,
-                    live: g.heap.live,
-                    reclaimed: g.heap.reclaimed,
-                    left: g.heap.left,
-                    reclaim_off: g.heap.reclaim_off.clone(),
-                },
+                heap: g.heap.clone(),
             }
         })
         .collect();

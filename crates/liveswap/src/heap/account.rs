@@ -9,8 +9,10 @@ use std::sync::{Arc, OnceLock};
 use super::ledger::{self, Entry};
 use crate::abi::alloc::HostAllocator;
 
-/// What one generation's code did with the heap, in bytes.
+/// What one generation's code did with the heap, in bytes. The control
+/// socket's `status` carries it as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "control", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct HeapReport {
     /// Allocated by its code, all told.

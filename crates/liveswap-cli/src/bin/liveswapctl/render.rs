@@ -2,9 +2,8 @@
 
 use std::fmt::Write as _;
 
-use liveswap::control::protocol::{
-    HeapStatus, HistoryReply, InspectReply, SlotsReply, StatusReply, SwapReply,
-};
+use liveswap::HeapReport;
+use liveswap::control::protocol::{HistoryReply, InspectReply, SlotsReply, StatusReply, SwapReply};
 use serde_json::Value;
 
 /// The text of a successful reply to `cmd`, or why its result could not be
@@ -68,7 +67,7 @@ fn status(r: &StatusReply) -> String {
 
 /// A generation's heap, as `  [heap: 1.0 MiB live, 3.2 KiB handed to the
 /// host, 1.0 MiB reclaimed at unload]`: only what is not zero.
-fn heap(h: &HeapStatus) -> String {
+fn heap(h: &HeapReport) -> String {
     let mut parts = Vec::new();
     for (n, what) in [
         (h.live, "live"),
