@@ -296,6 +296,7 @@ mod descriptor;
 mod error;
 mod filekind;
 mod footprint;
+mod generation;
 mod handshake;
 mod heap;
 mod history;
@@ -306,23 +307,23 @@ mod load;
 mod loader;
 mod logs;
 mod manage;
+mod maps;
 mod preflight;
 mod read;
 mod reaper;
+mod registry;
 mod remote_error;
 mod slot;
 #[cfg(feature = "state")]
 pub mod state;
-mod stats;
 mod tasks;
 mod telemetry;
-mod verify;
-mod version;
 mod warm;
 
 pub use abi::future::RemoteFuture;
 pub use check::{Signer, TrustedKey};
 pub use error::{CallError, Error, Panic, SignatureProblem};
+pub use generation::Version;
 pub use heap::HeapReport;
 pub use history::{Attempt, ContentHash, Kind, Outcome, Steps, Trigger};
 pub use imports::{Import, ImportError, import};
@@ -434,15 +435,14 @@ pub use liveswap_macros::interface;
 pub use load::store::Storage;
 pub use loader::Candidate;
 pub use manage::{Inspection, ManagedSlot};
+pub use maps::mapped_files;
 pub use preflight::{Preflight, SwapOptions};
+pub use registry::{GenerationInfo, State, Stats};
 pub use remote_error::RemoteError;
 pub use slot::{Guard, Options, Reader, Slot, SwapReport};
-pub use stats::{GenerationInfo, State, Stats};
 pub use tasks::{
     FutureExecutor, SpawnError, SpawnedFuture, Task, TaskExecutor, spawn, spawn_blocking,
 };
-pub use verify::mapped_files;
-pub use version::Version;
 pub use warm::{Snapshot, StateReport, WarmStart};
 
 // The derive and the attribute name the library `::liveswap`; inside the
@@ -456,8 +456,8 @@ pub mod defaults {
     pub use crate::load::open::DEFAULT_MAX_FILE_SIZE;
     pub use crate::load::store::DEFAULT_MEMFD_MAX;
     pub use crate::preflight::DEFAULT_PREFLIGHT_TIMEOUT;
+    pub use crate::registry::{KEY_RESERVE, KEY_WARNING};
     pub use crate::slot::{DEFAULT_MAX_STATE_SIZE, DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT};
-    pub use crate::stats::{KEY_RESERVE, KEY_WARNING};
 }
 
 /// What a plugin file says of itself, for tools that read plugins without

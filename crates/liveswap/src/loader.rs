@@ -355,10 +355,10 @@ fn check_descriptors(path: &Path) -> Result<(), Error> {
 /// Refuses a load when the process is about to run out of pthread keys.
 fn check_keys(path: &Path) -> Result<(), Error> {
     match footprint::keys::free() {
-        Some(free) if free < crate::stats::KEY_RESERVE => Err(Error::KeysExhausted {
+        Some(free) if free < crate::registry::KEY_RESERVE => Err(Error::KeysExhausted {
             path: path.to_path_buf(),
             free,
-            reserve: crate::stats::KEY_RESERVE,
+            reserve: crate::registry::KEY_RESERVE,
         }),
         _ => Ok(()),
     }

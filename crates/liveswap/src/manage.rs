@@ -7,8 +7,8 @@ use std::path::Path;
 use crate::error::Error;
 use crate::history::{Attempt, Trigger};
 use crate::interface::Interface;
+use crate::registry::Stats;
 use crate::slot::{Slot, SwapReport};
-use crate::stats::Stats;
 
 /// What a handshake says of a file, without loading it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,10 +14,10 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::generation::Version;
 use crate::history::Trigger;
 use crate::interface::Interface;
 use crate::loader::Candidate;
-use crate::version::Version;
 
 /// How long an in-process preflight may run by default.
 pub const DEFAULT_PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::loader::{Outcome, Plugin, Remains};
-use crate::stats::{Registry, State};
+use crate::registry::{Registry, State};
 
 /// How often pinned libraries are looked at again.
 const PINNED_RECHECK: Duration = Duration::from_millis(500);

@@ -13,6 +13,7 @@ pub use crate::read::cell::{Guard, Reader};
 
 use crate::check::{Signer, TrustPolicy, TrustedKey};
 use crate::error::Error;
+use crate::generation::Version;
 use crate::history::{
     Attempt, ContentHash, DEFAULT_HISTORY_LEN, History, Kind, Outcome, Steps, Trigger,
 };
@@ -24,8 +25,7 @@ use crate::loader::{self, Candidate, Gate, LoadInfo, LoadPolicy, Plugin};
 use crate::preflight::SwapOptions;
 use crate::read::cell::Current;
 use crate::reaper::{self, ReaperSender};
-use crate::stats::{Registry, Stats};
-use crate::version::Version;
+use crate::registry::{Registry, Stats};
 use crate::warm::{self, StatePolicy, StateReport};
 
 /// The default cap on replaced versions waiting to be unloaded.

@@ -23,8 +23,8 @@
 #[cfg(feature = "metrics")]
 mod enabled {
     use crate::error::Error;
+    use crate::registry::Stats;
     use crate::slot::SwapReport;
-    use crate::stats::Stats;
 
     pub(crate) fn attempt(
         interface: &'static str,
@@ -97,8 +97,8 @@ mod enabled {
 #[cfg(not(feature = "metrics"))]
 mod enabled {
     use crate::error::Error;
+    use crate::registry::Stats;
     use crate::slot::SwapReport;
-    use crate::stats::Stats;
 
     #[inline(always)]
     pub(crate) fn attempt(_: &'static str, _: &'static str, _: &Result<SwapReport, Error>) {}

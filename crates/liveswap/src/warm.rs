@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use crate::abi::host::MessageSink;
 use crate::abi::{CALL_OK, CALL_PANICKED, MergeFn, Message, RawObject};
 use crate::error::Error;
+use crate::generation::Version;
 use crate::interface::Interface;
 use crate::read::cell::Current;
+use crate::registry::Registry;
 use crate::remote_error::RemoteError;
-use crate::stats::Registry;
-use crate::version::Version;
 
 /// A state snapshot as it crosses: the schema it was written with and its
 /// bytes.

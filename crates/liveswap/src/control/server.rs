@@ -19,7 +19,7 @@ use super::protocol::{
 };
 use crate::history::{Outcome, Trigger};
 use crate::manage::ManagedSlot;
-use crate::stats::State;
+use crate::registry::State;
 
 /// Settings of a [`ControlServer`].
 #[derive(Debug, Clone)]

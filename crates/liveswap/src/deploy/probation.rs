@@ -21,10 +21,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::generation::Version;
 use crate::history::Trigger;
 use crate::interface::Interface;
 use crate::slot::{Slot, SwapReport};
-use crate::version::Version;
 
 /// Thresholds and window of a [`Probation`].
 #[derive(Debug, Clone, Copy)]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use super::{grace, hazard};
+use crate::generation::Version;
 use crate::interface::Interface;
-use crate::version::Version;
 
 /// The serving version of a slot: a pointer that owns one strong
 /// reference to it, replaced by `swap`.
