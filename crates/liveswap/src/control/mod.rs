@@ -2,7 +2,9 @@
 //! socket that answers `status`, `history`, `swap`, `rollback` and
 //! `inspect` for the slots it is given, one JSON object per line.
 //!
-//! - `protocol`: the request and reply lines;
+//! - `protocol`: the request and reply lines, as types;
+//! - `handler`: a request and the asker's rights in, a reply line out
+//!   (no I/O);
 //! - `server`: the socket, its directory's permissions, peer checks
 //!   (`SO_PEERCRED`: root, this process's effective user, and an
 //!   allow-list), one thread per client, line-length and idle limits.
@@ -11,6 +13,7 @@
 //! the feature, or without a server, the read path is untouched.
 
 mod admission;
+mod handler;
 mod peer;
 pub mod protocol;
 mod server;
