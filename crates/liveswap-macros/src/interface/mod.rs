@@ -6,10 +6,13 @@
 //!   (`TypeCheck`, `borrows`);
 //! - `types.rs`: what a signature type becomes in generated code (its
 //!   layout, its walk for adoption, whether it passes in registers);
+//! - `shim.rs`: one method's vtable field, host method and plugin-side
+//!   function, by its kind (`Shim`: direct, call or async);
 //! - `expand.rs`: the generated vtable, host view, shims and impls.
 
 mod expand;
 mod parse;
+mod shim;
 mod types;
 mod validate;
 

@@ -58,6 +58,19 @@ impl syn::parse::Parse for Args {
     }
 }
 
+/// How a method's shim passes its values: each kind has its vtable field
+/// type, host method and plugin-side function (`shim.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shim {
+    /// Scalars only (integers, floats, `bool`, `char`, `()`): taken and
+    /// returned by value, in registers.
+    Direct,
+    /// Arguments moved in as a tuple, the result written to a slot.
+    Call,
+    /// As `Call`, the result being the method's future, boxed.
+    Async,
+}
+
 /// One checked method of the interface.
 pub(super) struct Method<'a> {
     pub(super) item: &'a TraitItemFn,
@@ -70,10 +83,15 @@ pub(super) struct Method<'a> {
 }
 
 impl Method<'_> {
-    /// All arguments and the result are scalars: the shim takes and returns
-    /// them by value, in registers. Otherwise they travel by pointer.
-    pub(super) fn direct(&self) -> bool {
-        !self.is_async && self.arg_types.iter().all(is_scalar) && is_scalar(&self.ret)
+    /// How its shim passes values.
+    pub(super) fn shim(&self) -> Shim {
+        if self.is_async {
+            Shim::Async
+        } else if self.arg_types.iter().all(is_scalar) && is_scalar(&self.ret) {
+            Shim::Direct
+        } else {
+            Shim::Call
+        }
     }
 }
 
