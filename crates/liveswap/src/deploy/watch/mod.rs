@@ -35,11 +35,6 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{
-    DebounceEventResult, Debouncer, NoCache, RecommendedCache, new_debouncer_opt,
-};
-
 use crate::error::Error;
 use crate::history::Trigger;
 use crate::interface::Interface;
@@ -47,6 +42,12 @@ use crate::preflight::{Preflight, SwapOptions};
 use crate::slot::{Slot, SwapReport};
 
 use super::isolated::IsolatedPreflight;
+
+mod backend;
+mod landing;
+
+use backend::{Backend, Message, arm, io_error};
+use landing::{Decision, Identity, Landing, stamp};
 
 /// The debounce time by default: how long events must pause before the
 /// target is looked at.
@@ -57,9 +58,9 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_millis(100);
 pub const DEFAULT_STOP_WAIT: Duration = Duration::from_secs(10);
 /// The first wait before a transiently refused build is tried again; it
 /// doubles with each refusal, up to [`RETRY_MAX`].
-const RETRY_FIRST: Duration = Duration::from_millis(200);
+pub(super) const RETRY_FIRST: Duration = Duration::from_millis(200);
 /// The longest wait between two tries of a transiently refused build.
-const RETRY_MAX: Duration = Duration::from_secs(30);
+pub(super) const RETRY_MAX: Duration = Duration::from_secs(30);
 /// The least time between two swaps by a watcher, by default.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_millis(100);
 /// The polling interval of [`WatchOptions::poll`] by default.
@@ -294,109 +295,6 @@ impl<I: Interface + ?Sized + 'static> WatchOptions<I> {
     }
 }
 
-enum Message {
-    Events(Vec<PathBuf>),
-    Errors(Vec<String>),
-    Stop,
-}
-
-enum Backend {
-    Native(Debouncer<RecommendedWatcher, RecommendedCache>),
-    Poll(Debouncer<PollWatcher, NoCache>),
-}
-
-impl Backend {
-    fn start(
-        debounce: Duration,
-        poll: Option<Duration>,
-        tx: Sender<Message>,
-    ) -> notify::Result<Self> {
-        let handler = move |result: DebounceEventResult| {
-            let message = match result {
-                Ok(events) => {
-                    Message::Events(events.into_iter().flat_map(|e| e.event.paths).collect())
-                }
-                Err(errors) => Message::Errors(errors.iter().map(ToString::to_string).collect()),
-            };
-            let _ = tx.send(message);
-        };
-        // The debouncer's thread wakes every tick: an event is passed on
-        // between one and one and a half debounce times after the burst
-        // ends.
-        let tick = (debounce / 2).max(Duration::from_millis(1));
-        Ok(match poll {
-            None => Backend::Native(new_debouncer_opt(
-                debounce,
-                Some(tick),
-                handler,
-                RecommendedCache::new(),
-                notify::Config::default(),
-            )?),
-            Some(interval) => Backend::Poll(new_debouncer_opt(
-                debounce,
-                Some(tick),
-                handler,
-                NoCache,
-                notify::Config::default().with_poll_interval(interval),
-            )?),
-        })
-    }
-
-    fn watch(&mut self, dir: &Path) -> notify::Result<()> {
-        match self {
-            Backend::Native(d) => d.watch(dir, RecursiveMode::NonRecursive),
-            Backend::Poll(d) => d.watch(dir, RecursiveMode::NonRecursive),
-        }
-    }
-
-    fn unwatch(&mut self, dir: &Path) {
-        let _ = match self {
-            Backend::Native(d) => d.unwatch(dir),
-            Backend::Poll(d) => d.unwatch(dir),
-        };
-    }
-
-    /// Stops the debouncer and joins its thread.
-    fn stop(self) {
-        match self {
-            Backend::Native(d) => d.stop(),
-            Backend::Poll(d) => d.stop(),
-        }
-    }
-}
-
-/// Device, inode, size, modification and change time of a file.
-type Stamp = (u64, u64, u64, (i64, i64), (i64, i64));
-
-/// A candidate's identity: the file's stamp and its signature's, if any.
-type Identity = (Stamp, Option<Stamp>);
-
-fn stamp(meta: &std::fs::Metadata) -> Stamp {
-    (
-        meta.dev(),
-        meta.ino(),
-        meta.len(),
-        (meta.mtime(), meta.mtime_nsec()),
-        (meta.ctime(), meta.ctime_nsec()),
-    )
-}
-
-/// How long ago the later of the file's and its signature's last change
-/// was (`ZERO` for a change time in the future).
-fn quiet_for(id: &Identity) -> Duration {
-    let changed = |s: &Stamp| s.4;
-    let last =
-        id.1.as_ref()
-            .map_or(changed(&id.0), |sig| changed(&id.0).max(changed(sig)));
-    let at = u64::try_from(last.0).ok().map(|secs| {
-        SystemTime::UNIX_EPOCH
-            + Duration::from_secs(secs)
-            + Duration::from_nanos(u64::try_from(last.1).unwrap_or(0))
-    });
-    at.and_then(|at| SystemTime::now().duration_since(at).ok())
-        .unwrap_or(Duration::ZERO)
-}
-
 /// Watches a path and swaps a slot to each new complete build that lands
 /// there. Errors never stop it; dropping it stops it and joins its worker
 /// and debouncer threads (notify's own inotify reader is told to stop and
@@ -449,13 +347,9 @@ impl Watcher {
             armed,
             settle: options.settle,
             cooldown: options.cooldown,
-            last_swap: None,
-            hold: None,
             swap,
             on_event: options.on_event,
-            attempted: None,
-            retry: None,
-            waiting: None,
+            landing: Landing::default(),
             missing: false,
         };
         let (ending, ended) = mpsc::channel::<()>();
@@ -500,45 +394,6 @@ impl Drop for Watcher {
     }
 }
 
-/// Watches `dir` and its parent (so that its removal and return are
-/// seen), or, when `dir` does not exist, the nearest directory above it
-/// that does (so that the path is seen coming back); returns what is
-/// watched, `dir` first when it is.
-fn arm(backend: &mut Backend, dir: &Path) -> Vec<PathBuf> {
-    let parent_of = |d: &Path| {
-        d.parent()
-            .map(|p| {
-                if p.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    p
-                }
-            })
-            .map(Path::to_path_buf)
-    };
-    let wanted: Vec<PathBuf> = if dir.is_dir() {
-        std::iter::once(dir.to_path_buf())
-            .chain(parent_of(dir))
-            .collect()
-    } else {
-        std::iter::successors(parent_of(dir), |d| parent_of(d).filter(|p| p != d))
-            .find(|d| d.is_dir())
-            .into_iter()
-            .collect()
-    };
-    wanted
-        .into_iter()
-        .filter(|d| backend.watch(d).is_ok())
-        .collect()
-}
-
-fn io_error(e: notify::Error) -> std::io::Error {
-    match e.kind {
-        notify::ErrorKind::Io(io) => io,
-        _ => std::io::Error::other(e.to_string()),
-    }
-}
-
 /// The watcher's thread.
 struct State<I: Interface + ?Sized> {
     /// Taken and stopped (its thread joined) when the watcher stops.
@@ -552,20 +407,10 @@ struct State<I: Interface + ?Sized> {
     armed: Vec<PathBuf>,
     settle: Duration,
     cooldown: Duration,
-    /// When the last swap was published.
-    last_swap: Option<Instant>,
-    /// A look put off by the cooldown, until then.
-    hold: Option<Instant>,
     swap: SwapOptions<I>,
     on_event: Option<Callback>,
-    /// The last identity attempted: not attempted again, unless `retry`.
-    attempted: Option<Identity>,
-    /// A transient refusal of `attempted`: when to try again, and the
-    /// wait after that.
-    retry: Option<(Instant, Duration)>,
-    /// An incomplete file waiting to be quiet: its identity and when to
-    /// look again.
-    waiting: Option<(Identity, Instant)>,
+    /// What was attempted, waited for, held back or is to be retried.
+    landing: Landing,
     missing: bool,
 }
 
@@ -579,14 +424,7 @@ impl<I: Interface + ?Sized + 'static> State<I> {
 
     fn serve(&mut self, rx: &Receiver<Message>) {
         loop {
-            let next = [
-                self.waiting.map(|(_, at)| at),
-                self.hold,
-                self.retry.map(|(at, _)| at),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
+            let next = self.landing.next_look();
             let message = match next {
                 Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -675,7 +513,7 @@ impl<I: Interface + ?Sized + 'static> State<I> {
     }
 
     fn look(&mut self) {
-        self.hold = None;
+        self.landing.unhold();
         let Some(path) = self.target.resolve() else {
             return self.gone(self.target.dir());
         };
@@ -691,35 +529,27 @@ impl<I: Interface + ?Sized + 'static> State<I> {
                 .ok()
                 .map(|m| stamp(&m)),
         );
-        let due = self.retry.is_some_and(|(at, _)| at <= Instant::now());
-        if self.attempted == Some(id) && !due {
-            return;
-        }
-        if self.attempted != Some(id) {
-            self.retry = None;
-        }
-        let quiet = quiet_for(&id);
-        if quiet < self.settle {
-            let at = Instant::now() + (self.settle - quiet);
-            if self.waiting.map(|(w, _)| w) != Some(id) {
-                tracing::debug!(path = %path.display(), "plugin changed lately; waiting for it to settle");
-                self.emit(WatchEvent::Waiting { path: path.clone() });
+        let decision = self.landing.decide(
+            id,
+            Instant::now(),
+            SystemTime::now(),
+            self.settle,
+            self.cooldown,
+        );
+        let backoff = match decision {
+            Decision::Skip | Decision::Hold { .. } => return,
+            Decision::Wait { first, .. } => {
+                if first {
+                    tracing::debug!(path = %path.display(), "plugin changed lately; waiting for it to settle");
+                    self.emit(WatchEvent::Waiting { path: path.clone() });
+                }
+                return;
             }
-            self.waiting = Some((id, at));
-            return;
-        }
-        self.waiting = None;
-        if let Some(until) = self.last_swap.map(|at| at + self.cooldown)
-            && until > Instant::now()
-        {
-            self.hold = Some(until);
-            return;
-        }
-        self.attempted = Some(id);
-        let backoff = self.retry.take().map_or(RETRY_FIRST, |(_, wait)| wait);
+            Decision::Attempt { backoff } => backoff,
+        };
         let event = match self.slot.swap_with(&path, &self.options()) {
             Ok(report) => {
-                self.last_swap = Some(Instant::now());
+                self.landing.swapped(Instant::now());
                 tracing::info!(path = %path.display(), generation = report.generation, "watched plugin swapped");
                 WatchEvent::Swapped(report)
             }
@@ -731,7 +561,7 @@ impl<I: Interface + ?Sized + 'static> State<I> {
             Err(error) => {
                 if error.is_transient() {
                     tracing::info!(path = %path.display(), %error, retry_in = ?backoff, "watched plugin refused for now; will retry");
-                    self.retry = Some((Instant::now() + backoff, (backoff * 2).min(RETRY_MAX)));
+                    self.landing.retry_after(Instant::now(), backoff);
                 } else {
                     tracing::warn!(path = %path.display(), %error, "watched plugin refused");
                 }
@@ -742,7 +572,7 @@ impl<I: Interface + ?Sized + 'static> State<I> {
     }
 
     fn gone(&mut self, path: PathBuf) {
-        self.waiting = None;
+        self.landing.unwait();
         if !self.missing {
             self.missing = true;
             tracing::info!(path = %path.display(), "watched plugin missing");
