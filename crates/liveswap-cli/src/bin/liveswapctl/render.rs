@@ -153,3 +153,34 @@ fn slots(r: &SlotsReply) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap_of(reclaimed: u64, live: u64, reclaim_off: Option<&str>) -> HeapReport {
+        let mut heap = HeapReport::default();
+        heap.reclaimed = reclaimed;
+        heap.live = live;
+        heap.reclaim_off = reclaim_off.map(str::to_owned);
+        heap
+    }
+
+    #[test]
+    fn a_generations_heap_is_shown_in_people_units_and_only_what_is_not_zero() {
+        assert_eq!(heap(&HeapReport::default()), "");
+        assert_eq!(
+            heap(&heap_of(1 << 20, 512, None)),
+            "  [heap: 512 B live, 1.0 MiB reclaimed at unload]"
+        );
+    }
+
+    #[test]
+    fn a_generation_whose_heap_is_kept_says_why() {
+        let text = heap(&heap_of(0, 0, Some("method `counts` passes `BTreeMap`")));
+        assert_eq!(
+            text,
+            "  [heap: not reclaimed: method `counts` passes `BTreeMap`]"
+        );
+    }
+}
