@@ -366,7 +366,7 @@ pub enum Error {
         /// The path asked for.
         path: PathBuf,
         /// The content hash the file and the serving generation share.
-        hash: crate::ContentHash,
+        hash: crate::hash::ContentHash,
     },
     /// The host's preflight check refused the candidate (a failed or
     /// panicking check, one that ran past its timeout, or, in a child

@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use crate::abi::RawObject;
 use crate::interface::Interface;
 use crate::load::store::{Storage, Stored};
-use crate::loader::{Plugin, Serving};
+use crate::loader::Plugin;
 use crate::reaper::ReaperSender;
-use crate::warm::HandoverSlot;
+use crate::warm::{HandoverSlot, Serving};
 
 /// One generation of a plugin. Derefs to the interface's view (`I::View`).
 ///
@@ -132,14 +132,23 @@ impl<I: Interface + ?Sized> Version<I> {
 
     /// The BLAKE3 hash of the bytes this version was loaded from (an
     /// associated function, like [`generation`](Self::generation)).
-    pub fn content_hash(this: &Self) -> Option<crate::ContentHash> {
+    pub fn content_hash(this: &Self) -> Option<crate::hash::ContentHash> {
         this.plugin.as_ref().map(|p| p.hash)
     }
 
-    /// Takes the plugin back out of a version never published (a
-    /// candidate after its preflight), to publish it.
-    pub(crate) fn into_plugin(mut self) -> Option<Plugin> {
-        self.plugin.take()
+    /// Numbers a candidate as it is published.
+    pub(crate) fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+        if let Some(plugin) = &mut self.plugin {
+            plugin.generation = generation;
+        }
+    }
+
+    /// Unloads a version never published, on this thread.
+    pub(crate) fn discard(mut self) {
+        if let Some(plugin) = self.plugin.take() {
+            crate::loader::discard(plugin);
+        }
     }
 
     /// When this version was loaded (an associated function, like

@@ -4,43 +4,15 @@
 //! Touched by swaps and rollbacks, never by readers.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use crate::check::Signer;
+use crate::hash::ContentHash;
 
 /// Attempts a slot remembers by default ([`Options::history_len`](crate::Options::history_len)).
 pub const DEFAULT_HISTORY_LEN: usize = 64;
-
-/// The BLAKE3 hash of a plugin's bytes: the private copy that was checked
-/// and mapped, which are the bytes the source held when it was read
-/// (`b3sum <file>` prints the same digest).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ContentHash(pub [u8; 32]);
-
-impl ContentHash {
-    /// Hashes `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
-        ContentHash(*blake3::hash(bytes).as_bytes())
-    }
-}
-
-impl fmt::Display for ContentHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for ContentHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ContentHash({self})")
-    }
-}
 
 /// What asked for an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -239,14 +211,5 @@ mod tests {
             .map(|a| a.source.clone())
             .collect();
         assert_eq!(kept, ["/p/3", "/p/4", "/p/5"].map(PathBuf::from));
-    }
-
-    #[test]
-    fn content_hash_prints_as_b3sum_does() {
-        // b3sum of the empty input.
-        assert_eq!(
-            ContentHash::of(b"").to_string(),
-            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
-        );
     }
 }

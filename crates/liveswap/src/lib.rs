@@ -298,6 +298,7 @@ mod filekind;
 mod footprint;
 mod generation;
 mod handshake;
+mod hash;
 mod heap;
 mod history;
 mod imports;
@@ -308,6 +309,8 @@ mod loader;
 mod logs;
 mod manage;
 mod maps;
+mod options;
+mod pipeline;
 mod preflight;
 mod read;
 mod reaper;
@@ -324,8 +327,9 @@ pub use abi::future::RemoteFuture;
 pub use check::{Signer, TrustedKey};
 pub use error::{CallError, Error, Panic, SignatureProblem};
 pub use generation::Version;
+pub use hash::ContentHash;
 pub use heap::HeapReport;
-pub use history::{Attempt, ContentHash, Kind, Outcome, Steps, Trigger};
+pub use history::{Attempt, Kind, Outcome, Steps, Trigger};
 pub use imports::{Import, ImportError, import};
 pub use interface::{Export, HostService, Interface};
 pub use layout::CrossSafe;
@@ -433,13 +437,14 @@ pub use liveswap_macros::CrossSafe;
 /// serde's `crate` attribute does).
 pub use liveswap_macros::interface;
 pub use load::store::Storage;
-pub use loader::Candidate;
 pub use manage::{Inspection, ManagedSlot};
 pub use maps::mapped_files;
-pub use preflight::{Preflight, SwapOptions};
+pub use options::Options;
+pub use pipeline::{Candidate, SwapOptions, SwapReport};
+pub use preflight::Preflight;
 pub use registry::{GenerationInfo, State, Stats};
 pub use remote_error::RemoteError;
-pub use slot::{Guard, Options, Reader, Slot, SwapReport};
+pub use slot::{Guard, Reader, Slot};
 pub use tasks::{
     FutureExecutor, SpawnError, SpawnedFuture, Task, TaskExecutor, spawn, spawn_blocking,
 };
@@ -455,9 +460,9 @@ pub mod defaults {
     pub use crate::history::DEFAULT_HISTORY_LEN;
     pub use crate::load::open::DEFAULT_MAX_FILE_SIZE;
     pub use crate::load::store::DEFAULT_MEMFD_MAX;
+    pub use crate::options::{DEFAULT_MAX_STATE_SIZE, DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT};
     pub use crate::preflight::DEFAULT_PREFLIGHT_TIMEOUT;
     pub use crate::registry::{KEY_RESERVE, KEY_WARNING};
-    pub use crate::slot::{DEFAULT_MAX_STATE_SIZE, DEFAULT_MAX_UNLOADING, DEFAULT_UNLOAD_WAIT};
 }
 
 /// What a plugin file says of itself, for tools that read plugins without

@@ -25,7 +25,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use libloading::os::unix::Library;
 
@@ -34,19 +34,15 @@ use crate::abi::{
     ENTRY_OK, ENTRY_PANICKED, EntryCall, EntryFn, Message, RawObject, STATE_COLD, STATE_FAILED,
     STATE_NONE, STATE_RESTORED,
 };
-use crate::check::{Expected, Signer, TrustPolicy};
+use crate::check::TrustPolicy;
 use crate::descriptor::ENTRY_SYMBOL;
 use crate::error::Error;
 use crate::footprint::{self, Footprint, patch};
-use crate::handshake;
-use crate::history::ContentHash;
+use crate::hash::ContentHash;
 use crate::imports::host::Imports;
-use crate::interface::Interface;
 use crate::load::image;
-use crate::load::open;
-use crate::load::probe;
-use crate::load::store::{self, StorePolicy, Stored};
-use crate::warm::{self, Carry, HandoverSlot, Prior, StatePolicy, StateReport};
+use crate::load::store::{StorePolicy, Stored};
+use crate::warm::{Carry, HandoverSlot, StatePolicy};
 
 /// Generations loaded by this process, all handles together. A plugin that
 /// creates a pthread key keeps one per loaded copy (and is never closed),
@@ -77,92 +73,6 @@ pub(crate) struct LoadPolicy {
     pub first_state: Option<Arc<(u32, Vec<u8>)>>,
     /// Whether a generation's leftover heap is freed at its unload.
     pub reclaim_heap: bool,
-}
-
-/// The version serving when a load starts: its instance, whose state the
-/// new one may restore, and its generation.
-#[derive(Clone, Copy)]
-pub(crate) struct Serving<'a> {
-    pub object: &'a RawObject,
-    pub generation: u64,
-    /// The schema the new version reads, when it is known to be another
-    /// (a rollback): the state is then asked for in it.
-    pub schema: Option<u32>,
-}
-
-/// Time spent in each step of a load, and what the handshake warned of.
-#[derive(Debug, Default)]
-pub(crate) struct LoadInfo {
-    pub copy: Duration,
-    pub check: Duration,
-    pub load: Duration,
-    pub warnings: Vec<String>,
-    pub signer: Option<Signer>,
-    /// What became of the serving version's state.
-    pub state: StateReport,
-    /// The snapshot the new instance was restored from.
-    pub prior: Option<Prior>,
-    /// The hash of the bytes checked and mapped, once read.
-    pub hash: Option<ContentHash>,
-    /// The check the caller ran between handshake and `dlopen`.
-    pub gate: Duration,
-    /// For a rollback asked for because of one generation (probation):
-    /// publish only while that generation still serves.
-    pub expect_current: Option<u64>,
-}
-
-/// A candidate plugin between its handshake and `dlopen`: checked, not yet
-/// mapped, no code of it run. What a gate given to
-/// [`SwapOptions::before_load`](crate::SwapOptions::before_load) sees.
-pub struct Candidate<'a> {
-    source: &'a Path,
-    hash: ContentHash,
-    stored: &'a Stored,
-    state: Option<(u32, &'a [u8])>,
-    cold_on_state_failure: bool,
-}
-
-impl Candidate<'_> {
-    /// The path it was read from.
-    pub fn source(&self) -> &Path {
-        self.source
-    }
-    /// The hash of its bytes.
-    pub fn content_hash(&self) -> ContentHash {
-        self.hash
-    }
-    /// The serving version's state snapshot that the candidate will be
-    /// restored from, as (schema, bytes), when there is one: taken before
-    /// the gate runs, so that a check in a child process can restore from
-    /// the very same state.
-    pub fn state(&self) -> Option<(u32, &[u8])> {
-        self.state
-    }
-    /// Whether a restore that fails starts the candidate cold rather than
-    /// refusing it (`Options::cold_on_state_failure`), for a check that
-    /// restores it elsewhere to do the same.
-    pub fn cold_on_state_failure(&self) -> bool {
-        self.cold_on_state_failure
-    }
-    /// A read-only descriptor of its private copy (the bytes checked,
-    /// immutable), for example to hand to a child process, which can load
-    /// it as `/proc/self/fd/N`.
-    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.stored.fd()
-    }
-}
-
-/// A check run on a candidate before it is mapped; `Err` refuses it.
-pub(crate) struct Gate<'g> {
-    /// The serving version's hash, when a build with the same bytes is to
-    /// be skipped ([`Error::Unchanged`]): checked before anything else,
-    /// the state snapshot included.
-    pub skip_if: Option<ContentHash>,
-    pub check: &'g dyn Fn(&Candidate<'_>) -> Result<(), Error>,
-    /// The check wants the serving version's state snapshot (an isolated
-    /// preflight restores from it): it is then taken before the check,
-    /// not after (where a refused candidate costs none).
-    pub wants_state: bool,
 }
 
 /// A loaded plugin: its instance, its library and its private copy.
@@ -257,295 +167,35 @@ impl Remains {
     }
 }
 
-/// The name a copy shows in `/proc/self/maps` after its handle's tag.
-fn label(source: &Path) -> String {
-    source
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plugin.so".into())
-}
-
-fn copy_error(source: &Path, (dest, err): (std::path::PathBuf, std::io::Error)) -> Error {
-    Error::Copy {
-        path: source.to_path_buf(),
-        dest,
-        source: err,
-    }
-}
-
-/// The safe-path check, then one open of `path` and its private copy:
-/// what every load and inspection starts with. Returns the copy and the
-/// path check's warning, if the policy let a violation through.
-fn store_source(
-    path: &Path,
-    policy: &LoadPolicy,
-) -> Result<(Stored, Vec<String>, Option<Signer>), Error> {
-    check_keys(path)?;
-    check_descriptors(path)?;
-    let warnings: Vec<String> = policy.trust.check_path(path)?.into_iter().collect();
-    let src = open::open(path, policy.max_file_size)?;
-    if let Err(refused) = probe::probe(path, &src.file, src.len) {
-        // A file written while it was probed is refused as changed (and
-        // retried by a watcher), not as what its half-written bytes say.
-        src.unchanged(path)?;
-        return Err(refused);
-    }
-    // The signature is read now, so that the one pass that copies and
-    // hashes the bytes also digests them for it.
-    let expected = policy.trust.expect_signature(path)?;
-    let prehash = expected.as_ref().and_then(Expected::prehash);
-    let (stored, fed) = store::store(
-        &src.file,
-        src.len,
-        path.parent(),
-        &policy.store,
-        &label(path),
-        prehash.as_ref(),
-    )
-    .map_err(|e| copy_error(path, e))?;
-    src.unchanged(path)?;
-    let signer = match (&expected, fed) {
-        (None, _) => None,
-        (Some(expected), Some(fed)) => Some(expected.finish(fed)?),
-        // A legacy signature: verified over the whole copy, mapped.
-        (Some(expected), None) => {
-            let mapping = stored
-                .map()
-                .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
-            Some(expected.finish_over(mapping.bytes())?)
-        }
-    };
-    if let Some(signer) = &signer {
-        policy.trust.check_release(path, signer)?;
-    }
-    Ok((stored, warnings, signer))
-}
-
-/// File descriptors a load leaves free for the host.
-pub(crate) const DESCRIPTOR_RESERVE: u64 = 32;
-
-/// Refuses a load when the process is near its descriptor limit: a load
-/// opens a few (source, copy, signature, directory walks), and taking the
-/// last ones would make the host's own `accept` or `open` fail. Counts
-/// `/proc/self/fd` (a few microseconds for a few hundred descriptors);
-/// where it cannot be read, nothing is refused.
-fn check_descriptors(path: &Path) -> Result<(), Error> {
-    let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .ok_or(())
-    else {
-        return Ok(());
-    };
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return Ok(());
-    };
-    // The directory's own descriptor is one of them.
-    let open = (entries.count() as u64).saturating_sub(1);
-    if open.saturating_add(DESCRIPTOR_RESERVE) > limit {
-        return Err(Error::DescriptorsExhausted {
-            path: path.to_path_buf(),
-            open,
-            limit,
-            reserve: DESCRIPTOR_RESERVE,
-        });
-    }
-    Ok(())
-}
-
-/// Refuses a load when the process is about to run out of pthread keys.
-fn check_keys(path: &Path) -> Result<(), Error> {
-    match footprint::keys::free() {
-        Some(free) if free < crate::registry::KEY_RESERVE => Err(Error::KeysExhausted {
-            path: path.to_path_buf(),
-            free,
-            reserve: crate::registry::KEY_RESERVE,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Runs the handshake of interface `I` on the file at `path`, without
-/// loading it (a private copy is checked, as a load would); returns the
-/// hazards it read from the file's imports.
-pub(crate) fn check_file<I: Interface + ?Sized>(
-    path: &Path,
-    policy: &LoadPolicy,
-) -> Result<Vec<String>, Error> {
-    let (stored, mut warnings, _) = store_source(path, policy)?;
-    let mapping = stored
-        .map()
-        .map_err(|e| copy_error(path, (stored.path.clone(), e)))?;
-    warnings.extend(handshake::check::<I>(path, mapping.bytes())?.warnings);
-    policy.imports.check_file(path, mapping.bytes())?;
-    Ok(warnings)
-}
-
-/// Loads the plugin at `source`.
-pub(crate) fn load<I: Interface + ?Sized>(
-    source: &Path,
-    policy: &LoadPolicy,
-    serving: Option<Serving<'_>>,
-    gate: Option<Gate<'_>>,
-) -> Result<(Plugin, LoadInfo), Error> {
-    let started = Instant::now();
-    let (stored, mut warnings, signer) = store_source(source, policy)?;
-    let (plugin, mut info) = load_stored::<I>(
-        source,
-        Arc::new(stored),
-        started.elapsed(),
-        policy,
-        signer,
-        serving,
-        gate,
-    )?;
-    warnings.append(&mut info.warnings);
-    info.warnings = warnings;
-    Ok((plugin, info))
-}
-
-/// Loads a fresh copy of `kept` (a copy made by an earlier load of
-/// `source`): what `rollback` does, so that it never depends on the source
-/// file or on any name.
-pub(crate) fn reload<I: Interface + ?Sized>(
-    kept: &Stored,
-    source: &Path,
-    policy: &LoadPolicy,
-    serving: Option<Serving<'_>>,
-) -> Result<(Plugin, LoadInfo), Error> {
-    let started = Instant::now();
-    check_keys(source)?;
-    let file = kept
-        .file()
-        .map_err(|e| copy_error(source, (kept.path.clone(), e)))?;
-    let (stored, _) = store::store(
-        &file,
-        kept.len,
-        source.parent(),
-        &policy.store,
-        &label(source),
-        None::<&()>,
-    )
-    .map_err(|e| copy_error(source, e))?;
-    // The kept copy was checked and verified when it was first loaded, and
-    // no name reaches it since: its signer is carried by the caller.
-    load_stored::<I>(
-        source,
-        Arc::new(stored),
-        started.elapsed(),
-        policy,
-        None,
-        serving,
-        None,
-    )
-}
-
-/// Checks the stored copy (the handshake and the imports; its signature,
-/// `signer`, was verified as it was stored), takes the serving
-/// version's state snapshot, and loads it.
-fn load_stored<I: Interface + ?Sized>(
+/// Maps the checked copy `image` of `source` (`section` being the
+/// descriptor its handshake read, `sites` where its hooks go), installs
+/// the hooks and runs the plugin's entry point, restoring the state
+/// `carry` holds. A plugin whose constructor fails is unloaded before
+/// this returns (or, if it cannot be, left mapped for good).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open(
     source: &Path,
     image: Arc<Stored>,
-    copy: Duration,
+    section: &[u8],
+    sites: &patch::Sites,
+    hash: ContentHash,
     policy: &LoadPolicy,
-    signer: Option<Signer>,
-    serving: Option<Serving<'_>>,
-    gate: Option<Gate<'_>>,
-) -> Result<(Plugin, LoadInfo), Error> {
-    let mut info = LoadInfo {
-        copy,
-        ..LoadInfo::default()
-    };
-    let started = Instant::now();
-    let mapping = image
-        .map()
-        .map_err(|e| copy_error(source, (image.path.clone(), e)))?;
-    info.signer = signer;
-    let imports = &policy.imports;
-    let checked = handshake::check::<I>(source, mapping.bytes())?;
-    imports.check_file(source, mapping.bytes())?;
-    let sites = patch::sites(mapping.bytes());
-    let hash = image.content_hash();
-    drop(mapping);
-    info.hash = Some(hash);
-    info.check = started.elapsed();
-    for warning in &checked.warnings {
-        tracing::warn!(path = %source.display(), %warning, "plugin hazard");
-    }
-    info.warnings = checked.warnings;
-    // The file passed every check: only now is the serving version asked
-    // for its state, just before the new constructor runs, or before the
-    // gate when it restores a copy of it in a child process.
-    let take_state = || match (serving, &policy.first_state) {
-        (Some(s), _) => warm::take(s.object, s.generation, s.schema, policy.state, source),
-        (None, Some(first)) => Ok(warm::given(
-            first.0,
-            first.1.clone(),
-            policy.state.cold_on_failure,
-        )),
-        (None, None) => Ok(Carry::default()),
-    };
-    let mut carry = None;
-    if let Some(gate) = gate {
-        if gate.skip_if == Some(hash) {
-            return Err(Error::Unchanged {
-                path: source.to_path_buf(),
-                hash,
-            });
-        }
-        if gate.wants_state {
-            carry = Some(take_state()?);
-        }
-        let carried = carry.as_ref();
-        let started = Instant::now();
-        let verdict = (gate.check)(&Candidate {
-            source,
-            hash,
-            stored: &image,
-            state: carried
-                .and_then(|carry| carry.prior.as_ref())
-                .map(|prior| (prior.schema, prior.bytes.as_slice())),
-            cold_on_state_failure: policy.state.cold_on_failure,
-        });
-        info.gate = started.elapsed();
-        verdict?;
-    }
-    let mut carry = match carry {
-        Some(carry) => carry,
-        None => take_state()?,
-    };
-    let started = Instant::now();
-    let heap_off = if policy.reclaim_heap {
-        crate::heap::unadopted::<I>().or_else(|| policy.imports.unwalked())
-    } else {
-        Some("turned off for this slot (`Options::reclaim_heap(false)`)".into())
-    };
-    let result = open_and_construct(
-        source,
-        &image,
-        &checked.section,
-        &sites,
-        policy,
-        heap_off,
-        &mut carry,
-    );
-    info.load = started.elapsed();
-    let (library, footprint, object) = result?;
-    info.state = carry.report;
-    info.prior = carry.prior;
+    heap_off: Option<String>,
+    carry: &mut Carry,
+) -> Result<Plugin, Error> {
+    let (library, footprint, object) =
+        open_and_construct(source, &image, section, sites, policy, heap_off, carry)?;
     LOADED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
-    Ok((
-        Plugin {
-            generation: 0,
-            object,
-            library,
-            image,
-            footprint,
-            imports: imports.clone(),
-            handover: HandoverSlot::default(),
-            hash,
-        },
-        info,
-    ))
+    Ok(Plugin {
+        generation: 0,
+        object,
+        library,
+        image,
+        footprint,
+        imports: policy.imports.clone(),
+        handover: HandoverSlot::default(),
+        hash,
+    })
 }
 
 fn open_and_construct(
@@ -579,7 +229,7 @@ fn open_and_construct(
     if let Some(reason) = heap_off {
         footprint.heap.keep_heap(reason);
     }
-    footprint.set_executor(policy.executor.clone());
+    footprint.set_executors(policy.executor.lent());
     if let Err(reason) = patch::apply(sites, &placement) {
         tracing::warn!(path = %source.display(), %reason, "plugin hooks not installed: it will never be unloaded");
         footprint.set_unhooked(reason);

@@ -7,8 +7,9 @@ use std::path::Path;
 use crate::error::Error;
 use crate::history::{Attempt, Trigger};
 use crate::interface::Interface;
+use crate::pipeline::SwapReport;
 use crate::registry::Stats;
-use crate::slot::{Slot, SwapReport};
+use crate::slot::Slot;
 
 /// What a handshake says of a file, without loading it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,12 +1,5 @@
-//! [`SwapOptions`] and the in-process [`Preflight`]: what a swap may be
-//! asked to check between loading a candidate and publishing it.
-//!
-//! The order of a swap with every option on: copy, signature, handshake,
-//! content hash; `skip_unchanged` (stop if the hash is the serving one's);
-//! the `before_load` gate (the isolated preflight, in a child process,
-//! before this process maps a byte of the candidate); `dlopen` and the
-//! constructor; the in-process `preflight` against the loaded candidate;
-//! publish. Any refusal leaves the serving generation in place.
+//! The in-process [`Preflight`]: a host's check of a loaded candidate's
+//! API before it is published, on a thread of its own, with a timeout.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -15,15 +8,12 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::generation::Version;
-use crate::history::Trigger;
 use crate::interface::Interface;
-use crate::loader::Candidate;
 
 /// How long an in-process preflight may run by default.
 pub const DEFAULT_PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Check<I> = dyn Fn(&Version<I>) -> Result<(), String> + Send + Sync;
-type BeforeLoad = dyn Fn(&Candidate<'_>) -> Result<(), String> + Send + Sync;
 
 /// A host's check of a candidate's API before it is published: golden
 /// requests and their expected answers, typically. `Err(message)` or a
@@ -76,7 +66,8 @@ impl<I: Interface + ?Sized + 'static> Preflight<I> {
     /// Runs the check on its own thread. The candidate is dropped by the
     /// check's thread before its verdict is sent, so on `Ok` the caller
     /// holds the last reference.
-    pub(crate) fn run(&self, candidate: Arc<Version<I>>, source: &Path) -> Result<(), Error> {
+    pub(crate) fn run(&self, candidate: &Arc<Version<I>>, source: &Path) -> Result<(), Error> {
+        let candidate = Arc::clone(candidate);
         let refuse = |message: String| Error::Preflight {
             path: source.to_path_buf(),
             isolated: false,
@@ -124,75 +115,5 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "(a non-string payload)".to_string()
-    }
-}
-
-/// How [`Slot::swap_with`](crate::Slot::swap_with) goes about a swap.
-pub struct SwapOptions<I: Interface + ?Sized> {
-    pub(crate) trigger: Trigger,
-    pub(crate) skip_unchanged: bool,
-    pub(crate) before_load: Option<Arc<BeforeLoad>>,
-    pub(crate) preflight: Option<Preflight<I>>,
-}
-
-impl<I: Interface + ?Sized> Default for SwapOptions<I> {
-    fn default() -> Self {
-        SwapOptions {
-            trigger: Trigger::Api,
-            skip_unchanged: false,
-            before_load: None,
-            preflight: None,
-        }
-    }
-}
-
-impl<I: Interface + ?Sized> Clone for SwapOptions<I> {
-    fn clone(&self) -> Self {
-        SwapOptions {
-            trigger: self.trigger,
-            skip_unchanged: self.skip_unchanged,
-            before_load: self.before_load.clone(),
-            preflight: self.preflight.clone(),
-        }
-    }
-}
-
-impl<I: Interface + ?Sized> SwapOptions<I> {
-    /// What [`Slot::swap`](crate::Slot::swap) does: no preflight, trigger
-    /// [`Trigger::Api`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// What the history records as having asked (default
-    /// [`Trigger::Api`]).
-    pub fn trigger(mut self, trigger: Trigger) -> Self {
-        self.trigger = trigger;
-        self
-    }
-
-    /// Refuses, with [`Error::Unchanged`] and before `dlopen`, a file
-    /// whose bytes hash to the serving generation's.
-    pub fn skip_unchanged(mut self) -> Self {
-        self.skip_unchanged = true;
-        self
-    }
-
-    /// Runs `gate` after the handshake and before the candidate is
-    /// mapped in this process: no code of it has run here. `Err(message)`
-    /// refuses it ([`Error::Preflight`] with `isolated` set). This is where
-    /// an isolated preflight runs (feature `deploy`).
-    pub fn before_load(
-        mut self,
-        gate: impl Fn(&Candidate<'_>) -> Result<(), String> + Send + Sync + 'static,
-    ) -> Self {
-        self.before_load = Some(Arc::new(gate));
-        self
-    }
-
-    /// Runs `preflight` against the loaded candidate before publishing it.
-    pub fn preflight(mut self, preflight: Preflight<I>) -> Self {
-        self.preflight = Some(preflight);
-        self
     }
 }

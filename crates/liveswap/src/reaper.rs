@@ -21,13 +21,22 @@ const PINNED_RECHECK: Duration = Duration::from_millis(500);
 
 pub(crate) type ReaperSender = Sender<Plugin>;
 
-/// Starts a reaper that records outcomes in `registry`.
-pub(crate) fn spawn(registry: Arc<Registry>) -> std::io::Result<(ReaperSender, JoinHandle<()>)> {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::Builder::new()
+/// What the reaper receives from.
+pub(crate) type ReaperReceiver = Receiver<Plugin>;
+
+/// A reaper's channel: versions hold the sender before its thread starts.
+pub(crate) fn channel() -> (ReaperSender, ReaperReceiver) {
+    mpsc::channel()
+}
+
+/// Starts a reaper on `rx` that records outcomes in `registry`.
+pub(crate) fn spawn(
+    rx: ReaperReceiver,
+    registry: Arc<Registry>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
         .name("liveswap-reaper".into())
-        .spawn(move || run(&rx, &registry))?;
-    Ok((tx, thread))
+        .spawn(move || run(&rx, &registry))
 }
 
 /// Libraries that did not go, looked at again: each is closed once what

@@ -8,8 +8,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::check::Signer;
+use crate::hash::ContentHash;
 use crate::heap::{Account, HeapReport};
-use crate::history::ContentHash;
 use crate::loader::{LOADED_IN_PROCESS, MAPPED_IN_PROCESS};
 
 /// Free pthread keys below which [`Stats::near_generation_limit`] is set
@@ -153,7 +153,19 @@ impl Registry {
     /// Publishes the gauges after a change (feature `metrics`).
     fn changed_states(&self) {
         if cfg!(feature = "metrics") {
-            crate::telemetry::states(self.interface, &self.snapshot());
+            let stats = self.snapshot();
+            let gauges = crate::telemetry::Gauges {
+                current: stats.current,
+                draining: stats.draining(),
+                pinned: stats.pinned(),
+                loaded_in_process: stats.loaded_in_process,
+                mapped_in_process: stats.mapped_in_process,
+                free_pthread_keys: stats.free_pthread_keys,
+                heap_live: stats.generations.iter().map(|g| g.heap.live).sum(),
+                heap_reclaimed: crate::heap::RECLAIMED_IN_PROCESS.load(Ordering::Relaxed),
+                heap_left: crate::heap::LEFT_IN_PROCESS.load(Ordering::Relaxed),
+            };
+            crate::telemetry::states(self.interface, &gauges);
         }
     }
 

@@ -20,26 +20,38 @@
 //! happened. Nothing here is on the read path: calls that do not panic
 //! touch none of it.
 
+/// A slot's gauges, as plain numbers (read only with feature `metrics`).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct Gauges {
+    pub current: u64,
+    pub draining: usize,
+    pub pinned: usize,
+    pub loaded_in_process: u64,
+    pub mapped_in_process: u64,
+    pub free_pthread_keys: Option<usize>,
+    pub heap_live: u64,
+    pub heap_reclaimed: u64,
+    pub heap_left: u64,
+}
+
 #[cfg(feature = "metrics")]
 mod enabled {
-    use crate::error::Error;
-    use crate::registry::Stats;
-    use crate::slot::SwapReport;
+    use super::Gauges;
+    use crate::history::{Attempt, Outcome};
 
-    pub(crate) fn attempt(
-        interface: &'static str,
-        kind: &'static str,
-        result: &Result<SwapReport, Error>,
-    ) {
-        let outcome = if result.is_ok() { "ok" } else { "refused" };
+    pub(crate) fn attempt(interface: &'static str, attempt: &Attempt) {
+        let published = matches!(attempt.outcome, Outcome::Published { .. });
+        let outcome = if published { "ok" } else { "refused" };
+        let kind = attempt.kind.as_str();
         metrics::counter!("liveswap_swaps_total", "interface" => interface, "kind" => kind, "outcome" => outcome)
             .increment(1);
-        if let Ok(report) = result {
+        if published {
+            let steps = &attempt.steps;
             for (step, took) in [
-                ("copy", report.copy),
-                ("check", report.check),
-                ("load", report.load),
-                ("publish", report.publish),
+                ("copy", steps.copy),
+                ("check", steps.check),
+                ("load", steps.load),
+                ("publish", steps.publish),
             ] {
                 metrics::histogram!("liveswap_swap_step_seconds", "interface" => interface, "step" => step)
                     .record(took.as_secs_f64());
@@ -52,24 +64,21 @@ mod enabled {
             .increment(1);
     }
 
-    pub(crate) fn states(interface: &'static str, stats: &Stats) {
-        metrics::gauge!("liveswap_generation", "interface" => interface).set(stats.current as f64);
+    pub(crate) fn states(interface: &'static str, gauges: &Gauges) {
+        metrics::gauge!("liveswap_generation", "interface" => interface).set(gauges.current as f64);
         metrics::gauge!("liveswap_versions", "interface" => interface, "state" => "draining")
-            .set(stats.draining() as f64);
+            .set(gauges.draining as f64);
         metrics::gauge!("liveswap_versions", "interface" => interface, "state" => "pinned")
-            .set(stats.pinned() as f64);
-        metrics::gauge!("liveswap_generations_loaded").set(stats.loaded_in_process as f64);
-        metrics::gauge!("liveswap_generations_mapped").set(stats.mapped_in_process as f64);
-        if let Some(free) = stats.free_pthread_keys {
+            .set(gauges.pinned as f64);
+        metrics::gauge!("liveswap_generations_loaded").set(gauges.loaded_in_process as f64);
+        metrics::gauge!("liveswap_generations_mapped").set(gauges.mapped_in_process as f64);
+        if let Some(free) = gauges.free_pthread_keys {
             metrics::gauge!("liveswap_pthread_keys_free").set(free as f64);
         }
-        let live: u64 = stats.generations.iter().map(|g| g.heap.live).sum();
-        metrics::gauge!("liveswap_heap_live_bytes", "interface" => interface).set(live as f64);
-        metrics::gauge!("liveswap_heap_reclaimed_bytes").set(
-            crate::heap::RECLAIMED_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) as f64,
-        );
-        metrics::gauge!("liveswap_heap_left_bytes")
-            .set(crate::heap::LEFT_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) as f64);
+        metrics::gauge!("liveswap_heap_live_bytes", "interface" => interface)
+            .set(gauges.heap_live as f64);
+        metrics::gauge!("liveswap_heap_reclaimed_bytes").set(gauges.heap_reclaimed as f64);
+        metrics::gauge!("liveswap_heap_left_bytes").set(gauges.heap_left as f64);
     }
 
     #[cold]
@@ -96,16 +105,15 @@ mod enabled {
 
 #[cfg(not(feature = "metrics"))]
 mod enabled {
-    use crate::error::Error;
-    use crate::registry::Stats;
-    use crate::slot::SwapReport;
+    use super::Gauges;
+    use crate::history::Attempt;
 
     #[inline(always)]
-    pub(crate) fn attempt(_: &'static str, _: &'static str, _: &Result<SwapReport, Error>) {}
+    pub(crate) fn attempt(_: &'static str, _: &Attempt) {}
     #[inline(always)]
     pub(crate) fn rollback(_: &'static str, _: &'static str) {}
     #[inline(always)]
-    pub(crate) fn states(_: &'static str, _: &Stats) {}
+    pub(crate) fn states(_: &'static str, _: &Gauges) {}
     #[inline(always)]
     pub(crate) fn plugin_panic() {}
     #[inline(always)]

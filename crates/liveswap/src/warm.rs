@@ -14,16 +14,12 @@
 
 use std::any::Any;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::abi::host::MessageSink;
 use crate::abi::{CALL_OK, CALL_PANICKED, MergeFn, Message, RawObject};
 use crate::error::Error;
-use crate::generation::Version;
-use crate::interface::Interface;
-use crate::read::cell::Current;
-use crate::registry::Registry;
 use crate::remote_error::RemoteError;
 
 /// A state snapshot as it crosses: the schema it was written with and its
@@ -181,6 +177,17 @@ pub struct StateReport {
 pub(crate) struct StatePolicy {
     pub max_size: usize,
     pub cold_on_failure: bool,
+}
+
+/// The version serving when a load starts: its instance, whose state the
+/// new one may restore, and its generation.
+#[derive(Clone, Copy)]
+pub(crate) struct Serving<'a> {
+    pub object: &'a RawObject,
+    pub generation: u64,
+    /// The schema the new version reads, when it is known to be another
+    /// (a rollback): the state is then asked for in it.
+    pub schema: Option<u32>,
 }
 
 /// A snapshot taken from the serving version for the next one.
@@ -359,68 +366,6 @@ pub(crate) struct Handover {
 
 /// A replaced version's hand-over slot (in its `Plugin`).
 pub(crate) type HandoverSlot = Mutex<Option<Handover>>;
-
-/// The serving version of a handle's slot, as a merge target, found
-/// through a weak reference (none once the handle is gone).
-fn finder<I: Interface + ?Sized + 'static>(slot: Weak<Current<I>>) -> FindTarget {
-    Arc::new(move || {
-        let version = slot.upgrade()?.load_full();
-        let object = version.object()?;
-        Some(MergeTarget {
-            instance: object.instance,
-            merge: object.merge?,
-            generation: Version::generation(&version),
-            keep: Box::new(version),
-        })
-    })
-}
-
-/// A swap's snapshot must come from the version it replaces: refused
-/// otherwise (another swap published in between), so that no state is
-/// carried twice or skipped. Called under the publish lock: it logs
-/// nothing.
-pub(crate) fn check_fresh<I: Interface + ?Sized + 'static>(
-    prior: Option<&Prior>,
-    serving: &Version<I>,
-    path: &Path,
-) -> Result<(), Error> {
-    let now = Version::generation(serving);
-    match prior {
-        Some(prior) if prior.generation != now => {
-            // Reported by the caller once the lock is released.
-            Err(Error::StateStale {
-                path: path.to_path_buf(),
-                taken_from: prior.generation,
-                serving: now,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// After a publish: records the new generation's schemas, and, when the
-/// new version merges, the replaced one keeps the snapshot carried from
-/// it, for its final merge at drain.
-pub(crate) fn published<I: Interface + ?Sized + 'static>(
-    registry: &Registry,
-    replaced: &Version<I>,
-    new: &Version<I>,
-    prior: Option<Prior>,
-    slot: &Arc<Current<I>>,
-) {
-    registry.record_state(
-        Version::generation(new),
-        Version::state_schema(new),
-        prior.as_ref().map(|p| p.schema),
-    );
-    let merges = new.object().is_some_and(|o| o.merge.is_some());
-    if let (true, Some(base), Some(handover)) = (merges, prior, replaced.handover()) {
-        *handover.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handover {
-            base,
-            target: finder(Arc::downgrade(slot)),
-        });
-    }
-}
 
 /// The reaper's last step before dropping a replaced instance: takes its
 /// final snapshot `S2` and merges it into the serving version.

@@ -121,7 +121,7 @@ unsafe extern "C" fn drop_shim<F>(data: *mut c_void) {
     // SAFETY: the `Box<Shim<F>>` made by `RawFuture::new`, dropped once.
     let future = unsafe { Box::from_raw(data.cast::<Shim<F>>()) };
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) {
-        super::plugin::drop_payload(payload);
+        super::panics::drop_payload(payload);
     }
 }
 
@@ -289,7 +289,7 @@ pub(crate) mod guard {
 
     fn quietly(f: impl FnOnce()) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-            crate::abi::plugin::drop_payload(payload);
+            crate::abi::panics::drop_payload(payload);
         }
     }
 
@@ -392,7 +392,7 @@ pub(crate) mod kept {
 
     fn quietly(f: impl FnOnce()) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-            crate::abi::plugin::drop_payload(payload);
+            crate::abi::panics::drop_payload(payload);
         }
     }
 

@@ -44,7 +44,7 @@ impl<'a> MessageSink<'a> {
                 }
             }));
             if let Err(payload) = outcome {
-                crate::abi::plugin::drop_payload(payload);
+                crate::abi::panics::drop_payload(payload);
             }
         }
         MessageSink {

@@ -24,6 +24,7 @@ use std::ffi::c_void;
 pub(crate) mod alloc;
 pub(crate) mod future;
 pub(crate) mod host;
+pub(crate) mod panics;
 pub(crate) mod plugin;
 
 /// Serializes a plugin instance's state into `out` (a host-owned, empty

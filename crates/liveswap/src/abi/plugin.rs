@@ -8,10 +8,11 @@ use std::ffi::c_void;
 use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::alloc::RoutedAllocator;
 use super::host::MessageSink;
+use super::panics::{PANICS, drop_payload};
 use super::{
     CALL_FAILED, CALL_OK, CALL_PANICKED, Direct, DowngradeFn, ENTRY_EARLY_ALLOCATION, ENTRY_FAILED,
     ENTRY_OK, ENTRY_PANICKED, EntryCall, FIELD_LOCATION, FIELD_MESSAGE, MergeFn, RawObject,
@@ -61,9 +62,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Panics caught by this plugin's shims (this library copy's own static).
-static PANICS: AtomicU64 = AtomicU64::new(0);
-
 /// Writes a caught panic's message and location into `sink`, then drops
 /// the payload; a payload whose own drop panics is leaked, not unwound.
 pub(crate) fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Send>) {
@@ -74,18 +72,6 @@ pub(crate) fn report_panic(sink: &mut MessageSink<'_>, payload: Box<dyn Any + Se
         sink.write(FIELD_LOCATION, &String::from_utf8_lossy(&buf[..len]));
     }
     drop_payload(payload);
-}
-
-/// Counts a panic caught elsewhere in this plugin's code (a task's).
-pub(crate) fn count_panic() {
-    PANICS.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Drops a panic payload without letting a panic in its destructor out.
-pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
-    }
 }
 
 /// The body of a generated method shim: runs `f`, writes its result to

@@ -53,9 +53,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::interface::Interface;
-use crate::loader::Candidate;
+use crate::options::Options;
+use crate::pipeline::Candidate;
 use crate::preflight::Preflight;
-use crate::slot::{Options, Slot};
+use crate::slot::Slot;
 
 /// The environment variable that names the check a child runs.
 pub const CHILD_ENV: &str = "LIVESWAP_PREFLIGHT";

@@ -24,7 +24,8 @@ use crate::error::Error;
 use crate::generation::Version;
 use crate::history::Trigger;
 use crate::interface::Interface;
-use crate::slot::{Slot, SwapReport};
+use crate::pipeline::SwapReport;
+use crate::slot::Slot;
 
 /// Thresholds and window of a [`Probation`].
 #[derive(Debug, Clone, Copy)]

@@ -83,7 +83,7 @@ pub(crate) struct Footprint {
     /// `abi::future::kept`) and not yet dropped.
     wakers: AtomicUsize,
     /// What runs them (`None`: the library's pool).
-    executor: Mutex<crate::tasks::host::Executor>,
+    executors: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
     /// Counters for reports.
     pub(crate) counts: Counts,
     /// What its code allocated, and what is taken back at unload.
@@ -142,7 +142,7 @@ impl Footprint {
             unroutable_key: AtomicBool::new(false),
             tasks: AtomicUsize::new(0),
             wakers: AtomicUsize::new(0),
-            executor: Mutex::new(crate::tasks::host::Executor::default()),
+            executors: Mutex::new(Vec::new()),
             counts: Counts::default(),
             heap: crate::heap::Account::new(),
         });
@@ -223,17 +223,25 @@ impl Footprint {
         }
     }
 
-    /// Sets what runs its tasks and spawned futures.
-    pub(crate) fn set_executor(&self, executor: crate::tasks::host::Executor) {
-        *self.executor.lock().unwrap_or_else(PoisonError::into_inner) = executor;
+    /// Sets what runs its tasks and its spawned futures: the `tasks`
+    /// module's own types, held here without being named, so that what a
+    /// plugin registered does not depend on the runtime lent to it.
+    pub(crate) fn set_executors(&self, executors: Vec<Arc<dyn std::any::Any + Send + Sync>>) {
+        *self
+            .executors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = executors;
     }
 
-    /// What runs its tasks and spawned futures.
-    pub(crate) fn executor(&self) -> crate::tasks::host::Executor {
-        self.executor
+    /// Its executor of type `T`, if it was given one.
+    pub(crate) fn executor<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let executors = self
+            .executors
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(PoisonError::into_inner);
+        executors
+            .iter()
+            .find_map(|e| Arc::clone(e).downcast::<T>().ok())
     }
 
     /// Counts a task of its code handed to the host, unless it has

@@ -169,7 +169,7 @@ pub(crate) fn declared<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<(String, 
         reason: format!("section {IMPORTS_SECTION} is unreadable: {reason}"),
     };
     let data = section.data().map_err(|e| unreadable(e.to_string()))?;
-    crate::check::host_sections(data)
+    crate::check::host_section::host_sections(data)
         .map_err(unreadable)?
         .into_iter()
         .map(|s| {

@@ -169,7 +169,7 @@ pub(crate) struct Stored {
     pub dev: u64,
     pub ino: u64,
     /// The BLAKE3 hash of the copy, taken in the pass that wrote it.
-    hash: crate::history::ContentHash,
+    hash: crate::hash::ContentHash,
 }
 
 impl Stored {
@@ -177,7 +177,7 @@ impl Stored {
         fd: OwnedFd,
         len: u64,
         kind: Storage,
-        hash: crate::history::ContentHash,
+        hash: crate::hash::ContentHash,
     ) -> io::Result<Self> {
         let stat = rustix::fs::fstat(&fd)?;
         if u64::try_from(stat.st_size).ok() != Some(len) {
@@ -199,7 +199,7 @@ impl Stored {
 
     /// The BLAKE3 hash of the copy, taken when it was written (see
     /// [`store`]).
-    pub(crate) fn content_hash(&self) -> crate::history::ContentHash {
+    pub(crate) fn content_hash(&self) -> crate::hash::ContentHash {
         self.hash
     }
 
@@ -452,8 +452,8 @@ impl<D: Digest> Hashing<D> {
         Ok(())
     }
 
-    fn finish(self) -> (crate::history::ContentHash, Option<D>) {
-        let hash = crate::history::ContentHash(*self.hasher.finalize().as_bytes());
+    fn finish(self) -> (crate::hash::ContentHash, Option<D>) {
+        let hash = crate::hash::ContentHash(*self.hasher.finalize().as_bytes());
         (hash, self.digest)
     }
 }
@@ -467,7 +467,7 @@ fn copy<D: Digest>(
     dst: &OwnedFd,
     len: u64,
     digest: Option<&D>,
-) -> io::Result<(crate::history::ContentHash, Option<D>)> {
+) -> io::Result<(crate::hash::ContentHash, Option<D>)> {
     let after = || -> io::Result<_> {
         copy_steps(src, dst, len, |_| {})?;
         let mut hashing = Hashing::new(digest);
@@ -626,7 +626,7 @@ mod tests {
         len: usize,
         memfd_max: u64,
         digest: Option<&D>,
-    ) -> (Vec<u8>, crate::history::ContentHash, Option<D>) {
+    ) -> (Vec<u8>, crate::hash::ContentHash, Option<D>) {
         let content = bytes(len);
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&content).unwrap();
@@ -643,7 +643,7 @@ mod tests {
         (content, stored.content_hash(), fed)
     }
 
-    fn stored_hash(len: usize, memfd_max: u64) -> (Vec<u8>, crate::history::ContentHash) {
+    fn stored_hash(len: usize, memfd_max: u64) -> (Vec<u8>, crate::hash::ContentHash) {
         let (content, hash, _) = stored(len, memfd_max, None::<&()>);
         (content, hash)
     }

@@ -79,6 +79,6 @@ unsafe extern "C" fn receive(record: *const LogRecord) {
         }
     }));
     if let Err(payload) = outcome {
-        crate::abi::plugin::drop_payload(payload);
+        crate::abi::panics::drop_payload(payload);
     }
 }

@@ -33,6 +33,7 @@
 //! the event's fields (and its spans' names and fields) into text in the
 //! plugin.
 
+pub(crate) mod fields;
 pub(crate) mod host;
 pub(crate) mod plugin;
 pub(crate) mod spans;

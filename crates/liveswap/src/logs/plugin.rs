@@ -2,14 +2,13 @@
 //! in the plugin's own copies of those crates by the entry point, that
 //! hand each enabled record to the host.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 
+use super::fields::Rendered;
 use super::wire::{HostLogger, LogRecord, Text};
 
 /// The host's logger, once the entry point ran.
@@ -101,42 +100,6 @@ fn level_number(level: &tracing::Level) -> u32 {
 struct ForwardTracing;
 
 /// The event's message, then its other fields as ` name=value`.
-/// An event's or a span's values as text: the message, and the other
-/// fields as ` name=value`.
-#[derive(Default)]
-pub(crate) struct Rendered {
-    message: String,
-    fields: String,
-}
-
-impl Rendered {
-    /// Every value as fields (a span's: `message` is an ordinary field).
-    pub(crate) fn all(self) -> String {
-        if self.message.is_empty() {
-            self.fields
-        } else {
-            format!(" message={:?}{}", self.message, self.fields)
-        }
-    }
-}
-
-impl Visit for Rendered {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
-        }
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
-        }
-    }
-}
-
 impl Subscriber for ForwardTracing {
     /// Never cached: the host's level may change at any time, so each
     /// event asks `enabled`.

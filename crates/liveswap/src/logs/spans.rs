@@ -18,7 +18,7 @@ use std::sync::{Mutex, PoisonError};
 
 use tracing::span::{Attributes, Id, Record};
 
-use super::plugin::Rendered;
+use super::fields::Rendered;
 
 /// The deepest nesting of entered spans an event shows.
 pub(crate) const DEPTH: usize = 16;

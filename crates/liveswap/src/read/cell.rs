@@ -32,7 +32,7 @@ unsafe fn release<I: Interface + ?Sized>(ptr: usize) {
 
 impl<I: Interface + ?Sized> Current<I> {
     pub(crate) fn new(version: Arc<Version<I>>) -> Self {
-        grace::init();
+        super::fence::init();
         Current {
             ptr: AtomicPtr::new(Arc::into_raw(version).cast_mut()),
             release: release::<I>,

@@ -1,67 +1,12 @@
 //! The swapper's side: the barrier after a pointer is replaced, and the
 //! release of a replaced version's reference once no hazard holds it.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::fence::barrier;
 use super::hazard;
-
-/// How the read path is fenced: not decided yet, by `membarrier`, or by a
-/// full fence on each side.
-const UNKNOWN: u8 = 0;
-const EXPEDITED: u8 = 1;
-const FENCED: u8 = 2;
-
-static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
-
-/// Decides the mode, once per process, before the first version is
-/// published: `membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)`,
-/// else fences. Readers exist only after a version is published, so they
-/// see the mode decided (the publication orders it).
-pub(crate) fn init() {
-    if MODE.load(Ordering::Acquire) != UNKNOWN {
-        return;
-    }
-    static DECIDED: OnceLock<u8> = OnceLock::new();
-    let mode = *DECIDED.get_or_init(|| {
-        use rustix::thread::{MembarrierCommand, membarrier};
-        match membarrier(MembarrierCommand::RegisterPrivateExpedited) {
-            Ok(()) => EXPEDITED,
-            Err(_) => FENCED,
-        }
-    });
-    MODE.store(mode, Ordering::Release);
-    if mode == FENCED {
-        tracing::debug!("membarrier unavailable: each read of a slot makes a full fence");
-    }
-}
-
-/// The reader's fence between publishing its hazard and checking it.
-#[inline]
-pub(crate) fn reader_fence() {
-    if MODE.load(Ordering::Relaxed) == EXPEDITED {
-        std::sync::atomic::compiler_fence(Ordering::SeqCst);
-    } else {
-        std::sync::atomic::fence(Ordering::SeqCst);
-    }
-}
-
-/// Every thread of the process passes a full barrier: those running now
-/// by the kernel's IPI, the others at their next switch. `false` when it
-/// could not be made.
-fn barrier() -> bool {
-    if MODE.load(Ordering::Acquire) == EXPEDITED {
-        use rustix::thread::{MembarrierCommand, membarrier};
-        // It can still fail (the kernel's cpumask allocation, a seccomp
-        // filter on the command): then readers, fenced by a compiler fence
-        // only, may still be taking the old pointer, and nothing is
-        // released until a barrier is made.
-        return membarrier(MembarrierCommand::PrivateExpedited).is_ok();
-    }
-    std::sync::atomic::fence(Ordering::SeqCst);
-    true
-}
 
 /// A reference to release once no hazard holds `ptr`.
 struct Retired {
@@ -158,7 +103,7 @@ fn grace_thread() -> bool {
 /// caught (the version is then leaked, never freed twice).
 fn run(release: Box<dyn FnOnce() + Send>) {
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(release)) {
-        crate::abi::plugin::drop_payload(payload);
+        crate::abi::panics::drop_payload(payload);
         tracing::error!("releasing a replaced version panicked: it stays loaded");
     }
 }

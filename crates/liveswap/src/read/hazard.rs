@@ -175,8 +175,8 @@ fn publish<T>(
         slot.store(ptr.cast(), Ordering::Release);
         // Orders the store before the check below: a compiler fence when
         // the swapper's `membarrier` stands for the hardware fence (see
-        // `grace::barrier`), else a full fence.
-        super::grace::reader_fence();
+        // `fence::barrier`), else a full fence.
+        super::fence::reader_fence();
         let now = cell.load(Ordering::Acquire);
         if now == ptr {
             return (Hazard { slot, transient }, ptr);

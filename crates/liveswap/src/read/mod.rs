@@ -47,5 +47,6 @@
 //! RCU libraries in C (`liburcu`) would add a C dependency for 300 lines.
 
 pub(crate) mod cell;
+pub(crate) mod fence;
 pub(crate) mod grace;
 pub(crate) mod hazard;

@@ -4,10 +4,9 @@
 //! no future executor: `spawned.rs`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 
+use super::pool::run_on_pool;
 use super::wire::{HostSpawner, REFUSED, RawTask, SPAWNED};
 use crate::footprint::{self, Footprint};
 
@@ -18,6 +17,20 @@ pub(crate) struct Executor {
     pub tasks: Option<TaskExecutor>,
     /// Runs `spawn` futures.
     pub futures: Option<super::spawned::FutureExecutor>,
+}
+
+impl Executor {
+    /// The executors given, as a generation's footprint holds them.
+    pub(crate) fn lent(&self) -> Vec<Arc<dyn std::any::Any + Send + Sync>> {
+        let mut lent: Vec<Arc<dyn std::any::Any + Send + Sync>> = Vec::new();
+        if let Some(tasks) = &self.tasks {
+            lent.push(Arc::new(Arc::clone(tasks)));
+        }
+        if let Some(futures) = &self.futures {
+            lent.push(Arc::new(Arc::clone(futures)));
+        }
+        lent
+    }
 }
 
 impl std::fmt::Debug for Executor {
@@ -88,90 +101,6 @@ impl std::fmt::Debug for Task {
     }
 }
 
-/// The most threads of the library's pool.
-const POOL_MAX_THREADS: usize = 64;
-
-/// What the library's pool runs: a task, or a spawned future polled to
-/// completion.
-pub(super) type Job = Box<dyn FnOnce() + Send>;
-
-/// The library's pool: threads named `liveswap-task`, one more started
-/// whenever a job arrives to find more jobs queued than threads idle,
-/// up to `POOL_MAX_THREADS`; they run jobs in arrival order and stay for
-/// the life of the process.
-struct Pool {
-    send: Mutex<Sender<Job>>,
-    receive: Mutex<Receiver<Job>>,
-    idle: AtomicUsize,
-    queued: AtomicUsize,
-    threads: AtomicUsize,
-}
-
-fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (send, receive) = mpsc::channel::<Job>();
-        Pool {
-            send: Mutex::new(send),
-            receive: Mutex::new(receive),
-            idle: AtomicUsize::new(0),
-            queued: AtomicUsize::new(0),
-            threads: AtomicUsize::new(0),
-        }
-    })
-}
-
-fn work(pool: &'static Pool) {
-    loop {
-        pool.idle.fetch_add(1, Ordering::AcqRel);
-        let next = pool
-            .receive
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-        pool.idle.fetch_sub(1, Ordering::AcqRel);
-        match next {
-            Ok(job) => {
-                pool.queued.fetch_sub(1, Ordering::AcqRel);
-                job();
-            }
-            Err(_) => return,
-        }
-    }
-}
-
-/// The library's pool as an executor: `Err` gives the job back when no
-/// thread can run it.
-pub(super) fn run_on_pool(job: Job) -> Result<(), Job> {
-    let pool = pool();
-    let queued = pool.queued.fetch_add(1, Ordering::AcqRel) + 1;
-    let busy = queued > pool.idle.load(Ordering::Acquire);
-    if busy && pool.threads.fetch_add(1, Ordering::AcqRel) < POOL_MAX_THREADS {
-        let started = std::thread::Builder::new()
-            .name("liveswap-task".into())
-            .spawn(move || work(pool));
-        if started.is_err() {
-            pool.threads.fetch_sub(1, Ordering::AcqRel);
-        }
-    } else if busy {
-        // At the cap: undo the count taken by the test above.
-        pool.threads.fetch_sub(1, Ordering::AcqRel);
-    }
-    let sent = if pool.threads.load(Ordering::Acquire) == 0 {
-        Err(job)
-    } else {
-        pool.send
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(job)
-            .map_err(|e| e.0)
-    };
-    if sent.is_err() {
-        pool.queued.fetch_sub(1, Ordering::AcqRel);
-    }
-    sent
-}
-
 unsafe extern "C" fn spawn(task: RawTask) -> u32 {
     // Counted before the retired bit is read (`task_started` says so), so
     // that a retiring generation either sees this task or refuses it.
@@ -182,7 +111,7 @@ unsafe extern "C" fn spawn(task: RawTask) -> u32 {
         unsafe { (task.discard)(task.data) };
         return REFUSED;
     };
-    let executor = owner.executor().tasks;
+    let executor = owner.executor::<TaskExecutor>();
     let task = Task {
         raw: Some(task),
         owner,
@@ -193,7 +122,7 @@ unsafe extern "C" fn spawn(task: RawTask) -> u32 {
             // into the plugin; the task, moved into it, is dropped
             // (discarded) on the way unless the executor kept it.
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || executor(task))) {
-                crate::abi::plugin::drop_payload(payload);
+                crate::abi::panics::drop_payload(payload);
             }
             SPAWNED
         }

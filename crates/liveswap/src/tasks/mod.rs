@@ -20,6 +20,7 @@
 
 pub(crate) mod host;
 pub(crate) mod plugin;
+pub(crate) mod pool;
 pub(crate) mod spawned;
 pub(crate) mod wire;
 

@@ -30,8 +30,8 @@ unsafe extern "C" fn run<F: FnOnce() + Send + 'static>(data: *mut c_void) {
     // once.
     let f = unsafe { Box::from_raw(data.cast::<F>()) };
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        crate::abi::plugin::count_panic();
-        crate::abi::plugin::drop_payload(payload);
+        crate::abi::panics::count_panic();
+        crate::abi::panics::drop_payload(payload);
     }
 }
 
@@ -39,7 +39,7 @@ unsafe extern "C" fn discard<F: FnOnce() + Send + 'static>(data: *mut c_void) {
     // SAFETY: as in `run`.
     let f = unsafe { Box::from_raw(data.cast::<F>()) };
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(f))) {
-        crate::abi::plugin::drop_payload(payload);
+        crate::abi::panics::drop_payload(payload);
     }
 }
 
@@ -69,8 +69,8 @@ unsafe extern "C" fn poll<F: Future<Output = ()> + Send + 'static>(
         Ok(Poll::Ready(())) => POLL_READY,
         Ok(Poll::Pending) => POLL_PENDING,
         Err(payload) => {
-            crate::abi::plugin::count_panic();
-            crate::abi::plugin::drop_payload(payload);
+            crate::abi::panics::count_panic();
+            crate::abi::panics::drop_payload(payload);
             POLL_PANICKED
         }
     }
@@ -80,7 +80,7 @@ unsafe extern "C" fn free<F>(data: *mut c_void) {
     // SAFETY: the `Box<F>` made by `spawn`, freed once.
     let future = unsafe { Box::from_raw(data.cast::<F>()) };
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) {
-        crate::abi::plugin::drop_payload(payload);
+        crate::abi::panics::drop_payload(payload);
     }
 }
 

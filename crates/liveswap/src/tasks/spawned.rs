@@ -113,7 +113,7 @@ impl Pooled {
         if this.queued.swap(true, Ordering::AcqRel) {
             return true;
         }
-        super::host::run_on_pool(Box::new(move || Pooled::poll(&this))).is_ok()
+        super::pool::run_on_pool(Box::new(move || Pooled::poll(&this))).is_ok()
     }
 
     /// Polls the future once; drops it when it completes.
@@ -140,7 +140,7 @@ pub(super) unsafe extern "C" fn spawn_future(raw: RawSpawned) -> u32 {
         unsafe { (raw.drop)(raw.data) };
         return REFUSED;
     };
-    let executor = owner.executor().futures;
+    let executor = owner.executor::<FutureExecutor>();
     let future = SpawnedFuture {
         raw: Some(raw),
         waker: None,
@@ -152,7 +152,7 @@ pub(super) unsafe extern "C" fn spawn_future(raw: RawSpawned) -> u32 {
             // the future, moved into it, is dropped (cancelled) on the way
             // unless the executor kept it.
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || executor(future))) {
-                crate::abi::plugin::drop_payload(payload);
+                crate::abi::panics::drop_payload(payload);
             }
             SPAWNED
         }

@@ -38,8 +38,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::Error;
 use crate::history::Trigger;
 use crate::interface::Interface;
-use crate::preflight::{Preflight, SwapOptions};
-use crate::slot::{Slot, SwapReport};
+use crate::pipeline::SwapOptions;
+use crate::pipeline::SwapReport;
+use crate::preflight::Preflight;
+use crate::slot::Slot;
 
 use super::isolated::IsolatedPreflight;
 
