@@ -128,3 +128,92 @@ fn skip_unchanged_refuses_the_serving_bytes_before_loading_them() {
     assert_eq!(slot.generation(), 1);
     assert_eq!(slot.history().pop().unwrap().outcome, Outcome::Unchanged);
 }
+
+/// A preflight that refuses every candidate, naming itself.
+fn refuse_all(name: &'static str) -> Preflight<dyn Calc> {
+    Preflight::new(move |_: &Version<dyn Calc>| Err(format!("refused by {name}")))
+}
+
+fn refused_by(result: Result<liveswap::SwapReport, Error>) -> String {
+    match result {
+        Err(Error::Preflight { message, .. }) => message,
+        other => panic!("expected a preflight refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_call_naming_only_skip_unchanged_still_runs_the_policy_preflight() {
+    let slot = calc();
+    slot.set_swap_policy(with(refuse_all("the policy")));
+    let message =
+        refused_by(slot.swap_with(fixture("calc-faulty"), &SwapOptions::new().skip_unchanged()));
+    assert_eq!(message, "refused by the policy");
+    // And the skip it named applies too: the serving bytes are skipped
+    // before any check runs.
+    let err = slot
+        .swap_with(fixture("calc"), &SwapOptions::new().skip_unchanged())
+        .unwrap_err();
+    assert!(matches!(err, Error::Unchanged { .. }), "{err:?}");
+    assert_eq!(slot.generation(), 1);
+}
+
+#[test]
+fn a_call_preflight_overrides_the_policy_preflight_for_that_call_only() {
+    let slot = calc();
+    slot.set_swap_policy(with(refuse_all("the policy")));
+    let report = slot.swap_with(fixture("calc"), &with(golden())).unwrap();
+    assert_eq!(report.generation, 2);
+    assert_eq!(
+        refused_by(slot.swap_with(fixture("calc"), &SwapOptions::new())),
+        "refused by the policy"
+    );
+    assert_eq!(
+        refused_by(slot.swap(fixture("calc"))),
+        "refused by the policy"
+    );
+}
+
+#[test]
+fn without_checks_passes_the_policy_checks_for_one_call() {
+    let slot = calc();
+    slot.set_swap_policy(
+        with(refuse_all("the policy")).before_load(|_| Err("refused by the gate".into())),
+    );
+    let report = slot
+        .swap_with(fixture("calc"), &SwapOptions::new().without_checks())
+        .unwrap();
+    assert_eq!(report.generation, 2);
+    assert_eq!(report.preflight, Duration::ZERO);
+    // The next call, naming nothing, is checked again: the gate first.
+    let err = slot.swap(fixture("calc")).unwrap_err();
+    assert!(
+        matches!(&err, Error::Preflight { isolated: true, message, .. } if message == "refused by the gate"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_call_trigger_is_recorded_and_the_policy_trigger_is_not_used_by_swap() {
+    let slot = calc();
+    slot.set_swap_policy(SwapOptions::new().trigger(liveswap::Trigger::Control));
+    slot.swap(fixture("calc")).unwrap();
+    assert_eq!(
+        slot.history().pop().unwrap().trigger,
+        liveswap::Trigger::Api
+    );
+    slot.swap_with(fixture("calc"), &SwapOptions::new())
+        .unwrap();
+    assert_eq!(
+        slot.history().pop().unwrap().trigger,
+        liveswap::Trigger::Control
+    );
+    slot.swap_with(
+        fixture("calc"),
+        &SwapOptions::new().trigger(liveswap::Trigger::Watch),
+    )
+    .unwrap();
+    assert_eq!(
+        slot.history().pop().unwrap().trigger,
+        liveswap::Trigger::Watch
+    );
+}

@@ -38,9 +38,11 @@ impl<I: Interface + ?Sized> Version<I> {
         reaper: ReaperSender,
         alive: Arc<AtomicUsize>,
     ) -> Self {
-        // SAFETY: the plugin passed the handshake for `I`, and its instance
-        // and vtable stay valid until `plugin` is unloaded, which happens
-        // only after this `Version` (and so `api`) is dropped.
+        // SAFETY: the plugin passed the handshake for `I` (`Checked<I>`,
+        // which the build stage requires), and its instance and vtable
+        // stay valid until `plugin` is unloaded, which happens only as this
+        // `Version` goes (`Drop`, `discard`): `api`, which has no
+        // destructor, is not used after that.
         let api = unsafe { I::view(plugin.object.instance, plugin.object.vtable.cast()) };
         alive.fetch_add(1, Ordering::AcqRel);
         Version {
@@ -136,9 +138,10 @@ impl<I: Interface + ?Sized> Version<I> {
         this.plugin.as_ref().map(|p| p.hash)
     }
 
-    /// Numbers a candidate as it is published.
+    /// Numbers a candidate as it is published (when it counts as loaded).
     pub(crate) fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
+        self.loaded_at = SystemTime::now();
         if let Some(plugin) = &mut self.plugin {
             plugin.generation = generation;
         }

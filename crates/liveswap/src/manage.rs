@@ -84,7 +84,11 @@ where
         Slot::history(self)
     }
     fn swap_by(&self, path: &Path, trigger: Trigger) -> Result<SwapReport, Error> {
-        Slot::swap_with(self, path, &Slot::swap_policy(self).trigger(trigger))
+        Slot::swap_with(
+            self,
+            path,
+            &crate::pipeline::SwapOptions::new().trigger(trigger),
+        )
     }
     fn rollback_by(&self, trigger: Trigger, cold: bool) -> Result<SwapReport, Error> {
         Slot::rollback_by(self, trigger, None, None, cold)

@@ -28,8 +28,6 @@ pub struct Slot<I: Interface + ?Sized> {
     /// Everything that changes the slot's code (see `pipeline`).
     swapper: Swapper<I>,
     reaper: Option<JoinHandle<()>>,
-    /// The process that created the handle; a forked child's copy is inert.
-    owner: u32,
 }
 
 impl<I: Interface + ?Sized + 'static> Slot<I> {
@@ -69,7 +67,6 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
             current: ManuallyDrop::new(Arc::new(Current::new(started.first))),
             swapper: started.swapper,
             reaper: Some(started.reaper),
-            owner: std::process::id(),
         })
     }
 
@@ -183,16 +180,6 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
         Path::new(self.swapper.policy.store.maps_prefix())
     }
 
-    /// Refuses to change a handle from a forked child: its reaper thread
-    /// exists only in the parent.
-    fn check_owner(&self) -> Result<(), Error> {
-        if std::process::id() == self.owner {
-            Ok(())
-        } else {
-            Err(Error::Forked { owner: self.owner })
-        }
-    }
-
     /// Loads, checks and publishes the plugin at `path` as the next
     /// generation. Calls in flight finish on the version they started with;
     /// new calls see the new one at once. The replaced version is unloaded
@@ -245,38 +232,42 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
     /// ```
     pub fn swap(&self, path: impl AsRef<Path>) -> Result<SwapReport, Error> {
         // Recorded as the API's, whatever trigger the policy was given.
-        self.swap_with(path, &self.swap_policy().trigger(Trigger::Api))
+        self.swap_with(path, &SwapOptions::new().trigger(Trigger::Api))
     }
 
-    /// Sets what every swap not given options of its own does: [`swap`],
-    /// a swap asked through the control socket (recorded under its
-    /// trigger), and a [`Watcher`](crate::deploy::Watcher)'s (which adds
-    /// its own trigger and skip-unchanged; a preflight or isolated check
-    /// named in its own options runs instead of the policy's). So a
-    /// preflight set here guards every way in that names none of its own; [`swap_with`](Self::swap_with) replaces it for
-    /// one call. Rollbacks do not run it: they return to a build that
-    /// already served, and must work when checks written for the new build
-    /// fail on the old one. Signatures, the safe-path rule and the release
-    /// floor are in [`Options`] and hold on every path.
+    /// Sets the slot's swap policy: what every swap does unless its own
+    /// options name otherwise. That is [`swap`], a swap asked through the
+    /// control socket (recorded under its trigger), a
+    /// [`Watcher`](crate::deploy::Watcher)'s (which names its trigger and
+    /// skip-unchanged, and its own checks when it was given some), and
+    /// [`swap_with`](Self::swap_with), whose options override, for one
+    /// call, only the settings they name ([`SwapOptions`]). So a preflight
+    /// set here guards every way in that names none of its own
+    /// ([`SwapOptions::without_checks`] turns it off for one call).
+    /// Rollbacks do not run it: they return to a build that already
+    /// served, and must work when checks written for the new build fail on
+    /// the old one. Signatures, the safe-path rule and the release floor
+    /// are in [`Options`] and hold on every path.
     ///
     /// [`swap`]: Self::swap
     pub fn set_swap_policy(&self, policy: SwapOptions<I>) {
         self.swapper.set_swap_policy(policy);
     }
 
-    /// The options [`swap`](Self::swap) uses (see
+    /// The slot's swap policy (see
     /// [`set_swap_policy`](Self::set_swap_policy)).
     pub fn swap_policy(&self) -> SwapOptions<I> {
         self.swapper.swap_policy()
     }
 
-    /// [`swap`](Self::swap), with checks between loading and publishing
-    /// (see [`SwapOptions`]): skip a file whose bytes are already serving,
-    /// run a gate before the candidate is mapped (an isolated preflight),
-    /// run a [`Preflight`](crate::Preflight) against the loaded candidate.
-    /// A refusal by any of them leaves the serving generation in place and
+    /// [`swap`](Self::swap), with `options` over the slot's policy (each
+    /// setting they name overrides the policy's, for this call; see
+    /// [`SwapOptions`]): skip a file whose bytes are already serving, run a
+    /// gate before the candidate is mapped (an isolated preflight), run a
+    /// [`Preflight`](crate::Preflight) against the loaded candidate. A
+    /// refusal by any of them leaves the serving generation in place and
     /// unloads the candidate before returning. Every call is recorded in
-    /// [`history`](Self::history) under the options' trigger.
+    /// [`history`](Self::history) under its trigger.
     ///
     /// # Errors
     ///
@@ -287,7 +278,6 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
         path: impl AsRef<Path>,
         options: &SwapOptions<I>,
     ) -> Result<SwapReport, Error> {
-        self.check_owner()?;
         self.swapper.swap(&self.current, path.as_ref(), options)
     }
 
@@ -348,7 +338,6 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
         expect: Option<u64>,
         cold: bool,
     ) -> Result<SwapReport, Error> {
-        self.check_owner()?;
         self.swapper
             .rollback(&self.current, trigger, reason, expect, cold)
     }
@@ -395,7 +384,7 @@ impl<I: Interface + ?Sized> Drop for Slot<I> {
     /// joined (the reaper thread does not exist there); the child's copies
     /// of its versions are left mapped until the child exits.
     fn drop(&mut self) {
-        let forked = std::process::id() != self.owner;
+        let forked = std::process::id() != self.swapper.owner;
         // Our reaper sender goes; versions hold the others.
         self.swapper.close();
         // SAFETY: `current` is not used again: this is `drop`.

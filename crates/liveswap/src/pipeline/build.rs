@@ -31,7 +31,7 @@ pub(crate) struct Built<I: Interface + ?Sized> {
 /// Opens and constructs the candidate; records the load's duration and
 /// what became of the state.
 pub(crate) fn build<I: Interface + ?Sized>(
-    checked: Checked,
+    checked: Checked<I>,
     mut carry: Carry,
     source: &Path,
     policy: &LoadPolicy,
@@ -78,6 +78,15 @@ impl<I: Interface + ?Sized> Built<I> {
         self.version.as_ref().expect("taken only by `publish`")
     }
 
+    /// Whether nothing else holds the candidate (a preflight that timed
+    /// out may): checked before the publish lock is taken, so that
+    /// [`publish_as`](Self::publish_as) cannot fail under it.
+    pub(crate) fn sole(&mut self) -> bool {
+        self.version
+            .as_mut()
+            .is_some_and(|v| Arc::get_mut(v).is_some())
+    }
+
     /// The candidate as `generation`, to publish; `None` (and the
     /// candidate left to its last holder) when something else still holds
     /// it.
@@ -95,5 +104,14 @@ impl<I: Interface + ?Sized> Drop for Built<I> {
         {
             version.discard();
         }
+    }
+}
+
+/// The refusal of a candidate something else still holds.
+pub(crate) fn held_elsewhere(source: &Path) -> Error {
+    Error::Preflight {
+        path: source.to_path_buf(),
+        isolated: false,
+        message: "the check kept a reference to the candidate".into(),
     }
 }

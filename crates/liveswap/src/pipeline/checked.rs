@@ -2,6 +2,7 @@
 //! copy (the bytes that will be mapped), and the content hash. No code of
 //! the candidate runs here.
 
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,21 +20,38 @@ use crate::loader::LoadPolicy;
 /// A candidate that passed its handshake: its copy, the descriptor
 /// section its running code must return, where its references to the C
 /// library's thread functions are to be patched, and its hash.
-pub(crate) struct Checked {
+pub(crate) struct Checked<I: ?Sized> {
     pub image: Arc<Stored>,
     pub section: Vec<u8>,
     pub sites: patch::Sites,
     pub hash: ContentHash,
+    /// The interface it was checked for: the build stage takes only a
+    /// `Checked<I>` for the `I` it views the plugin as.
+    interface: PhantomData<fn(&I)>,
 }
 
 /// Checks the copy `image` of `source` for interface `I`; records the
-/// hash and the hazards the handshake read.
+/// hash and the hazards the handshake read, and logs those.
 pub(crate) fn check<I: Interface + ?Sized>(
     source: &Path,
     image: Arc<Stored>,
     policy: &LoadPolicy,
     record: &mut Record,
-) -> Result<Checked, Error> {
+) -> Result<Checked<I>, Error> {
+    let from = record.warnings.len();
+    let checked = check_quietly::<I>(source, image, policy, record)?;
+    for warning in &record.warnings[from..] {
+        tracing::warn!(path = %source.display(), %warning, "plugin hazard");
+    }
+    Ok(checked)
+}
+
+fn check_quietly<I: Interface + ?Sized>(
+    source: &Path,
+    image: Arc<Stored>,
+    policy: &LoadPolicy,
+    record: &mut Record,
+) -> Result<Checked<I>, Error> {
     record.timed(
         |steps| &mut steps.check,
         |record| {
@@ -52,6 +70,7 @@ pub(crate) fn check<I: Interface + ?Sized>(
                 section: checked.section,
                 sites,
                 hash,
+                interface: PhantomData,
             })
         },
     )
@@ -65,6 +84,6 @@ pub(crate) fn check_file<I: Interface + ?Sized>(
 ) -> Result<Vec<String>, Error> {
     let mut record = Record::new(Kind::Swap, Trigger::Api, path);
     let image = source::from_file(path, policy, &mut record)?;
-    check::<I>(path, image, policy, &mut record)?;
+    check_quietly::<I>(path, image, policy, &mut record)?;
     Ok(record.warnings)
 }

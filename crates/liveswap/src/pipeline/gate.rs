@@ -59,8 +59,8 @@ pub(crate) type BeforeLoad = dyn Fn(&Candidate<'_>) -> Result<(), String> + Send
 /// Refuses, as [`Error::Unchanged`], a candidate whose bytes are those
 /// of `serving` (when a swap skips unchanged builds): before anything
 /// else, the state snapshot included.
-pub(crate) fn unchanged(
-    checked: &Checked,
+pub(crate) fn unchanged<I: ?Sized>(
+    checked: &Checked<I>,
     serving: Option<ContentHash>,
     source: &Path,
 ) -> Result<(), Error> {
@@ -75,9 +75,9 @@ pub(crate) fn unchanged(
 
 /// Runs the host's gate on the checked candidate, with the state it will
 /// be restored from (`carry`); records how long it took.
-pub(crate) fn before_load(
+pub(crate) fn before_load<I: ?Sized>(
     gate: &BeforeLoad,
-    checked: &Checked,
+    checked: &Checked<I>,
     carry: &Carry,
     source: &Path,
     record: &mut Record,

@@ -39,6 +39,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use gate::Candidate;
+use options::Effective;
 pub use options::SwapOptions;
 pub use record::SwapReport;
 
@@ -96,6 +97,8 @@ pub(crate) struct Swapper<I: Interface + ?Sized> {
     pub(crate) unload_wait: Duration,
     /// Versions of this slot alive (published or candidates).
     pub(crate) alive: Arc<AtomicUsize>,
+    /// The process that created the slot; a forked child's copy is inert.
+    pub(crate) owner: u32,
 }
 
 impl<I: Interface + ?Sized + 'static> Swapper<I> {
@@ -128,16 +131,16 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
         .inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
+        let mut built = built;
+        if !built.sole() {
+            return Err(build::held_elsewhere(path));
+        }
         // Started only once there is something to reap: a refused first
         // load leaves no thread behind.
         let reaper = reaper::spawn(reaper_rx, Arc::clone(&registry))
             .map_err(|source| Error::Reaper { source })?;
         let Some(version) = record.timed(|s| &mut s.publish, |_| built.publish_as(1)) else {
-            return Err(Error::Preflight {
-                path: path.to_path_buf(),
-                isolated: false,
-                message: "the first version is held elsewhere".into(),
-            });
+            return Err(build::held_elsewhere(path));
         };
         if let Some(free) = registry.published(
             1,
@@ -171,6 +174,7 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
             max_unloading: limits.max_unloading,
             unload_wait: limits.unload_wait,
             alive,
+            owner: std::process::id(),
         };
         Ok(Started {
             swapper,
@@ -186,8 +190,9 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
         path: &Path,
         options: &SwapOptions<I>,
     ) -> Result<SwapReport, Error> {
+        let options = options.over(&self.swap_policy());
         let mut record = Record::new(Kind::Swap, options.trigger, path);
-        let result = self.try_swap(current, path, options, &mut record);
+        let result = self.try_swap(current, path, &options, &mut record);
         self.finish(record, result)
     }
 
@@ -195,9 +200,10 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
         &self,
         current: &Arc<Current<I>>,
         path: &Path,
-        options: &SwapOptions<I>,
+        options: &Effective<I>,
         record: &mut Record,
     ) -> Result<SwapReport, Error> {
+        self.check_owner()?;
         let ticket = self.ticket();
         Room::wait(&self.registry, self.max_unloading, self.unload_wait)?;
         let serving = current.load_full();
@@ -254,9 +260,10 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
             .unwrap_or(Path::new(""));
         let mut record = Record::new(Kind::Rollback, trigger, source);
         record.note = note;
-        let result = match kept {
-            Some(kept) => self.try_rollback(current, &kept, expect, cold, &mut record),
-            None => Err(Error::NoRollback),
+        let result = match (self.check_owner(), kept) {
+            (Err(forked), _) => Err(forked),
+            (Ok(()), Some(kept)) => self.try_rollback(current, &kept, expect, cold, &mut record),
+            (Ok(()), None) => Err(Error::NoRollback),
         };
         let result = self.finish(record, result);
         if result.is_ok() {
@@ -298,7 +305,7 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
 
     fn build(
         &self,
-        checked: checked::Checked,
+        checked: checked::Checked<I>,
         carry: Carry,
         source: &Path,
         record: &mut Record,
@@ -343,6 +350,16 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
         crate::telemetry::attempt(I::NAME, &attempt);
         self.history.record(attempt);
         result
+    }
+
+    /// Refuses to change a slot from a forked child: its reaper thread
+    /// exists only in the parent.
+    fn check_owner(&self) -> Result<(), Error> {
+        if std::process::id() == self.owner {
+            Ok(())
+        } else {
+            Err(Error::Forked { owner: self.owner })
+        }
     }
 
     /// The next ticket: the order calls are made in.

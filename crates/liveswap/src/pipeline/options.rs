@@ -15,19 +15,44 @@ use crate::history::Trigger;
 use crate::interface::Interface;
 use crate::preflight::Preflight;
 
-/// How [`Slot::swap_with`](crate::Slot::swap_with) goes about a swap.
+/// How a swap goes about it: the slot's policy
+/// ([`Slot::set_swap_policy`](crate::Slot::set_swap_policy)) and, for one
+/// call, overrides ([`Slot::swap_with`](crate::Slot::swap_with)). One
+/// type for both: each setting a `SwapOptions` names is used, and each it
+/// leaves unnamed comes from the slot's policy (then from the defaults:
+/// trigger [`Trigger::Api`](crate::Trigger::Api), no skip, no checks).
+///
+/// ```no_run
+/// # #[liveswap::interface(version = 1)]
+/// # pub trait Handles: Send + Sync { fn some_fn(&self, i: i64) -> String; }
+/// use liveswap::{Preflight, SwapOptions};
+/// # let slot = liveswap::Slot::<dyn Handles>::load("libmy_plugin.so")?;
+/// // Every swap, whoever asks, runs this check first.
+/// slot.set_swap_policy(SwapOptions::new().preflight(Preflight::new(
+///     |api: &liveswap::Version<dyn Handles>| match api.some_fn(7) {
+///         Ok(answer) if answer == "Adding to 10: 17" => Ok(()),
+///         other => Err(format!("some_fn(7) returned {other:?}")),
+///     },
+/// )));
+/// // This one also skips a build already serving; the preflight still runs.
+/// slot.swap_with("libmy_plugin.so", &SwapOptions::new().skip_unchanged())?;
+/// // A deliberate swap without the policy's checks.
+/// slot.swap_with("libmy_plugin.so", &SwapOptions::new().without_checks())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SwapOptions<I: Interface + ?Sized> {
-    pub(crate) trigger: Trigger,
-    pub(crate) skip_unchanged: bool,
-    pub(crate) before_load: Option<Arc<BeforeLoad>>,
-    pub(crate) preflight: Option<Preflight<I>>,
+    trigger: Option<Trigger>,
+    skip_unchanged: Option<bool>,
+    /// `Some(None)`: named, and off.
+    before_load: Option<Option<Arc<BeforeLoad>>>,
+    preflight: Option<Option<Preflight<I>>>,
 }
 
 impl<I: Interface + ?Sized> Default for SwapOptions<I> {
     fn default() -> Self {
         SwapOptions {
-            trigger: Trigger::Api,
-            skip_unchanged: false,
+            trigger: None,
+            skip_unchanged: None,
             before_load: None,
             preflight: None,
         }
@@ -46,23 +71,23 @@ impl<I: Interface + ?Sized> Clone for SwapOptions<I> {
 }
 
 impl<I: Interface + ?Sized> SwapOptions<I> {
-    /// What [`Slot::swap`](crate::Slot::swap) does: no preflight, trigger
-    /// [`Trigger::Api`].
+    /// Names nothing: as a call's options, the slot's policy as it is; as
+    /// the policy, the defaults (no checks, trigger
+    /// [`Trigger::Api`](crate::Trigger::Api)).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// What the history records as having asked (default
-    /// [`Trigger::Api`]).
+    /// What the history records as having asked.
     pub fn trigger(mut self, trigger: Trigger) -> Self {
-        self.trigger = trigger;
+        self.trigger = Some(trigger);
         self
     }
 
     /// Refuses, with [`Error::Unchanged`](crate::Error::Unchanged) and before `dlopen`, a file
     /// whose bytes hash to the serving generation's.
     pub fn skip_unchanged(mut self) -> Self {
-        self.skip_unchanged = true;
+        self.skip_unchanged = Some(true);
         self
     }
 
@@ -74,13 +99,52 @@ impl<I: Interface + ?Sized> SwapOptions<I> {
         mut self,
         gate: impl Fn(&Candidate<'_>) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
-        self.before_load = Some(Arc::new(gate));
+        self.before_load = Some(Some(Arc::new(gate)));
         self
     }
 
     /// Runs `preflight` against the loaded candidate before publishing it.
     pub fn preflight(mut self, preflight: Preflight<I>) -> Self {
-        self.preflight = Some(preflight);
+        self.preflight = Some(Some(preflight));
         self
     }
+
+    /// Runs neither a gate nor a preflight, whatever the slot's policy
+    /// names: for a deliberate swap past checks that cannot pass (the
+    /// signature, the safe-path rule and the handshake still hold).
+    pub fn without_checks(mut self) -> Self {
+        self.before_load = Some(None);
+        self.preflight = Some(None);
+        self
+    }
+
+    /// These options over `policy`: what each leaves unnamed, the other
+    /// gives.
+    pub(crate) fn over(&self, policy: &SwapOptions<I>) -> Effective<I> {
+        Effective {
+            trigger: self.trigger.or(policy.trigger).unwrap_or(Trigger::Api),
+            skip_unchanged: self
+                .skip_unchanged
+                .or(policy.skip_unchanged)
+                .unwrap_or(false),
+            before_load: self
+                .before_load
+                .clone()
+                .or_else(|| policy.before_load.clone())
+                .flatten(),
+            preflight: self
+                .preflight
+                .clone()
+                .or_else(|| policy.preflight.clone())
+                .flatten(),
+        }
+    }
+}
+
+/// What one swap does, its options over the slot's policy.
+pub(crate) struct Effective<I: Interface + ?Sized> {
+    pub trigger: Trigger,
+    pub skip_unchanged: bool,
+    pub before_load: Option<Arc<BeforeLoad>>,
+    pub preflight: Option<Preflight<I>>,
 }

@@ -42,6 +42,9 @@ pub(crate) fn publish<I: Interface + ?Sized + 'static>(
     record: &mut Record,
 ) -> Result<SwapReport, Error> {
     let prior = built.prior.take();
+    if !built.sole() {
+        return Err(super::build::held_elsewhere(&record.source));
+    }
     // A call already overtaken is told so below, not made to wait for
     // room first (tickets only grow: it is still overtaken there).
     let room = if swapper.lock_control().last_ticket < terms.ticket {
@@ -71,12 +74,10 @@ pub(crate) fn publish<I: Interface + ?Sized + 'static>(
         },
     );
     let Some((generation, version, old)) = published else {
+        // Not reached: `sole` held before the lock, and nothing can clone
+        // a candidate only this call holds.
         drop(control);
-        return Err(Error::Preflight {
-            path: record.source.clone(),
-            isolated: false,
-            message: "the check kept a reference to the candidate".into(),
-        });
+        return Err(super::build::held_elsewhere(&record.source));
     };
     swapper.policy.trust.published(record.signer.as_ref());
     let short_of_keys = swapper.registry.published(

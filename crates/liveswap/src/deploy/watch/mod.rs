@@ -469,19 +469,10 @@ impl<I: Interface + ?Sized + 'static> State<I> {
     /// The slot's swap policy now, under the watcher's trigger, skipping
     /// a build already serving, with the watcher's own preflight and
     /// isolated check where it names them.
+    /// The watcher's own options, over which the slot's policy fills in
+    /// what they leave unnamed (`Slot::swap_with`).
     fn options(&self) -> SwapOptions<I> {
-        let mut options = self
-            .slot
-            .swap_policy()
-            .trigger(Trigger::Watch)
-            .skip_unchanged();
-        if self.swap.preflight.is_some() {
-            options.preflight.clone_from(&self.swap.preflight);
-        }
-        if self.swap.before_load.is_some() {
-            options.before_load.clone_from(&self.swap.before_load);
-        }
-        options
+        self.swap.clone().trigger(Trigger::Watch).skip_unchanged()
     }
 
     fn emit(&mut self, event: WatchEvent) {
