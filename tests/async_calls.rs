@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use liveswap::{CallError, Slot, State, Version};
+use liveswap::{CallError, Slot, Version, stats::State};
 use liveswap_tests::{REAP_TIMEOUT, fixture, wait_for_state};
 use quote_api::Lookup;
 

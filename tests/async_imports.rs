@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use liveswap::{Options, Slot, State};
+use liveswap::{Options, Slot, stats::State};
 use liveswap_tests::{REAP_TIMEOUT, fixture, state_of};
 use quote_api::{HostFetch, Pricer};
 

@@ -5,7 +5,7 @@
 use std::fs;
 
 use liveswap::defaults::DEFAULT_MAX_FILE_SIZE;
-use liveswap::{Error, Options, Slot, Storage};
+use liveswap::{Error, Options, Slot, stats::Storage};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, install, rss_kib};
 
 /// RSS growth allowed for handling a file of any size: 16 MiB.

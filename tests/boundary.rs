@@ -70,7 +70,9 @@ fn refusal(variant: &str) -> String {
     assert!(!marker.exists(), "{variant}: the plugin's code ran");
     let stem = altered.file_stem().unwrap().to_string_lossy().into_owned();
     assert!(
-        !liveswap::mapped_files().iter().any(|m| m.contains(&stem)),
+        !liveswap::stats::mapped_files()
+            .iter()
+            .any(|m| m.contains(&stem)),
         "{variant}: nothing of it stays mapped"
     );
     assert_eq!(slot.generation(), 1);

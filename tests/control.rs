@@ -293,7 +293,7 @@ fn the_slots_swap_policy_guards_swaps_through_the_socket_and_the_api_alike() {
         // A trigger in the policy relabels nothing: each path keeps its own.
         .set_swap_policy(
             SwapOptions::new()
-                .trigger(liveswap::Trigger::Probation)
+                .trigger(liveswap::history::Trigger::Probation)
                 .preflight(Preflight::new(|api: &Version<Greeter>| match api.build() {
                     2 => Err("build 2 is not wanted here".into()),
                     _ => Ok(()),
@@ -318,7 +318,10 @@ fn the_slots_swap_policy_guards_swaps_through_the_socket_and_the_api_alike() {
     let triggers: Vec<_> = history.iter().rev().take(2).map(|a| a.trigger).collect();
     assert_eq!(
         triggers,
-        [liveswap::Trigger::Api, liveswap::Trigger::Control],
+        [
+            liveswap::history::Trigger::Api,
+            liveswap::history::Trigger::Control
+        ],
         "each attempt under its own trigger"
     );
     assert_eq!(f.slot.current().build(), 1);
@@ -343,7 +346,7 @@ fn a_cold_rollback_through_the_socket_returns_to_the_previous_build() {
     assert_eq!(reply["ok"], true, "{reply}");
     assert_eq!(f.slot.current().build(), 1);
     let last = f.slot.history().pop().unwrap();
-    assert_eq!(last.kind, liveswap::Kind::Rollback);
+    assert_eq!(last.kind, liveswap::history::Kind::Rollback);
 }
 
 #[test]

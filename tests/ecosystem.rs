@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use liveswap::{Slot, State, Version};
+use liveswap::{Slot, Version, stats::State};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, figures, fixture, mapped_under};
 
 /// The tests count the process's free keys: one at a time.

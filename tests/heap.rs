@@ -9,7 +9,10 @@
 use std::sync::{Arc, Mutex};
 
 use heap_api::{Cache, Tally};
-use liveswap::{GenerationInfo, HeapReport, Options, Slot, State};
+use liveswap::{
+    Options, Slot,
+    stats::{GenerationInfo, HeapReport, State},
+};
 use liveswap_tests::{REAP_TIMEOUT, figures, fixture, marker_path, wait_for_state};
 use quote_api::{HostData, Quote};
 

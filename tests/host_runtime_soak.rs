@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
-use liveswap::{Options, Slot, State};
+use liveswap::{Options, Slot, stats::State};
 use liveswap_tests::{REAP_TIMEOUT, fixture, mapped_under};
 use quote_api::{HostFetch, Pricer};
 

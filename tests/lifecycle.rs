@@ -3,7 +3,10 @@
 use std::fs;
 use std::time::Duration;
 
-use liveswap::{Options, Slot, State, Storage, Version};
+use liveswap::{
+    Options, Slot, Version,
+    stats::{State, Storage},
+};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, files_in, fixture, install, mapped_under};
 
 fn plugin_dir() -> tempfile::TempDir {

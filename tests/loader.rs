@@ -10,7 +10,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use liveswap::{Error, Options, Slot, Storage};
+use liveswap::{Error, Options, Slot, stats::Storage};
 use liveswap_tests::{
     Greeter, REAP_TIMEOUT, files_in, fixture, install, mapped_under, marker_path,
 };

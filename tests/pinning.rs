@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use liveswap::{Slot, State};
+use liveswap::{Slot, stats::State};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, mapped_under, state_of, wait_for_state};
 
 #[test]

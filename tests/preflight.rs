@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fixture_api::Calc;
-use liveswap::{Error, Outcome, Preflight, Slot, SwapOptions, Version};
+use liveswap::{Error, Preflight, Slot, SwapOptions, Version, history::Outcome};
 use liveswap_tests::{REAP_TIMEOUT, fixture, mapped_under};
 
 fn calc() -> Slot<dyn Calc> {
@@ -195,25 +195,25 @@ fn without_checks_passes_the_policy_checks_for_one_call() {
 #[test]
 fn a_call_trigger_is_recorded_and_the_policy_trigger_is_not_used_by_swap() {
     let slot = calc();
-    slot.set_swap_policy(SwapOptions::new().trigger(liveswap::Trigger::Control));
+    slot.set_swap_policy(SwapOptions::new().trigger(liveswap::history::Trigger::Control));
     slot.swap(fixture("calc")).unwrap();
     assert_eq!(
         slot.history().pop().unwrap().trigger,
-        liveswap::Trigger::Api
+        liveswap::history::Trigger::Api
     );
     slot.swap_with(fixture("calc"), &SwapOptions::new())
         .unwrap();
     assert_eq!(
         slot.history().pop().unwrap().trigger,
-        liveswap::Trigger::Control
+        liveswap::history::Trigger::Control
     );
     slot.swap_with(
         fixture("calc"),
-        &SwapOptions::new().trigger(liveswap::Trigger::Watch),
+        &SwapOptions::new().trigger(liveswap::history::Trigger::Watch),
     )
     .unwrap();
     assert_eq!(
         slot.history().pop().unwrap().trigger,
-        liveswap::Trigger::Watch
+        liveswap::history::Trigger::Watch
     );
 }

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use fixture_api::Calc;
 use liveswap::deploy::{Probation, ProbationEvent, ProbationPolicy};
-use liveswap::{CallError, Outcome, Slot, Trigger, Version};
+use liveswap::{
+    CallError, Slot, Version,
+    history::{Outcome, Trigger},
+};
 use liveswap_tests::fixture;
 
 #[test]

@@ -7,7 +7,7 @@
 use std::sync::mpsc;
 use std::thread;
 
-use liveswap::{Slot, State};
+use liveswap::{Slot, stats::State};
 
 /// The tests count the process's free keys: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use liveswap::{Slot, State, Version};
+use liveswap::{Slot, Version, stats::State};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, state_of};
 
 fn unloads(slot: &Slot<Greeter>, generation: u64) {

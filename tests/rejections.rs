@@ -67,7 +67,7 @@ fn mismatch_field(err: &Error) -> &'static str {
 /// The system's C library, as this process has it mapped: a real shared
 /// object that is not a plugin.
 fn system_libc() -> PathBuf {
-    liveswap::mapped_files()
+    liveswap::stats::mapped_files()
         .into_iter()
         .find(|p| p.contains("/libc.so"))
         .map(PathBuf::from)
@@ -411,7 +411,7 @@ fn every_bad_input_in_the_corpus_is_refused_and_changes_nothing() {
     for (name, make, expect) in CORPUS {
         let path = make(&s);
         let is_mapped = || {
-            liveswap::mapped_files()
+            liveswap::stats::mapped_files()
                 .iter()
                 .any(|m| Path::new(m) == path)
         };

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use liveswap::{Options, Slot, State, Version};
+use liveswap::{Options, Slot, Version, stats::State};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, state_of};
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use liveswap::{Error, Options, SignatureProblem, Slot};
+use liveswap::{Error, Options, Slot, check::SignatureProblem};
 use liveswap_tests::{Greeter, TestKey, fixture, install, mapped_under, marker_path};
 use object::{Object, ObjectSection};
 
@@ -302,10 +302,10 @@ fn a_key_file_in_minisign_format_is_read() {
     let file = dir.path().join("minisign.pub");
     key.write_public(&file);
     assert_eq!(
-        liveswap::TrustedKey::from_file(&file).unwrap().id(),
+        liveswap::check::TrustedKey::from_file(&file).unwrap().id(),
         key.id()
     );
-    let err = liveswap::TrustedKey::from_file(dir.path().join("missing.pub")).unwrap_err();
+    let err = liveswap::check::TrustedKey::from_file(dir.path().join("missing.pub")).unwrap_err();
     assert!(err.to_string().contains("missing.pub"), "{err}");
 }
 

@@ -9,7 +9,10 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use liveswap::deploy::{WatchEvent, WatchOptions, Watcher};
-use liveswap::{ContentHash, Outcome, Preflight, Slot, SwapOptions, Trigger, Version};
+use liveswap::{
+    ContentHash, Preflight, Slot, SwapOptions, Version,
+    history::{Outcome, Trigger},
+};
 use liveswap_tests::{Greeter, REAP_TIMEOUT, fixture, install};
 
 /// Long enough for anything on a loaded machine.

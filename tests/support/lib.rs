@@ -238,8 +238,8 @@ impl TestKey {
     }
 
     /// The public key, as the library takes it.
-    pub fn trusted(&self) -> liveswap::TrustedKey {
-        liveswap::TrustedKey::from_text(&self.public.to_base64()).expect("a valid key")
+    pub fn trusted(&self) -> liveswap::check::TrustedKey {
+        liveswap::check::TrustedKey::from_text(&self.public.to_base64()).expect("a valid key")
     }
 
     /// The key's id, as minisign shows it.
@@ -281,7 +281,7 @@ impl TestKey {
 pub fn state_of<I: liveswap::Interface + ?Sized + 'static>(
     slot: &liveswap::Slot<I>,
     generation: u64,
-) -> liveswap::State {
+) -> liveswap::stats::State {
     slot.stats()
         .generations
         .into_iter()
@@ -295,8 +295,8 @@ pub fn state_of<I: liveswap::Interface + ?Sized + 'static>(
 pub fn wait_for_state<I: liveswap::Interface + ?Sized + 'static>(
     slot: &liveswap::Slot<I>,
     generation: u64,
-    want: fn(&liveswap::State) -> bool,
-) -> liveswap::State {
+    want: fn(&liveswap::stats::State) -> bool,
+) -> liveswap::stats::State {
     let deadline = std::time::Instant::now() + REAP_TIMEOUT;
     loop {
         let state = state_of(slot, generation);

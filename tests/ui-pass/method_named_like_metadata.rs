@@ -8,7 +8,7 @@ pub trait Named: Send + Sync {
     fn generation(&self) -> u64;
 }
 
-fn call(version: &liveswap::Version<dyn Named>) -> (u32, u64, liveswap::Storage) {
+fn call(version: &liveswap::Version<dyn Named>) -> (u32, u64, liveswap::stats::Storage) {
     let storage: Result<u32, liveswap::CallError> = version.storage();
     let generation: Result<u64, liveswap::CallError> = version.generation();
     (

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use liveswap::{Slot, Storage};
+use liveswap::{Slot, stats::Storage};
 use liveswap_demo_types::Handles;
 
 /// A 200 MB plugin swapped in, beside `cp`.

@@ -27,7 +27,7 @@ pub const DRAIN_WAIT: Duration = Duration::from_secs(30);
 
 fn mapped_copies<I: liveswap::Interface + ?Sized + 'static>(hs: &Slot<I>) -> usize {
     let prefix = hs.copy_prefix().to_string_lossy().into_owned();
-    liveswap::mapped_files()
+    liveswap::stats::mapped_files()
         .iter()
         .filter(|f| f.starts_with(&prefix))
         .count()

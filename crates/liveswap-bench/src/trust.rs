@@ -80,7 +80,8 @@ fn measure_in(plugin: &Path, dir: &Path, rounds: usize) -> Result<Trust, String>
         .map_err(|e| e.to_string())?;
         copies.push(copy);
     }
-    let key = liveswap::TrustedKey::from_text(&pair.pk.to_base64()).map_err(|e| e.to_string())?;
+    let key =
+        liveswap::check::TrustedKey::from_text(&pair.pk.to_base64()).map_err(|e| e.to_string())?;
     let mb = bytes.len() as f64 / 1e6;
     let time = |f: &dyn Fn() -> Result<(), String>| -> Result<f64, String> {
         let mut samples = Vec::new();

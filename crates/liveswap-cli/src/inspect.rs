@@ -64,7 +64,7 @@ fn signature(path: &Path, image: &mut Image, keys: &[TrustedKey]) -> Result<Valu
             signature, problem, ..
         }) => {
             let status = match problem {
-                liveswap::SignatureProblem::Missing => "none".to_string(),
+                liveswap::check::SignatureProblem::Missing => "none".to_string(),
                 other => format!("unreadable: {other}"),
             };
             return Ok(json!({ "file": signature.display().to_string(), "status": status }));

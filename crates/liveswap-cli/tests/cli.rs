@@ -182,7 +182,7 @@ fn check_with_trusted_keys_refuses_an_unsigned_plugin() {
 /// The system's C library: an ELF shared object that is neither a plugin
 /// nor a host.
 fn system_libc() -> PathBuf {
-    liveswap::mapped_files()
+    liveswap::stats::mapped_files()
         .into_iter()
         .find(|p| p.contains("/libc.so"))
         .map(PathBuf::from)

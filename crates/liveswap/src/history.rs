@@ -1,7 +1,8 @@
-//! [`History`]: the last attempts to change a slot's code, whatever asked
-//! and whatever came of it, for [`Slot::history`](crate::Slot::history),
-//! the [`ManagedSlot`](crate::ManagedSlot) view and the control socket.
-//! Touched by swaps and rollbacks, never by readers.
+//! The record of the last attempts to change a slot's code, whatever
+//! asked and whatever came of it: each an [`Attempt`], read with
+//! [`Slot::history`](crate::Slot::history), the
+//! [`ManagedSlot`](crate::ManagedSlot) view and the control socket's
+//! `history`. Touched by swaps and rollbacks, never by readers.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

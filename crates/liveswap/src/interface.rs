@@ -45,7 +45,7 @@ use std::ffi::c_void;
 ///   with the hidden `CrossSafe::__adopt` before the view hands it on, and
 ///   every owned or `&mut` argument a provided object's table receives
 ///   likewise, so that a plugin's heap reclaimed at its unload holds nothing
-///   the host owns (see [`HeapReport`](crate::HeapReport));
+///   the host owns (see [`HeapReport`](crate::stats::HeapReport));
 pub unsafe trait Interface {
     /// The `#[repr(C)]` table of function pointers the plugin exports.
     type VTable: 'static;

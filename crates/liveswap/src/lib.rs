@@ -86,7 +86,7 @@
 //!   generation's code allocates is recorded; what crosses to the host is
 //!   adopted by it at the boundary; what is left once the generation is
 //!   verified unloaded (a `LazyLock<Regex>`, a cache in a `static`) is
-//!   freed, and [`GenerationInfo::heap`] says how much ([`HeapReport`];
+//!   freed, and [`GenerationInfo::heap`](crate::stats::GenerationInfo::heap) says how much ([`HeapReport`](crate::stats::HeapReport);
 //!   `tests/heap.rs`, whose handed-over values are read after the reclaim
 //!   under valgrind in CI). An interface that passes a type the walk cannot
 //!   follow (`VecDeque`, `BTreeMap`, `BTreeSet`, a hand-written
@@ -101,12 +101,12 @@
 //!   while its version serves, and swapped in again from the same path
 //!   (tested in `tests/lifecycle.rs`). The source is opened once, without blocking, and judged by
 //!   `fstat` on that descriptor (size cap: [`Options::max_file_size`]); the
-//!   copy is a sealed memfd or an unnamed file on disk ([`Storage`]): no
+//!   copy is a sealed memfd or an unnamed file on disk ([`Storage`](crate::stats::Storage)): no
 //!   name anyone could plant or remove, nothing left after a crash, and the
 //!   handshake reads the very bytes `dlopen` maps.
 //! - **Every unload is verified** with the loader and the kernel's mappings
 //!   of the library's own address ranges; a library that stays loaded is
-//!   reported as [`State::Pinned`] with its cause (the threads it started
+//!   reported as [`State::Pinned`](crate::stats::State::Pinned) with its cause (the threads it started
 //!   and what started them, a signal handler), and, for most causes,
 //!   closed once that cause ends (tested in `tests/pinning.rs` and `tests/ecosystem.rs`).
 //! - **Plugin code cannot make the host abort by creating pthread keys or
@@ -146,17 +146,17 @@
 //! `add(i64, i64) -> i64`; a bare function pointer to the same code costs
 //! 2.2 ns a call there. Per call, one thread / two threads calling at
 //! once (the figures move with the machine and the run: other runs gave
-//! 5.6 / 5.9 ns, 4.9 / 5.0 ns, 5.3 / 5.3 ns, 4.7 / 4.7 ns, 6.9 / 6.9 ns, 6.3 / 6.8 ns and
+//! 4.9 / 5.3 ns, 5.6 / 5.9 ns, 4.9 / 5.0 ns, 5.3 / 5.3 ns, 4.7 / 4.7 ns, 6.9 / 6.9 ns, 6.3 / 6.8 ns and
 //! 14.8 / 15.0 ns and,
 //! before the hazard slots, 7.0 / 9.3 ns for `current`):
 //!
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
-//! | [`Reader::get`] + call | 2.6 / 2.7 | one relaxed load while nothing was swapped; pins its version while idle |
-//! | [`Slot::current`] + call | 4.9 / 5.3 | a hazard slot of the calling thread's own: a thread-local, two loads of the slot's pointer around a release store and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write |
+//! | [`Reader::get`] + call | 3.0 / 3.0 | one relaxed load while nothing was swapped; pins its version while idle |
+//! | [`Slot::current`] + call | 4.5 / 4.7 | a hazard slot of the calling thread's own: a thread-local, two loads of the slot's pointer around a release store and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write |
 //! | [`Slot::with`] + call | as `current` | `current` around a closure |
-//! | [`Slot::current_owned`] + call | 5.8 / 18.7 | an `Arc` clone: one shared reference count, contended by every thread |
-//! | for comparison: `RwLock<Arc<_>>` + call | 5.3 / 37.4 | |
+//! | [`Slot::current_owned`] + call | 6.1 / 21.3 | an `Arc` clone: one shared reference count, contended by every thread |
+//! | for comparison: `RwLock<Arc<_>>` + call | 6.1 / 24.1 | |
 //!
 //! A thread holding 8 guards at once makes the next ones fall back to the
 //! reference count (the `current_owned` figure), and a guard held long
@@ -171,13 +171,13 @@
 //! swap the process's RSS does not grow with the file's size (during it,
 //! the copy is read once to hash it, 1 MiB at a time, by a second thread
 //! while it is written when it is 16 MiB or more: a 200 MB plugin swaps in
-//! 1.23x `cp`'s time with 0.30 MB of peak RSS growth). A copy up to 64 MiB
+//! 1.45x `cp`'s time with 0.35 MB of peak RSS growth). A copy up to 64 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! Warm start adds nothing to a call. A swap of a plugin with state adds
 //! its snapshot and restore: with postcard, 0.9 ms and 0.3 ms for 1 MiB of
-//! `u64` counters, 122 ms and 80 ms for 100 MiB (BENCHMARKS.md,
+//! `u64` counters, 132 ms and 94 ms for 100 MiB (BENCHMARKS.md,
 //! "Warm start"); the
 //! snapshot is held until the new version is built, and, when the plugin
 //! merges, until the replaced version drains.
@@ -261,7 +261,7 @@
 //!    `<plugin>.minisig`, a minisign signature by one of the keys, verified
 //!    over the private copy's bytes, the bytes then mapped.
 //!    Refusal: [`Error::Signature`] (missing, malformed, unknown key, or
-//!    not matching). [`SwapReport::signer`] and [`GenerationInfo::signer`]
+//!    not matching). [`SwapReport::signer`] and [`GenerationInfo::signer`](crate::stats::GenerationInfo::signer)
 //!    carry the key id and trusted comment. A trusted comment naming a
 //!    release (`release:N`) binds the signature to it: once such a build
 //!    serves, a swap to an older release (or to one naming none) is
@@ -300,7 +300,7 @@ mod generation;
 mod handshake;
 mod hash;
 mod heap;
-mod history;
+pub mod history;
 mod imports;
 mod interface;
 pub mod layout;
@@ -319,17 +319,14 @@ mod remote_error;
 mod slot;
 #[cfg(feature = "state")]
 pub mod state;
-mod tasks;
+pub mod tasks;
 mod telemetry;
 mod warm;
 
 pub use abi::future::RemoteFuture;
-pub use check::{Signer, TrustedKey};
-pub use error::{CallError, Error, Panic, SignatureProblem};
+pub use error::{CallError, Error, Panic};
 pub use generation::Version;
 pub use hash::ContentHash;
-pub use heap::HeapReport;
-pub use history::{Attempt, Kind, Outcome, Steps, Trigger};
 pub use imports::{Import, ImportError, import};
 pub use interface::{Export, HostService, Interface};
 pub use layout::CrossSafe;
@@ -436,23 +433,28 @@ pub use liveswap_macros::CrossSafe;
 /// `crate = path` names the library when it is a renamed dependency (as
 /// serde's `crate` attribute does).
 pub use liveswap_macros::interface;
-pub use load::store::Storage;
 pub use manage::{Inspection, ManagedSlot};
-pub use maps::mapped_files;
 pub use options::Options;
 pub use pipeline::{Candidate, SwapOptions, SwapReport};
 pub use preflight::Preflight;
-pub use registry::{GenerationInfo, State, Stats};
+pub use registry::Stats;
 pub use remote_error::RemoteError;
 pub use slot::{Guard, Reader, Slot};
-pub use tasks::{
-    FutureExecutor, SpawnError, SpawnedFuture, Task, TaskExecutor, spawn, spawn_blocking,
-};
+pub use tasks::{spawn, spawn_blocking};
 pub use warm::{Snapshot, StateReport, WarmStart};
 
 // The derive and the attribute name the library `::liveswap`; inside the
 // library itself, that is this crate.
 extern crate self as liveswap;
+
+/// What a slot knows of its generations ([`Slot::stats`]), and what this
+/// process has mapped ([`mapped_files`](stats::mapped_files)).
+pub mod stats {
+    pub use crate::heap::HeapReport;
+    pub use crate::load::store::Storage;
+    pub use crate::maps::mapped_files;
+    pub use crate::registry::{GenerationInfo, State, Stats};
+}
 
 /// The defaults of [`Options`] and [`SwapOptions`], and the pthread-key
 /// thresholds below which swaps are warned of and refused.

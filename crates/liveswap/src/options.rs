@@ -148,7 +148,7 @@ impl Options {
     /// Runs the tasks this slot's plugins spawn
     /// ([`spawn_blocking`](crate::spawn_blocking)) with `executor`, which
     /// is called once per task on the plugin's thread and must run it
-    /// ([`Task::run`](crate::Task::run)) on a thread of its own (a tokio
+    /// ([`Task::run`](crate::tasks::Task::run)) on a thread of its own (a tokio
     /// runtime's `spawn_blocking`, a pool), or drop it. Default: the
     /// library's pool of threads named `liveswap-task`, one more started
     /// whenever tasks queue beyond its idle threads, up to 64.
@@ -161,7 +161,10 @@ impl Options {
     ///     queue.lock().unwrap().push(task);
     /// });
     /// ```
-    pub fn executor(mut self, executor: impl Fn(crate::Task) + Send + Sync + 'static) -> Self {
+    pub fn executor(
+        mut self,
+        executor: impl Fn(crate::tasks::Task) + Send + Sync + 'static,
+    ) -> Self {
         self.executor.tasks = Some(Arc::new(executor));
         self
     }
@@ -192,7 +195,7 @@ impl Options {
     /// ```
     pub fn future_executor(
         mut self,
-        executor: impl Fn(crate::SpawnedFuture) + Send + Sync + 'static,
+        executor: impl Fn(crate::tasks::SpawnedFuture) + Send + Sync + 'static,
     ) -> Self {
         self.executor.futures = Some(Arc::new(executor));
         self
@@ -217,7 +220,7 @@ impl Options {
     /// plugin is gone (`putenv`, `setvbuf`, a buffer handed to the kernel):
     /// that memory would be freed under it. Off, each retired generation
     /// leaves its statics' heap behind, and
-    /// [`GenerationInfo::heap`](crate::GenerationInfo::heap) counts it as
+    /// [`GenerationInfo::heap`](crate::stats::GenerationInfo::heap) counts it as
     /// `left`.
     pub fn reclaim_heap(mut self, on: bool) -> Self {
         self.reclaim_heap = on;
@@ -238,7 +241,7 @@ impl Options {
     /// -S -m libplugin.so -t "release:42"`) older than `release`, or names
     /// none. Whatever the minimum, once a build naming a release serves, a
     /// swap to an older release (or to one naming none) is refused with
-    /// [`SignatureProblem::OldRelease`](crate::SignatureProblem::OldRelease)
+    /// [`SignatureProblem::OldRelease`](crate::check::SignatureProblem::OldRelease)
     /// (`NoRelease`): an old signed build, one since found faulty, cannot
     /// be swapped back in under a current name. [`Slot::rollback`](crate::Slot::rollback) is not
     /// bound by it.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use liveswap::{Options, Slot, State, StateReport, Stats, TrustedKey, Version};
+use liveswap::{Options, Slot, StateReport, Stats, Version, check::TrustedKey, stats::State};
 use liveswap_demo_types::Handles;
 
 use crate::workers::Meter;
@@ -234,8 +234,11 @@ pub fn watched(event: &liveswap::deploy::WatchEvent) -> Option<String> {
 /// Lines for the attempts made since `since` by the control socket or
 /// probation (the demo prints its own swaps and the watcher's as they
 /// happen); moves `since` past them.
-pub fn operated(history: &[liveswap::Attempt], since: &mut std::time::SystemTime) -> Vec<String> {
-    use liveswap::{Outcome, Trigger};
+pub fn operated(
+    history: &[liveswap::history::Attempt],
+    since: &mut std::time::SystemTime,
+) -> Vec<String> {
+    use liveswap::history::{Outcome, Trigger};
     let mut lines = Vec::new();
     let from = *since;
     for a in history.iter().filter(|a| a.at > from) {

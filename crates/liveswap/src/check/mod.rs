@@ -20,6 +20,7 @@ mod policy;
 mod signature;
 mod trust;
 
+pub use crate::error::SignatureProblem;
 pub use crate::filekind::not_regular;
 pub use host_section::{HOST_SECTION, host_sections};
 pub(crate) use policy::TrustPolicy;

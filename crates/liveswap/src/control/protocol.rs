@@ -134,7 +134,7 @@ pub struct GenerationStatus {
     /// The schema of the snapshot it was restored from.
     pub restored_from: Option<u32>,
     /// What its code allocated, and what was taken back at its unload.
-    pub heap: crate::HeapReport,
+    pub heap: crate::stats::HeapReport,
 }
 
 /// The `history` result: the slot's last attempts, oldest first.
@@ -148,7 +148,7 @@ pub struct HistoryReply {
     pub attempts: Vec<AttemptRecord>,
 }
 
-/// One attempt in a [`HistoryReply`] (see [`Attempt`](crate::Attempt)).
+/// One attempt in a [`HistoryReply`] (see [`Attempt`](crate::history::Attempt)).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct AttemptRecord {
     /// When, in seconds since the Unix epoch.

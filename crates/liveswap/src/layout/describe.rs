@@ -121,7 +121,7 @@ pub struct TypeLayout {
     /// the library's impls (but `VecDeque`, `BTreeMap` and `BTreeSet`), so
     /// a hand-written impl says [`Walk::NO`]. A plugin that hands the host
     /// a value of a type not walked, at any depth, keeps its heap at
-    /// unload (see [`HeapReport`](crate::HeapReport)).
+    /// unload (see [`HeapReport`](crate::stats::HeapReport)).
     pub walked: Walk,
     /// Generic arguments (tuple and array elements, a reference's target).
     pub args: &'static [LayoutRef],

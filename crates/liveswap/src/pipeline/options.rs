@@ -20,7 +20,7 @@ use crate::preflight::Preflight;
 /// call, overrides ([`Slot::swap_with`](crate::Slot::swap_with)). One
 /// type for both: each setting a `SwapOptions` names is used, and each it
 /// leaves unnamed comes from the slot's policy (then from the defaults:
-/// trigger [`Trigger::Api`](crate::Trigger::Api), no skip, no checks).
+/// trigger [`Trigger::Api`](crate::history::Trigger::Api), no skip, no checks).
 ///
 /// ```no_run
 /// # #[liveswap::interface(version = 1)]
@@ -73,7 +73,7 @@ impl<I: Interface + ?Sized> Clone for SwapOptions<I> {
 impl<I: Interface + ?Sized> SwapOptions<I> {
     /// Names nothing: as a call's options, the slot's policy as it is; as
     /// the policy, the defaults (no checks, trigger
-    /// [`Trigger::Api`](crate::Trigger::Api)).
+    /// [`Trigger::Api`](crate::history::Trigger::Api)).
     pub fn new() -> Self {
         Self::default()
     }

@@ -6,7 +6,7 @@
 //!
 //! A plugin's copy of std cannot use the host's runtime directly, and a
 //! thread it starts is its own to stop. A task is plugin code run by the
-//! host: the plugin boxes the closure and hands the host a [`RawTask`]
+//! host: the plugin boxes the closure and hands the host a `RawTask`
 //! (`wire.rs`: the box and two functions of the plugin, run and discard,
 //! each catching panics); the host counts it against the generation whose
 //! code it is (`footprint`), and a generation with a task queued or

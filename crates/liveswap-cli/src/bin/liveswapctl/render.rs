@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use liveswap::HeapReport;
 use liveswap::control::protocol::{HistoryReply, InspectReply, SlotsReply, StatusReply, SwapReply};
+use liveswap::stats::HeapReport;
 use serde_json::Value;
 
 /// The text of a successful reply to `cmd`, or why its result could not be
