@@ -165,13 +165,11 @@ fn every_declared_dependency_is_used() {
         sources(dir, &mut all);
         // A `[lib] path` outside the package (the rules variants share the
         // rules plugin's source).
-        if let Some(path) = lib_path(&text) {
-            let outside = dir.join(path);
-            if !outside.starts_with(dir) || path.starts_with("..") {
-                if let Some(parent) = outside.parent() {
-                    sources(parent, &mut all);
-                }
-            }
+        if let Some(path) = lib_path(&text)
+            && path.starts_with("..")
+            && let Some(parent) = dir.join(path).parent()
+        {
+            sources(parent, &mut all);
         }
         let read = |filter: &dyn Fn(&Path) -> bool| -> String {
             all.iter()

@@ -73,6 +73,9 @@ pub fn build_plugins_with_profile(manifest: &Path, args: &[&str], profile: &str)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        // Plugins are built once per change, by the tests: no incremental
+        // state (it was a third of the plugins' target directory).
+        .env("CARGO_INCREMENTAL", "0")
         .output()
         .expect("run cargo to build plugins");
     assert!(

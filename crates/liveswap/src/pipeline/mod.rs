@@ -114,7 +114,7 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
         let registry = Arc::new(Registry::new(I::NAME));
         let alive = Arc::new(AtomicUsize::new(0));
         let (reaper_tx, reaper_rx) = reaper::channel();
-        let built = (|| {
+        let mut built = (|| {
             let image = source::from_file(path, &policy, &mut record)?;
             let checked = checked::check::<I>(path, image, &policy, &mut record)?;
             let carry = take_state(None, &policy, path)?;
@@ -131,7 +131,6 @@ impl<I: Interface + ?Sized + 'static> Swapper<I> {
         .inspect_err(|e| {
             tracing::warn!(path = %path.display(), error = %e, "plugin load rejected");
         })?;
-        let mut built = built;
         if !built.sole() {
             return Err(build::held_elsewhere(path));
         }

@@ -466,11 +466,9 @@ impl<I: Interface + ?Sized + 'static> State<I> {
         }
     }
 
-    /// The slot's swap policy now, under the watcher's trigger, skipping
-    /// a build already serving, with the watcher's own preflight and
-    /// isolated check where it names them.
-    /// The watcher's own options, over which the slot's policy fills in
-    /// what they leave unnamed (`Slot::swap_with`).
+    /// The watcher's trigger, skipping a build already serving, with its
+    /// own preflight and isolated check where it names them; the slot's
+    /// policy fills in what these leave unnamed (`Slot::swap_with`).
     fn options(&self) -> SwapOptions<I> {
         self.swap.clone().trigger(Trigger::Watch).skip_unchanged()
     }
