@@ -217,3 +217,31 @@ fn a_call_trigger_is_recorded_and_the_policy_trigger_is_not_used_by_swap() {
         liveswap::history::Trigger::Watch
     );
 }
+
+#[test]
+fn a_call_preflight_leaves_the_policy_gate_in_place() {
+    let slot = calc();
+    slot.set_swap_policy(SwapOptions::new().before_load(|_| Err("refused by the gate".into())));
+    let err = slot
+        .swap_with(fixture("calc"), &with(golden()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Preflight { isolated: true, message, .. } if message == "refused by the gate"),
+        "{err:?}"
+    );
+    assert_eq!(slot.generation(), 1);
+}
+
+#[test]
+fn allow_unchanged_turns_the_policy_skip_off_for_one_call() {
+    let slot = calc();
+    slot.set_swap_policy(SwapOptions::new().skip_unchanged());
+    assert!(matches!(
+        slot.swap(fixture("calc")),
+        Err(Error::Unchanged { .. })
+    ));
+    let report = slot
+        .swap_with(fixture("calc"), &SwapOptions::new().allow_unchanged())
+        .unwrap();
+    assert_eq!(report.generation, 2);
+}

@@ -1,9 +1,10 @@
 //! Every dependency a crate of the workspace declares is used by that
 //! crate's code (as `cargo-machete` checks): its name, as Rust spells it,
-//! appears in a path, a `use` or an `extern crate` of the sources of the
-//! target kind that can use it (`[dependencies]`: any; `[dev-dependencies]`:
-//! tests, benches, examples; `[build-dependencies]`: `build.rs`). A
-//! dependency kept for another reason is listed in `KEPT`, with the reason.
+//! appears, outside comments, in a path, a `use` or an `extern crate` of
+//! the package's sources (for `[build-dependencies]`, of its `build.rs`).
+//! Every dependency section counts, `[target.'cfg(..)'.dependencies]` and
+//! `[dependencies.name]` included. A dependency kept for another reason is
+//! listed in `KEPT`, with the reason.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,13 +67,30 @@ fn declared(manifest: &str) -> BTreeMap<&'static str, Vec<String>> {
     let mut section = None;
     for line in manifest.lines() {
         let line = line.trim();
-        if line.starts_with('[') {
-            section = match line {
-                "[dependencies]" => Some("dependencies"),
-                "[dev-dependencies]" => Some("dev-dependencies"),
-                "[build-dependencies]" => Some("build-dependencies"),
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.trim_end_matches(']');
+            // `target.'cfg(unix)'.dependencies` counts as `dependencies`.
+            let header = match header.strip_prefix("target.") {
+                Some(rest) => rest.rsplit_once("'.").map_or(rest, |(_, kind)| kind),
+                None => header,
+            };
+            let (kind, named) = match header.split_once('.') {
+                Some((kind, name)) => (kind, Some(name)),
+                None => (header, None),
+            };
+            section = match kind {
+                "dependencies" => Some("dependencies"),
+                "dev-dependencies" => Some("dev-dependencies"),
+                "build-dependencies" => Some("build-dependencies"),
                 _ => None,
             };
+            // `[dependencies.name]`: the dependency is the header's.
+            if let (Some(section), Some(name)) = (section, named) {
+                out.entry(section).or_default().push(name.replace('-', "_"));
+            }
+            if named.is_some() {
+                section = None;
+            }
             continue;
         }
         let Some(section) = section else { continue };
@@ -110,10 +128,24 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
             {
                 sources(&path, out);
             }
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with(file!()) {
+            // Not this file: its examples name crates in strings.
             out.push(path);
         }
     }
+}
+
+/// `text` without its `//` comments (doc comments included).
+fn without_comments(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find("//") {
+            // Not a URL or a string's `//`: good enough for these sources,
+            // where a `//` inside a string is followed by no crate path.
+            Some(at) => &line[..at],
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Whether `text` names the crate `name`: `name::`, `use name`,
@@ -142,6 +174,7 @@ fn names(text: &str, name: &str) -> bool {
         if after.starts_with("::")
             || line.starts_with("use ")
             || line.starts_with("pub use ")
+            || line.starts_with("pub(crate) use ")
             || line.starts_with("extern crate ")
         {
             return true;
@@ -174,7 +207,7 @@ fn every_declared_dependency_is_used() {
         let read = |filter: &dyn Fn(&Path) -> bool| -> String {
             all.iter()
                 .filter(|p| filter(p))
-                .map(|p| std::fs::read_to_string(p).expect("read a source"))
+                .map(|p| without_comments(&std::fs::read_to_string(p).expect("read a source")))
                 .collect::<Vec<_>>()
                 .join("\n")
         };
@@ -204,11 +237,25 @@ fn every_declared_dependency_is_used() {
 
 #[test]
 fn the_check_finds_a_dependency_named_only_in_a_comment_or_a_longer_name() {
+    let sections = declared(
+        "[dependencies]\nfoo-bar = \"1\"\n[dependencies.baz]\nversion = \"1\"\n\
+         [target.'cfg(unix)'.dependencies]\nqux = \"1\"\n[dev-dependencies]\nquux.workspace = true\n",
+    );
+    assert_eq!(sections["dependencies"], ["foo_bar", "baz", "qux"]);
+    assert_eq!(sections["dev-dependencies"], ["quux"]);
     assert!(names("use serde::Deserialize;", "serde"));
     assert!(names("#[tokio::main]\nasync fn main() {}", "tokio"));
     assert!(names("extern crate libc;", "libc"));
-    assert!(names("use {\n    regex,\n};", "regex") || names("use regex;", "regex"));
-    assert!(!names("// serde is not used here", "serde"));
+    assert!(names("use regex;", "regex"));
+    assert!(names("pub(crate) use regex;", "regex"));
+    assert!(!names(
+        &without_comments("// serde::Deserialize is not used here"),
+        "serde"
+    ));
+    assert!(!names(
+        &without_comments("/// see [`tokio::spawn`]"),
+        "tokio"
+    ));
     assert!(!names("use serde_json::json;", "serde"));
     assert!(!names("let my_tokio = 1;", "tokio"));
 }

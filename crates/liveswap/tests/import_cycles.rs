@@ -3,10 +3,14 @@
 //! strongly connected component of more than one file. A re-export is
 //! followed to the file that defines the item, so `crate::Slot` is an
 //! edge to `slot.rs`, not to `lib.rs`; `lib.rs` itself (the root that
-//! declares and re-exports everything) is left out. A directory's own
-//! root file (`mod.rs`) declares the files under it and may use them: an
-//! edge from a module to one of its own descendants is not counted; an
-//! edge back up (`super::`), or across to any other module, is.
+//! declares and re-exports everything) is left out, but its inline
+//! modules' re-exports (`liveswap::stats`) are followed. A name a `use`
+//! brings in (`use crate::footprint;`) stands for its path
+//! (`footprint::keys::free()` is an edge to `footprint/keys.rs`). The
+//! files of one module may use one another: a group of files that import
+//! one another is allowed only when it is a directory's root file
+//! (`mod.rs`) and files under that directory; a cycle that crosses a
+//! module's boundary fails.
 //!
 //! Adding an import that closes a cycle fails
 //! `the_library_has_no_import_cycles`, naming the files and the edges.
@@ -83,33 +87,37 @@ impl Crate {
             .find(|&n| self.files.contains_key(&path[..n]))?;
         let module = path[..n].to_vec();
         if depth < 8
-            && let Some(next) = path.get(n)
-            && let Some(target) = self.reexport(&module, next)
+            && let Some((target, used)) = self.reexport(&module, &path[n..])
         {
             let mut target = target;
-            target.extend_from_slice(&path[n + 1..]);
+            target.extend_from_slice(&path[n + used..]);
             return self.resolve(&target, depth + 1).or(Some(module));
         }
         Some(module)
     }
 
-    /// What `name`, re-exported by `module`'s file, points to (absolute).
-    fn reexport(&self, module: &ModPath, name: &str) -> Option<Vec<String>> {
+    /// What `rest` (the path after `module`) names through `module`'s
+    /// file's re-exports, its own or those of an inline module in it
+    /// (`lib.rs`'s `pub mod stats { pub use ... }`): the absolute path it
+    /// points to, and how many segments of `rest` that used.
+    fn reexport(&self, module: &ModPath, rest: &[String]) -> Option<(Vec<String>, usize)> {
         let file = self.files.get(module)?;
-        for item in &file.syntax.items {
-            let syn::Item::Use(item) = item else { continue };
-            if matches!(item.vis, syn::Visibility::Inherited) || is_test(&item.attrs) {
-                continue;
+        let mut items = &file.syntax.items;
+        let mut inline = module.clone();
+        for (used, name) in rest.iter().enumerate() {
+            if let Some(path) = public_use(items, name) {
+                let path = absolute(self, &inline, &path, &Aliases::new())?;
+                return Some((path, used + 1));
             }
-            let mut found = None;
-            leaves(&item.tree, &mut Vec::new(), &mut |path, alias| {
-                if alias == name {
-                    found = Some(path.to_vec());
+            // An inline module: look at its items for the next segment.
+            let inner = items.iter().find_map(|item| match item {
+                syn::Item::Mod(m) if m.ident == name.as_str() && !is_test(&m.attrs) => {
+                    m.content.as_ref().map(|(_, items)| items)
                 }
-            });
-            if let Some(path) = found {
-                return absolute(self, module, &path);
-            }
+                _ => None,
+            })?;
+            items = inner;
+            inline.push(name.clone());
         }
         None
     }
@@ -118,18 +126,32 @@ impl Crate {
     fn edges(&self, module: &ModPath) -> BTreeSet<ModPath> {
         let file = &self.files[module];
         let mut paths = Paths::default();
+        let mut aliases = Aliases::new();
         for item in &file.syntax.items {
-            if !is_test_item(item) {
-                paths.visit_item(item);
+            if is_test_item(item) {
+                continue;
+            }
+            paths.visit_item(item);
+            // Names a `use` brings in (`use crate::footprint;` makes
+            // `footprint::keys::free()` a path into `footprint/keys.rs`).
+            if let syn::Item::Use(u) = item {
+                leaves(&u.tree, &mut Vec::new(), &mut |path, alias| {
+                    if matches!(
+                        path.first().map(String::as_str),
+                        Some("crate" | "super" | "self")
+                    ) {
+                        aliases.insert(alias.to_string(), path.to_vec());
+                    }
+                });
             }
         }
         let mut out = BTreeSet::new();
         for path in paths.found {
-            let Some(path) = absolute(self, &file.module, &path) else {
+            let Some(path) = absolute(self, &file.module, &path, &aliases) else {
                 continue;
             };
             if let Some(target) = self.resolve(&path, 0)
-                && !target.starts_with(module)
+                && target != *module
                 && !target.is_empty()
             {
                 out.insert(target);
@@ -163,7 +185,7 @@ impl Crate {
         tarjan
             .components
             .into_iter()
-            .filter(|c| c.len() > 1)
+            .filter(|c| c.len() > 1 && !within_one_module(c))
             .map(|c| {
                 let members: BTreeSet<_> = c.iter().cloned().collect();
                 c.into_iter()
@@ -179,8 +201,20 @@ impl Crate {
 
 /// `path` as written in `module`'s file, made absolute: `crate::`,
 /// `super::`, `self::`, or a child module's name.
-fn absolute(krate: &Crate, module: &ModPath, path: &[String]) -> Option<Vec<String>> {
+fn absolute(
+    krate: &Crate,
+    module: &ModPath,
+    path: &[String],
+    aliases: &Aliases,
+) -> Option<Vec<String>> {
     let (first, rest) = path.split_first()?;
+    if let Some(alias) = aliases.get(first)
+        && alias.len() > 1
+    {
+        let mut full = alias.clone();
+        full.extend_from_slice(rest);
+        return absolute(krate, module, &full, &Aliases::new());
+    }
     let mut base = match first.as_str() {
         "crate" => Vec::new(),
         "self" => module.clone(),
@@ -207,6 +241,39 @@ fn absolute(krate: &Crate, module: &ModPath, path: &[String]) -> Option<Vec<Stri
     };
     base.extend_from_slice(rest);
     Some(base)
+}
+
+/// The names a file's `use` items bring in, and what they stand for.
+type Aliases = BTreeMap<String, Vec<String>>;
+
+/// The path a `pub` or `pub(crate)` `use` among `items` gives `name`.
+fn public_use(items: &[syn::Item], name: &str) -> Option<Vec<String>> {
+    for item in items {
+        let syn::Item::Use(item) = item else { continue };
+        if matches!(item.vis, syn::Visibility::Inherited) || is_test(&item.attrs) {
+            continue;
+        }
+        let mut found = None;
+        leaves(&item.tree, &mut Vec::new(), &mut |path, alias| {
+            if alias == name {
+                found = Some(path.to_vec());
+            }
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// Whether a group of files that import one another lies within one
+/// module: one of them is a directory's root file (`mod.rs`) and the
+/// others are under that directory. A module's files may use one another;
+/// a cycle that crosses a module's boundary may not.
+fn within_one_module(component: &[ModPath]) -> bool {
+    component
+        .iter()
+        .any(|root| component.iter().all(|m| m.starts_with(root)))
 }
 
 /// Calls `f` with each leaf of a use tree: its full path and the name it
@@ -392,40 +459,89 @@ fn the_library_has_no_import_cycles() {
     assert!(cycles.is_empty(), "{}", report(&cycles));
 }
 
+/// A crate laid out from `(path, text)` pairs in a temporary directory.
+fn layout(files: &[(&str, &str)]) -> (tempfile::TempDir, Crate) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let krate = Crate::read(dir.path());
+    (dir, krate)
+}
+
 #[test]
 fn the_check_finds_a_cycle_through_a_reexport_and_a_macro_call() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let src = dir.path();
-    std::fs::create_dir(src.join("a")).expect("mkdir");
-    std::fs::write(src.join("lib.rs"), "mod a; mod b; pub use b::Thing;").expect("write");
-    std::fs::write(
-        src.join("a/mod.rs"),
-        "mod inner; pub(crate) use inner::Helper;",
-    )
-    .expect("write");
-    // a/inner.rs -> b.rs through the root's re-export of `Thing`.
-    std::fs::write(
-        src.join("a/inner.rs"),
-        "pub struct Helper; fn f() { let _ = crate::Thing; }",
-    )
-    .expect("write");
-    // b.rs -> a/inner.rs through a/mod.rs's re-export, inside a macro call.
-    std::fs::write(
-        src.join("b.rs"),
-        "pub struct Thing; fn g() { println!(\"{:?}\", crate::a::Helper); }",
-    )
-    .expect("write");
-    let krate = Crate::read(src);
-    let cycles = krate.cycles();
-    let text = report(&cycles);
-    assert_eq!(cycles.len(), 1, "{text}");
+    let (_dir, krate) = layout(&[
+        ("lib.rs", "mod a; mod b; pub use b::Thing;"),
+        ("a/mod.rs", "mod inner; pub(crate) use inner::Helper;"),
+        // a/inner.rs -> b.rs through the root's re-export of `Thing`.
+        (
+            "a/inner.rs",
+            "pub struct Helper; fn f() { let _ = crate::Thing; }",
+        ),
+        // b.rs -> a/inner.rs through a/mod.rs's re-export, in a macro call.
+        (
+            "b.rs",
+            "pub struct Thing; fn g() { println!(\"{:?}\", crate::a::Helper); }",
+        ),
+    ]);
+    let text = report(&krate.cycles());
     assert!(text.contains("a/inner -> b"), "{text}");
     assert!(text.contains("b -> a/inner"), "{text}");
-    // A test module's imports do not count.
-    std::fs::write(
-        src.join("b.rs"),
-        "pub struct Thing;\n#[cfg(test)]\nmod tests { use crate::a::Helper; }",
-    )
-    .expect("write");
-    assert!(Crate::read(src).cycles().is_empty());
+}
+
+#[test]
+fn the_check_ignores_a_test_module_and_allows_a_module_s_own_files() {
+    let (_dir, krate) = layout(&[
+        ("lib.rs", "mod a; mod b;"),
+        (
+            "a/mod.rs",
+            "mod x; pub struct Core; fn f() { x::helper(); }",
+        ),
+        ("a/x.rs", "pub fn helper() { let _ = super::Core; }"),
+        (
+            "b.rs",
+            "pub struct Thing;\n#[cfg(test)]\nmod tests { use crate::a::Core; }",
+        ),
+    ]);
+    assert!(krate.cycles().is_empty(), "{}", report(&krate.cycles()));
+}
+
+#[test]
+fn the_check_finds_a_cycle_through_a_module_s_root_and_one_of_its_files() {
+    // a/mod.rs -> a/x.rs -> b.rs -> a/mod.rs: it crosses the module `a`.
+    let (_dir, krate) = layout(&[
+        ("lib.rs", "mod a; mod b;"),
+        (
+            "a/mod.rs",
+            "mod x; pub struct Core; fn f() { x::helper(); }",
+        ),
+        ("a/x.rs", "pub fn helper() { crate::b::go(); }"),
+        ("b.rs", "pub fn go() { let _ = crate::a::Core; }"),
+    ]);
+    let text = report(&krate.cycles());
+    assert!(text.contains("a cycle of 3 files"), "{text}");
+}
+
+#[test]
+fn the_check_follows_a_module_alias_and_a_root_inline_module() {
+    let (_dir, krate) = layout(&[
+        (
+            "lib.rs",
+            "mod a; mod b; pub mod api { pub use crate::b::Thing; }",
+        ),
+        ("a/mod.rs", "pub mod deep;"),
+        // `use crate::a;` then `a::deep::f()`: an edge to a/deep.rs.
+        (
+            "b.rs",
+            "use crate::a;\npub struct Thing; fn g() { a::deep::f(); }",
+        ),
+        // Back through the root's inline module `api`.
+        ("a/deep.rs", "pub fn f() { let _ = crate::api::Thing; }"),
+    ]);
+    let text = report(&krate.cycles());
+    assert!(text.contains("b -> a/deep"), "{text}");
+    assert!(text.contains("a/deep -> b"), "{text}");
 }

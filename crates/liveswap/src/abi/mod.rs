@@ -24,8 +24,11 @@ use std::ffi::c_void;
 pub(crate) mod alloc;
 pub(crate) mod future;
 pub(crate) mod host;
+pub(crate) mod message;
 pub(crate) mod panics;
 pub(crate) mod plugin;
+
+pub use message::Message;
 
 /// Serializes a plugin instance's state into `out` (a host-owned, empty
 /// `Vec<u8>`, filled with memory from the host's allocator); returns
@@ -176,13 +179,4 @@ pub struct Direct<R> {
     pub value: std::mem::MaybeUninit<R>,
     /// [`CALL_OK`] or [`CALL_PANICKED`].
     pub status: u32,
-}
-
-/// What a [`MessageSink`](host::MessageSink) collected.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The panic's or error's text.
-    pub message: String,
-    /// `file:line:column` of a panic, when known.
-    pub location: Option<String>,
 }

@@ -22,6 +22,14 @@ use crate::preflight::Preflight;
 /// leaves unnamed comes from the slot's policy (then from the defaults:
 /// trigger [`Trigger::Api`](crate::history::Trigger::Api), no skip, no checks).
 ///
+/// Each setting on its own: a call that names a
+/// [`preflight`](Self::preflight) replaces the policy's preflight and
+/// leaves its [`before_load`](Self::before_load) gate in place (and the
+/// other way round; a watcher's isolated check is its `before_load`);
+/// [`without_checks`](Self::without_checks) turns both off;
+/// [`allow_unchanged`](Self::allow_unchanged) turns a policy's
+/// [`skip_unchanged`](Self::skip_unchanged) off.
+///
 /// ```no_run
 /// # #[liveswap::interface(version = 1)]
 /// # pub trait Handles: Send + Sync { fn some_fn(&self, i: i64) -> String; }
@@ -91,6 +99,15 @@ impl<I: Interface + ?Sized> SwapOptions<I> {
         self
     }
 
+    /// Publishes a file even when its bytes are the serving generation's
+    /// (the default), whatever the slot's policy says: a deliberate
+    /// re-swap of the same build (to start it afresh, or to carry its state
+    /// through a restore).
+    pub fn allow_unchanged(mut self) -> Self {
+        self.skip_unchanged = Some(false);
+        self
+    }
+
     /// Runs `gate` after the handshake and before the candidate is
     /// mapped in this process: no code of it has run here. `Err(message)`
     /// refuses it ([`Error::Preflight`](crate::Error::Preflight) with `isolated` set). This is where
@@ -111,7 +128,9 @@ impl<I: Interface + ?Sized> SwapOptions<I> {
 
     /// Runs neither a gate nor a preflight, whatever the slot's policy
     /// names: for a deliberate swap past checks that cannot pass (the
-    /// signature, the safe-path rule and the handshake still hold).
+    /// signature, the safe-path rule and the handshake still hold, and so
+    /// does a policy's [`skip_unchanged`](Self::skip_unchanged) unless
+    /// [`allow_unchanged`](Self::allow_unchanged) is named too).
     pub fn without_checks(mut self) -> Self {
         self.before_load = Some(None);
         self.preflight = Some(None);
