@@ -1,2 +1,3 @@
 //! Nothing: the compile tests are in `compile_fail.rs`, their cases
-//! in `ui/` (must not compile) and `ui-pass/` (must compile).
+//! in `ui/` (must not compile); `pass.rs` compiles and runs the forms in
+//! `pass/` (must compile).

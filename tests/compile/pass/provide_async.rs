@@ -14,6 +14,6 @@ impl Fetch for Host {
     }
 }
 
-fn main() {
+pub fn main() {
     let _ = liveswap::Options::default().provide::<dyn Fetch, _>(Arc::new(Host));
 }

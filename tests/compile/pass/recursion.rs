@@ -21,4 +21,4 @@ pub trait Gardener: Send + Sync {
     fn plant(&self, tree: &Tree) -> Forest;
 }
 
-fn main() {}
+pub fn main() {}

@@ -18,6 +18,6 @@ fn call(version: &liveswap::Version<dyn Named>) -> (u32, u64, liveswap::stats::S
     )
 }
 
-fn main() {
+pub fn main() {
     let _ = call;
 }
