@@ -186,7 +186,9 @@
 //!
 //! [`Slot::swap_with`] runs checks between load and publish
 //! ([`SwapOptions`]: skip a build already serving, a [`Preflight`] of
-//! golden requests, a gate before the candidate is mapped). With the
+//! golden requests, a gate before the candidate is mapped);
+//! [`Slot::set_swap_policy`] makes them the slot's policy, which every
+//! swap follows unless its own options name a setting otherwise. With the
 //! `deploy` feature, `deploy::Watcher` swaps to each new build that lands
 //! at a path, `deploy::IsolatedPreflight` runs the preflight in a child
 //! process, and `deploy::Probation` rolls back a new build that panics too
