@@ -87,6 +87,26 @@ pub fn build_plugins_with_profile(manifest: &Path, args: &[&str], profile: &str)
     target.join(if profile == "dev" { "debug" } else { profile })
 }
 
+/// The fixture plugins' `[profile.dev]` sections, for a plugin crate a
+/// test writes (the demo test's editable copies) to build as they do, so
+/// that it shares their build of `liveswap` and its dependencies.
+pub fn fixtures_dev_profile() -> String {
+    let manifest = fs::read_to_string(workspace_root().join("tests/fixtures/Cargo.toml"))
+        .expect("the fixtures' manifest");
+    let mut out = String::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            inside = line.starts_with("[profile.dev]") || line.starts_with("[profile.dev.");
+        }
+        if inside && !line.starts_with('#') {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Builds every fixture plugin (once per process) and returns the directory
 /// holding the `.so` files. Tests built in release (the soak runs) get
 /// release plugins.

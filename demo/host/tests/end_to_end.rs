@@ -21,8 +21,9 @@ fn root() -> PathBuf {
 /// An editable copy of `demo/plugin`, built as a crate of its own the way
 /// a user edits `my_code.rs` and rebuilds. Each test names its own copy (a
 /// package of its own name, so its `.so` has its own name too), and all
-/// build into the tests' shared plugin target directory, where `liveswap`
-/// and its dependencies are built once for every test plugin.
+/// build into the tests' shared plugin target directory with the fixtures'
+/// dev profile, where `liveswap` and its dependencies are built once for
+/// every test plugin asking the same features.
 struct EditablePlugin {
     dir: PathBuf,
     package: String,
@@ -48,9 +49,10 @@ impl EditablePlugin {
                 "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
                  [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
                  liveswap = {{ path = {:?}, features = [\"state\"] }}\nliveswap-demo-types = {{ path = {:?} }}\n\
-                 serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n",
+                 serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n\n{}",
                 root.join("crates/liveswap"),
-                root.join("demo/types")
+                root.join("demo/types"),
+                liveswap_tests::fixtures_dev_profile()
             ),
         )
         .unwrap();
