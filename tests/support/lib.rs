@@ -374,6 +374,12 @@ pub fn tokio_runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// Whether this process runs as root (for [`root_test!`]).
+#[doc(hidden)]
+pub fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
 /// A test that needs root (to act as other users, to mount a file system):
 /// ignored, with the reason `$why`, when the tests were built by anyone
 /// else, so that a run as another user reports it as not run rather than
@@ -384,7 +390,17 @@ macro_rules! root_test {
     ($why:literal, $(#[$attr:meta])* fn $name:ident() $body:block) => {
         #[test]
         $(#[$attr])*
-        fn $name() $body
+        fn $name() {
+            // Built as root and run as someone else: failing says so, where
+            // returning early would report a pass.
+            assert!(
+                $crate::running_as_root(),
+                "built as root but run as another user: rebuild the tests as this user \
+                 to have this test reported as ignored ({})",
+                $why
+            );
+            $body
+        }
     };
 }
 

@@ -1,7 +1,8 @@
 //! Rights on the control socket, as other users see them: an
 //! allow-listed reader may only look; an allow-listed operator may swap
 //! and inspect only files it could read itself, and learns nothing of
-//! the others. Needs root (to act as other users); skipped otherwise.
+//! the others. Needs root (to act as other users): reported as ignored
+//! when the tests are built by anyone else.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -42,11 +43,6 @@ struct Host {
 }
 
 fn host() -> Option<Host> {
-    // SAFETY: `geteuid` has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("(not root: cannot act as other users; skipped)");
-        return None;
-    }
     let dir = tempfile::tempdir().unwrap();
     chmod(dir.path(), 0o755);
     if !liveswap_tests::others_can_reach(dir.path()) {

@@ -28,11 +28,6 @@ fn liveswapctl(socket: &Path, extra: &[&str]) -> Output {
 liveswap_tests::root_test!(
     "needs root: another user serves the socket",
     fn a_socket_served_by_another_user_is_refused_unless_that_uid_is_named() {
-        // SAFETY: `geteuid` has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            println!("(not root: no other user can serve a socket here; skipped)");
-            return;
-        }
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         if !liveswap_tests::others_can_reach(dir.path()) {
