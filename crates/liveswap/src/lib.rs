@@ -92,7 +92,7 @@
 //!   follow (`VecDeque`, `BTreeMap`, `BTreeSet`, a hand-written
 //!   [`CrossSafe`]) keeps its generations' heap and names the type. Costs:
 //!   a lock and a hash-map insert or remove per plugin allocation or free
-//!   (about 18 ns per 64-byte allocation and free, 2.3-2.5x the host's
+//!   (about 17 ns per 64-byte allocation and free, 1.7-2.3x the host's
 //!   allocator alone), one remove per heap block of a value that crosses
 //!   to the host (none for scalars), about 40 bytes per live plugin block,
 //!   one pass over the record at unload.
@@ -270,7 +270,7 @@
 //!    refused, and [`Options::minimum_release`] sets a floor; rollback is
 //!    not bound by it (`tests/trust.rs`). Costs one read of the
 //!    signature file, a BLAKE2b-512 hash of the plugin taken in the pass
-//!    that copies and hashes it anyway (about 1.0 ms per MB, no page of
+//!    that copies and hashes it anyway (about 1.3 ms per MB, no page of
 //!    the file mapped), and one Ed25519 verification.
 //! 3. **What it is built for**: the handshake (compiler, target, library
 //!    version, interface, type layouts), the same check the `liveswap
