@@ -156,9 +156,16 @@ fn a_slot_dropped_while_a_guard_of_it_lives_keeps_the_guards_version_valid() {
 
 #[test]
 fn readers_on_four_threads_during_200_swaps_see_only_whole_versions() {
+    readers_during_swaps(4, 200);
+}
+
+/// `threads` readers, each holding two nested guards per read, while
+/// `swaps` swaps alternate the two builds; then every replaced version
+/// unloads.
+fn readers_during_swaps(threads: usize, swaps: usize) {
     let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let readers: Vec<_> = (0..4)
+    let readers: Vec<_> = (0..threads)
         .map(|_| {
             let (slot, stop) = (Arc::clone(&slot), Arc::clone(&stop));
             std::thread::spawn(move || {
@@ -177,7 +184,7 @@ fn readers_on_four_threads_during_200_swaps_see_only_whole_versions() {
             })
         })
         .collect();
-    for round in 0..200 {
+    for round in 0..swaps {
         let next = if round % 2 == 0 {
             "greeter-v2"
         } else {
@@ -192,6 +199,76 @@ fn readers_on_four_threads_during_200_swaps_see_only_whole_versions() {
         slot.wait_drained(REAP_TIMEOUT),
         "every replaced version unloads"
     );
+}
+
+#[test]
+fn with_membarrier_refused_by_a_seccomp_filter_reads_fence_and_replaced_versions_unload() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "membarrier_refused", "--ignored", "--nocapture"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("membarrier refused") && stdout.contains("1 passed"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+/// Run by the test above in a child process, as the filter cannot be
+/// taken off again.
+#[test]
+#[ignore = "run in a child process by with_membarrier_refused_by_a_seccomp_filter_..."]
+fn membarrier_refused() {
+    refuse_membarrier();
+    // SAFETY: membarrier(MEMBARRIER_CMD_QUERY, 0) reads nothing of ours.
+    let rc = unsafe { libc::syscall(libc::SYS_membarrier, 0, 0) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    assert_eq!((rc, errno), (-1, Some(libc::EPERM)), "the filter holds");
+    println!("membarrier refused");
+    readers_during_swaps(2, 50);
+}
+
+/// Installs, for every thread of the process, a seccomp filter that
+/// fails `membarrier` with `EPERM`, as a sandbox's may.
+fn refuse_membarrier() {
+    #[cfg(target_arch = "x86_64")]
+    const ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
+    // Classic BPF over `struct seccomp_data { int nr; u32 arch; ... }`.
+    const LOAD_WORD: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JUMP_IF_EQUAL: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RETURN: u16 = 0x06; // BPF_RET | BPF_K
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let mut program = [
+        op(LOAD_WORD, 0, 0, 4),
+        op(JUMP_IF_EQUAL, 1, 0, ARCH),
+        op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW),
+        op(LOAD_WORD, 0, 0, 0),
+        op(JUMP_IF_EQUAL, 0, 1, libc::SYS_membarrier as u32),
+        op(RETURN, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers; seccomp()
+    // reads `fprog`, which points at `program`, both alive for the call.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        let rc = libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &fprog as *const libc::sock_fprog,
+        );
+        assert_eq!(rc, 0, "seccomp: {}", std::io::Error::last_os_error());
+    }
 }
 
 #[test]

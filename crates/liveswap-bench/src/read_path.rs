@@ -147,46 +147,61 @@ pub fn measure(s: &Subjects, iters: u64, rounds: usize) -> Vec<Row> {
         };
     }
     let floor = s.floor;
-    both!("floor (fn pointer)", iters, || move |i| (black_box(floor))(
-        i, 1
-    ));
-    both!("current() + call", iters, || |i| s
-        .liveswap
-        .current()
-        .add(i, 1)
-        .unwrap_or_default());
+    // Each body is inlined into the measuring loop, as it is in a caller's
+    // own loop: left to itself the compiler outlines the larger ones
+    // (`current()`, the locks), which then also pay a call and a frame.
+    both!("floor (fn pointer)", iters, || {
+        #[inline(always)]
+        move |i| (black_box(floor))(i, 1)
+    });
+    both!("current() + call", iters, || {
+        #[inline(always)]
+        |i| s.liveswap.current().add(i, 1).unwrap_or_default()
+    });
     both!("cached reader", iters, || {
         let mut reader = s.liveswap.reader();
+        #[inline(always)]
         move |i| reader.get().add(i, 1).unwrap_or_default()
     });
-    both!("current_owned() + call", iters, || |i| s
-        .liveswap
-        .current_owned()
-        .add(i, 1)
-        .unwrap_or_default());
-    both!("RwLock<Arc<_>> + call", iters, || |i| s
-        .rwlock
-        .read()
-        .map(|v| v.add(i, 1).unwrap_or_default())
-        .unwrap_or_default());
-    both!("Mutex<Arc<_>> + call", iters, || |i| s
-        .mutex
-        .lock()
-        .map(|v| v.add(i, 1).unwrap_or_default())
-        .unwrap_or_default());
-    both!("hot-lib-reloader", lib_reloader_iters.max(1), || |i| {
-        crate::hot_adder::add(i, 1)
+    both!("current_owned() + call", iters, || {
+        #[inline(always)]
+        |i| s.liveswap.current_owned().add(i, 1).unwrap_or_default()
+    });
+    both!("RwLock<Arc<_>> + call", iters, || {
+        #[inline(always)]
+        |i| {
+            s.rwlock
+                .read()
+                .map(|v| v.add(i, 1).unwrap_or_default())
+                .unwrap_or_default()
+        }
+    });
+    both!("Mutex<Arc<_>> + call", iters, || {
+        #[inline(always)]
+        |i| {
+            s.mutex
+                .lock()
+                .map(|v| v.add(i, 1).unwrap_or_default())
+                .unwrap_or_default()
+        }
+    });
+    both!("hot-lib-reloader", lib_reloader_iters.max(1), || {
+        #[inline(always)]
+        |i| crate::hot_adder::add(i, 1)
     });
     both!(
         "dynamic_reload (symbol per call)",
         lib_reloader_iters.max(1),
-        || |i| {
-            // SAFETY: `add` has this signature (see `Subjects::load`); the
-            // library is kept alive by the `Arc<Lib>`.
-            unsafe {
-                let add: dynamic_reload::Symbol<PlainAdd> =
-                    s.dynamic_reload.lib.get(PLAIN_ADD).unwrap();
-                add(i, 1)
+        || {
+            #[inline(always)]
+            |i| {
+                // SAFETY: `add` has this signature (see `Subjects::load`);
+                // the library is kept alive by the `Arc<Lib>`.
+                unsafe {
+                    let add: dynamic_reload::Symbol<PlainAdd> =
+                        s.dynamic_reload.lib.get(PLAIN_ADD).unwrap();
+                    add(i, 1)
+                }
             }
         }
     );

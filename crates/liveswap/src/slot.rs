@@ -88,6 +88,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
     /// println!("generation {}", liveswap::Version::generation(&current));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn current(&self) -> Guard<I> {
         self.current.load()
     }
@@ -106,6 +107,7 @@ impl<I: Interface + ?Sized + 'static> Slot<I> {
     /// println!("{}", answer?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn with<R>(&self, f: impl FnOnce(&I::View) -> R) -> R {
         f(&self.current())
     }

@@ -47,49 +47,41 @@ impl<I: Interface + ?Sized> Current<I> {
             Some((hazard, ptr)) => Guard {
                 // SAFETY: `ptr` came from `Arc::into_raw`, never null.
                 version: unsafe { NonNull::new_unchecked(ptr) },
-                hold: Hold::Hazard(hazard),
+                hazard: Some(hazard),
+                _owns: std::marker::PhantomData,
             },
-            None => {
-                let owned = self.load_full_slow();
-                Guard {
-                    version: NonNull::from(&*owned),
-                    hold: Hold::Owned(owned),
-                }
-            }
+            None => Guard {
+                version: self.load_counted(),
+                hazard: None,
+                _owns: std::marker::PhantomData,
+            },
         }
     }
 
     /// A strong reference to the serving version.
     pub(crate) fn load_full(&self) -> Arc<Version<I>> {
         let guard = self.load();
-        match guard.hold {
-            Hold::Owned(ref owned) => Arc::clone(owned),
-            Hold::Hazard(_) => {
-                // SAFETY: the hazard keeps the slot's strong reference from
-                // being released, so the count is at least one; this adds
-                // one for the `Arc` built here.
-                unsafe {
-                    Arc::increment_strong_count(guard.version.as_ptr());
-                    Arc::from_raw(guard.version.as_ptr())
-                }
-            }
+        // SAFETY: the guard keeps the version alive (by its hazard, or by
+        // the strong reference it owns), so the count is at least one;
+        // this adds one for the `Arc` built here.
+        unsafe {
+            Arc::increment_strong_count(guard.version.as_ptr());
+            Arc::from_raw(guard.version.as_ptr())
         }
     }
 
-    /// A strong reference when this thread's hazard slots are all held:
-    /// counted under the protection of the thread's spare slot, emptied
-    /// before returning.
+    /// A counted pointer (one strong reference, from `Arc::into_raw`) when
+    /// this thread's hazard slots are all held: counted under the
+    /// protection of the thread's spare slot, emptied before returning.
     #[cold]
-    fn load_full_slow(&self) -> Arc<Version<I>> {
-        let (hazard, ptr) = hazard::protect_spare(&self.ptr);
+    fn load_counted(&self) -> NonNull<Version<I>> {
+        let (spare, ptr) = hazard::protect_spare(&self.ptr);
         // SAFETY: the hazard keeps the slot's strong reference from being
-        // released; one more for the `Arc` returned.
-        let owned = unsafe {
-            Arc::increment_strong_count(ptr);
-            Arc::from_raw(ptr)
-        };
-        drop(hazard);
-        owned
+        // released; one more for the pointer returned.
+        unsafe { Arc::increment_strong_count(ptr) };
+        drop(spare);
+        // SAFETY: `ptr` came from `Arc::into_raw`, never null.
+        unsafe { NonNull::new_unchecked(ptr) }
     }
 
     /// Publishes `new` and returns the version it replaces; the slot's
@@ -141,22 +133,30 @@ impl<I: Interface + ?Sized> Drop for Current<I> {
 /// signal handler (it may interrupt another read on its thread); a
 /// [`Reader`] that has read once is fine there.
 pub struct Guard<I: Interface + ?Sized> {
+    /// Kept alive by `hazard`, or, when it is `None`, by the strong
+    /// reference this pointer owns (from `Arc::into_raw`).
     version: NonNull<Version<I>>,
-    hold: Hold<I>,
+    /// Dropped after `drop` below, which empties the slot.
+    hazard: Option<hazard::Hazard>,
+    /// It may own a reference: its drop check follows `Arc<Version<I>>`'s.
+    _owns: std::marker::PhantomData<Arc<Version<I>>>,
 }
 
-enum Hold<I: Interface + ?Sized> {
-    /// The version is protected by a hazard of this thread's.
-    Hazard(
-        #[allow(dead_code, reason = "held for its drop, which empties the slot")] hazard::Hazard,
-    ),
-    /// The version is counted.
-    Owned(Arc<Version<I>>),
+impl<I: Interface + ?Sized> Drop for Guard<I> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.hazard.is_none() {
+            // SAFETY: without a hazard, `version` owns a strong reference
+            // (see `Current::load_counted`), given up once, here.
+            unsafe { Arc::decrement_strong_count(self.version.as_ptr()) };
+        }
+    }
 }
 
 // SAFETY: a guard is a shared reference to a `Version<I>` (which is `Sync`)
 // kept alive by a hazard slot, which any thread may empty (its drop is one
-// atomic store), or by an `Arc` (which is `Send`).
+// atomic store), or by a strong reference, which any thread may give up
+// (as an `Arc<Version<I>>`, which is `Send`, may).
 unsafe impl<I: Interface + ?Sized> Send for Guard<I> {}
 // SAFETY: `&Guard` gives only `&Version<I>`, and `Version<I>` is `Sync`.
 unsafe impl<I: Interface + ?Sized> Sync for Guard<I> {}
@@ -167,7 +167,7 @@ impl<I: Interface + ?Sized> std::ops::Deref for Guard<I> {
     fn deref(&self) -> &Version<I> {
         // SAFETY: the version is alive while its hazard is published (the
         // slot's strong reference is released only once no hazard holds
-        // it) or while the `Arc` in `hold` lives.
+        // it) or while the guard owns a strong reference to it.
         unsafe { self.version.as_ref() }
     }
 }

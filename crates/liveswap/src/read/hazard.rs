@@ -110,16 +110,27 @@ fn record() -> Option<&'static Record> {
 }
 
 /// A published hazard: a slot of some thread's record holding the version
-/// a guard reads. Dropping it (on any thread) empties the slot.
+/// a guard reads. Dropping it (on any thread) empties the slot. One word.
 pub(crate) struct Hazard {
     slot: &'static AtomicPtr<()>,
-    /// A record taken for this hazard alone (during its thread's exit),
-    /// handed back with it.
-    transient: Option<&'static Record>,
 }
 
 impl Drop for Hazard {
     #[inline]
+    fn drop(&mut self) {
+        self.slot.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// A hazard in a spare slot, held only while its taker counts a
+/// reference: dropping it empties the slot, then hands back a record
+/// taken for it alone (during its thread's exit).
+pub(crate) struct Spare {
+    slot: &'static AtomicPtr<()>,
+    transient: Option<&'static Record>,
+}
+
+impl Drop for Spare {
     fn drop(&mut self) {
         self.slot.store(std::ptr::null_mut(), Ordering::Release);
         if let Some(record) = self.transient {
@@ -138,10 +149,25 @@ pub(crate) fn protect<T>(cell: &AtomicPtr<T>) -> Option<(Hazard, *mut T)> {
     // acquire pairs with the release that emptied it (a guard dropped
     // here or elsewhere), so that guard's reads happen before the swapper
     // sees the slot hold something else.
-    let slot = record.slots[..SLOTS]
+    // The first slot is free unless guards nest: tested in line, the
+    // others out of line, so that the usual read runs straight through.
+    let first = &record.slots[0];
+    let slot = if first.load(Ordering::Acquire).is_null() {
+        first
+    } else {
+        nested(record)?
+    };
+    Some((Hazard { slot }, publish(slot, cell)))
+}
+
+/// A free guard slot of `record` other than the first, for a nested
+/// guard.
+#[cold]
+#[inline(never)]
+fn nested(record: &'static Record) -> Option<&'static AtomicPtr<()>> {
+    record.slots[1..SLOTS]
         .iter()
-        .find(|s| s.load(Ordering::Acquire).is_null())?;
-    Some(publish(slot, cell, None))
+        .find(|s| s.load(Ordering::Acquire).is_null())
 }
 
 /// Protects the pointer `cell` holds with a spare slot, for the moment it
@@ -150,39 +176,54 @@ pub(crate) fn protect<T>(cell: &AtomicPtr<T>) -> Option<(Hazard, *mut T)> {
 /// taken for the hazard alone. The hazard must be dropped before the
 /// caller returns. Not for signal handlers: a handler interrupting this
 /// would share the spare.
-pub(crate) fn protect_spare<T>(cell: &AtomicPtr<T>) -> (Hazard, *mut T) {
-    match record() {
-        Some(record) => publish(&record.slots[SLOTS], cell, None),
+pub(crate) fn protect_spare<T>(cell: &AtomicPtr<T>) -> (Spare, *mut T) {
+    let (record, transient) = match record() {
+        Some(record) => (record, None),
         None => {
             let record = take_record();
-            publish(&record.slots[SLOTS], cell, Some(record))
+            (record, Some(record))
+        }
+    };
+    let slot = &record.slots[SLOTS];
+    (Spare { slot, transient }, publish(slot, cell))
+}
+
+/// Publishes in `slot` (empty, this thread's) what `cell` holds, until it
+/// is still what `cell` holds after the fence; returns it.
+#[inline]
+fn publish<T>(slot: &'static AtomicPtr<()>, cell: &AtomicPtr<T>) -> *mut T {
+    let ptr = cell.load(Ordering::Acquire);
+    if holds(slot, cell, ptr) {
+        return ptr;
+    }
+    republish(slot, cell)
+}
+
+/// [`publish`]'s loop, after a swap replaced the pointer between its load
+/// and its check: out of line, as that is rare, so that the usual read
+/// runs straight through.
+#[cold]
+#[inline(never)]
+fn republish<T>(slot: &'static AtomicPtr<()>, cell: &AtomicPtr<T>) -> *mut T {
+    loop {
+        let ptr = cell.load(Ordering::Acquire);
+        if holds(slot, cell, ptr) {
+            return ptr;
         }
     }
 }
 
-/// Publishes in `slot` (empty, this thread's) what `cell` holds, until it
-/// is still what `cell` holds after the fence.
+/// Stores `ptr` in `slot`; whether `cell` still holds it after the fence.
 #[inline]
-fn publish<T>(
-    slot: &'static AtomicPtr<()>,
-    cell: &AtomicPtr<T>,
-    transient: Option<&'static Record>,
-) -> (Hazard, *mut T) {
-    let mut ptr = cell.load(Ordering::Acquire);
-    loop {
-        // Release: whatever this thread read under the slot's previous
-        // hazard happens before a swapper that sees this value.
-        slot.store(ptr.cast(), Ordering::Release);
-        // Orders the store before the check below: a compiler fence when
-        // the swapper's `membarrier` stands for the hardware fence (see
-        // `fence::barrier`), else a full fence.
-        super::fence::reader_fence();
-        let now = cell.load(Ordering::Acquire);
-        if now == ptr {
-            return (Hazard { slot, transient }, ptr);
-        }
-        ptr = now;
-    }
+fn holds<T>(slot: &AtomicPtr<()>, cell: &AtomicPtr<T>, ptr: *mut T) -> bool {
+    // Release: whatever this thread read under the slot's previous hazard
+    // happens before a swapper that sees this value.
+    slot.store(ptr.cast(), Ordering::Release);
+    // Orders the store before the check below: a compiler fence when the
+    // swapper's `membarrier` stands for the hardware fence (see
+    // `fence::barrier`), else a full fence.
+    super::fence::reader_fence();
+    cell.load(Ordering::Acquire) == ptr
 }
 
 /// Whether any hazard slot holds `ptr`. Called by the swapper after the

@@ -16,12 +16,15 @@
 //!   old version, so once no slot holds it, the slot's reference to it is
 //!   released. Where the syscall is missing or refused (old kernels,
 //!   seccomp), readers fence with `SeqCst` and the swapper does too: each
-//!   read then costs a full fence.
+//!   read then costs a full fence (`tests/read_path.rs` runs readers and
+//!   swaps under a seccomp filter that refuses the syscall).
 //! - `cell.rs`: `Current`, the slot's pointer with its one reference;
 //!   [`Guard`](cell::Guard) and [`Reader`](cell::Reader).
 //!
-//! Costs: a read is a thread-local access, a load of the first free slot,
-//! two stores, two loads and a compiler fence; a swap adds the
+//! Costs: a read is a thread-local access, a load of the first slot (the
+//! others are searched out of line, for nested guards), a store, two
+//! loads and a compiler fence, and its guard's drop one store; the guard
+//! is two words; a swap adds the
 //! `membarrier` call (microseconds) and a pass over the hazard slots (8
 //! per thread that ever read). A version still read when it is replaced
 //! is released by the thread `liveswap-grace`, which looks again every
