@@ -718,7 +718,7 @@ liveswap_tests::root_test!(
                 "--ignored",
                 "--exact",
                 "--nocapture",
-                "loads_as_nobody_in_the_child",
+                "trust::loads_as_nobody_in_the_child",
             ])
             .env(CHILD_ENV, &drop_dir)
             .env("TMPDIR", std::env::temp_dir())
