@@ -15,13 +15,15 @@ use liveswap::{Error, Slot};
 use liveswap_tests::{Greeter, fixture};
 
 /// Two greeters built from different code (build 1, and build 4 with a
-/// thread-local), the shorter padded with zeros to the longer's size
-/// (bytes past its section headers, which nothing reads): a copy that
-/// mixes them has one's relocations against the other's code.
+/// thread-local), padded with zeros to one size of at least 6 MiB (bytes
+/// past their section headers, which nothing reads): a copy that mixes
+/// them has one's relocations against the other's code. The size makes a
+/// rewrite six writes and a copy several milliseconds long, so that a
+/// writer that never pauses is seen changing even on a loaded machine.
 fn two_builds_of_one_size() -> (Vec<u8>, Vec<u8>) {
     let mut one = fs::read(fixture("greeter-v1")).unwrap();
     let mut two = fs::read(fixture("tls-pin")).unwrap();
-    let len = one.len().max(two.len());
+    let len = one.len().max(two.len()).max(6 << 20);
     one.resize(len, 0);
     two.resize(len, 0);
     assert_ne!(one, two);
