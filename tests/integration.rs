@@ -4,6 +4,7 @@
 
 mod async_calls;
 mod async_imports;
+mod boundary;
 mod concurrency;
 mod control;
 mod imports;
@@ -12,8 +13,10 @@ mod lifecycle;
 mod preflight;
 mod probation;
 mod quickstart;
+mod read_path;
 mod tasks;
 mod trust;
+mod typed;
 mod unused_dependencies;
 mod warm_start;
 mod watch;

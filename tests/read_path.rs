@@ -204,7 +204,12 @@ fn readers_during_swaps(threads: usize, swaps: usize) {
 #[test]
 fn with_membarrier_refused_by_a_seccomp_filter_reads_fence_and_replaced_versions_unload() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "membarrier_refused", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "read_path::membarrier_refused",
+            "--ignored",
+            "--nocapture",
+        ])
         .output()
         .unwrap();
     let (stdout, stderr) = (
