@@ -67,7 +67,12 @@ fn readers_always_answer_from_a_version_current_during_their_call() {
     assert_eq!(
         mapped.len(),
         1,
-        "only the current copy stays mapped: {mapped:?}"
+        "only the current copy stays mapped: {mapped:?}\n{:#?}",
+        hs.stats()
+            .generations
+            .iter()
+            .filter(|g| g.state != liveswap::stats::State::Unloaded)
+            .collect::<Vec<_>>()
     );
     let stats = hs.stats();
     assert_eq!((stats.live(), stats.pinned()), (1, 0));
