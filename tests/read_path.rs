@@ -309,3 +309,65 @@ fn a_read_from_a_thread_local_destructor_during_thread_exit_is_served() {
     slot.swap(fixture("greeter-v2")).unwrap();
     unloads(&slot, 1);
 }
+
+#[test]
+fn a_read_in_a_destructor_after_the_threads_record_was_handed_back_is_counted_and_served() {
+    struct ReadsAtExit(Option<(Arc<Slot<Greeter>>, std::sync::mpsc::Sender<u32>)>);
+    impl Drop for ReadsAtExit {
+        fn drop(&mut self) {
+            if let Some((slot, answer)) = self.0.take() {
+                let guard = slot.current();
+                let owned = slot.current_owned();
+                let _ = answer.send(guard.build() + owned.build());
+            }
+        }
+    }
+    thread_local! {
+        static AT_EXIT: std::cell::RefCell<ReadsAtExit> =
+            const { std::cell::RefCell::new(ReadsAtExit(None)) };
+    }
+    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
+    let (send, answers) = std::sync::mpsc::channel();
+    let reader = Arc::clone(&slot);
+    std::thread::spawn(move || {
+        // Set before the thread's first read: thread-local destructors run
+        // newest first, so this one runs after the library has handed the
+        // thread's record back, and its reads find none.
+        AT_EXIT.with(|a| a.borrow_mut().0 = Some((Arc::clone(&reader), send)));
+        assert_eq!(reader.current().build(), 1);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(answers.recv().unwrap(), 2, "both reads saw build 1");
+    slot.swap(fixture("greeter-v2")).unwrap();
+    unloads(&slot, 1);
+}
+
+#[test]
+fn with_a_threads_eight_slots_held_owned_reads_and_readers_count_and_counted_guards_drop_anywhere()
+{
+    let slot = Slot::<Greeter>::load(fixture("greeter-v1")).unwrap();
+    let held: Vec<_> = (0..8).map(|_| slot.current()).collect();
+    let counted: Vec<_> = (0..3).map(|_| slot.current()).collect();
+    let owned = slot.current_owned();
+    let mut reader = slot.reader();
+    assert_eq!(reader.get().build(), 1);
+    slot.swap(fixture("greeter-v2")).unwrap();
+    // The reader refreshes with every slot of this thread's held.
+    assert_eq!(reader.get().build(), 2);
+    assert_eq!(slot.current().build(), 2);
+    assert!(held.iter().chain(&counted).all(|g| g.build() == 1));
+    assert_eq!(owned.build(), 1);
+    // Counted guards given up on another thread.
+    std::thread::spawn(move || drop(counted)).join().unwrap();
+    drop(held);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_ne!(
+        state_of(&slot, 1),
+        State::Unloaded,
+        "the owned read keeps it"
+    );
+    drop(owned);
+    unloads(&slot, 1);
+    assert_eq!(reader.get().build(), 2);
+}

@@ -156,7 +156,7 @@
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
 //! | [`Reader::get`] + call | 2.5 / 2.7 | one relaxed load while nothing was swapped; pins its version while idle |
-//! | [`Slot::current`] + call | 3.2 / 3.8 | a hazard slot of the calling thread's own: a thread-local, a test of the thread's first slot (nested guards' slots are searched out of line), two loads of the slot's pointer around a release store and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write; the guard is two words |
+//! | [`Slot::current`] + call | 3.2 / 3.8 | a hazard slot of the calling thread's own: a thread-local, a test of the thread's first slot (nested guards' slots are searched out of line), two loads of the slot's pointer around a release store, a relaxed load of the fence mode and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write; the guard is two words |
 //! | [`Slot::with`] + call | as `current` | `current` around a closure |
 //! | [`Slot::current_owned`] + call | 5.7 / 24.5 | an `Arc` clone: one shared reference count, contended by every thread |
 //! | for comparison: `RwLock<Arc<_>>` + call | 5.6 / 61.3 | |

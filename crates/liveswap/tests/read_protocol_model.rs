@@ -61,8 +61,11 @@ impl World {
     }
 }
 
-/// `hazard::publish`: protect what `current` names, until it still names
-/// it after the fence. `fenced` false is the broken variant.
+/// `hazard::publish` (with its out-of-line retry, `republish`, folded into
+/// one loop: a retry that reuses the value its check read is the same
+/// protocol as one that loads it again): protect what `current` names,
+/// until it still names it after the fence. `fenced` false is the broken
+/// variant.
 fn protect(world: &World, fenced: bool) -> *mut Version {
     let mut ptr = world.current.load(Ordering::Acquire);
     loop {

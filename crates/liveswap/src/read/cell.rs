@@ -71,8 +71,10 @@ impl<I: Interface + ?Sized> Current<I> {
     }
 
     /// A counted pointer (one strong reference, from `Arc::into_raw`) when
-    /// this thread's hazard slots are all held: counted under the
-    /// protection of the thread's spare slot, emptied before returning.
+    /// this thread's hazard slots are all held (by guards it took, wherever
+    /// they are now) or its record is gone (a read during its exit):
+    /// counted under the protection of a spare slot, emptied before
+    /// returning.
     #[cold]
     fn load_counted(&self) -> NonNull<Version<I>> {
         let (spare, ptr) = hazard::protect_spare(&self.ptr);
@@ -124,10 +126,12 @@ impl<I: Interface + ?Sized> Drop for Current<I> {
 /// through it to the interface's view (`I::View`). While it lives, its
 /// version (instance and library) stays loaded.
 ///
-/// Taking one never waits and writes no shared memory: the calling
-/// thread publishes the version it reads in a hazard slot of its own with
-/// a release store, no read-modify-write (8 slots per thread; beyond 8 guards held at once on one
-/// thread, a guard takes a reference count instead). Hold it for a call,
+/// Taking one never waits and, usually, writes no shared memory: the
+/// calling thread publishes the version it reads in a hazard slot of its
+/// own with a release store, no read-modify-write (8 slots per thread;
+/// beyond 8 guards taken on one thread and alive at once, wherever they
+/// are now, or during the thread's exit, a guard takes a reference count
+/// instead). Hold it for a call,
 /// not for long: a version a guard still reads when it is replaced is
 /// released by a background thread once the guard is gone. Not from a
 /// signal handler (it may interrupt another read on its thread); a
@@ -136,9 +140,10 @@ pub struct Guard<I: Interface + ?Sized> {
     /// Kept alive by `hazard`, or, when it is `None`, by the strong
     /// reference this pointer owns (from `Arc::into_raw`).
     version: NonNull<Version<I>>,
-    /// Dropped after `drop` below, which empties the slot.
+    /// Its own drop, which runs after `Guard::drop`, empties the slot.
     hazard: Option<hazard::Hazard>,
-    /// It may own a reference: its drop check follows `Arc<Version<I>>`'s.
+    /// It may own a reference: its auto traits (`Unpin`, `UnwindSafe`)
+    /// follow `Arc<Version<I>>`'s; the `Drop` impl governs drop check.
     _owns: std::marker::PhantomData<Arc<Version<I>>>,
 }
 
@@ -157,9 +162,9 @@ impl<I: Interface + ?Sized> Drop for Guard<I> {
 // kept alive by a hazard slot, which any thread may empty (its drop is one
 // atomic store), or by a strong reference, which any thread may give up
 // (as an `Arc<Version<I>>`, which is `Send`, may).
-unsafe impl<I: Interface + ?Sized> Send for Guard<I> {}
+unsafe impl<I: Interface + ?Sized> Send for Guard<I> where Version<I>: Send + Sync {}
 // SAFETY: `&Guard` gives only `&Version<I>`, and `Version<I>` is `Sync`.
-unsafe impl<I: Interface + ?Sized> Sync for Guard<I> {}
+unsafe impl<I: Interface + ?Sized> Sync for Guard<I> where Version<I>: Sync {}
 
 impl<I: Interface + ?Sized> std::ops::Deref for Guard<I> {
     type Target = Version<I>;

@@ -141,7 +141,8 @@ impl Drop for Spare {
 
 /// Protects the pointer `cell` holds: returns it with the hazard that
 /// keeps it from being released, or `None` when this thread's slots are
-/// all taken. `cell` never holds null.
+/// all taken (by guards it took, wherever they are now) or its record is
+/// gone (during its exit). `cell` never holds null.
 #[inline]
 pub(crate) fn protect<T>(cell: &AtomicPtr<T>) -> Option<(Hazard, *mut T)> {
     let record = record()?;

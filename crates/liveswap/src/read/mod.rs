@@ -23,8 +23,9 @@
 //!
 //! Costs: a read is a thread-local access, a load of the first slot (the
 //! others are searched out of line, for nested guards), a store, two
-//! loads and a compiler fence, and its guard's drop one store; the guard
-//! is two words; a swap adds the
+//! loads of the slot's pointer, a relaxed load of the fence mode and a
+//! compiler fence, and its guard's drop one store; the guard is two
+//! words; a swap adds the
 //! `membarrier` call (microseconds) and a pass over the hazard slots (8
 //! per thread that ever read). A version still read when it is replaced
 //! is released by the thread `liveswap-grace`, which looks again every
