@@ -403,8 +403,7 @@ fn nothing_is_left_in_the_temp_dir_or_beside_the_plugin_after_a_crash() {
         .set_len(liveswap::defaults::DEFAULT_MEMFD_MAX + (4 << 20))
         .unwrap();
 
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_while_loaded", "--ignored", "--nocapture"])
+    let out = liveswap_tests::child_test("crash_while_loaded")
         .env("TMPDIR", temp.path())
         .env("LIVESWAP_TEST_BIG", &big)
         .output()

@@ -203,13 +203,7 @@ fn readers_during_swaps(threads: usize, swaps: usize) {
 
 #[test]
 fn with_membarrier_refused_by_a_seccomp_filter_reads_fence_and_replaced_versions_unload() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "read_path::membarrier_refused",
-            "--ignored",
-            "--nocapture",
-        ])
+    let out = liveswap_tests::child_test("read_path::membarrier_refused")
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -276,69 +270,54 @@ fn refuse_membarrier() {
     }
 }
 
-#[test]
-fn a_read_from_a_thread_local_destructor_during_thread_exit_is_served() {
-    struct ReadsAtExit(Option<(Arc<Slot<Greeter>>, std::sync::mpsc::Sender<u32>)>);
-    impl Drop for ReadsAtExit {
-        fn drop(&mut self) {
-            if let Some((slot, answer)) = self.0.take() {
-                let _ = answer.send(slot.current().build());
-            }
+/// A thread-local whose destructor reads the slot it holds (a guard and
+/// an owned reference) and sends the builds it saw.
+struct ReadsAtExit(Option<(Arc<Slot<Greeter>>, std::sync::mpsc::Sender<u32>)>);
+
+impl Drop for ReadsAtExit {
+    fn drop(&mut self) {
+        if let Some((slot, answer)) = self.0.take() {
+            let guard = slot.current();
+            let owned = slot.current_owned();
+            let _ = answer.send(guard.build() * 10 + owned.build());
         }
     }
-    thread_local! {
-        static AT_EXIT: std::cell::RefCell<ReadsAtExit> =
-            const { std::cell::RefCell::new(ReadsAtExit(None)) };
-    }
-    let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
-    let (send, answers) = std::sync::mpsc::channel();
-    for first_read_in_destructor in [false, true] {
-        let (slot, send) = (Arc::clone(&slot), send.clone());
-        std::thread::spawn(move || {
-            if !first_read_in_destructor {
-                // The thread's record is taken before the destructor runs.
-                assert_eq!(slot.current().build(), 1);
-            }
-            AT_EXIT.with(|a| a.borrow_mut().0 = Some((slot, send)));
-        })
-        .join()
-        .unwrap();
-    }
-    assert_eq!(answers.recv().unwrap(), 1);
-    assert_eq!(answers.recv().unwrap(), 1);
-    slot.swap(fixture("greeter-v2")).unwrap();
-    unloads(&slot, 1);
+}
+
+thread_local! {
+    static AT_EXIT: std::cell::RefCell<ReadsAtExit> =
+        const { std::cell::RefCell::new(ReadsAtExit(None)) };
 }
 
 #[test]
-fn a_read_in_a_destructor_after_the_threads_record_was_handed_back_is_counted_and_served() {
-    struct ReadsAtExit(Option<(Arc<Slot<Greeter>>, std::sync::mpsc::Sender<u32>)>);
-    impl Drop for ReadsAtExit {
-        fn drop(&mut self) {
-            if let Some((slot, answer)) = self.0.take() {
-                let guard = slot.current();
-                let owned = slot.current_owned();
-                let _ = answer.send(guard.build() + owned.build());
-            }
-        }
-    }
-    thread_local! {
-        static AT_EXIT: std::cell::RefCell<ReadsAtExit> =
-            const { std::cell::RefCell::new(ReadsAtExit(None)) };
-    }
+fn reads_from_a_thread_local_destructor_during_thread_exit_are_served_in_every_order() {
     let slot = Arc::new(Slot::<Greeter>::load(fixture("greeter-v1")).unwrap());
     let (send, answers) = std::sync::mpsc::channel();
-    let reader = Arc::clone(&slot);
-    std::thread::spawn(move || {
-        // Set before the thread's first read: thread-local destructors run
-        // newest first, so this one runs after the library has handed the
-        // thread's record back, and its reads find none.
-        AT_EXIT.with(|a| a.borrow_mut().0 = Some((Arc::clone(&reader), send)));
-        assert_eq!(reader.current().build(), 1);
-    })
-    .join()
-    .unwrap();
-    assert_eq!(answers.recv().unwrap(), 2, "both reads saw build 1");
+    // Thread-local destructors run newest first. Read before the
+    // destructor is set: the thread's record is taken, and still there
+    // when it reads. Never read before: the destructor's read takes one.
+    // Read after it is set: the library hands the record back before the
+    // destructor runs, whose reads find none and take counted references.
+    for order in ["read first", "never read before", "set first"] {
+        let (slot, send) = (Arc::clone(&slot), send.clone());
+        std::thread::spawn(move || {
+            if order == "read first" {
+                assert_eq!(slot.current().build(), 1);
+            }
+            let reader = Arc::clone(&slot);
+            AT_EXIT.with(|a| a.borrow_mut().0 = Some((reader, send)));
+            if order == "set first" {
+                assert_eq!(slot.current().build(), 1);
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            answers.recv().unwrap(),
+            11,
+            "{order}: both reads saw build 1"
+        );
+    }
     slot.swap(fixture("greeter-v2")).unwrap();
     unloads(&slot, 1);
 }

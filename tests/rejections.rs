@@ -682,13 +682,7 @@ const FD_CHILD: &str = "LIVESWAP_TEST_DESCRIPTOR_CHILD";
 #[test]
 fn a_swap_near_the_descriptor_limit_is_refused_and_serving_goes_on() {
     // The limit is the process's: lowered in a child of its own.
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "descriptor_limit_in_the_child",
-            "--nocapture",
-        ])
+    let out = liveswap_tests::child_test("descriptor_limit_in_the_child")
         .env(FD_CHILD, "1")
         .output()
         .unwrap();

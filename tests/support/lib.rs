@@ -107,6 +107,16 @@ pub fn fixtures_dev_profile() -> String {
     out
 }
 
+/// This test binary, to run again for one of its ignored tests, `name`
+/// (its whole path, module included), alone: for a test that must change
+/// something process-wide, or crash, in a process of its own. The caller
+/// adds what the child needs (variables, a user) and runs it.
+pub fn child_test(name: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+    command.args(["--exact", name, "--ignored", "--nocapture"]);
+    command
+}
+
 /// Builds every fixture plugin (once per process) and returns the directory
 /// holding the `.so` files. Tests built in release (the soak runs) get
 /// release plugins.
