@@ -33,17 +33,19 @@ fn a_plugin_with_a_pthread_key_destructor_is_unloaded_and_a_thread_that_set_the_
     // thread::current() there, setting the key on this thread), calls it,
     // and waits until the version has been unloaded before it exits.
     let (release, wait) = mpsc::channel::<()>();
+    let (called, has_called) = mpsc::channel::<()>();
     let worker = {
         let hs = std::sync::Arc::clone(&hs);
         thread::spawn(move || {
             hs.swap(fixture("thread-current")).unwrap();
             assert_eq!(hs.current().answer(1), 7);
+            called.send(()).unwrap();
             wait.recv().unwrap();
         })
     };
-    while hs.generation() < 2 {
-        thread::yield_now();
-    }
+    // Not before its call: a swap between its swap and its call would
+    // answer for another build.
+    has_called.recv().expect("the worker swapped and called");
     assert!(
         hs.stats().free_pthread_keys.unwrap() < free_before,
         "the plugin holds a key while it serves"
