@@ -74,45 +74,99 @@ impl Subjects {
     }
 }
 
-/// Nanoseconds per call of `make()`'s closure, averaged over `threads`
-/// threads calling at once, each `iters` times; the median of `rounds`.
-pub fn per_call<F, M>(threads: usize, iters: u64, rounds: usize, make: M) -> f64
+/// Where a measuring thread runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// The `k`-th measuring thread on the `k`-th CPU the process may use,
+    /// so that the scheduler neither moves it nor puts the two on one CPU.
+    Pinned,
+    /// Wherever the scheduler puts it, as a caller's threads usually run.
+    Floating,
+}
+
+/// Nanoseconds per call of `make()`'s closure on one thread and, per
+/// thread, on two threads calling at once: each thread calls `iters`
+/// times; the median of `rounds` rounds of each. The one- and two-thread
+/// rounds alternate, so that both figures of a row see the same machine
+/// (measuring all of one before all of the other put the machine's drift
+/// in the ratio).
+pub fn per_call<F, M>(iters: u64, rounds: usize, placement: Placement, make: M) -> (f64, f64)
 where
     M: Fn() -> F + Sync,
     F: FnMut(i64) -> i64,
 {
-    let mut results: Vec<f64> = (0..rounds)
+    let (mut one, mut two): (Vec<f64>, Vec<f64>) = (0..rounds)
         .map(|_| {
-            let barrier = Barrier::new(threads);
-            let per_thread: Vec<f64> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        s.spawn(|| {
-                            let mut f = make();
-                            for i in 0..iters / 10 {
-                                black_box(f(black_box(i as i64)));
-                            }
-                            barrier.wait();
-                            let start = Instant::now();
-                            let mut acc = 0i64;
-                            for i in 0..iters {
-                                acc = acc.wrapping_add(f(black_box(i as i64)));
-                            }
-                            black_box(acc);
-                            start.elapsed().as_nanos() as f64 / iters as f64
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("measuring thread"))
-                    .collect()
-            });
-            per_thread.iter().sum::<f64>() / threads as f64
+            (
+                round(1, iters, placement, &make),
+                round(2, iters, placement, &make),
+            )
         })
+        .unzip();
+    (median(&mut one), median(&mut two))
+}
+
+/// The median of `values` (not empty).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// One round: ns per call, averaged over `threads` threads calling at
+/// once, each `iters` times after a warm-up of a tenth of that.
+fn round<F, M>(threads: usize, iters: u64, placement: Placement, make: &M) -> f64
+where
+    M: Fn() -> F + Sync,
+    F: FnMut(i64) -> i64,
+{
+    let barrier = Barrier::new(threads);
+    let per_thread: Vec<f64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    if placement == Placement::Pinned {
+                        pin_to_cpu(k);
+                    }
+                    let mut f = make();
+                    for i in 0..iters / 10 {
+                        black_box(f(black_box(i as i64)));
+                    }
+                    barrier.wait();
+                    let start = Instant::now();
+                    let mut acc = 0i64;
+                    for i in 0..iters {
+                        acc = acc.wrapping_add(f(black_box(i as i64)));
+                    }
+                    black_box(acc);
+                    start.elapsed().as_nanos() as f64 / iters as f64
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("measuring thread"))
+            .collect()
+    });
+    per_thread.iter().sum::<f64>() / threads as f64
+}
+
+/// Moves the calling thread to the `k`-th CPU the process may use (the
+/// first, when it may use fewer); left where it is if that is refused.
+fn pin_to_cpu(k: usize) {
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+    let Ok(allowed) = sched_getaffinity(None) else {
+        return;
+    };
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU)
+        .filter(|&c| allowed.is_set(c))
         .collect();
-    results.sort_by(f64::total_cmp);
-    results[results.len() / 2]
+    let Some(&cpu) = cpus.get(k).or(cpus.first()) else {
+        return;
+    };
+    let mut set = CpuSet::new();
+    set.set(cpu);
+    let _ = sched_setaffinity(None, &set);
 }
 
 /// One measured subject.
@@ -126,7 +180,9 @@ pub struct Row {
     pub two_threads: f64,
 }
 
-/// Measures every subject on one and on two threads.
+/// Measures every subject on one and on two threads, each measuring
+/// thread pinned to a CPU of its own; then the floor and `current()` again
+/// with the threads left to the scheduler (rows named `unpinned: ...`).
 pub fn measure(s: &Subjects, iters: u64, rounds: usize) -> Vec<Row> {
     let lib_reloader_iters = iters / 20; // about 20x slower; keep the time sane
     let mut rows = Vec::new();
@@ -139,12 +195,12 @@ pub fn measure(s: &Subjects, iters: u64, rounds: usize) -> Vec<Row> {
     };
     macro_rules! both {
         ($name:expr, $iters:expr, $make:expr) => {
-            row(
-                $name,
-                per_call(1, $iters, rounds, $make),
-                per_call(2, $iters, rounds, $make),
-            )
+            both!($name, $iters, Placement::Pinned, $make)
         };
+        ($name:expr, $iters:expr, $placement:expr, $make:expr) => {{
+            let (one, two) = per_call($iters, rounds, $placement, $make);
+            row($name, one, two)
+        }};
     }
     let floor = s.floor;
     // Each body is inlined into the measuring loop, as it is in a caller's
@@ -203,6 +259,24 @@ pub fn measure(s: &Subjects, iters: u64, rounds: usize) -> Vec<Row> {
                     add(i, 1)
                 }
             }
+        }
+    );
+    both!(
+        "unpinned: floor (fn pointer)",
+        iters,
+        Placement::Floating,
+        || {
+            #[inline(always)]
+            move |i| (black_box(floor))(i, 1)
+        }
+    );
+    both!(
+        "unpinned: current() + call",
+        iters,
+        Placement::Floating,
+        || {
+            #[inline(always)]
+            |i| s.liveswap.current().add(i, 1).unwrap_or_default()
         }
     );
     rows

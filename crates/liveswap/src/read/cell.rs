@@ -14,7 +14,7 @@ use crate::interface::Interface;
 pub(crate) struct Current<I: Interface + ?Sized> {
     ptr: AtomicPtr<Version<I>>,
     /// Releases a strong reference given as a raw pointer (`release::<I>`).
-    release: unsafe fn(usize),
+    release: unsafe fn(*const ()),
     /// It owns a reference: its auto traits follow `Arc<Version<I>>`'s.
     _owns: std::marker::PhantomData<Arc<Version<I>>>,
 }
@@ -25,9 +25,26 @@ pub(crate) struct Current<I: Interface + ?Sized> {
 ///
 /// `ptr` is a `*const Version<I>` from `Arc::into_raw` owning a strong
 /// reference, given up once.
-unsafe fn release<I: Interface + ?Sized>(ptr: usize) {
+unsafe fn release<I: Interface + ?Sized>(ptr: *const ()) {
     // SAFETY: the caller's contract.
-    drop(unsafe { Arc::from_raw(ptr as *const Version<I>) });
+    drop(unsafe { Arc::from_raw(ptr.cast::<Version<I>>()) });
+}
+
+/// A pointer owning a strong reference to a version, moved to the thread
+/// that gives it up.
+struct Owned(*const ());
+
+// SAFETY: it stands for an `Arc<Version<I>>` given up on another thread,
+// which `Current<I>`'s own `Send` (from `PhantomData<Arc<Version<I>>>`)
+// already allows: a `Current` is only shared or sent when that is.
+unsafe impl Send for Owned {}
+
+impl Owned {
+    /// The pointer (a method, so that a closure captures the whole
+    /// `Owned`, not its field).
+    fn get(self) -> *const () {
+        self.0
+    }
 }
 
 impl<I: Interface + ?Sized> Current<I> {
@@ -105,12 +122,12 @@ impl<I: Interface + ?Sized> Current<I> {
     /// Releases the strong reference `ptr` owned (the slot's, no longer
     /// its serving pointer), once no guard reads it.
     fn retire(&self, ptr: *const Version<I>) {
-        let (release, address) = (self.release, ptr as usize);
+        let (release, owned) = (self.release, Owned(ptr.cast()));
         grace::retire(
             ptr.cast(),
-            // SAFETY: `address` owns the slot's strong reference, given up
+            // SAFETY: `owned` owns the slot's strong reference, given up
             // here once; `release` is `release::<I>` for this `I`.
-            Box::new(move || unsafe { release(address) }),
+            Box::new(move || unsafe { release(owned.get()) }),
         );
     }
 }

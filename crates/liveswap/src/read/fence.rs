@@ -23,6 +23,10 @@ pub(crate) fn init() {
     }
     static DECIDED: OnceLock<u8> = OnceLock::new();
     let mode = *DECIDED.get_or_init(|| {
+        // Miri cannot make the syscall: it checks the fenced protocol.
+        if cfg!(miri) {
+            return FENCED;
+        }
         use rustix::thread::{MembarrierCommand, membarrier};
         match membarrier(MembarrierCommand::RegisterPrivateExpedited) {
             Ok(()) => EXPEDITED,

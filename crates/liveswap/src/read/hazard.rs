@@ -58,6 +58,12 @@ fn records() -> impl Iterator<Item = &'static Record> {
     })
 }
 
+/// How many records were ever made.
+#[cfg(test)]
+pub(crate) fn count() -> usize {
+    records().count()
+}
+
 /// A free record, or a new one.
 fn take_record() -> &'static Record {
     for record in records() {

@@ -54,3 +54,5 @@ pub(crate) mod cell;
 pub(crate) mod fence;
 pub(crate) mod grace;
 pub(crate) mod hazard;
+#[cfg(test)]
+mod tests;
