@@ -145,21 +145,21 @@
 //! Measured by `liveswap-bench` (BENCHMARKS.md in the repository, the
 //! latest run) on a 2-core virtualized AMD EPYC, Linux 6.18, glibc 2.36,
 //! rustc 1.95, release builds, calling a plugin method
-//! `add(i64, i64) -> i64`, each read inlined into the calling loop; a
-//! bare function pointer to the same code costs 2.5 ns a call there. Per
-//! call, one thread / two threads calling at once (the figures move with
-//! the machine and the run: three shorter runs gave 3.6 / 3.5 ns,
-//! 3.1 / 3.6 ns and 3.5 / 3.6 ns for `current`; earlier runs, 4.5 / 4.7 ns
-//! and more, were inflated by a benchmark loop that called the read out
-//! of line):
+//! `add(i64, i64) -> i64`, each read inlined into the calling loop, each
+//! measuring thread pinned to a CPU of its own; a bare function pointer to
+//! the same code costs 2.2 ns a call there. Per call, one thread / two
+//! threads calling at once (the figures move with the machine and the run:
+//! with the threads left to the scheduler, earlier runs on the same
+//! machine gave 3.0 to 4.5 ns for `current` on one thread; in the latest
+//! run unpinned and pinned agree, 3.0 / 3.0 ns):
 //!
 //! | read | ns per call | what it costs |
 //! |---|---:|---|
-//! | [`Reader::get`] + call | 2.5 / 2.7 | one relaxed load while nothing was swapped; pins its version while idle |
-//! | [`Slot::current`] + call | 3.2 / 3.8 | a hazard slot of the calling thread's own: a thread-local, a test of the thread's first slot (nested guards' slots are searched out of line), two loads of the slot's pointer around a release store, a relaxed load of the fence mode and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write; the guard is two words |
+//! | [`Reader::get`] + call | 2.5 / 2.5 | one relaxed load while nothing was swapped; pins its version while idle |
+//! | [`Slot::current`] + call | 3.0 / 3.0 | a hazard slot of the calling thread's own: a thread-local, a test of the thread's first slot (nested guards' slots are searched out of line), two loads of the slot's pointer around a release store, a relaxed load of the fence mode and a compiler fence, a release store at drop (plain `mov`s on x86_64); no atomic read-modify-write; the guard is two words |
 //! | [`Slot::with`] + call | as `current` | `current` around a closure |
-//! | [`Slot::current_owned`] + call | 5.7 / 24.5 | an `Arc` clone: one shared reference count, contended by every thread |
-//! | for comparison: `RwLock<Arc<_>>` + call | 5.6 / 61.3 | |
+//! | [`Slot::current_owned`] + call | 4.4 / 15.6 | an `Arc` clone: one shared reference count, contended by every thread |
+//! | for comparison: `RwLock<Arc<_>>` + call | 5.0 / 24.7 | |
 //!
 //! A thread holding 8 guards at once makes the next ones fall back to the
 //! reference count (the `current_owned` figure), and a guard held long
@@ -174,13 +174,13 @@
 //! swap the process's RSS does not grow with the file's size (during it,
 //! the copy is read once to hash it, 1 MiB at a time, by a second thread
 //! while it is written when it is 16 MiB or more: a 200 MB plugin swaps in
-//! 1.26x `cp`'s time with 0.36 MB of peak RSS growth). A copy up to 64 MiB
+//! 1.25x `cp`'s time with 0.37 MB of peak RSS growth). A copy up to 64 MiB
 //! ([`Options::memfd_max`]) is held in shared memory for as long as its
 //! version (or the rollback copy) lives; bigger ones in page cache.
 //!
 //! Warm start adds nothing to a call. A swap of a plugin with state adds
-//! its snapshot and restore: with postcard, 1.0 ms and 0.6 ms for 1 MiB of
-//! `u64` counters, 136 ms and 98 ms for 100 MiB (BENCHMARKS.md,
+//! its snapshot and restore: with postcard, 0.9 ms and 0.3 ms for 1 MiB of
+//! `u64` counters, 118 ms and 73 ms for 100 MiB (BENCHMARKS.md,
 //! "Warm start"); the
 //! snapshot is held until the new version is built, and, when the plugin
 //! merges, until the replaced version drains.

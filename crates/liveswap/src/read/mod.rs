@@ -42,6 +42,21 @@
 //! `tests/read_protocol_model.rs`, with the fence fallback (`loom` cannot
 //! model `membarrier`); a variant without the reader's fence must fail
 //! there, and does.
+//!
+//! The hazard slots and the grace period themselves are checked under
+//! Miri (`-Zmiri-strict-provenance`) by the six unit tests of `tests.rs`,
+//! over plain boxed values (no plugin): `.ci/run` runs
+//! `cargo +nightly miri test -p liveswap --lib read::` when a nightly
+//! toolchain with miri and rust-src can be had, and says the step was
+//! skipped otherwise. Under Miri the fence mode is the fenced one (Miri
+//! cannot make the `membarrier` call, `fence.rs`) and a retire sweeps in
+//! place instead of starting `liveswap-grace` (Miri's leak check fails a
+//! process that leaves a thread parked, `grace.rs`). A variant that reads
+//! after its hazard dropped and a sweep ran was checked to fail there as
+//! a use after free ("memory access failed: ... has been freed").
+//! `Current` and `Guard` over real versions are not covered by Miri (they
+//! need a loaded plugin, which Miri cannot `dlopen`): the integration
+//! tests (`tests/read_path.rs`) and valgrind (`.ci/run`) cover them.
 
 //! Why not a crate: `arc-swap` (which this replaced) and `seize` take an
 //! atomic read-modify-write per read; `crossbeam-epoch`'s pin issues a
