@@ -155,18 +155,34 @@ where
 /// first, when it may use fewer); left where it is if that is refused.
 fn pin_to_cpu(k: usize) {
     use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
-    let Ok(allowed) = sched_getaffinity(None) else {
-        return;
+    let cpus: Vec<usize> = match sched_getaffinity(None) {
+        Ok(allowed) => (0..CpuSet::MAX_CPU)
+            .filter(|&c| allowed.is_set(c))
+            .collect(),
+        Err(e) => return warn_unpinned(&format!("sched_getaffinity failed: {e}")),
     };
-    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU)
-        .filter(|&c| allowed.is_set(c))
-        .collect();
+    if cpus.len() < 2 {
+        warn_unpinned(&format!(
+            "{} CPU(s) allowed: the two measuring threads share one",
+            cpus.len()
+        ));
+    }
     let Some(&cpu) = cpus.get(k).or(cpus.first()) else {
         return;
     };
     let mut set = CpuSet::new();
     set.set(cpu);
-    let _ = sched_setaffinity(None, &set);
+    if let Err(e) = sched_setaffinity(None, &set) {
+        warn_unpinned(&format!("sched_setaffinity to CPU {cpu} failed: {e}"));
+    }
+}
+
+/// Says once, on stderr, that the pinned rows are not pinned as labelled.
+fn warn_unpinned(why: &str) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!("warning: read-path rows not pinned as labelled ({why})");
+    });
 }
 
 /// One measured subject.

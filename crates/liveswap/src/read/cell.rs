@@ -34,9 +34,12 @@ unsafe fn release<I: Interface + ?Sized>(ptr: *const ()) {
 /// that gives it up.
 struct Owned(*const ());
 
-// SAFETY: it stands for an `Arc<Version<I>>` given up on another thread,
-// which `Current<I>`'s own `Send` (from `PhantomData<Arc<Version<I>>>`)
-// already allows: a `Current` is only shared or sent when that is.
+// SAFETY: it stands for an `Arc<Version<I>>` given up on whichever
+// thread sweeps (the grace thread, a thread retiring another slot's
+// version, a slot waiting for its versions), and `Version<I>` is `Send`
+// and `Sync` for every `I` (its fields are: the view by `Interface`'s
+// bound, the plugin by its own impls); `Current::retire` checks it at
+// compile time.
 unsafe impl Send for Owned {}
 
 impl Owned {
@@ -122,6 +125,9 @@ impl<I: Interface + ?Sized> Current<I> {
     /// Releases the strong reference `ptr` owned (the slot's, no longer
     /// its serving pointer), once no guard reads it.
     fn retire(&self, ptr: *const Version<I>) {
+        /// Compiles only for a `T` that may be given up on any thread.
+        fn sendable<T: Send + Sync + ?Sized>() {}
+        sendable::<Version<I>>();
         let (release, owned) = (self.release, Owned(ptr.cast()));
         grace::retire(
             ptr.cast(),

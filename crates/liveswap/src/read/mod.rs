@@ -44,9 +44,9 @@
 //! there, and does.
 //!
 //! The hazard slots and the grace period themselves are checked under
-//! Miri (`-Zmiri-strict-provenance`) by the six unit tests of `tests.rs`,
+//! Miri (`-Zmiri-strict-provenance`) by the eight unit tests of `tests.rs`,
 //! over plain boxed values (no plugin): `.ci/run` runs
-//! `cargo +nightly miri test -p liveswap --lib read::` when a nightly
+//! `cargo +nightly miri test -p liveswap --lib read::tests::` when a nightly
 //! toolchain with miri and rust-src can be had, and says the step was
 //! skipped otherwise. Under Miri the fence mode is the fenced one (Miri
 //! cannot make the `membarrier` call, `fence.rs`) and a retire sweeps in
