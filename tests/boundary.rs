@@ -3,17 +3,18 @@
 //! refused, before `dlopen`, with a message that names the method, the type
 //! and the first difference; the serving version keeps serving.
 //!
-//! Each altered plugin is its own package built on its own (`build_alone`),
-//! so that cargo neither unifies its features with another's nor reuses
-//! another build of `rules_api`; each test asserts that the altered
-//! plugin's type table really differs from the host's.
+//! Each altered plugin is its own package, built against a `rules_api`
+//! package of its own (`tests/fixtures/rules-api-variants`), so that its
+//! alteration unifies with no other build of `rules_api` though every
+//! fixture plugin is built in one cargo run; each test asserts that the
+//! altered plugin's type table really differs from the host's.
 
 use std::fs;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use liveswap::{Error, Slot};
-use liveswap_tests::{build_alone, build_with_profile, fixture, marker_path};
+use liveswap_tests::{build_with_profile, fixture, marker_path};
 use rules_api::{Action, Rules, request, tree};
 
 /// The rules plugin's load-time constructor writes one marker for the
@@ -48,7 +49,7 @@ fn section(path: &Path) -> Vec<u8> {
 /// and that the serving version still answers right.
 fn refusal(variant: &str) -> String {
     let _turn = one_at_a_time();
-    let altered = build_alone(variant);
+    let altered = fixture(variant);
     let baseline = fixture("rules-plugin");
     assert_ne!(
         section(&altered)[liveswap::wire::DESCRIPTOR_SIZE..],
@@ -217,7 +218,7 @@ fn two_enum_variants_in_the_other_order_are_refused() {
 #[test]
 fn the_types_crate_at_a_compatible_release_with_the_same_types_is_accepted() {
     let _turn = one_at_a_time();
-    let plugin = build_alone("rules-v1-1");
+    let plugin = fixture("rules-v1-1");
     let slot = Slot::<dyn Rules>::load(fixture("rules-plugin")).unwrap();
     // The tables differ only in the release (1.0.0 and 1.1.0).
     assert_ne!(

@@ -189,7 +189,7 @@ fn an_import_whose_struct_changed_a_fields_type_is_refused_naming_the_field() {
     let _serial = serial();
     // The quote plugin built against `quote-api` whose `Listing::price`
     // is a `u32`; this host has it as a `u64`.
-    let changed = liveswap_tests::build_alone("quote-plugin-changed-listing");
+    let changed = liveswap_tests::fixture("quote-plugin-changed-listing");
     no_marker();
     let Err(err) = Slot::<dyn Quote>::load_with(
         &changed,
@@ -231,7 +231,7 @@ impl quote_api::HostFetch for Fetches {
 #[test]
 fn a_plugin_importing_two_services_uses_both_among_more_the_host_provides() {
     let _serial = serial();
-    let plugin = liveswap_tests::build_alone("quote-plugin-two-imports");
+    let plugin = liveswap_tests::fixture("quote-plugin-two-imports");
     let slot = Slot::<dyn Quote>::load_with(
         &plugin,
         Options::default()
@@ -251,7 +251,7 @@ fn a_plugin_importing_two_services_uses_both_among_more_the_host_provides() {
 #[test]
 fn a_plugin_importing_two_services_is_refused_when_one_is_missing() {
     let _serial = serial();
-    let plugin = liveswap_tests::build_alone("quote-plugin-two-imports");
+    let plugin = liveswap_tests::fixture("quote-plugin-two-imports");
     no_marker();
     let Err(err) = Slot::<dyn Quote>::load_with(
         &plugin,

@@ -125,15 +125,9 @@ pub fn fixtures_dir() -> &'static Path {
     DIR.get_or_init(|| build_plugins(&workspace_root().join("tests/fixtures/Cargo.toml"), &[]))
 }
 
-/// Builds the fixture package `package` on its own (`cargo build -p`), so
-/// that the features it asks of its dependencies are not unified with any
-/// other package's, and returns its `.so`.
-pub fn build_alone(package: &str) -> PathBuf {
-    build_with_profile(package, test_profile())
-}
-
-/// [`build_alone`] with a profile of the fixtures workspace (`dev`,
-/// `release`, `lto-strip`).
+/// Builds the fixture package `package` on its own (`cargo build -p`) in
+/// a profile of the fixtures workspace (`dev`, `release`, `lto-strip`),
+/// and returns its `.so`.
 pub fn build_with_profile(package: &str, profile: &str) -> PathBuf {
     build_plugins_with_profile(
         &workspace_root().join("tests/fixtures/Cargo.toml"),
