@@ -252,7 +252,7 @@ fn the_types_crate_at_an_incompatible_release_is_refused_naming_both_releases() 
 
 /// Slow (a release build with LTO of the library and its dependencies), so
 /// `.ci/run` runs it on its own: `cargo test -p liveswap-tests --test
-/// boundary -- --ignored`.
+/// integration -- --ignored boundary::`.
 #[test]
 #[ignore = "builds the library with LTO; run by .ci/run"]
 fn a_plugin_built_with_lto_and_strip_keeps_its_descriptor_and_loads() {
