@@ -125,8 +125,10 @@ where
             .map(|k| {
                 let barrier = &barrier;
                 s.spawn(move || {
-                    if placement == Placement::Pinned {
-                        pin_to_cpu(k);
+                    if placement == Placement::Pinned
+                        && let Err(why) = pin_to_cpu(k)
+                    {
+                        warn_unpinned(&why);
                     }
                     let mut f = make();
                     for i in 0..iters / 10 {
@@ -152,29 +154,28 @@ where
 }
 
 /// Moves the calling thread to the `k`-th CPU the process may use (the
-/// first, when it may use fewer); left where it is if that is refused.
-fn pin_to_cpu(k: usize) {
+/// first, when it may use fewer); says why when the thread is not pinned
+/// as the rows are labelled (refused, or fewer than 2 CPUs to share).
+fn pin_to_cpu(k: usize) -> Result<(), String> {
     use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
-    let cpus: Vec<usize> = match sched_getaffinity(None) {
-        Ok(allowed) => (0..CpuSet::MAX_CPU)
-            .filter(|&c| allowed.is_set(c))
-            .collect(),
-        Err(e) => return warn_unpinned(&format!("sched_getaffinity failed: {e}")),
-    };
-    if cpus.len() < 2 {
-        warn_unpinned(&format!(
-            "{} CPU(s) allowed: the two measuring threads share one",
-            cpus.len()
-        ));
-    }
+    let allowed = sched_getaffinity(None).map_err(|e| format!("sched_getaffinity failed: {e}"))?;
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU)
+        .filter(|&c| allowed.is_set(c))
+        .collect();
     let Some(&cpu) = cpus.get(k).or(cpus.first()) else {
-        return;
+        return Err("no CPU allowed".into());
     };
     let mut set = CpuSet::new();
     set.set(cpu);
-    if let Err(e) = sched_setaffinity(None, &set) {
-        warn_unpinned(&format!("sched_setaffinity to CPU {cpu} failed: {e}"));
+    sched_setaffinity(None, &set)
+        .map_err(|e| format!("sched_setaffinity to CPU {cpu} failed: {e}"))?;
+    if cpus.len() < 2 {
+        return Err(format!(
+            "{} CPU allowed: the two measuring threads share it",
+            cpus.len()
+        ));
     }
+    Ok(())
 }
 
 /// Says once, on stderr, that the pinned rows are not pinned as labelled.
@@ -296,4 +297,42 @@ pub fn measure(s: &Subjects, iters: u64, rounds: usize) -> Vec<Row> {
         }
     );
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pin_to_cpu;
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+
+    fn allowed() -> Vec<usize> {
+        let set = sched_getaffinity(None).expect("sched_getaffinity");
+        (0..CpuSet::MAX_CPU).filter(|&c| set.is_set(c)).collect()
+    }
+
+    #[test]
+    fn the_second_measuring_thread_is_pinned_to_the_second_allowed_cpu() {
+        std::thread::spawn(|| {
+            let before = allowed();
+            let pinned = pin_to_cpu(1);
+            // With one CPU allowed, the first, and the reason said.
+            let expected = *before.get(1).unwrap_or(&before[0]);
+            assert_eq!(allowed(), vec![expected]);
+            assert_eq!(pinned.is_ok(), before.len() >= 2, "{pinned:?}");
+        })
+        .join()
+        .expect("pinning thread");
+    }
+
+    #[test]
+    fn a_thread_left_one_cpu_is_said_to_share_it() {
+        std::thread::spawn(|| {
+            let mut one = CpuSet::new();
+            one.set(allowed()[0]);
+            sched_setaffinity(None, &one).expect("sched_setaffinity");
+            let why = pin_to_cpu(1).expect_err("one CPU is not two");
+            assert!(why.contains("1 CPU allowed"), "{why}");
+        })
+        .join()
+        .expect("pinning thread");
+    }
 }

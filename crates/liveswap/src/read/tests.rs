@@ -60,6 +60,22 @@ fn freed_soon(freed: &AtomicBool) -> bool {
     false
 }
 
+/// Replaces what `cell` holds while `read` (whatever protects `ptr`, read
+/// from `cell`) is held: the old value must stay unfreed and readable
+/// until `read` drops, and be freed soon after.
+fn replaced_while_read<R>(cell: &AtomicPtr<u64>, read: R, ptr: *mut u64) {
+    // SAFETY: `read` protects the box.
+    let value = unsafe { *ptr };
+    let freed = replace(cell, value + 1);
+    grace::sweep();
+    assert!(!freed.load(Ordering::Acquire), "freed while read");
+    // SAFETY: `read` still protects the box (Miri would see a use after
+    // free here if it did not).
+    assert_eq!(unsafe { *ptr }, value);
+    drop(read);
+    assert!(freed_soon(&freed), "not freed once unread");
+}
+
 /// Frees what `cell` holds at the end of a test.
 fn free(cell: AtomicPtr<u64>) {
     // SAFETY: the cell's box came from `Box::into_raw`; no hazard reads it
@@ -80,14 +96,7 @@ fn a_value_read_under_a_hazard_is_freed_only_after_the_hazard_drops() {
     let _alone = alone();
     let cell = cell(1);
     let (hazard, ptr) = hazard::protect(&cell).expect("a free slot");
-    let freed = replace(&cell, 2);
-    grace::sweep();
-    assert!(!freed.load(Ordering::Acquire), "freed while read");
-    // SAFETY: the hazard keeps the box alive (Miri would see a use after
-    // free here if it did not).
-    assert_eq!(unsafe { *ptr }, 1);
-    drop(hazard);
-    assert!(freed_soon(&freed), "not freed once unread");
+    replaced_while_read(&cell, hazard, ptr);
     free(cell);
 }
 
@@ -128,13 +137,7 @@ fn a_value_read_under_a_nested_slot_is_freed_only_after_that_read_ends() {
     let (first, _) = hazard::protect(&cell).expect("a free slot");
     let (second, ptr) = hazard::protect(&cell).expect("a second slot");
     drop(first);
-    let freed = replace(&cell, 4);
-    grace::sweep();
-    assert!(!freed.load(Ordering::Acquire), "freed while read");
-    // SAFETY: the second slot keeps the box alive.
-    assert_eq!(unsafe { *ptr }, 3);
-    drop(second);
-    assert!(freed_soon(&freed));
+    replaced_while_read(&cell, second, ptr);
     free(cell);
 }
 
@@ -148,13 +151,7 @@ fn a_value_read_under_the_spare_slot_is_freed_only_after_it_empties() {
     let (spare, ptr) = hazard::protect_spare(&cell);
     // The guard slots read it too: empty them, so that only the spare does.
     drop(held);
-    let freed = replace(&cell, 6);
-    grace::sweep();
-    assert!(!freed.load(Ordering::Acquire), "freed while read");
-    // SAFETY: the spare slot keeps the box alive.
-    assert_eq!(unsafe { *ptr }, 5);
-    drop(spare);
-    assert!(freed_soon(&freed));
+    replaced_while_read(&cell, spare, ptr);
     free(cell);
 }
 
